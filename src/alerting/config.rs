@@ -1,0 +1,768 @@
+//! `alerting.yml` in Alertmanager's configuration format, plus syncwatch's extensions
+//! (`ticket_configs`, `console_configs`, `eml_configs`). Unknown fields are refused, and every
+//! problem is reported with its file and line.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{Env, Problem, Problems, find_line, interpolate};
+use crate::domain::duration::parse_duration;
+use crate::domain::matcher::Matcher;
+use crate::domain::ticket::{Priority, TicketPolicy, Tier};
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The validated routing configuration.
+#[derive(Debug, Clone)]
+pub struct AlertingConfig {
+    pub route: Route,
+    pub receivers: Vec<Receiver>,
+    pub resolve_timeout: Duration,
+}
+
+/// What to group by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupBy {
+    /// `'...'`: every label, i.e. one group per alert.
+    All,
+    Labels(Vec<String>),
+}
+
+/// A node of the route tree, with inherited values already applied.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Position in the tree (`0`, `0.1`, …), part of every group's key.
+    pub id: String,
+    pub receiver: String,
+    pub group_by: GroupBy,
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub repeat_interval: Duration,
+    pub matchers: Vec<Matcher>,
+    pub continue_: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    pub name: String,
+    pub slack: Vec<SlackConfig>,
+    pub email: Vec<EmailConfig>,
+    pub tickets: Vec<TicketPolicy>,
+    pub console: Vec<ConsoleConfig>,
+    pub eml: Vec<EmlConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SlackTarget {
+    /// Bot token: `chat.postMessage` at `app_url`.
+    App { token: Secret, app_url: String },
+    /// Incoming webhook.
+    Webhook { url: Secret },
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    pub target: SlackTarget,
+    pub channel: Option<String>,
+    pub send_resolved: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub require_tls: bool,
+    pub hello: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub to: Vec<String>,
+    pub from: String,
+    pub smtp: SmtpSettings,
+    pub send_resolved: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    pub send_resolved: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmlConfig {
+    pub dir: PathBuf,
+    pub to: Vec<String>,
+    pub from: String,
+    pub send_resolved: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    global: RawGlobal,
+    route: Option<RawRoute>,
+    #[serde(default)]
+    receivers: Vec<RawReceiver>,
+    #[serde(default)]
+    templates: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGlobal {
+    resolve_timeout: Option<String>,
+    smtp_smarthost: Option<String>,
+    smtp_from: Option<String>,
+    smtp_hello: Option<String>,
+    smtp_auth_username: Option<String>,
+    smtp_auth_password: Option<String>,
+    smtp_require_tls: Option<bool>,
+    slack_api_url: Option<String>,
+    slack_app_token: Option<String>,
+    slack_app_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    receiver: Option<String>,
+    group_by: Option<Vec<String>>,
+    group_wait: Option<String>,
+    group_interval: Option<String>,
+    repeat_interval: Option<String>,
+    #[serde(default)]
+    matchers: Vec<String>,
+    #[serde(rename = "continue", default)]
+    continue_: bool,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReceiver {
+    name: String,
+    #[serde(default)]
+    slack_configs: Vec<RawSlack>,
+    #[serde(default)]
+    email_configs: Vec<RawEmail>,
+    #[serde(default)]
+    ticket_configs: Vec<RawTicket>,
+    #[serde(default)]
+    console_configs: Vec<RawConsole>,
+    #[serde(default)]
+    eml_configs: Vec<RawEml>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    send_resolved: Option<bool>,
+    api_url: Option<String>,
+    api_url_file: Option<String>,
+    app_token: Option<String>,
+    app_token_file: Option<String>,
+    app_url: Option<String>,
+    channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    send_resolved: Option<bool>,
+    to: String,
+    from: Option<String>,
+    smarthost: Option<String>,
+    hello: Option<String>,
+    auth_username: Option<String>,
+    auth_password: Option<String>,
+    require_tls: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTicket {
+    priority: Option<String>,
+    tier: Option<String>,
+    dedup_by: Option<Vec<String>>,
+    reopen_within: Option<String>,
+    send_resolved: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    send_resolved: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEml {
+    send_resolved: Option<bool>,
+    dir: String,
+    to: Option<String>,
+    from: Option<String>,
+}
+
+const DEFAULT_SLACK_APP_URL: &str = "https://slack.com/api/chat.postMessage";
+
+/// Reads and validates `alerting.yml`.
+pub fn load(path: &Path, env: Env<'_>) -> Result<AlertingConfig, Problems> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Problem::new(path, None, format!("cannot read routing config: {e}")))?;
+    parse(path, &text, env)
+}
+
+pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<AlertingConfig, Problems> {
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        Problem::new(
+            path,
+            line,
+            e.to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    })?;
+    let mut v = V {
+        path,
+        text,
+        env,
+        base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        problems: vec![],
+    };
+    let cfg = v.config(raw);
+    if v.problems.is_empty() {
+        cfg.ok_or_else(|| Problems(vec![Problem::new(path, None, "invalid routing config")]))
+    } else {
+        Err(Problems(v.problems))
+    }
+}
+
+struct V<'a> {
+    path: &'a Path,
+    text: &'a str,
+    env: Env<'a>,
+    base: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl V<'_> {
+    fn line(&self, needle: &str) -> Option<usize> {
+        find_line(self.text, needle, 1)
+    }
+
+    fn p(&mut self, needle: &str, msg: String) {
+        let line = self.line(needle);
+        self.problems.push(Problem::new(self.path, line, msg));
+    }
+
+    fn s(&mut self, key: &str, v: &str) -> String {
+        match interpolate(v, self.env) {
+            Ok(s) => s,
+            Err(e) => {
+                self.p(key, format!("{key}: {e}"));
+                String::new()
+            }
+        }
+    }
+
+    fn dur(&mut self, key: &str, v: Option<&str>, default: Duration) -> Duration {
+        match v.map(parse_duration) {
+            None => default,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                self.p(&format!("{key}:"), format!("{key}: {e}"));
+                default
+            }
+        }
+    }
+
+    fn secret_file(&mut self, key: &str, file: &str) -> Option<Secret> {
+        let rel = self.s(key, file);
+        let path = self.base.join(rel);
+        match std::fs::read_to_string(&path) {
+            Ok(s) => Some(Secret(s.trim().to_string())),
+            Err(e) => {
+                self.p(
+                    &format!("{key}:"),
+                    format!("{key}: cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, raw: RawFile) -> Option<AlertingConfig> {
+        if !raw.templates.is_empty() {
+            self.p(
+                "templates:",
+                "templates: custom notification templates are not supported".into(),
+            );
+        }
+        let resolve_timeout = self.dur(
+            "resolve_timeout",
+            raw.global.resolve_timeout.as_deref(),
+            Duration::from_secs(300),
+        );
+        let names: Vec<String> = raw.receivers.iter().map(|r| r.name.clone()).collect();
+        let mut seen = HashSet::new();
+        for n in &names {
+            if !seen.insert(n.clone()) {
+                self.p(
+                    &format!("name: {n}"),
+                    format!("receivers: duplicate receiver name {n:?}"),
+                );
+            }
+        }
+        let receivers: Vec<Receiver> = raw
+            .receivers
+            .iter()
+            .map(|r| self.receiver(r, &raw.global))
+            .collect();
+        let Some(root) = raw.route else {
+            self.problems.push(Problem::new(
+                self.path,
+                None,
+                "route: a top-level route is required",
+            ));
+            return None;
+        };
+        if root.receiver.is_none() {
+            self.p(
+                "route:",
+                "route: the top-level route needs a receiver".into(),
+            );
+        }
+        if !root.matchers.is_empty() {
+            self.p(
+                "matchers:",
+                "route: the top-level route must not have matchers".into(),
+            );
+        }
+        let parent = Route {
+            id: String::new(),
+            receiver: String::new(),
+            group_by: GroupBy::Labels(vec![]),
+            group_wait: Duration::from_secs(30),
+            group_interval: Duration::from_secs(300),
+            repeat_interval: Duration::from_secs(4 * 3600),
+            matchers: vec![],
+            continue_: false,
+            routes: vec![],
+        };
+        let route = self.route(&root, &parent, "0".into(), &names);
+        Some(AlertingConfig {
+            route,
+            receivers,
+            resolve_timeout,
+        })
+    }
+
+    fn route(&mut self, raw: &RawRoute, parent: &Route, id: String, receivers: &[String]) -> Route {
+        let receiver = raw
+            .receiver
+            .clone()
+            .unwrap_or_else(|| parent.receiver.clone());
+        if raw.receiver.is_some() && !receivers.contains(&receiver) {
+            self.p(
+                &format!("receiver: {receiver}"),
+                format!("route {id}: receiver {receiver:?} is not defined under receivers"),
+            );
+        }
+        let group_by = match &raw.group_by {
+            None => parent.group_by.clone(),
+            Some(l) if l.iter().any(|x| x == "...") => {
+                if l.len() > 1 {
+                    self.p(
+                        "group_by:",
+                        format!("route {id}: group_by '...' must be the only entry"),
+                    );
+                }
+                GroupBy::All
+            }
+            Some(l) => GroupBy::Labels(l.clone()),
+        };
+        let mut matchers = Vec::new();
+        for m in &raw.matchers {
+            match Matcher::parse(m) {
+                Ok(m) => matchers.push(m),
+                Err(e) => self.p(m, format!("route {id}: matchers: {e}")),
+            }
+        }
+        let mut route = Route {
+            id: id.clone(),
+            receiver,
+            group_by,
+            group_wait: self.dur("group_wait", raw.group_wait.as_deref(), parent.group_wait),
+            group_interval: self.dur(
+                "group_interval",
+                raw.group_interval.as_deref(),
+                parent.group_interval,
+            ),
+            repeat_interval: self.dur(
+                "repeat_interval",
+                raw.repeat_interval.as_deref(),
+                parent.repeat_interval,
+            ),
+            matchers,
+            continue_: raw.continue_,
+            routes: vec![],
+        };
+        if route.group_interval.is_zero() {
+            self.p(
+                "group_interval:",
+                format!("route {id}: group_interval must be greater than 0"),
+            );
+        }
+        route.routes = raw
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.route(r, &route, format!("{id}.{i}"), receivers))
+            .collect();
+        route
+    }
+
+    fn receiver(&mut self, r: &RawReceiver, g: &RawGlobal) -> Receiver {
+        let name = r.name.clone();
+        let ctx = |k: &str| format!("receivers[{name}].{k}");
+        let mut slack = Vec::new();
+        for s in &r.slack_configs {
+            let webhook = match (&s.api_url, &s.api_url_file) {
+                (Some(u), _) => Some(Secret(self.s("api_url", u))),
+                (None, Some(f)) => self.secret_file("api_url_file", f),
+                _ => None,
+            };
+            let token = match (&s.app_token, &s.app_token_file, &g.slack_app_token) {
+                (Some(t), _, _) => Some(Secret(self.s("app_token", t))),
+                (None, Some(f), _) => self.secret_file("app_token_file", f),
+                (None, None, Some(t)) => Some(Secret(self.s("slack_app_token", t))),
+                _ => None,
+            };
+            let webhook = webhook.or_else(|| {
+                g.slack_api_url
+                    .as_ref()
+                    .map(|u| Secret(self.s("slack_api_url", u)))
+            });
+            let target = match (token, webhook) {
+                (Some(token), _) => {
+                    let app_url = s
+                        .app_url
+                        .clone()
+                        .or_else(|| g.slack_app_url.clone())
+                        .unwrap_or_else(|| DEFAULT_SLACK_APP_URL.to_string());
+                    let app_url = self.s("app_url", &app_url);
+                    if !app_url.starts_with("http://") && !app_url.starts_with("https://") {
+                        self.p(
+                            "app_url:",
+                            format!("{}: must be an http(s) URL", ctx("slack_configs.app_url")),
+                        );
+                    }
+                    if s.channel.is_none() {
+                        self.p(
+                            "slack_configs:",
+                            format!(
+                                "{}: channel is required with an app token",
+                                ctx("slack_configs")
+                            ),
+                        );
+                    }
+                    SlackTarget::App { token, app_url }
+                }
+                (None, Some(url)) => {
+                    if !url.0.starts_with("http://") && !url.0.starts_with("https://") {
+                        self.p(
+                            "api_url:",
+                            format!("{}: must be an http(s) URL", ctx("slack_configs.api_url")),
+                        );
+                    }
+                    SlackTarget::Webhook { url }
+                }
+                (None, None) => {
+                    self.p(
+                        "slack_configs:",
+                        format!("{}: one of api_url, api_url_file, app_token or app_token_file (or a global slack_api_url / slack_app_token) is required", ctx("slack_configs")),
+                    );
+                    continue;
+                }
+            };
+            slack.push(SlackConfig {
+                target,
+                channel: s.channel.clone(),
+                send_resolved: s.send_resolved.unwrap_or(true),
+            });
+        }
+        let mut email = Vec::new();
+        for e in &r.email_configs {
+            let smarthost = e.smarthost.clone().or_else(|| g.smtp_smarthost.clone());
+            let from = e.from.clone().or_else(|| g.smtp_from.clone());
+            let (Some(smarthost), Some(from)) = (smarthost, from) else {
+                self.p("email_configs:", format!("{}: smarthost and from are required (or global smtp_smarthost / smtp_from)", ctx("email_configs")));
+                continue;
+            };
+            let smarthost = self.s("smarthost", &smarthost);
+            let Some((host, port)) = smarthost
+                .rsplit_once(':')
+                .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
+            else {
+                self.p(
+                    "smarthost",
+                    format!(
+                        "{}: smarthost {smarthost:?} must be host:port",
+                        ctx("email_configs")
+                    ),
+                );
+                continue;
+            };
+            let password = e
+                .auth_password
+                .clone()
+                .or_else(|| g.smtp_auth_password.clone())
+                .map(|p| Secret(self.s("auth_password", &p)));
+            email.push(EmailConfig {
+                to: split_addresses(&self.s("to", &e.to)),
+                from: self.s("from", &from),
+                smtp: SmtpSettings {
+                    host,
+                    port,
+                    username: e
+                        .auth_username
+                        .clone()
+                        .or_else(|| g.smtp_auth_username.clone()),
+                    password,
+                    require_tls: e.require_tls.or(g.smtp_require_tls).unwrap_or(true),
+                    hello: e.hello.clone().or_else(|| g.smtp_hello.clone()),
+                },
+                send_resolved: e.send_resolved.unwrap_or(true),
+            });
+        }
+        let mut tickets = Vec::new();
+        for t in &r.ticket_configs {
+            let mut policy = TicketPolicy::default();
+            if let Some(p) = &t.priority {
+                match Priority::parse(p) {
+                    Some(p) => policy.priority = Some(p),
+                    None => self.p(
+                        "priority:",
+                        format!(
+                            "{}: priority {p:?} must be one of P1, P2, P3, P4",
+                            ctx("ticket_configs")
+                        ),
+                    ),
+                }
+            }
+            if let Some(tier) = &t.tier {
+                match Tier::parse(tier) {
+                    Some(x) => policy.tier = x,
+                    None => self.p(
+                        "tier:",
+                        format!(
+                            "{}: tier {tier:?} must be one of L1, L2, L3",
+                            ctx("ticket_configs")
+                        ),
+                    ),
+                }
+            }
+            if let Some(d) = &t.dedup_by {
+                if d.is_empty() {
+                    self.p(
+                        "dedup_by:",
+                        format!(
+                            "{}: dedup_by must name at least one label",
+                            ctx("ticket_configs")
+                        ),
+                    );
+                }
+                policy.dedup_by = d.clone();
+            }
+            policy.reopen_within = self.dur(
+                "reopen_within",
+                t.reopen_within.as_deref(),
+                policy.reopen_within,
+            );
+            policy.send_resolved = t.send_resolved.unwrap_or(true);
+            tickets.push(policy);
+        }
+        let console = r
+            .console_configs
+            .iter()
+            .map(|c| ConsoleConfig {
+                send_resolved: c.send_resolved.unwrap_or(true),
+            })
+            .collect();
+        let eml = r
+            .eml_configs
+            .iter()
+            .map(|c| {
+                let dir = self.s("dir", &c.dir);
+                EmlConfig {
+                    dir: self.base.join(dir),
+                    to: split_addresses(
+                        &c.to.clone().unwrap_or_else(|| "oncall@example.com".into()),
+                    ),
+                    from: c
+                        .from
+                        .clone()
+                        .or_else(|| g.smtp_from.clone())
+                        .unwrap_or_else(|| "syncwatch@localhost".into()),
+                    send_resolved: c.send_resolved.unwrap_or(true),
+                }
+            })
+            .collect();
+        Receiver {
+            name,
+            slack,
+            email,
+            tickets,
+            console,
+            eml,
+        }
+    }
+}
+
+fn split_addresses(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+impl AlertingConfig {
+    pub fn receiver(&self, name: &str) -> Option<&Receiver> {
+        self.receivers.iter().find(|r| r.name == name)
+    }
+}
+
+/// Labels that identify an aggregation group.
+pub fn group_labels(group_by: &GroupBy, labels: &crate::domain::Labels) -> crate::domain::Labels {
+    match group_by {
+        GroupBy::All => labels.clone(),
+        GroupBy::Labels(names) => labels.keep(names),
+    }
+}
+
+/// Turns a map into sorted pairs (used in messages).
+pub fn sorted(map: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
+    map.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(n: &str) -> Option<String> {
+        (n == "SLACK_TOKEN").then(|| "xoxb-123".to_string())
+    }
+
+    const GOOD: &str = r#"global:
+  smtp_smarthost: 'localhost:2525'
+  smtp_from: 'syncwatch@example.com'
+  smtp_require_tls: false
+route:
+  receiver: oncall
+  group_by: [alertname, provider]
+  group_wait: 0s
+  routes:
+    - matchers: ['severity="info"']
+      receiver: quiet
+      group_by: ['...']
+receivers:
+  - name: oncall
+    slack_configs:
+      - app_token: ${SLACK_TOKEN}
+        channel: '#oncall'
+    email_configs:
+      - to: 'a@example.com, b@example.com'
+    ticket_configs:
+      - tier: L2
+        reopen_within: 1h
+  - name: quiet
+    console_configs: [{}]
+"#;
+
+    #[test]
+    fn parses_routes_receivers_and_inheritance() {
+        let c = parse(Path::new("a.yml"), GOOD, &env).unwrap();
+        assert_eq!(c.route.group_wait, Duration::ZERO);
+        let child = &c.route.routes[0];
+        assert_eq!(child.id, "0.0");
+        assert_eq!(child.group_wait, Duration::ZERO, "inherited");
+        assert_eq!(child.group_by, GroupBy::All);
+        let oncall = c.receiver("oncall").unwrap();
+        assert!(
+            matches!(&oncall.slack[0].target, SlackTarget::App { token, app_url } if token.expose() == "xoxb-123" && app_url == DEFAULT_SLACK_APP_URL)
+        );
+        assert_eq!(oncall.email[0].to, vec!["a@example.com", "b@example.com"]);
+        assert!(!oncall.email[0].smtp.require_tls);
+        assert_eq!(oncall.tickets[0].tier, Tier::L2);
+        assert_eq!(oncall.tickets[0].reopen_within, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = parse(Path::new("a.yml"), GOOD, &env).unwrap();
+        assert!(!format!("{c:?}").contains("xoxb-123"));
+    }
+
+    #[test]
+    fn problems_name_the_line() {
+        let bad = GOOD
+            .replace("receiver: quiet", "receiver: nobody")
+            .replace("tier: L2", "tier: L9");
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a.yml:11: route 0.0: receiver \"nobody\" is not defined"),
+            "{err}"
+        );
+        assert!(
+            err.contains("a.yml:21: receivers[oncall].ticket_configs: tier \"L9\""),
+            "{err}"
+        );
+        let err = parse(
+            Path::new("a.yml"),
+            &GOOD.replace("group_wait: 0s", "group_wait: soon"),
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("a.yml:8: group_wait: invalid duration"),
+            "{err}"
+        );
+        let err = parse(
+            Path::new("a.yml"),
+            &GOOD.replace("  smtp_from", "  smtp_frm"),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(err.0[0].line, Some(3), "{err}");
+    }
+}

@@ -1,0 +1,186 @@
+//! Aggregation groups with Alertmanager's timers, as pure state: the first notification waits
+//! `group_wait`, later ones go out at most every `group_interval` when something changed, and
+//! an unchanged group is re-sent after `repeat_interval`. Resolved alerts are only sent for
+//! alerts whose firing was sent, and leave the group once they were.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::domain::{Alert, Fingerprint, Labels};
+
+#[derive(Debug, Clone)]
+pub struct AggrGroup {
+    pub route_id: String,
+    pub receiver: String,
+    pub labels: Labels,
+    group_interval: Duration,
+    repeat_interval: Duration,
+    alerts: BTreeMap<Fingerprint, Alert>,
+    /// Firing alerts included in the last notification.
+    notified_firing: BTreeSet<Fingerprint>,
+    last_notified_ms: Option<i64>,
+    next_flush_ms: i64,
+}
+
+/// A notification to send: the group's alerts at flush time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flush {
+    pub alerts: Vec<Alert>,
+}
+
+impl AggrGroup {
+    pub fn new(
+        route_id: String,
+        receiver: String,
+        labels: Labels,
+        group_wait: Duration,
+        group_interval: Duration,
+        repeat_interval: Duration,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            route_id,
+            receiver,
+            labels,
+            group_interval,
+            repeat_interval,
+            alerts: BTreeMap::new(),
+            notified_firing: BTreeSet::new(),
+            last_notified_ms: None,
+            next_flush_ms: now_ms + group_wait.as_millis() as i64,
+        }
+    }
+
+    /// Adds or updates an alert (a resolved one replaces its firing self).
+    pub fn insert(&mut self, alert: Alert) {
+        self.alerts.insert(alert.fingerprint(), alert);
+    }
+
+    pub fn next_flush_ms(&self) -> i64 {
+        self.next_flush_ms
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
+    }
+
+    /// Called when the timer is due: what to send, if anything.
+    pub fn flush(&mut self, now_ms: i64) -> Option<Flush> {
+        if now_ms < self.next_flush_ms {
+            return None;
+        }
+        self.next_flush_ms = now_ms + self.group_interval.as_millis() as i64;
+        // A resolved alert whose firing was never sent is dropped silently.
+        let notified = &self.notified_firing;
+        self.alerts
+            .retain(|fp, a| !a.is_resolved() || notified.contains(fp));
+        let firing: BTreeSet<Fingerprint> = self
+            .alerts
+            .iter()
+            .filter(|(_, a)| !a.is_resolved())
+            .map(|(fp, _)| *fp)
+            .collect();
+        let has_resolved = self.alerts.values().any(Alert::is_resolved);
+        let changed = has_resolved || !firing.is_subset(&self.notified_firing);
+        let repeat_due = !firing.is_empty()
+            && self
+                .last_notified_ms
+                .is_some_and(|t| now_ms - t >= self.repeat_interval.as_millis() as i64);
+        if !(changed || repeat_due) {
+            return None;
+        }
+        let alerts: Vec<Alert> = self.alerts.values().cloned().collect();
+        self.notified_firing = firing;
+        self.last_notified_ms = Some(now_ms);
+        self.alerts.retain(|_, a| !a.is_resolved());
+        Some(Flush { alerts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap as Map;
+
+    fn alert(provider: &str, resolved_at: Option<i64>) -> Alert {
+        Alert {
+            labels: [("alertname", "A"), ("provider", provider)]
+                .into_iter()
+                .collect(),
+            annotations: Map::new(),
+            starts_at_ms: 0,
+            ends_at_ms: resolved_at,
+            value: None,
+            generator_url: String::new(),
+        }
+    }
+
+    fn group(now: i64) -> AggrGroup {
+        AggrGroup::new(
+            "0".into(),
+            "r".into(),
+            Labels::new(),
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+            Duration::from_secs(3600),
+            now,
+        )
+    }
+
+    #[test]
+    fn first_flush_waits_for_group_wait() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        assert_eq!(g.flush(9_999), None);
+        assert_eq!(g.flush(10_000).unwrap().alerts.len(), 1);
+        assert_eq!(g.next_flush_ms(), 70_000);
+    }
+
+    #[test]
+    fn later_alerts_wait_for_group_interval_and_unchanged_groups_stay_quiet() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        g.flush(10_000).unwrap();
+        g.insert(alert("tekion", None));
+        assert_eq!(g.flush(69_999), None);
+        assert_eq!(g.flush(70_000).unwrap().alerts.len(), 2);
+        assert_eq!(g.flush(130_000), None, "nothing changed");
+    }
+
+    #[test]
+    fn repeat_interval_resends_unchanged_firing_alerts() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        g.flush(10_000).unwrap();
+        let mut t = 70_000;
+        while t < 10_000 + 3_600_000 {
+            assert_eq!(g.flush(t), None);
+            t += 60_000;
+        }
+        assert!(g.flush(t).is_some());
+    }
+
+    #[test]
+    fn resolved_follows_a_sent_firing_and_then_leaves() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        g.flush(10_000).unwrap();
+        g.insert(alert("cdk", Some(20_000)));
+        let f = g.flush(70_000).unwrap();
+        assert!(f.alerts[0].is_resolved());
+        assert!(g.is_empty());
+    }
+
+    #[test]
+    fn a_resolution_of_an_unsent_firing_is_not_sent() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        g.insert(alert("cdk", Some(5_000)));
+        assert_eq!(g.flush(10_000), None);
+        assert!(g.is_empty());
+    }
+}

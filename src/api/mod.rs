@@ -1,0 +1,167 @@
+//! The HTTP API (actix-web): one file per resource. Errors are JSON
+//! `{"error": {"code", "message"}}` with a 4xx/5xx status; 5xx never leaks internals.
+
+pub mod alerts;
+pub mod auth;
+pub mod health;
+pub mod providers;
+pub mod runbooks;
+pub mod tickets;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::error::JsonPayloadError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
+use serde_json::json;
+
+use crate::config::ApiToken;
+use crate::providers::ProviderActor;
+use crate::rules::RulesActor;
+use crate::runbooks::{RunbookIndex, RunbookSearcher};
+use crate::store::Store;
+use crate::telemetry::{Metrics, MetricsRegistry};
+
+/// Largest JSON request body accepted (413 past it).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What the handlers share.
+pub struct AppState {
+    pub store: Store,
+    pub registry: Arc<MetricsRegistry>,
+    pub metrics: Metrics,
+    pub rules: Addr<RulesActor>,
+    pub providers: BTreeMap<String, Addr<ProviderActor>>,
+    pub runbooks: Arc<RunbookIndex>,
+    pub searcher: Addr<RunbookSearcher>,
+    pub public_url: String,
+    pub tokens: Vec<ApiToken>,
+    pub rule_groups: usize,
+}
+
+/// An API error.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: message.into(),
+        }
+    }
+
+    /// Logs the cause; the client sees a generic message.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error".into(),
+        }
+    }
+
+    pub fn unavailable(what: &str) -> Self {
+        tracing::error!(component = what, "component unavailable");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: format!("{what} is unavailable"),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        r.json(json!({"error": {"code": self.code, "message": self.message}}))
+    }
+}
+
+fn json_error(e: JsonPayloadError) -> ApiError {
+    match &e {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: format!("request body exceeds {limit} bytes"),
+        },
+        JsonPayloadError::ContentType => {
+            ApiError::bad_request("expected Content-Type: application/json")
+        }
+        JsonPayloadError::Deserialize(d) => {
+            ApiError::bad_request(format!("invalid JSON body: {d}"))
+        }
+        other => ApiError::bad_request(format!("invalid request body: {other}")),
+    }
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_BODY_BYTES)
+            .error_handler(|e, _| json_error(e).into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|e, _| ApiError::bad_request(format!("invalid query: {e}")).into()),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| ApiError::bad_request(format!("invalid path: {e}")).into()),
+    )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(health::metrics))
+    .route("/api/v1/alerts", web::get().to(alerts::list))
+    .route("/api/v1/tickets", web::get().to(tickets::list))
+    .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
+    .route("/api/v1/providers", web::get().to(providers::list))
+    .route(
+        "/api/v1/providers/{provider}/connections/{connection}/sync",
+        web::post().to(providers::sync_now),
+    )
+    .route("/api/v1/runbooks", web::get().to(runbooks::list))
+    .route("/api/v1/runbooks/lookup", web::post().to(runbooks::lookup))
+    .route("/api/v1/runbooks/{id}", web::get().to(runbooks::get))
+    .default_service(web::to(|| async {
+        ApiError::not_found("no such endpoint").error_response()
+    }));
+}

@@ -1,0 +1,734 @@
+//! `syncwatch.toml`: parsed into raw serde structs (unknown keys rejected), then validated into
+//! the typed [`Settings`] the program uses. Validation does no I/O: the files a config names
+//! (rules, routing, profiles, runbooks) are loaded and checked by their own modules.
+
+mod interpolate;
+mod problem;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use interpolate::{InterpolateError, interpolate, process_env};
+pub use problem::{Problem, Problems, find_line, line_of};
+
+use crate::domain::duration::parse_duration;
+
+/// The environment lookup used for `${VAR}` (the process environment in production).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The config file; relative paths in it are resolved against its directory.
+    pub file: PathBuf,
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub rules: RulesSettings,
+    pub alerting: AlertingSettings,
+    pub runbooks: RunbooksSettings,
+    pub simulator: SimulatorSettings,
+    pub providers: Vec<ProviderSettings>,
+    pub pipelines: Vec<PipelineSettings>,
+    pub api: ApiSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Base of the links in messages and tickets, without a trailing slash.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// `sqlite://path` (relative to the config's directory) or `postgres://…`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RulesSettings {
+    /// Glob patterns, already resolved against the config's directory.
+    pub files: Vec<String>,
+    pub evaluation_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertingSettings {
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunbooksSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimulatorSettings {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub scenario: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub name: String,
+    pub profile: PathBuf,
+    pub base_url: String,
+    pub connections: Vec<String>,
+    pub schedule: Duration,
+    pub pipeline: String,
+}
+
+/// The stage functions a pipeline can chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StageKind {
+    Validate,
+    Store,
+}
+
+impl StageKind {
+    pub const ALL: [StageKind; 2] = [StageKind::Validate, StageKind::Store];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKind::Validate => "validate",
+            StageKind::Store => "store",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub name: String,
+    pub stages: Vec<StageKind>,
+    /// Batches each stage's mailbox holds before senders wait.
+    pub queue_capacity_batches: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    pub tokens: Vec<ApiToken>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub name: String,
+    /// Lowercase hex SHA-256 of the bearer token (the token itself is never stored).
+    pub token_sha256: String,
+    pub scopes: Vec<String>,
+}
+
+/// The scopes a token can hold.
+pub const SCOPES: [&str; 4] = ["tickets:read", "tickets:write", "admin", "events:write"];
+
+// ---------------------------------------------------------------------------------------------
+// Raw file format
+
+type S = Spanned<String>;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    rules: RawRules,
+    #[serde(default)]
+    alerting: RawAlerting,
+    #[serde(default)]
+    runbooks: RawRunbooks,
+    #[serde(default)]
+    simulator: RawSimulator,
+    #[serde(default)]
+    providers: Vec<Spanned<RawProvider>>,
+    #[serde(default)]
+    pipelines: Vec<Spanned<RawPipeline>>,
+    #[serde(default)]
+    api: RawApi,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<S>,
+    public_url: Option<S>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    url: Option<S>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    files: Option<Vec<S>>,
+    evaluation_interval: Option<S>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAlerting {
+    config: Option<S>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRunbooks {
+    dir: Option<S>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSimulator {
+    enabled: Option<bool>,
+    listen: Option<S>,
+    scenario: Option<S>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: S,
+    profile: Option<S>,
+    base_url: S,
+    connections: Vec<S>,
+    schedule: Option<S>,
+    pipeline: S,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    name: S,
+    stages: Vec<S>,
+    queue_capacity: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    #[serde(default)]
+    tokens: Vec<Spanned<RawToken>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: S,
+    token_sha256: S,
+    scopes: Vec<S>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and validation
+
+/// Reads and validates a config file. Every problem is reported, not just the first.
+pub fn load(path: &Path, env: Env<'_>) -> Result<Settings, Problems> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Problem::new(path, None, format!("cannot read config: {e}")))?;
+    parse(path, &text, env)
+}
+
+/// Validates config text that was read from `path`.
+pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<Settings, Problems> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        Problem::new(path, line, e.message().trim().to_string())
+    })?;
+    let mut v = Validator {
+        file: path,
+        text,
+        env,
+        base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        problems: Vec::new(),
+    };
+    let settings = v.settings(raw);
+    if v.problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(Problems(v.problems))
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    text: &'a str,
+    env: Env<'a>,
+    base: PathBuf,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, offset: usize, message: String) {
+        self.problems
+            .push(Problem::at_offset(self.file, self.text, offset, message));
+    }
+
+    /// The interpolated string value of a field.
+    fn string(&mut self, key: &str, v: &S) -> String {
+        match interpolate(v.get_ref(), self.env) {
+            Ok(s) => s,
+            Err(e) => {
+                self.problem(v.span().start, format!("{key}: {e}"));
+                String::new()
+            }
+        }
+    }
+
+    fn opt_string(&mut self, key: &str, v: &Option<S>, default: &str) -> (String, usize) {
+        match v {
+            Some(s) => (self.string(key, s), s.span().start),
+            None => (default.to_string(), 0),
+        }
+    }
+
+    fn path(&mut self, key: &str, v: &Option<S>, default: &str) -> PathBuf {
+        let (s, _) = self.opt_string(key, v, default);
+        self.resolve(&s)
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() || self.base.as_os_str().is_empty() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// `None` when the value is invalid (the problem is recorded).
+    fn duration(&mut self, key: &str, v: &Option<S>, default: &str) -> Option<Duration> {
+        let (s, at) = self.opt_string(key, v, default);
+        match parse_duration(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(at, format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn addr(&mut self, key: &str, v: &Option<S>, default: &str) -> SocketAddr {
+        let (s, at) = self.opt_string(key, v, default);
+        match s.parse() {
+            Ok(a) => a,
+            Err(_) => {
+                self.problem(
+                    at,
+                    format!("{key}: {s:?} is not an address of the form ip:port, e.g. \"127.0.0.1:8080\""),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            }
+        }
+    }
+
+    fn url(&mut self, key: &str, s: String, at: usize) -> String {
+        if !(s.starts_with("http://") || s.starts_with("https://")) {
+            self.problem(
+                at,
+                format!("{key}: {s:?} must start with http:// or https://"),
+            );
+        }
+        s.trim_end_matches('/').to_string()
+    }
+
+    fn name(&mut self, key: &str, v: &S) -> String {
+        let s = self.string(key, v);
+        if s.is_empty()
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            self.problem(
+                v.span().start,
+                format!("{key}: {s:?} must be non-empty lowercase letters, digits, '-' or '_'"),
+            );
+        }
+        s
+    }
+
+    fn settings(&mut self, raw: RawConfig) -> Settings {
+        let listen = self.addr("server.listen", &raw.server.listen, "127.0.0.1:8080");
+        let (public_url, at) = self.opt_string(
+            "server.public_url",
+            &raw.server.public_url,
+            &format!("http://{listen}"),
+        );
+        let public_url = self.url("server.public_url", public_url, at);
+
+        let (storage_url, at) = self.opt_string(
+            "storage.url",
+            &raw.storage.url,
+            "sqlite://data/syncwatch.db",
+        );
+        let storage_url = if let Some(path) = storage_url.strip_prefix("sqlite://") {
+            format!("sqlite://{}", self.resolve(path).display())
+        } else if storage_url.starts_with("postgres://") || storage_url.starts_with("postgresql://")
+        {
+            storage_url
+        } else {
+            self.problem(
+                at,
+                "storage.url: must start with sqlite:// or postgres://".to_string(),
+            );
+            storage_url
+        };
+
+        let files = match &raw.rules.files {
+            Some(list) => list
+                .iter()
+                .map(|f| {
+                    let s = self.string("rules.files", f);
+                    self.resolve(&s).display().to_string()
+                })
+                .collect(),
+            None => vec![self.resolve("rules/*.yml").display().to_string()],
+        };
+        let evaluation_interval = self
+            .duration(
+                "rules.evaluation_interval",
+                &raw.rules.evaluation_interval,
+                "1s",
+            )
+            .unwrap_or(Duration::from_secs(1));
+        if evaluation_interval.is_zero() {
+            let at = raw
+                .rules
+                .evaluation_interval
+                .as_ref()
+                .map_or(0, |s| s.span().start);
+            self.problem(
+                at,
+                "rules.evaluation_interval: must be greater than 0".into(),
+            );
+        }
+
+        let alerting = AlertingSettings {
+            config: self.path("alerting.config", &raw.alerting.config, "alerting.yml"),
+        };
+        let runbooks = RunbooksSettings {
+            dir: self.path("runbooks.dir", &raw.runbooks.dir, "runbooks"),
+        };
+        let simulator = SimulatorSettings {
+            enabled: raw.simulator.enabled.unwrap_or(false),
+            listen: self.addr("simulator.listen", &raw.simulator.listen, "127.0.0.1:9100"),
+            scenario: raw.simulator.scenario.as_ref().map(|s| {
+                let v = self.string("simulator.scenario", s);
+                self.resolve(&v)
+            }),
+        };
+
+        let pipelines = self.pipelines(&raw.pipelines);
+        let providers = self.providers(&raw.providers, &pipelines);
+        let api = self.api(&raw.api);
+
+        Settings {
+            file: self.file.to_path_buf(),
+            server: ServerSettings { listen, public_url },
+            storage: StorageSettings { url: storage_url },
+            rules: RulesSettings {
+                files,
+                evaluation_interval,
+            },
+            alerting,
+            runbooks,
+            simulator,
+            providers,
+            pipelines,
+            api,
+        }
+    }
+
+    fn pipelines(&mut self, raw: &[Spanned<RawPipeline>]) -> Vec<PipelineSettings> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (i, p) in raw.iter().enumerate() {
+            let key = format!("pipelines[{i}]");
+            let name = self.name(&format!("{key}.name"), &p.get_ref().name);
+            if !seen.insert(name.clone()) {
+                self.problem(
+                    p.span().start,
+                    format!("{key}.name: duplicate pipeline {name:?}"),
+                );
+            }
+            let mut stages = Vec::new();
+            for s in &p.get_ref().stages {
+                let v = self.string(&format!("{key}.stages"), s);
+                match StageKind::ALL.into_iter().find(|k| k.as_str() == v) {
+                    Some(k) if stages.contains(&k) => self.problem(
+                        s.span().start,
+                        format!("{key}.stages: stage {v:?} listed twice"),
+                    ),
+                    Some(k) => stages.push(k),
+                    None => self.problem(
+                        s.span().start,
+                        format!(
+                            "{key}.stages: unknown stage {v:?} (available: {})",
+                            StageKind::ALL.map(StageKind::as_str).join(", ")
+                        ),
+                    ),
+                }
+            }
+            if stages.is_empty() && p.get_ref().stages.is_empty() {
+                self.problem(
+                    p.span().start,
+                    format!("{key}.stages: at least one stage is required"),
+                );
+            }
+            let queue_capacity_batches = match &p.get_ref().queue_capacity {
+                Some(c) if *c.get_ref() < 1 || *c.get_ref() > 100_000 => {
+                    self.problem(
+                        c.span().start,
+                        format!("{key}.queue_capacity: must be between 1 and 100000"),
+                    );
+                    1
+                }
+                Some(c) => *c.get_ref() as usize,
+                None => 16,
+            };
+            out.push(PipelineSettings {
+                name,
+                stages,
+                queue_capacity_batches,
+            });
+        }
+        out
+    }
+
+    fn providers(
+        &mut self,
+        raw: &[Spanned<RawProvider>],
+        pipelines: &[PipelineSettings],
+    ) -> Vec<ProviderSettings> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (i, p) in raw.iter().enumerate() {
+            let key = format!("providers[{i}]");
+            let r = p.get_ref();
+            let name = self.name(&format!("{key}.name"), &r.name);
+            if !seen.insert(name.clone()) {
+                self.problem(
+                    r.name.span().start,
+                    format!("{key}.name: duplicate provider {name:?}"),
+                );
+            }
+            let profile = self.path(
+                &format!("{key}.profile"),
+                &r.profile,
+                &format!("providers/{name}.toml"),
+            );
+            let base_url = self.string(&format!("{key}.base_url"), &r.base_url);
+            let base_url = self.url(
+                &format!("{key}.base_url"),
+                base_url,
+                r.base_url.span().start,
+            );
+            let mut connections: Vec<String> = Vec::new();
+            for c in &r.connections {
+                let c_name = self.name(&format!("{key}.connections"), c);
+                if connections.contains(&c_name) {
+                    self.problem(
+                        c.span().start,
+                        format!("{key}.connections: duplicate connection {c_name:?}"),
+                    );
+                }
+                connections.push(c_name);
+            }
+            if connections.is_empty() {
+                self.problem(
+                    p.span().start,
+                    format!("{key}.connections: at least one connection is required"),
+                );
+            }
+            let schedule = self.duration(&format!("{key}.schedule"), &r.schedule, "30s");
+            if schedule.is_some_and(|s| s < Duration::from_millis(100)) {
+                let at = r
+                    .schedule
+                    .as_ref()
+                    .map_or(p.span().start, |s| s.span().start);
+                self.problem(at, format!("{key}.schedule: must be at least 100ms"));
+            }
+            let schedule = schedule.unwrap_or(Duration::from_secs(30));
+            let pipeline = self.string(&format!("{key}.pipeline"), &r.pipeline);
+            if !pipelines.iter().any(|pl| pl.name == pipeline) {
+                self.problem(
+                    r.pipeline.span().start,
+                    format!("{key}.pipeline: no [[pipelines]] entry is named {pipeline:?}"),
+                );
+            }
+            out.push(ProviderSettings {
+                name,
+                profile,
+                base_url,
+                connections,
+                schedule,
+                pipeline,
+            });
+        }
+        out
+    }
+
+    fn api(&mut self, raw: &RawApi) -> ApiSettings {
+        let mut tokens = Vec::new();
+        for (i, t) in raw.tokens.iter().enumerate() {
+            let key = format!("api.tokens[{i}]");
+            let r = t.get_ref();
+            let name = self.string(&format!("{key}.name"), &r.name);
+            let hash = self
+                .string(&format!("{key}.token_sha256"), &r.token_sha256)
+                .to_ascii_lowercase();
+            if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                self.problem(
+                    r.token_sha256.span().start,
+                    format!("{key}.token_sha256: expected 64 hex digits (sha256sum of the token)"),
+                );
+            }
+            let mut scopes = Vec::new();
+            for s in &r.scopes {
+                let v = self.string(&format!("{key}.scopes"), s);
+                if !SCOPES.contains(&v.as_str()) {
+                    self.problem(
+                        s.span().start,
+                        format!(
+                            "{key}.scopes: unknown scope {v:?} (known: {})",
+                            SCOPES.join(", ")
+                        ),
+                    );
+                }
+                scopes.push(v);
+            }
+            tokens.push(ApiToken {
+                name,
+                token_sha256: hash,
+                scopes,
+            });
+        }
+        ApiSettings { tokens }
+    }
+}
+
+impl Settings {
+    pub fn provider(&self, name: &str) -> Option<&ProviderSettings> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn pipeline(&self, name: &str) -> Option<&PipelineSettings> {
+        self.pipelines.iter().find(|p| p.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse_str(text: &str) -> Result<Settings, Problems> {
+        parse(Path::new("conf/syncwatch.toml"), text, &no_env)
+    }
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+
+[[pipelines]]
+name = "dms"
+stages = ["validate", "store"]
+
+[[providers]]
+name = "tekion"
+base_url = "http://127.0.0.1:9100/tekion"
+connections = ["dealer-001"]
+schedule = "30s"
+pipeline = "dms"
+"#;
+
+    #[test]
+    fn a_minimal_config_gets_defaults_and_resolved_paths() {
+        let s = parse_str(GOOD).unwrap();
+        assert_eq!(s.server.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.rules.evaluation_interval, Duration::from_secs(1));
+        assert_eq!(s.storage.url, "sqlite://conf/data/syncwatch.db");
+        assert_eq!(
+            s.providers[0].profile,
+            PathBuf::from("conf/providers/tekion.toml")
+        );
+        assert_eq!(
+            s.pipelines[0].stages,
+            vec![StageKind::Validate, StageKind::Store]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let text = "[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n";
+        let err = parse_str(text).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].line, Some(3));
+        assert!(
+            err.0[0].message.contains("unknown field `lisen`"),
+            "{}",
+            err
+        );
+    }
+
+    #[test]
+    fn every_validation_problem_is_reported_with_key_and_line() {
+        let text = GOOD
+            .replace("schedule = \"30s\"", "schedule = \"30 seconds\"")
+            .replace("pipeline = \"dms\"", "pipeline = \"nope\"")
+            .replace("\"store\"]", "\"store\", \"bogus\"]");
+        let err = parse_str(&text).unwrap_err();
+        let all = err.to_string();
+        assert_eq!(err.0.len(), 3, "{all}");
+        assert!(
+            all.contains("conf/syncwatch.toml:13: providers[0].schedule: invalid duration"),
+            "{all}"
+        );
+        assert!(
+            all.contains(":14: providers[0].pipeline: no [[pipelines]] entry is named \"nope\""),
+            "{all}"
+        );
+        assert!(
+            all.contains(":7: pipelines[0].stages: unknown stage \"bogus\""),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn env_variables_are_interpolated_and_missing_ones_named() {
+        let env = |n: &str| (n == "HOST").then(|| "10.0.0.1".to_string());
+        let text = GOOD.replace("http://127.0.0.1:9100", "http://${HOST}:9100");
+        let s = parse(Path::new("c.toml"), &text, &env).unwrap();
+        assert_eq!(s.providers[0].base_url, "http://10.0.0.1:9100/tekion");
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("environment variable HOST is not set")
+        );
+    }
+
+    #[test]
+    fn token_hashes_and_scopes_are_checked() {
+        let text = format!(
+            "{GOOD}\n[[api.tokens]]\nname = \"desk\"\ntoken_sha256 = \"abc\"\nscopes = [\"tickets:read\", \"root\"]\n"
+        );
+        let err = parse_str(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("token_sha256: expected 64 hex digits"),
+            "{err}"
+        );
+        assert!(err.contains("unknown scope \"root\""), "{err}");
+    }
+}

@@ -1,0 +1,109 @@
+//! A problem found in an input file, printed as `file:line: message`.
+
+use std::path::{Path, PathBuf};
+
+/// One thing wrong with one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based; `None` when the problem concerns the whole file (e.g. it cannot be read).
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// A problem at a byte offset of `text`.
+    pub fn at_offset(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        Self::new(file, Some(line_of(text, offset)), message)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// Several problems, as returned by loaders that report everything they find.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Problems(pub Vec<Problem>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Self {
+        Problems(vec![p])
+    }
+}
+
+/// The 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The 1-based line of the first line of `text` whose trimmed content starts with `needle`,
+/// searching from line `from` (1-based). Used to point at YAML items serde does not locate.
+pub fn find_line(text: &str, needle: &str, from: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| l.trim_start().trim_start_matches("- ").starts_with(needle))
+        .map(|(i, _)| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_lines() {
+        let text = "a\nbb\nccc";
+        assert_eq!(line_of(text, 0), 1);
+        assert_eq!(line_of(text, 2), 2);
+        assert_eq!(line_of(text, 6), 3);
+        assert_eq!(line_of(text, 999), 3);
+    }
+
+    #[test]
+    fn displays_file_and_line() {
+        let p = Problem::new(Path::new("x.toml"), Some(3), "bad");
+        assert_eq!(p.to_string(), "x.toml:3: bad");
+        let p = Problem::new(Path::new("x.toml"), None, "missing");
+        assert_eq!(p.to_string(), "x.toml: missing");
+    }
+
+    #[test]
+    fn finds_yaml_item_lines() {
+        let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n      - alert: B\n";
+        assert_eq!(find_line(text, "alert: B", 1), Some(5));
+        assert_eq!(find_line(text, "alert: A", 5), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Label sets and their fingerprints: the identity of a series, an alert and a group.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+/// A sorted set of label name/value pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Labels(BTreeMap<String, String>);
+
+impl Labels {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The value of a label, or `""` when absent (PromQL and Alertmanager treat both alike).
+    pub fn value(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("")
+    }
+
+    /// Sets a label; an empty value removes it, as in Prometheus.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let value = value.into();
+        let name = name.into();
+        if value.is_empty() {
+            self.0.remove(&name);
+        } else {
+            self.0.insert(name, value);
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Only the named labels (those present).
+    pub fn keep(&self, names: &[String]) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .filter(|(k, _)| names.iter().any(|n| n == *k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// All labels but the named ones.
+    pub fn drop_names(&self, names: &[String]) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .filter(|(k, _)| !names.iter().any(|n| n == *k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// A stable fingerprint of the whole set.
+    pub fn fingerprint(&self) -> Fingerprint {
+        // DefaultHasher::new() uses fixed keys, so the value is stable across runs of one build.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.0.hash(&mut h);
+        Fingerprint(h.finish())
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        let mut l = Labels::new();
+        for (k, v) in iter {
+            l.insert(k, v);
+        }
+        l
+    }
+}
+
+impl std::fmt::Display for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("{")?;
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{k}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// The identity of a label set, printed as 16 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Fingerprint(pub u64);
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_ignores_insertion_order() {
+        let a: Labels = [("a", "1"), ("b", "2")].into_iter().collect();
+        let b: Labels = [("b", "2"), ("a", "1")].into_iter().collect();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let c: Labels = [("a", "1"), ("b", "3")].into_iter().collect();
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn empty_value_removes_label() {
+        let mut l: Labels = [("a", "1")].into_iter().collect();
+        l.insert("a", "");
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn keep_and_drop_select_names() {
+        let l: Labels = [("a", "1"), ("b", "2"), ("c", "3")].into_iter().collect();
+        let names = vec!["a".to_string(), "c".to_string()];
+        assert_eq!(l.keep(&names).to_string(), r#"{a="1", c="3"}"#);
+        assert_eq!(l.drop_names(&names).to_string(), r#"{b="2"}"#);
+    }
+}

@@ -1,0 +1,23 @@
+//! Pure domain types and logic shared by every part of syncwatch.
+//!
+//! Nothing in here does I/O or knows about actix, reqwest, sqlx or tokio: values are parsed once at
+//! the edge (config, HTTP, rule files) into these types, and the decisions that matter (ticket
+//! transitions, retry delays, label matching) are plain functions with unit tests beside them.
+
+pub mod alert;
+pub mod backoff;
+pub mod clock;
+pub mod duration;
+pub mod error_class;
+pub mod labels;
+pub mod matcher;
+pub mod severity;
+pub mod ticket;
+
+pub use alert::{Alert, AlertState};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use duration::{format_duration, parse_duration};
+pub use error_class::ErrorClass;
+pub use labels::{Fingerprint, Labels};
+pub use matcher::{MatchOp, Matcher};
+pub use severity::Severity;

@@ -1,0 +1,34 @@
+//! syncwatch: runs the syncs of data integrations, watches them and the pipeline stages behind
+//! them, and acts when they go wrong.
+//!
+//! Map of the crate (data flows top to bottom):
+//! - [`config`]: `syncwatch.toml` parsed into validated types; every problem as `file:line: message`.
+//! - [`simulator`]: the DMS provider simulator with fault injection (embedded by `serve`).
+//! - [`providers`]: provider profiles, the HTTP connector and the `ProviderActor` that runs syncs.
+//! - [`pipeline`]: stage functions and the `StageActor` chain they run in.
+//! - [`telemetry`]: tracing, metric names, and the fan-out recorder feeding `/metrics` and rules.
+//! - [`rules`]: Prometheus rule files, the PromQL evaluator, the series store, the `RulesActor`.
+//! - [`alerting`]: `alerting.yml` (Alertmanager format), the route tree, groups, `DispatchActor`.
+//! - [`notify`]: the `Notifier` trait and its Slack, email, console and `.eml` implementations.
+//! - [`tickets`]: the `TicketActor` that opens, counts and resolves tickets.
+//! - [`runbooks`]: runbook files, the tantivy index and lookups.
+//! - [`store`]: the database (SQLite by default) and its migrations.
+//! - [`api`]: the HTTP API.
+//! - [`startup`]: wires all of the above into a running application.
+//! - [`domain`]: pure types and decisions shared by all of the above.
+#![forbid(unsafe_code)]
+
+pub mod alerting;
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod notify;
+pub mod pipeline;
+pub mod providers;
+pub mod rules;
+pub mod runbooks;
+pub mod simulator;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tickets;

@@ -1,0 +1,143 @@
+//! The `syncwatch` command line: parse, load config, hand over to startup.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use syncwatch::config::{self, process_env};
+use syncwatch::domain::SystemClock;
+use syncwatch::simulator::{self, Simulator, scenario::load_scenario};
+use syncwatch::startup::{Application, load_all};
+use syncwatch::telemetry;
+
+#[derive(Parser)]
+#[command(
+    name = "syncwatch",
+    version,
+    about = "Runs, watches and acts on data-integration syncs."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run syncwatch: providers, pipelines, rules, routing, tickets and the HTTP API.
+    Serve {
+        #[arg(long, default_value = "syncwatch.toml")]
+        config: PathBuf,
+    },
+    /// Validate the config and every file it names; print each problem as file:line: message.
+    Check {
+        #[arg(long, default_value = "syncwatch.toml")]
+        config: PathBuf,
+    },
+    /// Run the provider simulator alone.
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Serve { config } => {
+            telemetry::init_tracing();
+            let settings = match config::load(&config, &process_env) {
+                Ok(s) => s,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let app = match Application::build(settings, Arc::new(SystemClock), &process_env).await
+            {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("syncwatch: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match app.run_until_stopped().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("syncwatch: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Simulate { listen, scenario } => {
+            telemetry::init_tracing();
+            let sim = Simulator::new(Arc::new(SystemClock));
+            if let Some(path) = scenario {
+                match load_scenario(&path) {
+                    Ok(faults) => faults.iter().for_each(|f| {
+                        sim.add_fault(f);
+                    }),
+                    Err(p) => {
+                        eprintln!("{p}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            let listener = match std::net::TcpListener::bind(&listen) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("syncwatch: cannot listen on {listen}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("simulator listening on http://{listen}");
+            match simulator::start(listener, sim) {
+                Ok(server) => match server.await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("syncwatch: {e}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(e) => {
+                    eprintln!("syncwatch: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let settings = match config::load(path, &process_env) {
+        Ok(s) => s,
+        Err(problems) => {
+            println!("{problems}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match load_all(&settings, &process_env) {
+        Ok(l) => {
+            let rules: usize = l.rule_groups.iter().map(|g| g.rules.len()).sum();
+            println!(
+                "{}: ok ({} rule groups, {} rules, {} receivers, {} runbooks, {} provider profiles)",
+                path.display(),
+                l.rule_groups.len(),
+                rules,
+                l.alerting.receivers.len(),
+                l.runbooks.len(),
+                l.profiles.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            println!("{problems}");
+            ExitCode::FAILURE
+        }
+    }
+}

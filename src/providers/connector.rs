@@ -1,0 +1,160 @@
+//! The HTTP side of a sync: one [`PageFetcher`] walks the pages of one stream for one
+//! connection, recording request metrics and classifying failures.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::classify::{FetchError, classify_status, parse_retry_after};
+use super::profile::{Auth, Profile, Stream};
+use crate::domain::{Clock, ErrorClass};
+use crate::telemetry::Metrics;
+
+/// Builds the HTTP client of a provider.
+pub fn client(profile: &Profile) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(profile.timeout)
+        .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Walks the pages of one stream.
+pub struct PageFetcher<'a> {
+    pub client: &'a reqwest::Client,
+    pub provider: &'a str,
+    pub base_url: &'a str,
+    pub connection: &'a str,
+    pub profile: &'a Profile,
+    pub stream: &'a Stream,
+    pub metrics: &'a Metrics,
+    pub clock: &'a dyn Clock,
+    next: Option<u64>,
+    pages: usize,
+}
+
+impl<'a> PageFetcher<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: &'a reqwest::Client,
+        provider: &'a str,
+        base_url: &'a str,
+        connection: &'a str,
+        profile: &'a Profile,
+        stream: &'a Stream,
+        metrics: &'a Metrics,
+        clock: &'a dyn Clock,
+    ) -> Self {
+        Self {
+            client,
+            provider,
+            base_url,
+            connection,
+            profile,
+            stream,
+            metrics,
+            clock,
+            next: Some(1),
+            pages: 0,
+        }
+    }
+
+    /// The next page's records, `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Value>>, FetchError> {
+        let Some(page) = self.next else {
+            return Ok(None);
+        };
+        let p = &self.profile.pagination;
+        if self.pages >= p.max_pages {
+            return Err(FetchError {
+                class: ErrorClass::Config,
+                reason: format!(
+                    "more than {} pages: raise pagination.max_pages",
+                    p.max_pages
+                ),
+                status: None,
+                retry_after: None,
+            });
+        }
+        let url = format!(
+            "{}{}",
+            self.base_url,
+            self.stream.path.replace("{connection}", self.connection)
+        );
+        let mut req = self.client.get(&url).query(&[
+            (p.page_param.as_str(), page.to_string()),
+            (p.size_param.as_str(), p.page_size.to_string()),
+        ]);
+        req = match &self.profile.auth {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t.expose()),
+            Auth::ApiKey { header, value } => req.header(header.as_str(), value.expose()),
+        };
+        let started = Instant::now();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics
+                    .provider_request(self.provider, None, started.elapsed());
+                return Err(transport_error(&e));
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, self.clock.now_ms()));
+        let body = resp.bytes().await;
+        self.metrics
+            .provider_request(self.provider, Some(status), started.elapsed());
+        let body = body.map_err(|e| transport_error(&e))?;
+        if !(200..300).contains(&status) {
+            let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+            return Err(classify_status(status, &text, retry_after));
+        }
+        let json: Value = serde_json::from_slice(&body).map_err(|e| FetchError {
+            class: ErrorClass::Schema,
+            reason: format!("response is not JSON: {e}"),
+            status: Some(status),
+            retry_after: None,
+        })?;
+        let records = json
+            .pointer(&self.stream.records)
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| FetchError {
+                class: ErrorClass::Schema,
+                reason: format!("no record array at {}", self.stream.records),
+                status: Some(status),
+                retry_after: None,
+            })?;
+        self.pages += 1;
+        self.next = json
+            .pointer(&p.next_page)
+            .and_then(Value::as_u64)
+            .filter(|n| *n > page);
+        Ok(Some(records))
+    }
+
+    pub fn pages(&self) -> usize {
+        self.pages
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> FetchError {
+    let (class, reason) = if e.is_timeout() {
+        (ErrorClass::Timeout, "request timed out".to_string())
+    } else if e.is_connect() {
+        (ErrorClass::Network, "connection failed".to_string())
+    } else if e.is_body() || e.is_decode() {
+        (ErrorClass::Network, "response body interrupted".to_string())
+    } else {
+        (ErrorClass::Network, "request failed".to_string())
+    };
+    FetchError {
+        class,
+        reason,
+        status: None,
+        retry_after: None,
+    }
+}

@@ -1,0 +1,420 @@
+//! Prometheus rule files (`groups:` of alerting and recording rules), loaded and validated.
+//! Every problem is reported as `file:line: message`, and a file with problems is not loaded.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use promql_parser::parser::Expr;
+use serde::Deserialize;
+
+use super::eval::{check_supported, max_window};
+use super::template::Template;
+use crate::config::{Problem, Problems, find_line};
+use crate::domain::duration::parse_duration;
+
+/// A validated rule group.
+#[derive(Debug, Clone)]
+pub struct RuleGroup {
+    pub name: String,
+    pub file: PathBuf,
+    /// `None`: evaluate on the global interval.
+    pub interval: Option<Duration>,
+    /// Most alerts (or series) a rule may produce; 0 is no limit.
+    pub limit: usize,
+    pub rules: Vec<Rule>,
+}
+
+/// A validated rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The alert name or the recorded metric name.
+    pub name: String,
+    pub kind: RuleKind,
+    pub expr: Expr,
+    pub expr_text: String,
+    pub labels: Vec<(String, Template)>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    Alerting {
+        for_: Duration,
+        keep_firing_for: Duration,
+        annotations: Vec<(String, Template)>,
+    },
+    Recording,
+}
+
+impl RuleGroup {
+    /// The longest window any rule of the group reads.
+    pub fn max_window(&self) -> Duration {
+        self.rules
+            .iter()
+            .map(|r| max_window(&r.expr))
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    groups: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: String,
+    interval: Option<String>,
+    #[serde(default)]
+    limit: usize,
+    #[serde(default)]
+    query_offset: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    alert: Option<String>,
+    record: Option<String>,
+    expr: String,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    keep_firing_for: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+fn valid_label_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn valid_metric_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Expands the configured globs into files, sorted, without duplicates.
+pub fn expand_globs(patterns: &[String]) -> Result<Vec<PathBuf>, Problems> {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for p in patterns {
+        match glob::glob(p) {
+            Ok(paths) => {
+                for path in paths {
+                    match path {
+                        Ok(path) if !files.contains(&path) => files.push(path),
+                        Ok(_) => {}
+                        Err(e) => {
+                            problems.push(Problem::new(e.path(), None, e.error().to_string()))
+                        }
+                    }
+                }
+            }
+            Err(e) => problems.push(Problem::new(
+                Path::new(p),
+                None,
+                format!("bad glob pattern: {e}"),
+            )),
+        }
+    }
+    files.sort();
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Loads every rule file the globs match. All problems of all files are reported.
+pub fn load_rule_files(patterns: &[String]) -> Result<Vec<RuleGroup>, Problems> {
+    let files = expand_globs(patterns)?;
+    let mut groups = Vec::new();
+    let mut problems = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(text) => match parse_rule_file(&f, &text) {
+                Ok(g) => groups.extend(g),
+                Err(p) => problems.extend(p.0),
+            },
+            Err(e) => problems.push(Problem::new(
+                &f,
+                None,
+                format!("cannot read rule file: {e}"),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(groups)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Parses and validates one rule file's text.
+pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Problems> {
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        Problem::new(
+            file,
+            line,
+            e.to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    })?;
+    let mut problems = Vec::new();
+    let mut groups = Vec::new();
+    let mut group_names = HashSet::new();
+    let mut cursor = 1;
+    for g in raw.groups {
+        let group_line = find_line(text, &format!("name: {}", g.name), cursor)
+            .or_else(|| find_line(text, "name:", cursor))
+            .unwrap_or(cursor);
+        cursor = group_line;
+        let mut p = |line: usize, msg: String| problems.push(Problem::new(file, Some(line), msg));
+        if g.name.is_empty() {
+            p(group_line, "group name must not be empty".into());
+        }
+        if !group_names.insert(g.name.clone()) {
+            p(
+                group_line,
+                format!("group {:?}: name repeated in the same file", g.name),
+            );
+        }
+        if g.query_offset.is_some() {
+            p(
+                group_line,
+                format!("group {:?}: query_offset is not supported", g.name),
+            );
+        }
+        if !g.labels.is_empty() {
+            p(
+                group_line,
+                format!("group {:?}: group labels are not supported", g.name),
+            );
+        }
+        let interval = match g.interval.as_deref().map(parse_duration) {
+            Some(Ok(d)) if d.is_zero() => {
+                p(
+                    group_line,
+                    format!("group {:?}: interval must be greater than 0", g.name),
+                );
+                None
+            }
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                p(group_line, format!("group {:?}: interval: {e}", g.name));
+                None
+            }
+            None => None,
+        };
+        let mut rules = Vec::new();
+        for r in g.rules {
+            let (needle, name) = match (&r.alert, &r.record) {
+                (Some(a), None) => (format!("alert: {a}"), a.clone()),
+                (None, Some(rec)) => (format!("record: {rec}"), rec.clone()),
+                _ => (String::from("expr:"), String::new()),
+            };
+            let line = find_line(text, &needle, cursor).unwrap_or(cursor);
+            cursor = line;
+            match rule(&r, name, line) {
+                Ok(rule) => rules.push(rule),
+                Err(msgs) => msgs
+                    .into_iter()
+                    .for_each(|m| p(line, format!("group {:?}, {}", g.name, m))),
+            }
+        }
+        groups.push(RuleGroup {
+            name: g.name,
+            file: file.to_path_buf(),
+            interval,
+            limit: g.limit,
+            rules,
+        });
+    }
+    if problems.is_empty() {
+        Ok(groups)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, Vec<String>> {
+    let what = match (&r.alert, &r.record) {
+        (Some(a), None) => format!("alert {a:?}"),
+        (None, Some(rec)) => format!("record {rec:?}"),
+        (Some(_), Some(_)) => {
+            return Err(vec![
+                "rule: only one of 'alert' and 'record' may be set".into(),
+            ]);
+        }
+        (None, None) => return Err(vec!["rule: one of 'alert' or 'record' must be set".into()]),
+    };
+    let mut errors = Vec::new();
+    let mut e = |m: String| errors.push(format!("{what}: {m}"));
+    if name.is_empty() {
+        e("name must not be empty".into());
+    }
+    if r.record.is_some() && !valid_metric_name(&name) {
+        e(format!("{name:?} is not a valid metric name"));
+    }
+    let expr = match promql_parser::parser::parse(&r.expr) {
+        Ok(expr) => {
+            if let Err(m) = check_supported(&expr) {
+                e(format!("expr: {m}"));
+            }
+            Some(expr)
+        }
+        Err(m) => {
+            e(format!("expr: could not parse {:?}: {m}", r.expr.trim()));
+            None
+        }
+    };
+    let templates = |map: &BTreeMap<String, String>, kind: &str, e: &mut dyn FnMut(String)| {
+        let mut out = Vec::new();
+        for (k, v) in map {
+            if !valid_label_name(k) {
+                e(format!("{kind}: {k:?} is not a valid name"));
+            }
+            match Template::parse(v) {
+                Ok(t) => out.push((k.clone(), t)),
+                Err(m) => e(format!("{kind}.{k}: {m}")),
+            }
+        }
+        out
+    };
+    let labels = templates(&r.labels, "labels", &mut e);
+    let duration = |v: &Option<String>, key: &str, e: &mut dyn FnMut(String)| match v
+        .as_deref()
+        .map(parse_duration)
+    {
+        Some(Ok(d)) => d,
+        Some(Err(m)) => {
+            e(format!("{key}: {m}"));
+            Duration::ZERO
+        }
+        None => Duration::ZERO,
+    };
+    let kind = if r.alert.is_some() {
+        let for_ = duration(&r.for_, "for", &mut e);
+        let keep_firing_for = duration(&r.keep_firing_for, "keep_firing_for", &mut e);
+        let annotations = templates(&r.annotations, "annotations", &mut e);
+        RuleKind::Alerting {
+            for_,
+            keep_firing_for,
+            annotations,
+        }
+    } else {
+        for (key, set) in [
+            ("for", r.for_.is_some()),
+            ("keep_firing_for", r.keep_firing_for.is_some()),
+            ("annotations", !r.annotations.is_empty()),
+        ] {
+            if set {
+                e(format!("{key} is only valid on alerting rules"));
+            }
+        }
+        RuleKind::Recording
+    };
+    match (errors.is_empty(), expr) {
+        (true, Some(expr)) => Ok(Rule {
+            name,
+            kind,
+            expr,
+            expr_text: r.expr.trim().to_string(),
+            labels,
+            line,
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"groups:
+  - name: syncs
+    interval: 5s
+    rules:
+      - record: provider:sync_failures:rate5m
+        expr: sum by (provider) (rate(syncwatch_sync_failures_total[5m]))
+      - alert: ProviderAuthFailing
+        expr: increase(syncwatch_sync_failures_total{error_class="auth"}[5m]) > 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $labels.provider }} rejects our credentials"
+"#;
+
+    #[test]
+    fn loads_groups_rules_and_durations() {
+        let groups = parse_rule_file(Path::new("r.yml"), GOOD).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].interval, Some(Duration::from_secs(5)));
+        assert_eq!(groups[0].rules.len(), 2);
+        let alert = &groups[0].rules[1];
+        assert_eq!(alert.line, 7);
+        assert!(
+            matches!(alert.kind, RuleKind::Alerting { for_, .. } if for_ == Duration::from_secs(60))
+        );
+        assert_eq!(groups[0].max_window(), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn problems_name_file_line_and_rule() {
+        let bad = GOOD.replace("for: 1m", "for: 1 minute").replace(
+            "rate(syncwatch_sync_failures_total[5m]))",
+            "rate(syncwatch_sync_failures_total[5m])",
+        );
+        let err = parse_rule_file(Path::new("rules/sync.yml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rules/sync.yml:5: group \"syncs\", record \"provider:sync_failures:rate5m\": expr: could not parse"), "{err}");
+        assert!(err.contains("rules/sync.yml:7: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_promql_is_refused_at_load() {
+        let bad = GOOD.replace(
+            "increase(syncwatch_sync_failures_total{error_class=\"auth\"}[5m]) > 0",
+            "topk(1, x)",
+        );
+        let err = parse_rule_file(Path::new("r.yml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.yml:7:") && err.contains("aggregation topk is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn yaml_errors_and_unknown_fields_have_lines() {
+        let err = parse_rule_file(
+            Path::new("r.yml"),
+            &GOOD.replace("    interval: 5s", "    intervl: 5s"),
+        )
+        .unwrap_err();
+        assert_eq!(err.0[0].line, Some(3), "{err}");
+        assert!(err.to_string().contains("unknown field `intervl`"), "{err}");
+    }
+}

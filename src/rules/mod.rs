@@ -1,0 +1,18 @@
+//! Prometheus-style alerting and recording rules, evaluated in-process.
+//!
+//! - [`file`]: rule files (Prometheus format) loaded and validated with `file:line` problems.
+//! - [`eval`]: the PromQL evaluator over the series store.
+//! - [`series`]: the in-memory series store, fed from the live metric values.
+//! - [`template`]: annotation templates (`{{ $labels.x }}`, `{{ $value | humanize }}`).
+//! - [`state`]: one group evaluation: recording outputs and the alert state machine.
+//! - [`actor`]: the `RulesActor`, evaluating on change (coalesced) and on a tick.
+
+pub mod actor;
+pub mod eval;
+pub mod file;
+pub mod series;
+pub mod state;
+pub mod template;
+
+pub use actor::{AlertTransitions, GetAlerts, RulesActor};
+pub use file::{RuleGroup, load_rule_files};

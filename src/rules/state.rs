@@ -1,0 +1,351 @@
+//! Evaluating a rule group at one instant: recording rules write series, alerting rules move
+//! their alerts through inactive → pending → firing → resolved. Pure: no clock, no I/O.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::eval::{EvalError, Sample, Value, eval};
+use super::file::{Rule, RuleGroup, RuleKind};
+use super::series::SeriesStore;
+use crate::domain::{Alert, AlertState, Fingerprint, Labels};
+
+/// An alert an alerting rule currently holds (pending or firing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveAlert {
+    pub labels: Labels,
+    pub annotations: BTreeMap<String, String>,
+    pub state: AlertState,
+    pub active_at_ms: i64,
+    pub fired_at_ms: Option<i64>,
+    pub value: f64,
+    /// When the expression stopped returning this alert while `keep_firing_for` holds it.
+    pub keep_firing_since_ms: Option<i64>,
+}
+
+impl ActiveAlert {
+    /// The alert as routing sees it.
+    pub fn to_alert(&self, resolved_at_ms: Option<i64>, generator_url: &str) -> Alert {
+        Alert {
+            labels: self.labels.clone(),
+            annotations: self.annotations.clone(),
+            starts_at_ms: self.active_at_ms,
+            ends_at_ms: resolved_at_ms,
+            value: Some(self.value),
+            generator_url: generator_url.to_string(),
+        }
+    }
+}
+
+/// What a group remembers between evaluations.
+#[derive(Debug, Clone, Default)]
+pub struct GroupState {
+    /// Per rule (same order as the group's rules): its active alerts.
+    pub alerts: Vec<HashMap<Fingerprint, ActiveAlert>>,
+    /// Per rule: the series a recording rule wrote last time (to mark vanished ones stale).
+    recorded: Vec<HashSet<Labels>>,
+    pub last_eval_ms: Option<i64>,
+}
+
+impl GroupState {
+    pub fn new(group: &RuleGroup) -> Self {
+        Self {
+            alerts: vec![HashMap::new(); group.rules.len()],
+            recorded: vec![HashSet::new(); group.rules.len()],
+            last_eval_ms: None,
+        }
+    }
+}
+
+/// The result of evaluating a group once.
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    /// Alerts that started firing or resolved in this evaluation.
+    pub transitions: Vec<Alert>,
+    /// Rules that failed, with why.
+    pub failures: Vec<(String, EvalError)>,
+}
+
+/// Everything an evaluation needs besides the store.
+pub struct EvalContext<'a> {
+    pub now_ms: i64,
+    pub generator_url: &'a str,
+    /// The runbook link for an alert whose rule gives no `runbook_url`.
+    pub runbook_url: &'a dyn Fn(&Labels) -> Option<String>,
+}
+
+fn vector(v: Value) -> Result<Vec<Sample>, EvalError> {
+    match v {
+        Value::Vector(v) => Ok(v),
+        Value::Scalar(s) => Ok(vec![Sample {
+            labels: Labels::new(),
+            value: s,
+        }]),
+        Value::Matrix(_) => Err(EvalError("rule expression returned a range vector".into())),
+    }
+}
+
+pub fn evaluate_group(
+    group: &RuleGroup,
+    state: &mut GroupState,
+    store: &mut SeriesStore,
+    ctx: &EvalContext<'_>,
+) -> GroupOutcome {
+    let mut out = GroupOutcome::default();
+    for (i, rule) in group.rules.iter().enumerate() {
+        let result = eval(&rule.expr, store, ctx.now_ms)
+            .and_then(vector)
+            .and_then(|v| {
+                if group.limit > 0 && v.len() > group.limit {
+                    Err(EvalError(format!(
+                        "{} results exceed the group limit of {}",
+                        v.len(),
+                        group.limit
+                    )))
+                } else {
+                    Ok(v)
+                }
+            });
+        let samples = match result {
+            Ok(s) => s,
+            Err(e) => {
+                out.failures.push((rule.name.clone(), e));
+                continue;
+            }
+        };
+        match &rule.kind {
+            RuleKind::Recording => record(rule, samples, &mut state.recorded[i], store, ctx.now_ms),
+            RuleKind::Alerting { .. } => {
+                out.transitions
+                    .extend(step_alerting(rule, &mut state.alerts[i], samples, ctx));
+            }
+        }
+    }
+    state.last_eval_ms = Some(ctx.now_ms);
+    out
+}
+
+fn record(
+    rule: &Rule,
+    samples: Vec<Sample>,
+    last: &mut HashSet<Labels>,
+    store: &mut SeriesStore,
+    now: i64,
+) {
+    let mut written = HashSet::new();
+    for s in samples {
+        let mut labels = s.labels;
+        labels.remove("__name__");
+        for (k, t) in &rule.labels {
+            let v = t.render(&labels, s.value);
+            labels.insert(k.clone(), v);
+        }
+        store.push(&rule.name, &labels, now, s.value);
+        written.insert(labels);
+    }
+    for gone in last.difference(&written) {
+        store.mark_stale(&rule.name, gone, now);
+    }
+    *last = written;
+}
+
+/// Moves one alerting rule's alerts forward given the expression's result at `ctx.now_ms`.
+pub fn step_alerting(
+    rule: &Rule,
+    alerts: &mut HashMap<Fingerprint, ActiveAlert>,
+    samples: Vec<Sample>,
+    ctx: &EvalContext<'_>,
+) -> Vec<Alert> {
+    let RuleKind::Alerting {
+        for_,
+        keep_firing_for,
+        annotations,
+    } = &rule.kind
+    else {
+        return Vec::new();
+    };
+    let now = ctx.now_ms;
+    let mut seen = HashSet::new();
+    let mut transitions = Vec::new();
+    for s in samples {
+        let mut series = s.labels;
+        series.remove("__name__");
+        let mut labels = series.clone();
+        for (k, t) in &rule.labels {
+            labels.insert(k.clone(), t.render(&series, s.value));
+        }
+        labels.insert("alertname", rule.name.clone());
+        let mut ann: BTreeMap<String, String> = annotations
+            .iter()
+            .map(|(k, t)| (k.clone(), t.render(&series, s.value)))
+            .collect();
+        if !ann.contains_key("runbook_url")
+            && let Some(url) = (ctx.runbook_url)(&labels)
+        {
+            ann.insert("runbook_url".into(), url);
+        }
+        let fp = labels.fingerprint();
+        seen.insert(fp);
+        let alert = alerts.entry(fp).or_insert_with(|| ActiveAlert {
+            labels: labels.clone(),
+            annotations: ann.clone(),
+            state: AlertState::Pending,
+            active_at_ms: now,
+            fired_at_ms: None,
+            value: s.value,
+            keep_firing_since_ms: None,
+        });
+        alert.value = s.value;
+        alert.annotations = ann;
+        alert.keep_firing_since_ms = None;
+        if alert.state == AlertState::Pending && now - alert.active_at_ms >= for_.as_millis() as i64
+        {
+            alert.state = AlertState::Firing;
+            alert.fired_at_ms = Some(now);
+            transitions.push(alert.to_alert(None, ctx.generator_url));
+        }
+    }
+    let keep_ms = keep_firing_for.as_millis() as i64;
+    alerts.retain(|fp, a| {
+        if seen.contains(fp) {
+            return true;
+        }
+        if a.state == AlertState::Firing && keep_ms > 0 {
+            let since = *a.keep_firing_since_ms.get_or_insert(now);
+            if now - since < keep_ms {
+                return true;
+            }
+        }
+        if a.state == AlertState::Firing {
+            transitions.push(a.to_alert(Some(now), ctx.generator_url));
+        }
+        false
+    });
+    transitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::file::parse_rule_file;
+    use std::path::Path;
+
+    fn group(for_: &str, keep: &str) -> RuleGroup {
+        let text = format!(
+            r#"groups:
+  - name: g
+    rules:
+      - alert: AuthFailing
+        expr: failures > 0
+        for: {for_}
+        keep_firing_for: {keep}
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{{{ $labels.provider }}}} failing ({{{{ $value }}}})"
+      - record: failures:doubled
+        expr: failures * 2
+"#
+        );
+        parse_rule_file(Path::new("g.yml"), &text)
+            .unwrap()
+            .remove(0)
+    }
+
+    fn runbook(labels: &Labels) -> Option<String> {
+        (labels.value("alertname") == "AuthFailing").then(|| "http://x/runbooks/auth".to_string())
+    }
+
+    fn run(g: &RuleGroup, st: &mut GroupState, store: &mut SeriesStore, now: i64) -> GroupOutcome {
+        let ctx = EvalContext {
+            now_ms: now,
+            generator_url: "",
+            runbook_url: &runbook,
+        };
+        evaluate_group(g, st, store, &ctx)
+    }
+
+    fn provider(p: &str) -> Labels {
+        [("provider", p)].into_iter().collect()
+    }
+
+    #[test]
+    fn pending_then_firing_after_for_then_resolved() {
+        let g = group("10s", "0s");
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("failures", &provider("cdk"), 0, 1.0);
+        assert!(run(&g, &mut st, &mut store, 0).transitions.is_empty());
+        assert_eq!(
+            st.alerts[0].values().next().unwrap().state,
+            AlertState::Pending
+        );
+        store.push("failures", &provider("cdk"), 9_000, 2.0);
+        assert!(run(&g, &mut st, &mut store, 9_999).transitions.is_empty());
+        let fired = run(&g, &mut st, &mut store, 10_000).transitions;
+        assert_eq!(fired.len(), 1);
+        let a = &fired[0];
+        assert_eq!(
+            a.labels.to_string(),
+            r#"{alertname="AuthFailing", provider="cdk", severity="critical"}"#
+        );
+        assert_eq!(a.annotation("summary"), Some("cdk failing (2)"));
+        assert_eq!(a.annotation("runbook_url"), Some("http://x/runbooks/auth"));
+        assert_eq!(a.starts_at_ms, 0);
+        assert!(!a.is_resolved());
+        // Still true: no second transition.
+        assert!(run(&g, &mut st, &mut store, 11_000).transitions.is_empty());
+        store.push("failures", &provider("cdk"), 12_000, 0.0);
+        let resolved = run(&g, &mut st, &mut store, 12_000).transitions;
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].ends_at_ms, Some(12_000));
+        assert!(st.alerts[0].is_empty());
+    }
+
+    #[test]
+    fn a_pending_alert_that_clears_never_fires() {
+        let g = group("10s", "0s");
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("failures", &provider("cdk"), 0, 1.0);
+        run(&g, &mut st, &mut store, 0);
+        store.push("failures", &provider("cdk"), 5_000, 0.0);
+        assert!(run(&g, &mut st, &mut store, 5_000).transitions.is_empty());
+        assert!(run(&g, &mut st, &mut store, 20_000).transitions.is_empty());
+    }
+
+    #[test]
+    fn keep_firing_for_holds_a_resolved_condition() {
+        let g = group("0s", "30s");
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("failures", &provider("cdk"), 0, 1.0);
+        assert_eq!(
+            run(&g, &mut st, &mut store, 0).transitions.len(),
+            1,
+            "for: 0s fires at once"
+        );
+        store.push("failures", &provider("cdk"), 1_000, 0.0);
+        assert!(run(&g, &mut st, &mut store, 1_000).transitions.is_empty());
+        assert!(run(&g, &mut st, &mut store, 30_999).transitions.is_empty());
+        assert_eq!(run(&g, &mut st, &mut store, 31_000).transitions.len(), 1);
+    }
+
+    #[test]
+    fn recording_rules_write_series_and_mark_vanished_ones_stale() {
+        let g = group("0s", "0s");
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("failures", &provider("cdk"), 0, 3.0);
+        run(&g, &mut st, &mut store, 0);
+        let expr = promql_parser::parser::parse("failures:doubled").unwrap();
+        let Value::Vector(v) = eval(&expr, &store, 0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v[0].value, 6.0);
+        store.mark_stale("failures", &provider("cdk"), 1_000);
+        run(&g, &mut st, &mut store, 1_000);
+        let Value::Vector(v) = eval(&expr, &store, 1_000).unwrap() else {
+            panic!()
+        };
+        assert!(v.is_empty());
+    }
+}

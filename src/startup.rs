@@ -1,0 +1,280 @@
+//! Builds the running application from validated settings: loads the files the config names,
+//! connects the store, starts the actors (rules, dispatch, tickets, runbook search, pipelines,
+//! providers), the embedded simulator when enabled, and the HTTP server.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+
+use crate::alerting::{AlertingConfig, DispatchActor, build_receivers};
+use crate::api::{self, AppState};
+use crate::config::{Env, Problems, Settings};
+use crate::domain::{Clock, Labels};
+use crate::pipeline::{build_pipeline, spawn_queue_reporter};
+use crate::providers::{Profile, ProviderActor, load_profile};
+use crate::rules::{RuleGroup, RulesActor, load_rule_files};
+use crate::runbooks::{Runbook, RunbookIndex, RunbookSearcher, load_runbooks};
+use crate::simulator::scenario::{FaultSpec, load_scenario};
+use crate::simulator::{self, Simulator};
+use crate::store::Store;
+use crate::telemetry::{Metrics, MetricsRegistry};
+use crate::tickets::TicketActor;
+
+/// Everything the config points at, loaded and validated.
+pub struct Loaded {
+    pub rule_groups: Vec<RuleGroup>,
+    pub alerting: AlertingConfig,
+    pub runbooks: Vec<Runbook>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub scenario: Vec<FaultSpec>,
+}
+
+/// Loads every file the settings name; reports all problems of all files.
+pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
+    fn take<T>(r: Result<T, Problems>, problems: &mut Vec<crate::config::Problem>) -> Option<T> {
+        r.map_err(|p| problems.extend(p.0)).ok()
+    }
+    let mut problems = Vec::new();
+    let rule_groups = take(load_rule_files(&settings.rules.files), &mut problems);
+    let alerting = take(
+        crate::alerting::config::load(&settings.alerting.config, env),
+        &mut problems,
+    );
+    let runbooks = take(load_runbooks(&settings.runbooks.dir), &mut problems);
+    let mut profiles = BTreeMap::new();
+    for p in &settings.providers {
+        if let Some(profile) = take(load_profile(&p.profile, env), &mut problems) {
+            profiles.insert(p.name.clone(), profile);
+        }
+    }
+    let scenario = match (&settings.simulator.scenario, settings.simulator.enabled) {
+        (Some(path), true) => take(load_scenario(path), &mut problems),
+        _ => Some(Vec::new()),
+    };
+    match (rule_groups, alerting, runbooks, scenario) {
+        (Some(rule_groups), Some(alerting), Some(runbooks), Some(scenario))
+            if problems.is_empty() =>
+        {
+            Ok(Loaded {
+                rule_groups,
+                alerting,
+                runbooks,
+                profiles,
+                scenario,
+            })
+        }
+        _ => Err(Problems(problems)),
+    }
+}
+
+/// A running application.
+pub struct Application {
+    port: u16,
+    simulator_port: Option<u16>,
+    server: Server,
+    simulator: Option<Server>,
+}
+
+impl Application {
+    /// Starts everything. Must run inside an actix system (`#[actix_web::main]`).
+    pub async fn build(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        env: Env<'_>,
+    ) -> anyhow::Result<Self> {
+        // One crypto provider (ring) for every TLS client in the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let loaded =
+            load_all(&settings, env).map_err(|p| anyhow::anyhow!("invalid configuration:\n{p}"))?;
+        let store = Store::connect(&settings.storage.url)
+            .await
+            .with_context(|| format!("Failed to open the store at {}", settings.storage.url))?;
+        let registry = Arc::new(MetricsRegistry::new());
+        let metrics = Metrics::new(registry.clone());
+        let public_url = settings.server.public_url.clone();
+
+        let index =
+            Arc::new(RunbookIndex::build(loaded.runbooks).context("Failed to index runbooks")?);
+        let searcher = {
+            let index = index.clone();
+            SyncArbiter::start(1, move || RunbookSearcher(index.clone()))
+        };
+        let tickets = TicketActor::new(
+            store.clone(),
+            clock.clone(),
+            index.clone(),
+            metrics.clone(),
+            public_url.clone(),
+        )
+        .start();
+        let receivers = build_receivers(&loaded.alerting).map_err(anyhow::Error::msg)?;
+        let dispatch = DispatchActor::new(
+            loaded.alerting,
+            receivers,
+            tickets,
+            clock.clone(),
+            metrics.clone(),
+            public_url.clone(),
+        )
+        .start();
+        let linker = {
+            let index = index.clone();
+            let base = public_url.clone();
+            Arc::new(move |l: &Labels| {
+                index
+                    .exact(l)
+                    .map(|rb| format!("{base}/api/v1/runbooks/{}", rb.id))
+            })
+        };
+        let rule_groups = loaded.rule_groups.len();
+        let rules = RulesActor::new(
+            loaded.rule_groups,
+            registry.live().clone(),
+            clock.clone(),
+            dispatch.recipient(),
+            metrics.clone(),
+            settings.rules.evaluation_interval,
+            format!("{public_url}/api/v1/alerts"),
+            linker,
+        )
+        .start();
+
+        let mut all_queues = Vec::new();
+        let mut links = BTreeMap::new();
+        for p in &settings.pipelines {
+            let max_batch = settings
+                .providers
+                .iter()
+                .filter(|pr| pr.pipeline == p.name)
+                .filter_map(|pr| loaded.profiles.get(&pr.name))
+                .map(|prof| prof.pagination.page_size as u64)
+                .max()
+                .unwrap_or(1);
+            let (link, queues) = build_pipeline(p, max_batch, &store, &metrics, &clock);
+            all_queues.extend(queues);
+            links.insert(p.name.clone(), link);
+        }
+        spawn_queue_reporter(all_queues, metrics.clone(), clock.clone());
+
+        let (simulator, simulator_port) = if settings.simulator.enabled {
+            let listener = TcpListener::bind(settings.simulator.listen).with_context(|| {
+                format!(
+                    "Failed to bind the simulator to {}",
+                    settings.simulator.listen
+                )
+            })?;
+            let port = listener.local_addr()?.port();
+            let sim = Simulator::new(clock.clone());
+            for f in &loaded.scenario {
+                sim.add_fault(f);
+            }
+            tracing::info!(listen = %listener.local_addr()?, faults = loaded.scenario.len(), "provider simulator started");
+            (Some(simulator::start(listener, sim)?), Some(port))
+        } else {
+            (None, None)
+        };
+
+        let mut providers = BTreeMap::new();
+        for p in &settings.providers {
+            let (Some(profile), Some(link)) =
+                (loaded.profiles.get(&p.name), links.get(&p.pipeline))
+            else {
+                continue;
+            };
+            let client = crate::providers::connector::client(profile).with_context(|| {
+                format!("Failed to build the HTTP client of provider {}", p.name)
+            })?;
+            let addr = ProviderActor::new(
+                p.clone(),
+                Arc::new(profile.clone()),
+                client,
+                link.clone(),
+                store.clone(),
+                metrics.clone(),
+                clock.clone(),
+            )
+            .start();
+            providers.insert(p.name.clone(), addr);
+        }
+
+        // The exporter's histogram buffers need draining now and then.
+        {
+            let registry = registry.clone();
+            actix::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    registry.run_upkeep();
+                }
+            });
+        }
+
+        let state = web::Data::new(AppState {
+            store,
+            registry,
+            metrics,
+            rules,
+            providers,
+            runbooks: index,
+            searcher,
+            public_url,
+            tokens: settings.api.tokens.clone(),
+            rule_groups,
+        });
+        let listener = TcpListener::bind(settings.server.listen).with_context(|| {
+            format!(
+                "Failed to bind the HTTP server to {}",
+                settings.server.listen
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix())
+                .app_data(state.clone())
+                .configure(api::configure)
+        })
+        .workers(2)
+        .listen(listener)?
+        .run();
+        tracing::info!(listen = %settings.server.listen, port, "syncwatch listening");
+        Ok(Self {
+            port,
+            simulator_port,
+            server,
+            simulator,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn simulator_port(&self) -> Option<u16> {
+        self.simulator_port
+    }
+
+    /// Runs until the HTTP server stops (Ctrl-C / SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        match self.simulator {
+            Some(sim) => {
+                let handle = sim.handle();
+                let result = self.server.await;
+                handle.stop(true).await;
+                result
+            }
+            None => self.server.await,
+        }
+    }
+}
+
+/// Request logging at debug level.
+fn tracing_actix() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms").log_target("syncwatch::http")
+}

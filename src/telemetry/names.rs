@@ -1,0 +1,168 @@
+//! Metric names (DESIGN §8), their types and help texts. Call sites use these constants only.
+
+pub const SYNC_RUNS_TOTAL: &str = "syncwatch_sync_runs_total";
+pub const SYNC_FAILURES_TOTAL: &str = "syncwatch_sync_failures_total";
+pub const SYNC_DURATION_SECONDS: &str = "syncwatch_sync_duration_seconds";
+pub const SYNC_RECORDS_TOTAL: &str = "syncwatch_sync_records_total";
+pub const SYNC_LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "syncwatch_sync_last_success_timestamp_seconds";
+pub const PROVIDER_REQUESTS_TOTAL: &str = "syncwatch_provider_requests_total";
+pub const PROVIDER_REQUEST_DURATION_SECONDS: &str = "syncwatch_provider_request_duration_seconds";
+pub const STAGE_RECORDS_RECEIVED_TOTAL: &str = "syncwatch_stage_records_received_total";
+pub const STAGE_RECORDS_SENT_TOTAL: &str = "syncwatch_stage_records_sent_total";
+pub const STAGE_ERRORS_TOTAL: &str = "syncwatch_stage_errors_total";
+pub const STAGE_DURATION_SECONDS: &str = "syncwatch_stage_duration_seconds";
+pub const STAGE_QUEUE_RECORDS: &str = "syncwatch_stage_queue_records";
+pub const STAGE_QUEUE_CAPACITY_RECORDS: &str = "syncwatch_stage_queue_capacity_records";
+pub const STAGE_ITERATOR_AGE_SECONDS: &str = "syncwatch_stage_iterator_age_seconds";
+pub const DLQ_RECORDS: &str = "syncwatch_dlq_records";
+pub const ALERTS: &str = "syncwatch_alerts";
+pub const RULE_EVALUATION_DURATION_SECONDS: &str = "syncwatch_rule_evaluation_duration_seconds";
+pub const RULE_EVALUATION_FAILURES_TOTAL: &str = "syncwatch_rule_evaluation_failures_total";
+pub const NOTIFICATIONS_TOTAL: &str = "syncwatch_notifications_total";
+pub const NOTIFICATIONS_FAILED_TOTAL: &str = "syncwatch_notifications_failed_total";
+pub const NOTIFICATION_LATENCY_SECONDS: &str = "syncwatch_notification_latency_seconds";
+pub const TICKETS_CREATED_TOTAL: &str = "syncwatch_tickets_created_total";
+pub const RUNBOOK_LOOKUPS_TOTAL: &str = "syncwatch_runbook_lookups_total";
+
+/// The kind of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric with its kind and help text, for describing them to the exporter.
+pub const ALL: &[(&str, Kind, &str)] = &[
+    (
+        SYNC_RUNS_TOTAL,
+        Kind::Counter,
+        "Sync runs finished, by provider and status.",
+    ),
+    (
+        SYNC_FAILURES_TOTAL,
+        Kind::Counter,
+        "Failed sync runs, by provider and error class.",
+    ),
+    (
+        SYNC_DURATION_SECONDS,
+        Kind::Histogram,
+        "Duration of sync runs.",
+    ),
+    (
+        SYNC_RECORDS_TOTAL,
+        Kind::Counter,
+        "Records fetched from providers, by stream.",
+    ),
+    (
+        SYNC_LAST_SUCCESS_TIMESTAMP_SECONDS,
+        Kind::Gauge,
+        "Unix time of the last successful sync of a connection.",
+    ),
+    (
+        PROVIDER_REQUESTS_TOTAL,
+        Kind::Counter,
+        "HTTP requests to providers, by response code class.",
+    ),
+    (
+        PROVIDER_REQUEST_DURATION_SECONDS,
+        Kind::Histogram,
+        "Duration of HTTP requests to providers.",
+    ),
+    (
+        STAGE_RECORDS_RECEIVED_TOTAL,
+        Kind::Counter,
+        "Records received by a pipeline stage.",
+    ),
+    (
+        STAGE_RECORDS_SENT_TOTAL,
+        Kind::Counter,
+        "Records a pipeline stage passed on.",
+    ),
+    (
+        STAGE_ERRORS_TOTAL,
+        Kind::Counter,
+        "Records a pipeline stage failed, by error class.",
+    ),
+    (
+        STAGE_DURATION_SECONDS,
+        Kind::Histogram,
+        "Time a pipeline stage spent on a batch.",
+    ),
+    (
+        STAGE_QUEUE_RECORDS,
+        Kind::Gauge,
+        "Records waiting at a stage's input.",
+    ),
+    (
+        STAGE_QUEUE_CAPACITY_RECORDS,
+        Kind::Gauge,
+        "Records a stage's input can hold before senders wait.",
+    ),
+    (
+        STAGE_ITERATOR_AGE_SECONDS,
+        Kind::Gauge,
+        "Age of the oldest record waiting at a stage's input (0 when empty).",
+    ),
+    (
+        DLQ_RECORDS,
+        Kind::Gauge,
+        "Records in the dead-letter queue, by the stage that failed them.",
+    ),
+    (ALERTS, Kind::Gauge, "Active alerts, by name and state."),
+    (
+        RULE_EVALUATION_DURATION_SECONDS,
+        Kind::Histogram,
+        "Duration of rule group evaluations.",
+    ),
+    (
+        RULE_EVALUATION_FAILURES_TOTAL,
+        Kind::Counter,
+        "Rule evaluations that failed, by group.",
+    ),
+    (
+        NOTIFICATIONS_TOTAL,
+        Kind::Counter,
+        "Notifications delivered, by integration.",
+    ),
+    (
+        NOTIFICATIONS_FAILED_TOTAL,
+        Kind::Counter,
+        "Notification attempts that failed, by integration and reason.",
+    ),
+    (
+        NOTIFICATION_LATENCY_SECONDS,
+        Kind::Histogram,
+        "Time from alert transition to delivered notification.",
+    ),
+    (
+        TICKETS_CREATED_TOTAL,
+        Kind::Counter,
+        "Tickets opened, by severity.",
+    ),
+    (
+        RUNBOOK_LOOKUPS_TOTAL,
+        Kind::Counter,
+        "Runbook lookups, by how the best result matched.",
+    ),
+];
+
+/// Histogram buckets, in seconds, shared by every histogram.
+pub const BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for (name, kind, help) in ALL {
+            assert!(name.starts_with("syncwatch_"), "{name}");
+            assert_eq!(*kind == Kind::Counter, name.ends_with("_total"), "{name}");
+            assert!(!help.is_empty());
+        }
+    }
+}

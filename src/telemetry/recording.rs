@@ -1,0 +1,253 @@
+//! Typed recording helpers: the actors call these, never the `metrics` macros directly, so names
+//! and label sets stay as DESIGN §8 fixes them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram, with_local_recorder};
+
+use super::names::*;
+use super::registry::MetricsRegistry;
+use crate::domain::{AlertState, ErrorClass, Severity};
+
+/// A cheap handle to the application's recorder.
+#[derive(Debug, Clone)]
+pub struct Metrics(Arc<MetricsRegistry>);
+
+/// The outcome of an HTTP request to a provider, as the `code` label says it.
+pub fn code_class(status: Option<u16>) -> &'static str {
+    match status {
+        None => "error",
+        Some(429) => "429",
+        Some(s) if (200..300).contains(&s) => "2xx",
+        Some(s) if (500..600).contains(&s) => "5xx",
+        Some(_) => "4xx",
+    }
+}
+
+impl Metrics {
+    pub fn new(registry: Arc<MetricsRegistry>) -> Self {
+        Self(registry)
+    }
+
+    pub fn registry(&self) -> &Arc<MetricsRegistry> {
+        &self.0
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        with_local_recorder(&*self.0, f)
+    }
+
+    /// Creates a provider's series at zero, so `rate`/`increase` see the first failure.
+    pub fn init_provider(&self, provider: &str) {
+        let p = provider.to_string();
+        self.with(|| {
+            for status in ["success", "failure"] {
+                counter!(SYNC_RUNS_TOTAL, "provider" => p.clone(), "status" => status).absolute(0);
+            }
+            for class in ErrorClass::ALL {
+                counter!(SYNC_FAILURES_TOTAL, "provider" => p.clone(), "error_class" => class.as_str())
+                    .absolute(0);
+            }
+        });
+    }
+
+    pub fn sync_finished(
+        &self,
+        provider: &str,
+        connection: &str,
+        stream_records: &[(String, u64)],
+        duration: Duration,
+        failure: Option<ErrorClass>,
+        finished_at_ms: i64,
+    ) {
+        let p = provider.to_string();
+        self.with(|| {
+            let status = if failure.is_some() {
+                "failure"
+            } else {
+                "success"
+            };
+            counter!(SYNC_RUNS_TOTAL, "provider" => p.clone(), "status" => status).increment(1);
+            histogram!(SYNC_DURATION_SECONDS, "provider" => p.clone())
+                .record(duration.as_secs_f64());
+            for (stream, n) in stream_records {
+                counter!(SYNC_RECORDS_TOTAL, "provider" => p.clone(), "stream" => stream.clone())
+                    .increment(*n);
+            }
+            match failure {
+                Some(class) => counter!(
+                    SYNC_FAILURES_TOTAL, "provider" => p.clone(), "error_class" => class.as_str()
+                )
+                .increment(1),
+                None => gauge!(
+                    SYNC_LAST_SUCCESS_TIMESTAMP_SECONDS,
+                    "provider" => p.clone(), "connection" => connection.to_string()
+                )
+                .set(finished_at_ms as f64 / 1000.0),
+            }
+        });
+    }
+
+    pub fn provider_request(&self, provider: &str, status: Option<u16>, duration: Duration) {
+        let p = provider.to_string();
+        self.with(|| {
+            counter!(PROVIDER_REQUESTS_TOTAL, "provider" => p.clone(), "code" => code_class(status))
+                .increment(1);
+            histogram!(PROVIDER_REQUEST_DURATION_SECONDS, "provider" => p)
+                .record(duration.as_secs_f64());
+        });
+    }
+
+    pub fn stage_capacity(&self, pipeline: &str, stage: &str, records: f64) {
+        let (p, s) = (pipeline.to_string(), stage.to_string());
+        self.with(|| {
+            gauge!(STAGE_QUEUE_CAPACITY_RECORDS, "pipeline" => p.clone(), "stage" => s.clone()).set(records);
+            counter!(STAGE_RECORDS_RECEIVED_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).absolute(0);
+            counter!(STAGE_RECORDS_SENT_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).absolute(0);
+            for class in ErrorClass::ALL {
+                counter!(STAGE_ERRORS_TOTAL, "pipeline" => p.clone(), "stage" => s.clone(), "error_class" => class.as_str())
+                    .absolute(0);
+            }
+        });
+    }
+
+    pub fn stage_queue(&self, pipeline: &str, stage: &str, records: u64, oldest_age: Duration) {
+        let (p, s) = (pipeline.to_string(), stage.to_string());
+        self.with(|| {
+            gauge!(STAGE_QUEUE_RECORDS, "pipeline" => p.clone(), "stage" => s.clone())
+                .set(records as f64);
+            gauge!(STAGE_ITERATOR_AGE_SECONDS, "pipeline" => p, "stage" => s)
+                .set(oldest_age.as_secs_f64());
+        });
+    }
+
+    pub fn stage_batch(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        received: u64,
+        sent: u64,
+        errors: &[(ErrorClass, u64)],
+        duration: Duration,
+    ) {
+        let (p, s) = (pipeline.to_string(), stage.to_string());
+        self.with(|| {
+            counter!(STAGE_RECORDS_RECEIVED_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).increment(received);
+            counter!(STAGE_RECORDS_SENT_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).increment(sent);
+            for (class, n) in errors {
+                counter!(STAGE_ERRORS_TOTAL, "pipeline" => p.clone(), "stage" => s.clone(), "error_class" => class.as_str())
+                    .increment(*n);
+            }
+            histogram!(STAGE_DURATION_SECONDS, "pipeline" => p, "stage" => s).record(duration.as_secs_f64());
+        });
+    }
+
+    pub fn dlq_records(&self, pipeline: &str, stage: &str, records: u64) {
+        let (p, s) = (pipeline.to_string(), stage.to_string());
+        self.with(|| gauge!(DLQ_RECORDS, "pipeline" => p, "stage" => s).set(records as f64));
+    }
+
+    pub fn alerts(&self, alertname: &str, state: AlertState, count: usize) {
+        let a = alertname.to_string();
+        self.with(|| gauge!(ALERTS, "alertname" => a, "state" => state.as_str()).set(count as f64));
+    }
+
+    pub fn rule_group_evaluated(&self, group: &str, duration: Duration, failures: u64) {
+        let g = group.to_string();
+        self.with(|| {
+            histogram!(RULE_EVALUATION_DURATION_SECONDS, "group" => g.clone())
+                .record(duration.as_secs_f64());
+            counter!(RULE_EVALUATION_FAILURES_TOTAL, "group" => g).increment(failures);
+        });
+    }
+
+    pub fn notification(&self, integration: &str, latency: Option<Duration>) {
+        let i = integration.to_string();
+        self.with(|| {
+            counter!(NOTIFICATIONS_TOTAL, "integration" => i.clone()).increment(1);
+            if let Some(l) = latency {
+                histogram!(NOTIFICATION_LATENCY_SECONDS, "integration" => i)
+                    .record(l.as_secs_f64());
+            }
+        });
+    }
+
+    pub fn notification_failed(&self, integration: &str, reason: &'static str) {
+        let i = integration.to_string();
+        self.with(|| {
+            counter!(NOTIFICATIONS_FAILED_TOTAL, "integration" => i, "reason" => reason)
+                .increment(1)
+        });
+    }
+
+    pub fn ticket_created(&self, severity: Severity) {
+        self.with(|| counter!(TICKETS_CREATED_TOTAL, "severity" => severity.as_str()).increment(1));
+    }
+
+    pub fn runbook_lookup(&self, match_reason: &'static str) {
+        self.with(|| counter!(RUNBOOK_LOOKUPS_TOTAL, "match_reason" => match_reason).increment(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_classes_are_bounded() {
+        assert_eq!(code_class(Some(200)), "2xx");
+        assert_eq!(code_class(Some(429)), "429");
+        assert_eq!(code_class(Some(404)), "4xx");
+        assert_eq!(code_class(Some(503)), "5xx");
+        assert_eq!(code_class(None), "error");
+    }
+
+    #[test]
+    fn a_failed_sync_counts_its_class_and_keeps_last_success() {
+        let m = Metrics::new(Arc::new(MetricsRegistry::new()));
+        m.init_provider("cdk");
+        m.sync_finished(
+            "cdk",
+            "d1",
+            &[],
+            Duration::from_millis(5),
+            Some(ErrorClass::Auth),
+            1_000,
+        );
+        let text = m.registry().render();
+        assert!(
+            text.contains(r#"syncwatch_sync_failures_total{provider="cdk",error_class="auth"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"syncwatch_sync_failures_total{provider="cdk",error_class="server"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("syncwatch_sync_last_success_timestamp_seconds{"),
+            "{text}"
+        );
+        m.sync_finished(
+            "cdk",
+            "d1",
+            &[("orders".into(), 4)],
+            Duration::from_millis(5),
+            None,
+            2_000,
+        );
+        let text = m.registry().render();
+        assert!(
+            text.contains(
+                r#"syncwatch_sync_last_success_timestamp_seconds{provider="cdk",connection="d1"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"syncwatch_sync_records_total{provider="cdk",stream="orders"} 4"#),
+            "{text}"
+        );
+    }
+}
