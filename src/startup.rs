@@ -78,7 +78,7 @@ pub struct Application {
     port: u16,
     simulator_port: Option<u16>,
     server: Server,
-    simulator: Option<Server>,
+    simulator: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Application {
@@ -92,6 +92,24 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let loaded =
             load_all(&settings, env).map_err(|p| anyhow::anyhow!("invalid configuration:\n{p}"))?;
+        // Bind before any actor starts, so a busy port fails cleanly.
+        let listener = TcpListener::bind(settings.server.listen).with_context(|| {
+            format!(
+                "Failed to bind the HTTP server to {}",
+                settings.server.listen
+            )
+        })?;
+        let sim_listener = match settings.simulator.enabled {
+            true => Some(
+                TcpListener::bind(settings.simulator.listen).with_context(|| {
+                    format!(
+                        "Failed to bind the simulator to {}",
+                        settings.simulator.listen
+                    )
+                })?,
+            ),
+            false => None,
+        };
         let store = Store::connect(&settings.storage.url)
             .await
             .with_context(|| format!("Failed to open the store at {}", settings.storage.url))?;
@@ -162,20 +180,18 @@ impl Application {
         }
         spawn_queue_reporter(all_queues, metrics.clone(), clock.clone());
 
-        let (simulator, simulator_port) = if settings.simulator.enabled {
-            let listener = TcpListener::bind(settings.simulator.listen).with_context(|| {
-                format!(
-                    "Failed to bind the simulator to {}",
-                    settings.simulator.listen
-                )
-            })?;
+        let (simulator, simulator_port) = if let Some(listener) = sim_listener {
             let port = listener.local_addr()?.port();
             let sim = Simulator::new(clock.clone());
             for f in &loaded.scenario {
                 sim.add_fault(f);
             }
             tracing::info!(listen = %listener.local_addr()?, faults = loaded.scenario.len(), "provider simulator started");
-            (Some(simulator::start(listener, sim)?), Some(port))
+            let server = simulator::start(listener, sim)?;
+            let handle = server.handle();
+            // The server only serves while its future is polled.
+            actix::spawn(server);
+            (Some(handle), Some(port))
         } else {
             (None, None)
         };
@@ -227,16 +243,20 @@ impl Application {
             tokens: settings.api.tokens.clone(),
             rule_groups,
         });
-        let listener = TcpListener::bind(settings.server.listen).with_context(|| {
-            format!(
-                "Failed to bind the HTTP server to {}",
-                settings.server.listen
-            )
-        })?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(tracing_actix())
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service as _;
+                    let (method, path) = (req.method().to_string(), req.path().to_string());
+                    let started = std::time::Instant::now();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        tracing::debug!(%method, %path, status = res.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "http request");
+                        Ok(res)
+                    }
+                })
                 .app_data(state.clone())
                 .configure(api::configure)
         })
@@ -262,19 +282,10 @@ impl Application {
 
     /// Runs until the HTTP server stops (Ctrl-C / SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        match self.simulator {
-            Some(sim) => {
-                let handle = sim.handle();
-                let result = self.server.await;
-                handle.stop(true).await;
-                result
-            }
-            None => self.server.await,
+        let result = self.server.await;
+        if let Some(sim) = self.simulator {
+            sim.stop(true).await;
         }
+        result
     }
-}
-
-/// Request logging at debug level.
-fn tracing_actix() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("syncwatch::http")
 }

@@ -37,7 +37,7 @@ impl SlackNotifier {
             .build();
         let mut connector = SlackClientHyperConnector::with_connector(https);
         if let SlackTarget::App { app_url, .. } = &config.target {
-            connector = connector.with_slack_api_url(&format!("{}/", api_base(app_url)));
+            connector = connector.with_slack_api_url(&api_base(app_url));
         }
         Self {
             client: SlackClient::new(connector),
@@ -117,8 +117,13 @@ pub fn classify(e: &SlackClientError) -> NotifyError {
         | SlackClientError::SystemError(_) => {
             NotifyError::new(FailureReason::Network, "cannot reach Slack")
         }
+        // Slack answered but not in the documented shape: the message was most likely posted,
+        // so retrying would page twice. Reported, not retried.
         SlackClientError::ProtocolError(_) | SlackClientError::SocketModeProtocolError(_) => {
-            NotifyError::new(FailureReason::ServerError, "unexpected answer from Slack")
+            NotifyError::new(
+                FailureReason::ClientError,
+                "Slack's answer could not be read",
+            )
         }
     }
 }

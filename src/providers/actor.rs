@@ -12,7 +12,7 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use super::classify::FetchError;
-use super::connector::PageFetcher;
+use super::connector::{PageFetcher, Throttle};
 use super::profile::Profile;
 use crate::config::ProviderSettings;
 use crate::domain::clock::rfc3339;
@@ -79,8 +79,8 @@ pub struct ProviderActor {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     connections: BTreeMap<String, Connection>,
-    /// No request before this time (Retry-After).
-    not_before_ms: i64,
+    /// No request before this time (Retry-After), shared with running syncs.
+    throttle: Arc<Throttle>,
 }
 
 impl ProviderActor {
@@ -108,7 +108,7 @@ impl ProviderActor {
             metrics,
             clock,
             connections,
-            not_before_ms: 0,
+            throttle: Arc::default(),
         }
     }
 
@@ -118,6 +118,10 @@ impl ProviderActor {
             return;
         };
         c.running = false;
+        if outcome.error.as_ref().is_some_and(|e| e.deferred) {
+            // Nothing was asked of the provider: not a sync, not a failure.
+            return;
+        }
         c.last_records = outcome.records;
         let failure = outcome.error.as_ref().map(|e| e.class);
         self.metrics.sync_finished(
@@ -134,9 +138,6 @@ impl ProviderActor {
                 tracing::debug!(provider = %self.settings.name, connection, records = outcome.records, "sync succeeded");
             }
             Some(e) => {
-                if let Some(ra) = e.retry_after {
-                    self.not_before_ms = self.not_before_ms.max(now + ra.as_millis() as i64);
-                }
                 let changed = c
                     .last_error
                     .as_ref()
@@ -168,6 +169,7 @@ struct SyncJob {
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
+    throttle: Arc<Throttle>,
 }
 
 impl SyncJob {
@@ -188,6 +190,7 @@ impl SyncJob {
                 stream,
                 &self.metrics,
                 self.clock.as_ref(),
+                self.throttle.clone(),
             );
             let mut n = 0u64;
             loop {
@@ -221,6 +224,14 @@ impl SyncJob {
             pages += fetcher.pages();
             per_stream.push((stream.name.clone(), n));
             records += n;
+        }
+        if error.as_ref().is_some_and(|e| e.deferred) {
+            return Outcome {
+                records,
+                per_stream,
+                duration: started.elapsed(),
+                error,
+            };
         }
         let run = SyncRun {
             id: new_id(),
@@ -281,7 +292,7 @@ impl Handler<SyncNow> for ProviderActor {
     fn handle(&mut self, msg: SyncNow, ctx: &mut Self::Context) -> Self::Result {
         let now = self.clock.now_ms();
         let schedule_ms = self.settings.schedule.as_millis() as i64;
-        let not_before = self.not_before_ms;
+        let not_before = self.throttle.not_before_ms();
         let Some(c) = self.connections.get_mut(&msg.connection) else {
             return Err(SyncError::UnknownConnection(msg.connection));
         };
@@ -305,6 +316,7 @@ impl Handler<SyncNow> for ProviderActor {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             clock: self.clock.clone(),
+            throttle: self.throttle.clone(),
         };
         // Spawned, not awaited: connections of one provider sync concurrently.
         ctx.spawn(
@@ -332,7 +344,7 @@ impl Handler<GetStatus> for ProviderActor {
                 };
                 let state = if c.running {
                     "syncing"
-                } else if now < self.not_before_ms {
+                } else if now < self.throttle.not_before_ms() {
                     "rescheduled"
                 } else if failing {
                     "failing"

@@ -14,6 +14,8 @@ pub struct FetchError {
     pub status: Option<u16>,
     /// What a 429 or 503 asked for.
     pub retry_after: Option<Duration>,
+    /// No request was sent: the provider's Retry-After had not expired yet.
+    pub deferred: bool,
 }
 
 /// Classifies a non-success HTTP answer.
@@ -34,6 +36,7 @@ pub fn classify_status(status: u16, body: &str, retry_after: Option<Duration>) -
         reason,
         status: Some(status),
         retry_after,
+        deferred: false,
     }
 }
 

@@ -5,6 +5,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
 use super::classify::{FetchError, classify_status, parse_retry_after};
 use super::profile::{Auth, Profile, Stream};
 use crate::domain::{Clock, ErrorClass};
@@ -18,6 +22,21 @@ pub fn client(profile: &Profile) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// A provider's "not before" time, shared by all its connections: set the moment a 429/503
+/// with Retry-After arrives, checked before every request.
+#[derive(Debug, Default)]
+pub struct Throttle(AtomicI64);
+
+impl Throttle {
+    pub fn not_before_ms(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub fn defer_until(&self, ms: i64) {
+        self.0.fetch_max(ms, Ordering::AcqRel);
+    }
+}
+
 /// Walks the pages of one stream.
 pub struct PageFetcher<'a> {
     pub client: &'a reqwest::Client,
@@ -28,6 +47,7 @@ pub struct PageFetcher<'a> {
     pub stream: &'a Stream,
     pub metrics: &'a Metrics,
     pub clock: &'a dyn Clock,
+    pub throttle: Arc<Throttle>,
     next: Option<u64>,
     pages: usize,
 }
@@ -43,6 +63,7 @@ impl<'a> PageFetcher<'a> {
         stream: &'a Stream,
         metrics: &'a Metrics,
         clock: &'a dyn Clock,
+        throttle: Arc<Throttle>,
     ) -> Self {
         Self {
             client,
@@ -53,6 +74,7 @@ impl<'a> PageFetcher<'a> {
             stream,
             metrics,
             clock,
+            throttle,
             next: Some(1),
             pages: 0,
         }
@@ -73,6 +95,18 @@ impl<'a> PageFetcher<'a> {
                 ),
                 status: None,
                 retry_after: None,
+                deferred: false,
+            });
+        }
+        let now = self.clock.now_ms();
+        let not_before = self.throttle.not_before_ms();
+        if now < not_before {
+            return Err(FetchError {
+                class: ErrorClass::RateLimited,
+                reason: "waiting for the provider's Retry-After".into(),
+                status: None,
+                retry_after: Some(Duration::from_millis((not_before - now) as u64)),
+                deferred: true,
             });
         }
         let url = format!(
@@ -109,6 +143,10 @@ impl<'a> PageFetcher<'a> {
             .provider_request(self.provider, Some(status), started.elapsed());
         let body = body.map_err(|e| transport_error(&e))?;
         if !(200..300).contains(&status) {
+            if let Some(ra) = retry_after {
+                self.throttle
+                    .defer_until(self.clock.now_ms() + ra.as_millis() as i64);
+            }
             let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
             return Err(classify_status(status, &text, retry_after));
         }
@@ -117,6 +155,7 @@ impl<'a> PageFetcher<'a> {
             reason: format!("response is not JSON: {e}"),
             status: Some(status),
             retry_after: None,
+            deferred: false,
         })?;
         let records = json
             .pointer(&self.stream.records)
@@ -127,6 +166,7 @@ impl<'a> PageFetcher<'a> {
                 reason: format!("no record array at {}", self.stream.records),
                 status: Some(status),
                 retry_after: None,
+                deferred: false,
             })?;
         self.pages += 1;
         self.next = json
@@ -156,5 +196,6 @@ fn transport_error(e: &reqwest::Error) -> FetchError {
         reason,
         status: None,
         retry_after: None,
+        deferred: false,
     }
 }

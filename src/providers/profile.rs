@@ -264,6 +264,10 @@ records = "/data"
             &|_| None,
         )
         .unwrap_err();
-        assert!(err.to_string().starts_with("p.toml:1:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("p.toml:2: unknown variant `oauth9`"),
+            "{err}"
+        );
     }
 }

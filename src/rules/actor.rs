@@ -225,7 +225,7 @@ impl Handler<GetAlerts> for RulesActor {
                 }));
             }
         }
-        out.sort_by(|a, b| a.alert.active_at_ms.cmp(&b.alert.active_at_ms));
+        out.sort_by_key(|a| a.alert.active_at_ms);
         MessageResult(out)
     }
 }

@@ -201,10 +201,7 @@ impl Evaluator<'_> {
             },
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.instant(vs))),
             Expr::MatrixSelector(ms) => Ok(Value::Matrix(
-                self.range(&ms.vs, ms.range.as_millis() as i64)
-                    .into_iter()
-                    .map(|(l, p)| (l, p))
-                    .collect(),
+                self.range(&ms.vs, ms.range.as_millis() as i64),
             )),
             Expr::Call(c) => self.call(c),
             Expr::Aggregate(a) => self.aggregate(a),

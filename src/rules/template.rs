@@ -295,7 +295,7 @@ mod tests {
         let t = Template::parse("{{ $value | humanizePercentage }}").unwrap();
         assert_eq!(t.render(&labels(), 0.1234), "12.34%");
         let t = Template::parse(r#"{{ printf "%.1f" $value }} s"#).unwrap();
-        assert_eq!(t.render(&labels(), 3.14159), "3.1 s");
+        assert_eq!(t.render(&labels(), 12.345), "12.3 s");
     }
 
     #[test]

@@ -122,12 +122,14 @@ impl RunbookIndex {
         let name = labels.value("alertname");
         let provider = labels.get("provider");
         let class = labels.get("error_class");
+        /// Among candidates, the most specific runbook that names the provider, else the first.
         fn prefer_provider<'r>(
             rbs: Vec<&'r Runbook>,
             provider: Option<&str>,
         ) -> Option<&'r Runbook> {
             rbs.iter()
-                .find(|r| provider.is_some_and(|p| r.providers.iter().any(|x| x == p)))
+                .filter(|r| provider.is_some_and(|p| r.providers.iter().any(|x| x == p)))
+                .min_by_key(|r| r.providers.len())
                 .or_else(|| rbs.first())
                 .copied()
         }
@@ -278,6 +280,28 @@ mod tests {
         assert_eq!(r[0].id, "auth");
         assert_eq!(r[0].match_reason, MatchReason::Exact);
         assert_eq!(r[0].score, 1.0);
+    }
+
+    #[test]
+    fn the_most_specific_runbook_for_the_provider_wins() {
+        let mut generic = rb("generic", "ProviderAuthFailing", "auth", "Any provider.");
+        generic.providers = vec!["tekion".into(), "cdk".into()];
+        let mut specific = rb(
+            "tekion-only",
+            "ProviderAuthFailing",
+            "auth",
+            "Tekion tokens.",
+        );
+        specific.providers = vec!["tekion".into()];
+        let index = RunbookIndex::build(vec![generic, specific]).unwrap();
+        let tekion: Labels = [("alertname", "ProviderAuthFailing"), ("provider", "tekion")]
+            .into_iter()
+            .collect();
+        assert_eq!(index.exact(&tekion).unwrap().id, "tekion-only");
+        let cdk: Labels = [("alertname", "ProviderAuthFailing"), ("provider", "cdk")]
+            .into_iter()
+            .collect();
+        assert_eq!(index.exact(&cdk).unwrap().id, "generic");
     }
 
     #[test]

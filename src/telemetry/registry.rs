@@ -344,6 +344,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# HELP syncwatch_sync_runs_total"), "{text}");
+        assert!(
+            text.contains(r#"syncwatch_sync_duration_seconds_bucket{provider="cdk",le="0.25"} 1"#),
+            "{text}"
+        );
         let snap = r.live().snapshot();
         let find = |name: &str, extra: Option<(&str, &str)>| {
             snap.iter()

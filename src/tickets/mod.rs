@@ -60,10 +60,13 @@ impl Actor for TicketActor {
     }
 }
 
+/// Finds the runbook a new ticket links to.
+type RunbookFinder = Box<dyn Fn(&Alert) -> Option<RunbookRef> + Send>;
+
 struct Work {
     store: Store,
     now: i64,
-    runbook: Box<dyn Fn(&Alert) -> Option<RunbookRef> + Send>,
+    runbook: RunbookFinder,
     metrics: Metrics,
 }
 

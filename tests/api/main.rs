@@ -1,1 +1,13 @@
+//! Integration tests: one binary. `helpers::spawn_app` starts syncwatch on port 0 with a fresh
+//! SQLite file, the provider simulator, a fake Slack Web API and a fake SMTP server.
 
+mod check_cli;
+mod end_to_end;
+mod fakes;
+mod health;
+mod helpers;
+mod pipeline;
+mod providers;
+mod runbooks;
+mod store;
+mod tickets;

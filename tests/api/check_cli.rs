@@ -1,0 +1,117 @@
+//! `syncwatch check` and the shipped rule files.
+
+use std::process::Command;
+
+use super::helpers::{repo, skip_or_fail};
+
+fn syncwatch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+}
+
+#[test]
+fn check_passes_on_the_shipped_config() {
+    let out = syncwatch()
+        .current_dir(repo())
+        .args(["check", "--config", "syncwatch.toml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok ("), "{stdout}");
+}
+
+#[test]
+fn check_names_file_and_line_of_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo();
+    let copy = |name: &str| std::fs::copy(root.join(name), dir.path().join(name)).unwrap();
+    for d in ["rules", "providers", "runbooks", "examples/scenarios"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    for f in ["alerting.yml", "examples/scenarios/demo.toml"] {
+        copy(f);
+    }
+    for d in ["rules", "providers", "runbooks"] {
+        for e in std::fs::read_dir(root.join(d)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), dir.path().join(d).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    // A typo'd key in the config.
+    let config = std::fs::read_to_string(root.join("syncwatch.toml"))
+        .unwrap()
+        .replace(
+            "evaluation_interval = \"1s\"",
+            "evaluation_interval = \"1 second\"",
+        );
+    std::fs::write(dir.path().join("syncwatch.toml"), config).unwrap();
+    let out = syncwatch()
+        .current_dir(dir.path())
+        .args(["check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("syncwatch.toml:15: rules.evaluation_interval: invalid duration"),
+        "{stdout}"
+    );
+
+    // A fixed config, but a broken rule and a broken runbook: both reported.
+    std::fs::copy(
+        root.join("syncwatch.toml"),
+        dir.path().join("syncwatch.toml"),
+    )
+    .unwrap();
+    let rules = std::fs::read_to_string(root.join("rules/syncs.yml"))
+        .unwrap()
+        .replace("for: 10s", "for: ten seconds");
+    std::fs::write(dir.path().join("rules/syncs.yml"), rules).unwrap();
+    let rb = std::fs::read_to_string(root.join("runbooks/provider-rate-limited.md"))
+        .unwrap()
+        .replace("## Fix", "## Remedy");
+    std::fs::write(dir.path().join("runbooks/provider-rate-limited.md"), rb).unwrap();
+    let out = syncwatch()
+        .current_dir(dir.path())
+        .args(["check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("rules/syncs.yml:5: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"), "{stdout}");
+    assert!(
+        stdout.contains("runbooks/provider-rate-limited.md:")
+            && stdout.contains("missing section '## Fix'"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn promtool_accepts_the_shipped_rule_files() {
+    let files: Vec<_> = std::fs::read_dir(repo().join("rules"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    assert!(!files.is_empty());
+    match Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .args(&files)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => skip_or_fail("promtool is not installed (apt-get install prometheus)"),
+    }
+}

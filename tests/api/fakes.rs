@@ -1,0 +1,128 @@
+//! Fake Slack Web API and SMTP servers that record what they receive.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// One call to the fake Slack.
+#[derive(Debug, Clone)]
+pub struct SlackCall {
+    pub method: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeSlack {
+    pub calls: Arc<Mutex<Vec<SlackCall>>>,
+    pub port: u16,
+}
+
+impl FakeSlack {
+    /// Starts a server answering `POST /api/{method}` like Slack does for a valid token.
+    pub fn start() -> Self {
+        let calls: Arc<Mutex<Vec<SlackCall>>> = Arc::default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake slack");
+        let port = listener.local_addr().unwrap().port();
+        let data = web::Data::new(calls.clone());
+        let server = HttpServer::new(move || {
+            App::new().app_data(data.clone()).route(
+                "/api/{method}",
+                web::post().to(|req: HttpRequest, method: web::Path<String>, body: web::Bytes, calls: web::Data<Arc<Mutex<Vec<SlackCall>>>>| async move {
+                    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    calls.lock().unwrap().push(SlackCall {
+                        method: method.into_inner(),
+                        authorization: header("authorization"),
+                        content_type: header("content-type"),
+                        body: parsed.clone(),
+                    });
+                    if header("authorization").as_deref() != Some("Bearer xoxb-test-token") {
+                        return HttpResponse::Ok().json(json!({"ok": false, "error": "invalid_auth"}));
+                    }
+                    // As Slack documents chat.postMessage's answer.
+                    let ts = format!("1700000000.{:06}", calls.lock().unwrap().len());
+                    HttpResponse::Ok().json(json!({
+                        "ok": true,
+                        "channel": "C0123456789",
+                        "ts": ts,
+                        "message": {"type": "message", "subtype": "bot_message", "text": parsed["text"], "ts": ts, "bot_id": "B0123456789"}
+                    }))
+                }),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen fake slack")
+        .run();
+        actix_web::rt::spawn(server);
+        Self { calls, port }
+    }
+
+    pub fn calls(&self) -> Vec<SlackCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// A minimal SMTP server (no TLS, no auth) keeping every message's DATA.
+#[derive(Clone, Default)]
+pub struct FakeSmtp {
+    pub messages: Arc<Mutex<Vec<String>>>,
+    pub port: u16,
+}
+
+impl FakeSmtp {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake smtp");
+        let port = listener.local_addr().unwrap().port();
+        let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+        let store = messages.clone();
+        actix_web::rt::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let store = store.clone();
+                actix_web::rt::spawn(async move {
+                    let (r, mut w) = socket.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    let _ = w.write_all(b"220 fake.smtp ESMTP\r\n").await;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(buf) = data.as_mut() {
+                            if line == "." {
+                                store.lock().unwrap().push(data.take().unwrap_or_default());
+                                let _ = w.write_all(b"250 2.0.0 queued\r\n").await;
+                            } else {
+                                buf.push_str(&line);
+                                buf.push('\n');
+                            }
+                            continue;
+                        }
+                        let cmd = line.to_ascii_uppercase();
+                        let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                            b"250 fake.smtp\r\n"
+                        } else if cmd.starts_with("DATA") {
+                            data = Some(String::new());
+                            b"354 end with .\r\n"
+                        } else if cmd.starts_with("QUIT") {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        let _ = w.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        Self { messages, port }
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,290 @@
+//! `spawn_app()` and the `TestApp` handle with one method per endpoint.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use syncwatch::config;
+use syncwatch::domain::SystemClock;
+use syncwatch::simulator::{self, Simulator};
+use syncwatch::startup::Application;
+
+use super::fakes::{FakeSlack, FakeSmtp};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether a missing tool fails the test (CI) instead of skipping it.
+pub fn strict() -> bool {
+    std::env::var("SYNCWATCH_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Skips (prints why) or, in strict mode, fails.
+pub fn skip_or_fail(why: &str) {
+    if strict() {
+        panic!("SYNCWATCH_TEST_STRICT=1 and {why}");
+    }
+    eprintln!("skipped: {why}");
+}
+
+/// Rules with short windows so tests run in seconds; names match the shipped runbooks.
+pub const TEST_RULES: &str = r#"groups:
+  - name: test
+    rules:
+      - alert: ProviderAuthFailing
+        expr: sum by (provider) (increase(syncwatch_sync_failures_total{error_class="auth"}[3s])) > 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $labels.provider }} rejects syncwatch's credentials"
+      - alert: RecordsDiscarded
+        expr: sum by (pipeline, stage) (increase(syncwatch_stage_errors_total[3s])) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $labels.pipeline }}/{{ $labels.stage }} sent records to the DLQ"
+"#;
+
+pub struct Options {
+    pub providers: Vec<(&'static str, Vec<&'static str>)>,
+    pub extra_config: String,
+    pub rules: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            providers: vec![("tekion", vec!["dealer-001", "dealer-002"])],
+            extra_config: String::new(),
+            rules: TEST_RULES.into(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub sim_address: String,
+    pub client: reqwest::Client,
+    pub slack: FakeSlack,
+    pub smtp: FakeSmtp,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    // `TEST_LOG=1 cargo test …` shows the application's logs.
+    if std::env::var("TEST_LOG").is_ok() {
+        syncwatch::telemetry::init_tracing();
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Arc::new(SystemClock);
+    let sim_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sim_port = sim_listener.local_addr().unwrap().port();
+    actix_web::rt::spawn(simulator::start(sim_listener, Simulator::new(clock.clone())).unwrap());
+    let slack = FakeSlack::start();
+    let smtp = FakeSmtp::start().await;
+
+    let repo = repo();
+    std::fs::write(dir.path().join("rules.yml"), &opts.rules).unwrap();
+    std::fs::write(
+        dir.path().join("alerting.yml"),
+        format!(
+            r#"global:
+  smtp_smarthost: '127.0.0.1:{smtp}'
+  smtp_from: 'syncwatch@test.local'
+  smtp_require_tls: false
+route:
+  receiver: oncall
+  group_by: [alertname, provider]
+  group_wait: 0s
+  group_interval: 200ms
+receivers:
+  - name: oncall
+    slack_configs:
+      - app_token: xoxb-test-token
+        app_url: http://127.0.0.1:{slack}/api/chat.postMessage
+        channel: '#oncall'
+    email_configs:
+      - to: 'oncall@test.local'
+    ticket_configs:
+      - tier: L2
+"#,
+            smtp = smtp.port,
+            slack = slack.port
+        ),
+    )
+    .unwrap();
+    let mut providers = String::new();
+    for (name, conns) in &opts.providers {
+        let conns: Vec<String> = conns.iter().map(|c| format!("{c:?}")).collect();
+        providers.push_str(&format!(
+            "\n[[providers]]\nname = \"{name}\"\nprofile = \"{profile}\"\nbase_url = \"http://127.0.0.1:{sim_port}/{name}\"\nconnections = [{conns}]\nschedule = \"300ms\"\npipeline = \"dms\"\n",
+            profile = repo.join("providers").join(format!("{name}.toml")).display(),
+            conns = conns.join(", ")
+        ));
+    }
+    let config_text = format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+public_url = "http://syncwatch.test"
+
+[storage]
+url = "sqlite://{db}"
+
+[rules]
+files = ["{rules}"]
+evaluation_interval = "100ms"
+
+[alerting]
+config = "{alerting}"
+
+[runbooks]
+dir = "{runbooks}"
+
+[[pipelines]]
+name = "dms"
+stages = ["validate", "store"]
+{providers}
+{extra}"#,
+        db = dir.path().join("syncwatch.db").display(),
+        rules = dir.path().join("rules.yml").display(),
+        alerting = dir.path().join("alerting.yml").display(),
+        runbooks = repo.join("runbooks").display(),
+        extra = opts.extra_config,
+    );
+    let config_path = dir.path().join("syncwatch.toml");
+    std::fs::write(&config_path, &config_text).unwrap();
+    let no_env = |_: &str| None;
+    let settings =
+        config::load(&config_path, &no_env).unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
+    let app = Application::build(settings, clock, &no_env)
+        .await
+        .expect("app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        sim_address: format!("http://127.0.0.1:{sim_port}"),
+        client: reqwest::Client::new(),
+        slack,
+        smtp,
+        dir,
+    }
+}
+
+/// The value of one series in a Prometheus exposition.
+pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, failing after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl TestApp {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn alerts(&self) -> Vec<Value> {
+        self.get_json("/api/v1/alerts").await["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub async fn tickets(&self, query: &str) -> Value {
+        self.get_json(&format!("/api/v1/tickets{query}")).await
+    }
+
+    pub async fn lookup(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/api/v1/runbooks/lookup", body).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
+    /// Injects a simulator fault; returns its id.
+    pub async fn inject_fault(&self, fault: &Value) -> u64 {
+        let r = self
+            .client
+            .post(format!("{}/admin/faults", self.sim_address))
+            .json(fault)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "fault accepted");
+        r.json::<Value>().await.unwrap()["id"].as_u64().unwrap()
+    }
+
+    pub async fn clear_faults(&self) {
+        let r = self
+            .client
+            .delete(format!("{}/admin/faults", self.sim_address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    }
+
+    pub async fn simulator_requests(&self, provider: &str) -> Vec<Value> {
+        self.client
+            .get(format!(
+                "{}/admin/requests?provider={provider}",
+                self.sim_address
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,78 @@
+//! Runbook lookups and the catalogue.
+
+use serde_json::json;
+
+use super::helpers::spawn_app;
+
+#[actix_web::test]
+async fn an_alert_name_finds_its_runbook_exactly() {
+    let app = spawn_app().await;
+    let r = app
+        .lookup(&json!({"labels": {"alertname": "ProviderAuthFailing", "provider": "tekion"}}))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let first = &body["results"][0];
+    assert_eq!(
+        first["id"], "tekion-token-expired",
+        "provider-specific runbook first: {body}"
+    );
+    assert_eq!(first["match_reason"], "exact");
+    assert_eq!(
+        first["url"],
+        "http://syncwatch.test/api/v1/runbooks/tekion-token-expired"
+    );
+    assert!(body["similar_tickets"].is_array());
+    // The generic runbook serves other providers.
+    let r = app
+        .lookup(&json!({"labels": {"alertname": "ProviderAuthFailing", "provider": "xtime"}}))
+        .await;
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["results"][0]["id"], "provider-auth-failing");
+}
+
+#[actix_web::test]
+async fn an_error_class_maps_exactly_and_free_text_ranks_by_keywords() {
+    let app = spawn_app().await;
+    let body: serde_json::Value = app
+        .lookup(&json!({"labels": {"error_class": "rate_limited"}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["results"][0]["id"], "provider-rate-limited");
+    assert_eq!(body["results"][0]["match_reason"], "exact");
+
+    let body: serde_json::Value = app
+        .lookup(&json!({"query": "dealer subscription pending activation 403", "limit": 3}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["results"][0]["id"], "cdk-subscription-pending",
+        "{body}"
+    );
+    assert_eq!(body["results"][0]["match_reason"], "keyword");
+    assert!(body["results"].as_array().unwrap().len() <= 3);
+}
+
+#[actix_web::test]
+async fn empty_lookups_are_refused_and_the_catalogue_lists_runbooks() {
+    let app = spawn_app().await;
+    let r = app.lookup(&json!({})).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let list = app.get_json("/api/v1/runbooks").await;
+    assert!(list["runbooks"].as_array().unwrap().len() >= 8);
+    let rb = app
+        .get_json("/api/v1/runbooks/cdk-subscription-pending")
+        .await;
+    assert!(
+        rb["sections"]["fix"].as_str().unwrap().contains("CDK")
+            || rb["sections"]["fix"].as_str().unwrap().contains("dealer")
+    );
+    assert_eq!(
+        app.get("/api/v1/runbooks/nope").await.status().as_u16(),
+        404
+    );
+}

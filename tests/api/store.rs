@@ -1,0 +1,189 @@
+//! Store contract tests, run against SQLite and (when reachable) PostgreSQL.
+
+use std::collections::BTreeMap;
+
+use syncwatch::domain::Alert;
+use syncwatch::domain::ticket::{DedupKey, TicketPolicy, TicketStatus, new_ticket};
+use syncwatch::store::{Store, StoreError, TicketFilter, new_id};
+
+use super::helpers::skip_or_fail;
+
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+/// A fresh database on the local PostgreSQL, or `None` (skipped) when it is not reachable.
+async fn postgres() -> Option<Store> {
+    let name = format!("syncwatch_test_{}", new_id().replace('-', ""));
+    let admin = match sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await {
+        Ok(p) => p,
+        Err(e) => {
+            skip_or_fail(&format!("PostgreSQL is not reachable at {POSTGRES}: {e}"));
+            return None;
+        }
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    Some(Store::connect(&format!("{POSTGRES}/{name}")).await.unwrap())
+}
+
+fn alert(provider: &str) -> Alert {
+    Alert {
+        labels: [
+            ("alertname", "ProviderAuthFailing"),
+            ("provider", provider),
+            ("severity", "critical"),
+        ]
+        .into_iter()
+        .collect(),
+        annotations: BTreeMap::new(),
+        starts_at_ms: 1_000,
+        ends_at_ms: None,
+        value: Some(1.0),
+        generator_url: String::new(),
+    }
+}
+
+async fn one_active_ticket_per_dedup_key(store: &Store) {
+    let a = alert("cdk");
+    let key = DedupKey::from_labels(&a.labels, &TicketPolicy::default().dedup_by);
+    let t1 = new_ticket(
+        new_id(),
+        &a,
+        key.clone(),
+        &TicketPolicy::default(),
+        None,
+        1_000,
+    );
+    store.create_ticket(&t1, "occ-1").await.unwrap();
+    let t2 = new_ticket(
+        new_id(),
+        &a,
+        key.clone(),
+        &TicketPolicy::default(),
+        None,
+        2_000,
+    );
+    assert!(
+        matches!(
+            store.create_ticket(&t2, "occ-2").await,
+            Err(StoreError::Conflict(_))
+        ),
+        "the database refuses a second active ticket"
+    );
+    // Occurrences count once per alert instance.
+    assert!(store.add_occurrence(&t1.id, "occ-2", 3_000).await.unwrap());
+    assert!(!store.add_occurrence(&t1.id, "occ-2", 3_001).await.unwrap());
+    let got = store.get_ticket(&t1.id).await.unwrap().unwrap();
+    assert_eq!(got.occurrences, 2);
+    assert_eq!(
+        got,
+        Ticket {
+            occurrences: 2,
+            updated_at_ms: 3_000,
+            ..t1.clone()
+        }
+    );
+    // Once resolved, a new active ticket for the key is allowed.
+    assert!(
+        store
+            .resolve_ticket(&t1.id, 4_000, "cleared")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.resolve_ticket(&t1.id, 4_001, "again").await.unwrap(),
+        "resolving twice is a no-op"
+    );
+    store.create_ticket(&t2, "occ-3").await.unwrap();
+    assert_eq!(
+        store.active_ticket(key.as_str()).await.unwrap().unwrap().id,
+        t2.id
+    );
+    assert_eq!(
+        store
+            .last_inactive_ticket(key.as_str())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        TicketStatus::Resolved
+    );
+    assert_eq!(
+        store.ticket_for_occurrence("occ-3").await.unwrap(),
+        Some(t2.id.clone())
+    );
+}
+
+async fn pages_are_newest_first_without_gaps(store: &Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let a = alert(&format!("p{i}"));
+        let key = DedupKey::from_labels(&a.labels, &TicketPolicy::default().dedup_by);
+        let t = new_ticket(
+            new_id(),
+            &a,
+            key,
+            &TicketPolicy::default(),
+            None,
+            10_000 + i,
+        );
+        store.create_ticket(&t, &format!("o{i}")).await.unwrap();
+        ids.push(t.id);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_tickets(&TicketFilter {
+                cursor: cursor.clone(),
+                limit: 2,
+                ..TicketFilter::default()
+            })
+            .await
+            .unwrap();
+        seen.extend(page.tickets.iter().map(|t| t.id.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = syncwatch::store::parse_cursor(&c),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+}
+
+use syncwatch::domain::ticket::Ticket;
+
+#[actix_web::test]
+async fn sqlite_keeps_one_active_ticket_per_key() {
+    let (store, _dir) = sqlite().await;
+    one_active_ticket_per_dedup_key(&store).await;
+}
+
+#[actix_web::test]
+async fn sqlite_pages_tickets() {
+    let (store, _dir) = sqlite().await;
+    pages_are_newest_first_without_gaps(&store).await;
+}
+
+#[actix_web::test]
+async fn postgres_keeps_one_active_ticket_per_key() {
+    if let Some(store) = postgres().await {
+        one_active_ticket_per_dedup_key(&store).await;
+    }
+}
+
+#[actix_web::test]
+async fn postgres_pages_tickets() {
+    if let Some(store) = postgres().await {
+        pages_are_newest_first_without_gaps(&store).await;
+    }
+}

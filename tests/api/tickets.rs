@@ -1,0 +1,142 @@
+//! The tickets API: filters, pagination, validation, auth.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::helpers::{Options, spawn_app, spawn_app_with, wait_for};
+
+#[actix_web::test]
+async fn tickets_page_newest_first_with_a_cursor_and_filter() {
+    let app = spawn_app_with(Options {
+        providers: vec![("tekion", vec!["dealer-001"]), ("cdk", vec!["dealer-101"])],
+        ..Options::default()
+    })
+    .await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    wait_for("tekion's ticket", Duration::from_secs(20), || async {
+        (app.tickets("").await["tickets"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+    app.inject_fault(&json!({"provider": "cdk", "kind": "auth", "duration": "1h"}))
+        .await;
+    wait_for("two tickets", Duration::from_secs(20), || async {
+        (app.tickets("").await["tickets"].as_array().map(Vec::len) == Some(2)).then_some(())
+    })
+    .await;
+
+    let first = app.tickets("?limit=1").await;
+    assert_eq!(
+        first["tickets"][0]["provider"], "cdk",
+        "newest first: {first}"
+    );
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = app.tickets(&format!("?limit=1&cursor={cursor}")).await;
+    assert_eq!(second["tickets"][0]["provider"], "tekion", "{second}");
+    assert!(second["next_cursor"].is_null());
+
+    let filtered = app
+        .tickets("?provider=tekion&severity=critical&status=open")
+        .await;
+    assert_eq!(filtered["tickets"].as_array().unwrap().len(), 1);
+    assert!(
+        app.tickets("?alertname=Nope").await["tickets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.tickets("?since=2999-01-01T00:00:00Z").await["tickets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[actix_web::test]
+async fn bad_ticket_queries_name_the_parameter() {
+    let app = spawn_app().await;
+    for (query, needle) in [
+        ("?status=done", "status:"),
+        ("?severity=loud", "severity:"),
+        ("?since=yesterday", "since:"),
+        ("?limit=0", "limit:"),
+        ("?cursor=zzz", "cursor:"),
+        ("?colour=red", "unknown field"),
+    ] {
+        let r = app.get(&format!("/api/v1/tickets{query}")).await;
+        assert_eq!(r.status().as_u16(), 400, "{query}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(needle),
+            "{query}: {body}"
+        );
+    }
+    let r = app.get("/api/v1/tickets/does-not-exist").await;
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[actix_web::test]
+async fn configured_tokens_guard_tickets_by_scope() {
+    let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+    let app = spawn_app_with(Options {
+        extra_config: format!(
+            "[[api.tokens]]\nname = \"support-desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"tickets:read\"]\n\n[[api.tokens]]\nname = \"events\"\ntoken_sha256 = \"{}\"\nscopes = [\"events:write\"]\n",
+            hash("desk-secret"),
+            hash("events-secret")
+        ),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}/api/v1/tickets", app.address);
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth("events-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tickets:read")
+    );
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth("desk-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Mutating endpoints need admin.
+    let r = app
+        .client
+        .post(format!(
+            "{}/api/v1/providers/tekion/connections/dealer-001/sync",
+            app.address
+        ))
+        .bearer_auth("desk-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
