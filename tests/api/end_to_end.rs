@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::helpers::{spawn_app, wait_for};
+use super::helpers::{Options, spawn_app, spawn_app_with, wait_for};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -177,4 +177,38 @@ async fn a_second_occurrence_after_resolution_reopens_the_same_ticket() {
         );
         assert_eq!(all["tickets"][0]["occurrences"], round);
     }
+}
+
+#[actix_web::test]
+async fn an_incoming_webhook_gets_firing_and_resolved_messages() {
+    let app = spawn_app_with(Options {
+        slack_config: "api_url: http://127.0.0.1:{slack}/services/T000/B000/XXXX".into(),
+        ..Options::default()
+    })
+    .await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    let firing = wait_for("the webhook message", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "webhook" && c.body.to_string().contains("FIRING"))
+    })
+    .await;
+    assert!(firing.authorization.is_none(), "webhooks carry no token");
+    assert!(
+        firing.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("ProviderAuthFailing tekion")
+    );
+    app.clear_faults().await;
+    wait_for("the resolved webhook message", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "webhook" && c.body.to_string().contains("RESOLVED"))
+    })
+    .await;
+    assert!(app.slack.calls().iter().all(|c| c.method == "webhook"));
 }

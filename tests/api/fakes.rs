@@ -29,7 +29,23 @@ impl FakeSlack {
         let port = listener.local_addr().unwrap().port();
         let data = web::Data::new(calls.clone());
         let server = HttpServer::new(move || {
-            App::new().app_data(data.clone()).route(
+            App::new()
+                .app_data(data.clone())
+                // Incoming webhooks answer a plain-text "ok", as Slack's do.
+                .route(
+                    "/services/{path:.*}",
+                    web::post().to(|req: HttpRequest, body: web::Bytes, calls: web::Data<Arc<Mutex<Vec<SlackCall>>>>| async move {
+                        let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+                        calls.lock().unwrap().push(SlackCall {
+                            method: "webhook".into(),
+                            authorization: header("authorization"),
+                            content_type: header("content-type"),
+                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                        });
+                        HttpResponse::Ok().content_type("text/html").body("ok")
+                    }),
+                )
+                .route(
                 "/api/{method}",
                 web::post().to(|req: HttpRequest, method: web::Path<String>, body: web::Bytes, calls: web::Data<Arc<Mutex<Vec<SlackCall>>>>| async move {
                     let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);

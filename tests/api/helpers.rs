@@ -50,6 +50,8 @@ pub const TEST_RULES: &str = r#"groups:
 
 pub struct Options {
     pub providers: Vec<(&'static str, Vec<&'static str>)>,
+    /// One `slack_configs` entry; `{slack}` is replaced by the fake Slack's port.
+    pub slack_config: String,
     pub extra_config: String,
     pub rules: String,
 }
@@ -58,6 +60,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             providers: vec![("tekion", vec!["dealer-001", "dealer-002"])],
+            slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
             extra_config: String::new(),
             rules: TEST_RULES.into(),
         }
@@ -107,16 +110,16 @@ route:
 receivers:
   - name: oncall
     slack_configs:
-      - app_token: xoxb-test-token
-        app_url: http://127.0.0.1:{slack}/api/chat.postMessage
-        channel: '#oncall'
+      - {slack_config}
     email_configs:
       - to: 'oncall@test.local'
     ticket_configs:
       - tier: L2
 "#,
             smtp = smtp.port,
-            slack = slack.port
+            slack_config = opts
+                .slack_config
+                .replace("{slack}", &slack.port.to_string()),
         ),
     )
     .unwrap();
