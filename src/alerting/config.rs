@@ -237,18 +237,7 @@ pub fn load(path: &Path, env: Env<'_>) -> Result<AlertingConfig, Problems> {
 }
 
 pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<AlertingConfig, Problems> {
-    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line());
-        Problem::new(
-            path,
-            line,
-            e.to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        )
-    })?;
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| Problem::from_yaml(path, &e, 0))?;
     let mut v = V {
         path,
         text,

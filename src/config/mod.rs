@@ -240,10 +240,7 @@ pub fn load(path: &Path, env: Env<'_>) -> Result<Settings, Problems> {
 
 /// Validates config text that was read from `path`.
 pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<Settings, Problems> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start));
-        Problem::new(path, line, e.message().trim().to_string())
-    })?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| Problem::from_toml(path, text, &e))?;
     let mut v = Validator {
         file: path,
         text,
@@ -252,11 +249,7 @@ pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<Settings, Problems
         problems: Vec::new(),
     };
     let settings = v.settings(raw);
-    if v.problems.is_empty() {
-        Ok(settings)
-    } else {
-        Err(Problems(v.problems))
-    }
+    Problems::or_ok(v.problems, settings)
 }
 
 struct Validator<'a> {

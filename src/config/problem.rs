@@ -20,6 +20,20 @@ impl Problem {
         }
     }
 
+    /// A YAML syntax or shape error; `line_offset` is added to its line (for YAML embedded in a
+    /// larger file, such as front matter).
+    pub fn from_yaml(file: &Path, e: &serde_norway::Error, line_offset: usize) -> Self {
+        let message = e.to_string();
+        let message = message.split(" at line").next().unwrap_or_default();
+        Self::new(file, e.location().map(|l| l.line() + line_offset), message)
+    }
+
+    /// A TOML syntax or shape error.
+    pub fn from_toml(file: &Path, text: &str, e: &toml::de::Error) -> Self {
+        let line = e.span().map(|s| line_of(text, s.start));
+        Self::new(file, line, e.message().trim())
+    }
+
     /// A problem at a byte offset of `text`.
     pub fn at_offset(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
         Self::new(file, Some(line_of(text, offset)), message)
@@ -52,6 +66,17 @@ impl std::fmt::Display for Problems {
 }
 
 impl std::error::Error for Problems {}
+
+impl Problems {
+    /// `value` when no problem was found, else the problems.
+    pub fn or_ok<T>(problems: Vec<Problem>, value: T) -> Result<T, Problems> {
+        if problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(Problems(problems))
+        }
+    }
+}
 
 impl From<Problem> for Problems {
     fn from(p: Problem) -> Self {

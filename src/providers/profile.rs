@@ -96,13 +96,7 @@ pub fn load_profile(path: &Path, env: Env<'_>) -> Result<Profile, Problems> {
 }
 
 pub fn parse_profile(path: &Path, text: &str, env: Env<'_>) -> Result<Profile, Problems> {
-    let raw: RawProfile = toml::from_str(text).map_err(|e| {
-        Problem::new(
-            path,
-            e.span().map(|s| line_of(text, s.start)),
-            e.message().trim().to_string(),
-        )
-    })?;
+    let raw: RawProfile = toml::from_str(text).map_err(|e| Problem::from_toml(path, text, &e))?;
     let mut problems = Vec::new();
     let line_with = |needle: &str| crate::config::find_line(text, needle, 1);
     let mut secret = |key: &str, v: &str| match interpolate(v, env) {

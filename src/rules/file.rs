@@ -133,11 +133,7 @@ pub fn expand_globs(patterns: &[String]) -> Result<Vec<PathBuf>, Problems> {
         }
     }
     files.sort();
-    if problems.is_empty() {
-        Ok(files)
-    } else {
-        Err(Problems(problems))
-    }
+    Problems::or_ok(problems, files)
 }
 
 /// Loads every rule file the globs match. All problems of all files are reported.
@@ -158,27 +154,12 @@ pub fn load_rule_files(patterns: &[String]) -> Result<Vec<RuleGroup>, Problems> 
             )),
         }
     }
-    if problems.is_empty() {
-        Ok(groups)
-    } else {
-        Err(Problems(problems))
-    }
+    Problems::or_ok(problems, groups)
 }
 
 /// Parses and validates one rule file's text.
 pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Problems> {
-    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line());
-        Problem::new(
-            file,
-            line,
-            e.to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        )
-    })?;
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| Problem::from_yaml(file, &e, 0))?;
     let mut problems = Vec::new();
     let mut groups = Vec::new();
     let mut group_names = HashSet::new();
@@ -249,11 +230,7 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
             rules,
         });
     }
-    if problems.is_empty() {
-        Ok(groups)
-    } else {
-        Err(Problems(problems))
-    }
+    Problems::or_ok(problems, groups)
 }
 
 fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, Vec<String>> {

@@ -70,14 +70,10 @@ pub fn parse_runbook(path: &Path, text: &str) -> Result<Runbook, Problems> {
     let yaml = &rest[..end + 1];
     let body = rest[end + 4..].trim_start_matches(['\r', '\n']).to_string();
     let fm: FrontMatter = serde_norway::from_str(yaml).map_err(|e| {
-        let line = e.location().map(|l| l.line() + 1);
-        p(
-            line,
-            format!(
-                "front matter: {}",
-                e.to_string().split(" at line").next().unwrap_or_default()
-            ),
-        )
+        // The front matter starts on the file's second line.
+        let mut problem = Problem::from_yaml(path, &e, 1);
+        problem.message = format!("front matter: {}", problem.message);
+        Problems::from(problem)
     })?;
     let mut problems = Vec::new();
     if fm.id.is_empty()
@@ -170,11 +166,7 @@ pub fn load_runbooks(dir: &Path) -> Result<Vec<Runbook>, Problems> {
             )),
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(Problems(problems))
-    }
+    Problems::or_ok(problems, out)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::data::PROVIDERS;
 use super::faults::FaultKind;
-use crate::config::{Problem, Problems, line_of};
+use crate::config::{Problem, Problems};
 use crate::domain::duration::parse_duration;
 
 /// A fault as scheduled by a scenario or requested by the admin API.
@@ -102,13 +102,7 @@ pub fn load_scenario(path: &Path) -> Result<Vec<FaultSpec>, Problems> {
 }
 
 pub fn parse_scenario(path: &Path, text: &str) -> Result<Vec<FaultSpec>, Problems> {
-    let raw: RawScenario = toml::from_str(text).map_err(|e| {
-        Problem::new(
-            path,
-            e.span().map(|s| line_of(text, s.start)),
-            e.message().trim().to_string(),
-        )
-    })?;
+    let raw: RawScenario = toml::from_str(text).map_err(|e| Problem::from_toml(path, text, &e))?;
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (i, f) in raw.faults.iter().enumerate() {
@@ -122,11 +116,7 @@ pub fn parse_scenario(path: &Path, text: &str) -> Result<Vec<FaultSpec>, Problem
             )),
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(Problems(problems))
-    }
+    Problems::or_ok(problems, out)
 }
 
 #[cfg(test)]
