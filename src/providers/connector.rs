@@ -182,14 +182,25 @@ impl<'a> PageFetcher<'a> {
 }
 
 fn transport_error(e: &reqwest::Error) -> FetchError {
-    let (class, reason) = if e.is_timeout() {
-        (ErrorClass::Timeout, "request timed out".to_string())
+    let (class, what) = if e.is_timeout() {
+        (ErrorClass::Timeout, "request timed out")
     } else if e.is_connect() {
-        (ErrorClass::Network, "connection failed".to_string())
+        (ErrorClass::Network, "connection failed")
     } else if e.is_body() || e.is_decode() {
-        (ErrorClass::Network, "response body interrupted".to_string())
+        (ErrorClass::Network, "response body interrupted")
     } else {
-        (ErrorClass::Network, "request failed".to_string())
+        (ErrorClass::Network, "request failed")
+    };
+    // The cause chain says why (refused, reset, DNS); the URL is left out, it may carry secrets.
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    let reason = match causes.last() {
+        Some(root) => format!("{what}: {root}"),
+        None => what.to_string(),
     };
     FetchError {
         class,
