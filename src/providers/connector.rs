@@ -18,6 +18,9 @@ use crate::telemetry::Metrics;
 pub fn client(profile: &Profile) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(profile.timeout)
+        // Drop idle connections well before common server keep-alive limits (60–75 s), so a
+        // reused connection is not closed under a request.
+        .pool_idle_timeout(std::time::Duration::from_secs(30))
         .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
         .build()
 }

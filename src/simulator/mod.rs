@@ -153,6 +153,8 @@ pub fn start(listener: TcpListener, sim: Simulator) -> std::io::Result<Server> {
             )
     })
     .workers(1)
+    // Keep-alive as long as common API gateways do, longer than clients keep idle connections.
+    .keep_alive(std::time::Duration::from_secs(75))
     .disable_signals()
     .listen(listener)?
     .run())
