@@ -2,10 +2,22 @@
 
 use std::process::Command;
 
-use super::helpers::{repo, skip_or_fail};
+use super::helpers::{promtool, repo};
 
 fn syncwatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+}
+
+/// Runs `syncwatch check` in `dir`, asserts exit code 1, returns what it printed.
+fn check_fails_in(dir: &std::path::Path) -> String {
+    let out = syncwatch()
+        .current_dir(dir)
+        .args(["check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    stdout
 }
 
 #[test]
@@ -51,13 +63,7 @@ fn check_names_file_and_line_of_every_problem_and_exits_1() {
             "evaluation_interval = \"1 second\"",
         );
     std::fs::write(dir.path().join("syncwatch.toml"), config).unwrap();
-    let out = syncwatch()
-        .current_dir(dir.path())
-        .args(["check"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stdout = check_fails_in(dir.path());
     assert!(
         stdout.contains("syncwatch.toml:15: rules.evaluation_interval: invalid duration"),
         "{stdout}"
@@ -77,13 +83,7 @@ fn check_names_file_and_line_of_every_problem_and_exits_1() {
         .unwrap()
         .replace("## Fix", "## Remedy");
     std::fs::write(dir.path().join("runbooks/provider-rate-limited.md"), rb).unwrap();
-    let out = syncwatch()
-        .current_dir(dir.path())
-        .args(["check"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stdout = check_fails_in(dir.path());
     assert!(stdout.contains("rules/syncs.yml:5: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"), "{stdout}");
     assert!(
         stdout.contains("runbooks/provider-rate-limited.md:")
@@ -100,18 +100,7 @@ fn promtool_accepts_the_shipped_rule_files() {
         .filter(|p| p.extension().is_some_and(|x| x == "yml"))
         .collect();
     assert!(!files.is_empty());
-    match Command::new("promtool")
-        .arg("check")
-        .arg("rules")
-        .args(&files)
-        .output()
-    {
-        Ok(out) => assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(_) => skip_or_fail("promtool is not installed (apt-get install prometheus)"),
-    }
+    let mut args: Vec<&std::ffi::OsStr> = vec!["check".as_ref(), "rules".as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    promtool(&args, None);
 }

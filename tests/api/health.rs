@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::helpers::{skip_or_fail, spawn_app};
+use super::helpers::{promtool, spawn_app};
 
 #[actix_web::test]
 async fn healthz_and_readyz_answer() {
@@ -44,20 +44,7 @@ async fn metrics_use_the_contract_names_and_pass_promtool() {
     }
     let path = app.path().join("metrics.txt");
     std::fs::write(&path, &text).unwrap();
-    match std::process::Command::new("promtool")
-        .arg("check")
-        .arg("metrics")
-        .stdin(std::fs::File::open(&path).unwrap())
-        .output()
-    {
-        Ok(out) => assert!(
-            out.status.success(),
-            "promtool check metrics failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(_) => skip_or_fail("promtool is not installed (apt-get install prometheus)"),
-    }
+    promtool(&["check".as_ref(), "metrics".as_ref()], Some(&path));
 }
 
 #[actix_web::test]

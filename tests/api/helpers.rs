@@ -30,6 +30,25 @@ pub fn skip_or_fail(why: &str) {
     eprintln!("skipped: {why}");
 }
 
+/// Runs `promtool ARGS` (with `stdin` when given) and asserts it succeeds; skips or fails
+/// (strict mode) when promtool is not installed.
+pub fn promtool(args: &[&std::ffi::OsStr], stdin: Option<&Path>) {
+    let mut cmd = std::process::Command::new("promtool");
+    cmd.args(args);
+    if let Some(path) = stdin {
+        cmd.stdin(std::fs::File::open(path).expect("promtool input"));
+    }
+    match cmd.output() {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => skip_or_fail("promtool is not installed (apt-get install prometheus)"),
+    }
+}
+
 /// Rules with short windows so tests run in seconds; names match the shipped runbooks.
 pub const TEST_RULES: &str = r#"groups:
   - name: test
