@@ -1,16 +1,18 @@
 //! PromQL evaluation over a [`Queryable`] store, with Prometheus' semantics: 5 m lookback,
-//! staleness, `rate`/`increase` extrapolation, one-to-one vector matching.
+//! staleness, `rate`/`increase` extrapolation, vector matching (one-to-one and
+//! `group_left`/`group_right`), aggregations, range functions and subqueries.
 //!
-//! [`check_supported`] refuses, at load time, every construct this evaluator does not implement,
-//! so an expression is either evaluated as Prometheus would or not loaded at all.
+//! [`check_supported`] refuses, at load time, every construct this evaluator does not implement
+//! (the `@` modifier, `limitk`, experimental functions…), so an expression is either evaluated as
+//! Prometheus would or not loaded at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{
-    AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, Offset, VectorMatchCardinality,
-    VectorSelector,
+    AggregateExpr, BinModifier, BinaryExpr, Call, Expr, LabelModifier, Offset, SubqueryExpr,
+    VectorMatchCardinality, VectorSelector,
 };
 
 use super::series::{Points, Queryable, is_stale};
@@ -18,6 +20,8 @@ use crate::domain::Labels;
 
 /// How far back an instant selector looks for the latest sample.
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+/// Subquery step when the expression gives none and the caller sets no other.
+pub const DEFAULT_STEP_MS: i64 = 60 * 1000;
 
 const METRIC_NAME: &str = "__name__";
 
@@ -29,12 +33,16 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// A series of a range vector: labels and samples, oldest first.
+pub type Series = (Labels, Vec<(i64, f64)>);
+
 /// The result of evaluating an expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Scalar(f64),
+    String(String),
     Vector(Vec<Sample>),
-    Matrix(Vec<(Labels, Vec<(i64, f64)>)>),
+    Matrix(Vec<Series>),
 }
 
 /// Why an evaluation failed (at run time; constructs are checked at load).
@@ -46,35 +54,89 @@ fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
     Err(EvalError(msg.into()))
 }
 
-const FUNCTIONS: &[&str] = &[
+/// Functions over instant vectors that map each value and drop the metric name.
+const MATH: &[&str] = &[
+    "abs", "ceil", "floor", "exp", "ln", "log2", "log10", "sqrt", "sgn",
+];
+/// Functions over a range vector.
+const RANGE: &[&str] = &[
     "rate",
+    "irate",
     "increase",
     "delta",
+    "idelta",
+    "deriv",
+    "predict_linear",
     "avg_over_time",
     "min_over_time",
     "max_over_time",
     "sum_over_time",
     "count_over_time",
+    "quantile_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
     "last_over_time",
-    "abs",
-    "time",
+    "present_over_time",
+    "absent_over_time",
+    "changes",
+    "resets",
 ];
-const AGGREGATIONS: &[&str] = &["sum", "avg", "min", "max", "count"];
+const OTHER: &[&str] = &[
+    "round",
+    "clamp",
+    "clamp_min",
+    "clamp_max",
+    "time",
+    "timestamp",
+    "vector",
+    "scalar",
+    "absent",
+    "histogram_quantile",
+    "label_replace",
+    "label_join",
+    "sort",
+    "sort_desc",
+];
+const AGGREGATIONS: &[&str] = &[
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "group",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+];
 
 /// Refuses constructs the evaluator does not implement, naming them.
 pub fn check_supported(expr: &Expr) -> Result<(), String> {
     match expr {
-        Expr::NumberLiteral(_) => Ok(()),
-        Expr::StringLiteral(_) => Err("string literals are not supported".into()),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => Ok(()),
         Expr::Paren(p) => check_supported(&p.expr),
         Expr::Unary(u) => check_supported(&u.expr),
         Expr::VectorSelector(vs) => check_selector(vs),
         Expr::MatrixSelector(ms) => check_selector(&ms.vs),
-        Expr::Subquery(_) => Err("subqueries are not supported".into()),
+        Expr::Subquery(s) => {
+            if s.at.is_some() {
+                return Err("the @ modifier is not supported".into());
+            }
+            check_supported(&s.expr)
+        }
         Expr::Extension(_) => Err("extension expressions are not supported".into()),
         Expr::Call(c) => {
-            if !FUNCTIONS.contains(&c.func.name) {
-                return Err(format!("function {}() is not supported", c.func.name));
+            let n = c.func.name;
+            if !(MATH.contains(&n) || RANGE.contains(&n) || OTHER.contains(&n)) {
+                return Err(format!("function {n}() is not supported"));
+            }
+            if n == "label_replace"
+                && let Some(Expr::StringLiteral(re)) = c.args.args.get(4).map(|a| a.as_ref())
+            {
+                regex::Regex::new(&format!("^(?:{})$", re.val))
+                    .map_err(|e| format!("label_replace(): invalid regex {:?}: {e}", re.val))?;
             }
             c.args.args.iter().try_for_each(|a| check_supported(a))
         }
@@ -83,6 +145,9 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
             if !AGGREGATIONS.contains(&op.as_str()) {
                 return Err(format!("aggregation {op} is not supported"));
             }
+            if let Some(p) = &a.param {
+                check_supported(p)?;
+            }
             check_supported(&a.expr)
         }
         Expr::Binary(b) => {
@@ -90,13 +155,11 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
             if op == "atan2" {
                 return Err("operator atan2 is not supported".into());
             }
-            if let Some(m) = &b.modifier
-                && matches!(
-                    m.card,
-                    VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_)
-                )
+            if b.modifier
+                .as_ref()
+                .is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
             {
-                return Err("group_left/group_right are not supported".into());
+                return Err("fill modifiers are not supported".into());
             }
             check_supported(&b.lhs)?;
             check_supported(&b.rhs)
@@ -114,15 +177,18 @@ fn check_selector(vs: &VectorSelector) -> Result<(), String> {
     Ok(())
 }
 
+fn offset_of(o: &Option<Offset>) -> Duration {
+    match o {
+        Some(Offset::Pos(d)) => *d,
+        _ => Duration::ZERO,
+    }
+}
+
 /// The longest range plus offset the expression reads, for the store's retention.
 pub fn max_window(expr: &Expr) -> Duration {
-    let offset = |vs: &VectorSelector| match vs.offset {
-        Some(Offset::Pos(d)) => d,
-        _ => Duration::ZERO,
-    };
     match expr {
-        Expr::VectorSelector(vs) => offset(vs),
-        Expr::MatrixSelector(ms) => ms.range + offset(&ms.vs),
+        Expr::VectorSelector(vs) => offset_of(&vs.offset),
+        Expr::MatrixSelector(ms) => ms.range + offset_of(&ms.vs.offset),
         Expr::Paren(p) => max_window(&p.expr),
         Expr::Unary(u) => max_window(&u.expr),
         Expr::Call(c) => c
@@ -134,23 +200,39 @@ pub fn max_window(expr: &Expr) -> Duration {
             .unwrap_or_default(),
         Expr::Aggregate(a) => max_window(&a.expr),
         Expr::Binary(b) => max_window(&b.lhs).max(max_window(&b.rhs)),
-        Expr::Subquery(s) => max_window(&s.expr) + s.range,
+        Expr::Subquery(s) => max_window(&s.expr) + s.range + offset_of(&s.offset),
         _ => Duration::ZERO,
     }
 }
 
 /// Evaluates `expr` at time `t` (Unix ms).
 pub fn eval(expr: &Expr, store: &dyn Queryable, t: i64) -> Result<Value, EvalError> {
-    Evaluator { store, t }.eval(expr)
+    eval_with_step(expr, store, t, DEFAULT_STEP_MS)
+}
+
+/// Evaluates with the subquery step used when a subquery names none (the evaluation interval).
+pub fn eval_with_step(
+    expr: &Expr,
+    store: &dyn Queryable,
+    t: i64,
+    default_step_ms: i64,
+) -> Result<Value, EvalError> {
+    Evaluator {
+        store,
+        t,
+        default_step_ms: default_step_ms.max(1),
+    }
+    .eval(expr)
 }
 
 struct Evaluator<'a> {
     store: &'a dyn Queryable,
     t: i64,
+    default_step_ms: i64,
 }
 
-fn offset_ms(vs: &VectorSelector) -> i64 {
-    match vs.offset {
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
         Some(Offset::Pos(d)) => d.as_millis() as i64,
         Some(Offset::Neg(d)) => -(d.as_millis() as i64),
         None => 0,
@@ -182,10 +264,138 @@ fn drop_name(mut l: Labels) -> Labels {
     l
 }
 
+/// The labels `absent()` reports: the selector's equality matchers, minus repeated names.
+fn absent_labels(expr: &Expr) -> Labels {
+    let vs = match expr {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return Labels::new(),
+    };
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for m in &vs.matchers.matchers {
+        *seen.entry(m.name.as_str()).or_default() += 1;
+    }
+    vs.matchers
+        .matchers
+        .iter()
+        .filter(|m| m.name != METRIC_NAME && m.op == MatchOp::Equal && seen[m.name.as_str()] == 1)
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect()
+}
+
+/// Prometheus' `quantile`: linear interpolation between the closest ranks.
+pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - lower;
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+/// Population variance, as Prometheus' `stdvar`.
+fn variance(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
+}
+
+/// Least-squares slope and intercept at `intercept_ms`, as Prometheus' `linearRegression`.
+fn linear_regression(points: &[(i64, f64)], intercept_ms: i64) -> (f64, f64) {
+    let first = points[0].1;
+    if points.iter().all(|p| p.1 == first) {
+        return (0.0, first);
+    }
+    let n = points.len() as f64;
+    let (mut sx, mut sy, mut sxy, mut sx2) = (0.0, 0.0, 0.0, 0.0);
+    for &(t, v) in points {
+        let x = (t - intercept_ms) as f64 / 1000.0;
+        sx += x;
+        sy += v;
+        sxy += x * v;
+        sx2 += x * x;
+    }
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+/// Prometheus' classic-histogram `bucketQuantile`.
+pub fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) || buckets.len() < 2 {
+        return f64::NAN;
+    }
+    // Counts must not decrease; fix what scrapes at different times can produce.
+    let mut max = f64::NEG_INFINITY;
+    for b in buckets.iter_mut() {
+        if b.1 < max {
+            b.1 = max;
+        }
+        max = b.1;
+    }
+    let observations = buckets[buckets.len() - 1].1;
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let b = buckets
+        .iter()
+        .position(|x| x.1 >= rank)
+        .unwrap_or(buckets.len() - 1);
+    if b == buckets.len() - 1 {
+        return buckets[buckets.len() - 2].0;
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return buckets[0].0;
+    }
+    let (start, end) = (if b == 0 { 0.0 } else { buckets[b - 1].0 }, buckets[b].0);
+    let mut count = buckets[b].1;
+    if b > 0 {
+        count -= buckets[b - 1].1;
+        rank -= buckets[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+/// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` (count_values labels).
+fn format_float(v: f64) -> String {
+    crate::rules::template::format_value(v)
+}
+
 impl Evaluator<'_> {
+    fn at(&self, t: i64) -> Evaluator<'_> {
+        Evaluator {
+            store: self.store,
+            t,
+            default_step_ms: self.default_step_ms,
+        }
+    }
+
     fn eval(&self, expr: &Expr) -> Result<Value, EvalError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::Unary(u) => match self.eval(&u.expr)? {
                 Value::Scalar(v) => Ok(Value::Scalar(-v)),
@@ -197,16 +407,40 @@ impl Evaluator<'_> {
                         })
                         .collect(),
                 )),
-                Value::Matrix(_) => err("unary minus on a range vector"),
+                _ => err("unary minus needs a scalar or an instant vector"),
             },
-            Expr::VectorSelector(vs) => Ok(Value::Vector(self.instant(vs))),
+            Expr::VectorSelector(vs) => Ok(Value::Vector(
+                self.instant(vs).into_iter().map(|(s, _)| s).collect(),
+            )),
             Expr::MatrixSelector(ms) => Ok(Value::Matrix(
                 self.range(&ms.vs, ms.range.as_millis() as i64),
             )),
+            Expr::Subquery(sq) => Ok(Value::Matrix(self.subquery(sq)?.0)),
             Expr::Call(c) => self.call(c),
             Expr::Aggregate(a) => self.aggregate(a),
             Expr::Binary(b) => self.binary(b),
-            other => err(format!("unsupported expression: {other}")),
+            Expr::Extension(_) => err("extension expressions are not supported"),
+        }
+    }
+
+    fn scalar(&self, expr: &Expr) -> Result<f64, EvalError> {
+        match self.eval(expr)? {
+            Value::Scalar(v) => Ok(v),
+            _ => err(format!("expected a scalar, got {expr}")),
+        }
+    }
+
+    fn string(&self, expr: &Expr) -> Result<String, EvalError> {
+        match self.eval(expr)? {
+            Value::String(s) => Ok(s),
+            _ => err(format!("expected a string, got {expr}")),
+        }
+    }
+
+    fn vector(&self, expr: &Expr) -> Result<Vec<Sample>, EvalError> {
+        match self.eval(expr)? {
+            Value::Vector(v) => Ok(v),
+            _ => err(format!("expected an instant vector, got {expr}")),
         }
     }
 
@@ -223,8 +457,9 @@ impl Evaluator<'_> {
             .collect()
     }
 
-    fn instant(&self, vs: &VectorSelector) -> Vec<Sample> {
-        let at = self.t - offset_ms(vs);
+    /// The instant vector of a selector, with each sample's timestamp.
+    fn instant(&self, vs: &VectorSelector) -> Vec<(Sample, i64)> {
+        let at = self.t - offset_ms(&vs.offset);
         let mut out = Vec::new();
         for (name, labels, points) in self.selected(vs) {
             let idx = points.partition_point(|(t, _)| *t <= at);
@@ -235,16 +470,19 @@ impl Evaluator<'_> {
             if at - t > LOOKBACK_MS || is_stale(v) {
                 continue;
             }
-            out.push(Sample {
-                labels: with_name(labels, name),
-                value: v,
-            });
+            out.push((
+                Sample {
+                    labels: with_name(labels, name),
+                    value: v,
+                },
+                t,
+            ));
         }
         out
     }
 
-    fn range(&self, vs: &VectorSelector, range_ms: i64) -> Vec<(Labels, Vec<(i64, f64)>)> {
-        let end = self.t - offset_ms(vs);
+    fn range(&self, vs: &VectorSelector, range_ms: i64) -> Vec<Series> {
+        let end = self.t - offset_ms(&vs.offset);
         let start = end - range_ms;
         let mut out = Vec::new();
         for (name, labels, points) in self.selected(vs) {
@@ -262,48 +500,314 @@ impl Evaluator<'_> {
         out
     }
 
+    /// Evaluates the inner expression at every step in the window, aligned to the step.
+    fn subquery(&self, sq: &SubqueryExpr) -> Result<(Vec<Series>, i64, i64), EvalError> {
+        let end = self.t - offset_ms(&sq.offset);
+        let range = sq.range.as_millis() as i64;
+        let step = sq
+            .step
+            .map_or(self.default_step_ms, |s| s.as_millis() as i64)
+            .max(1);
+        let start = end - range;
+        let mut ts = start - start.rem_euclid(step);
+        if ts <= start {
+            ts += step;
+        }
+        let mut series: Vec<Series> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        while ts <= end {
+            let samples = match self.at(ts).eval(&sq.expr)? {
+                Value::Vector(v) => v,
+                Value::Scalar(v) => vec![Sample {
+                    labels: Labels::new(),
+                    value: v,
+                }],
+                _ => return err("a subquery needs an instant vector or a scalar"),
+            };
+            for s in samples {
+                let i = *index.entry(s.labels.clone()).or_insert_with(|| {
+                    series.push((s.labels, Vec::new()));
+                    series.len() - 1
+                });
+                series[i].1.push((ts, s.value));
+            }
+            ts += step;
+        }
+        Ok((series, start, end))
+    }
+
+    /// A range-vector argument with its window `(start, end]`.
+    fn range_arg(&self, expr: &Expr) -> Result<(Vec<Series>, i64, i64), EvalError> {
+        match expr {
+            Expr::MatrixSelector(ms) => {
+                let end = self.t - offset_ms(&ms.vs.offset);
+                let range = ms.range.as_millis() as i64;
+                Ok((self.range(&ms.vs, range), end - range, end))
+            }
+            Expr::Subquery(sq) => self.subquery(sq),
+            Expr::Paren(p) => self.range_arg(&p.expr),
+            other => err(format!("expected a range vector, got {other}")),
+        }
+    }
+
     fn call(&self, c: &Call) -> Result<Value, EvalError> {
         let name = c.func.name;
-        if name == "time" {
-            return Ok(Value::Scalar(self.t as f64 / 1000.0));
+        let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+        let arg = |i: usize| {
+            args.get(i)
+                .copied()
+                .ok_or_else(|| EvalError(format!("{name}() is missing argument {}", i + 1)))
+        };
+        let map = |v: Vec<Sample>, f: &dyn Fn(f64) -> f64| -> Value {
+            Value::Vector(
+                v.into_iter()
+                    .map(|s| Sample {
+                        labels: drop_name(s.labels),
+                        value: f(s.value),
+                    })
+                    .collect(),
+            )
+        };
+        if MATH.contains(&name) {
+            let f: fn(f64) -> f64 = match name {
+                "abs" => f64::abs,
+                "ceil" => f64::ceil,
+                "floor" => f64::floor,
+                "exp" => f64::exp,
+                "ln" => f64::ln,
+                "log2" => f64::log2,
+                "log10" => f64::log10,
+                "sqrt" => f64::sqrt,
+                _ => |v: f64| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        v
+                    }
+                },
+            };
+            return Ok(map(self.vector(arg(0)?)?, &f));
         }
-        let arg = c
-            .args
-            .args
-            .first()
-            .ok_or_else(|| EvalError(format!("{name}() needs an argument")))?;
-        if name == "abs" {
-            return match self.eval(arg)? {
-                Value::Vector(v) => Ok(Value::Vector(
-                    v.into_iter()
-                        .map(|s| Sample {
+        if RANGE.contains(&name) {
+            return self.range_call(name, &args);
+        }
+        match name {
+            "time" => Ok(Value::Scalar(self.t as f64 / 1000.0)),
+            "vector" => Ok(Value::Vector(vec![Sample {
+                labels: Labels::new(),
+                value: self.scalar(arg(0)?)?,
+            }])),
+            "scalar" => {
+                let v = self.vector(arg(0)?)?;
+                Ok(Value::Scalar(if v.len() == 1 {
+                    v[0].value
+                } else {
+                    f64::NAN
+                }))
+            }
+            "absent" => {
+                let v = self.vector(arg(0)?)?;
+                Ok(Value::Vector(if v.is_empty() {
+                    vec![Sample {
+                        labels: absent_labels(arg(0)?),
+                        value: 1.0,
+                    }]
+                } else {
+                    vec![]
+                }))
+            }
+            "round" => {
+                let to = match args.get(1) {
+                    Some(a) => self.scalar(a)?,
+                    None => 1.0,
+                };
+                let inv = 1.0 / to;
+                Ok(map(self.vector(arg(0)?)?, &|v| {
+                    (v * inv + 0.5).floor() / inv
+                }))
+            }
+            "clamp" => {
+                let (min, max) = (self.scalar(arg(1)?)?, self.scalar(arg(2)?)?);
+                if min > max {
+                    return Ok(Value::Vector(vec![]));
+                }
+                Ok(map(self.vector(arg(0)?)?, &|v| v.max(min).min(max)))
+            }
+            "clamp_min" => {
+                let min = self.scalar(arg(1)?)?;
+                Ok(map(self.vector(arg(0)?)?, &|v| v.max(min)))
+            }
+            "clamp_max" => {
+                let max = self.scalar(arg(1)?)?;
+                Ok(map(self.vector(arg(0)?)?, &|v| v.min(max)))
+            }
+            "timestamp" => {
+                let a = arg(0)?;
+                let inner = match a {
+                    Expr::Paren(p) => p.expr.as_ref(),
+                    other => other,
+                };
+                let out = match inner {
+                    // A selector's samples carry their own timestamps.
+                    Expr::VectorSelector(vs) => self
+                        .instant(vs)
+                        .into_iter()
+                        .map(|(s, t)| Sample {
                             labels: drop_name(s.labels),
-                            value: s.value.abs(),
+                            value: t as f64 / 1000.0,
                         })
                         .collect(),
-                )),
-                _ => err("abs() expects an instant vector"),
-            };
-        }
-        let Expr::MatrixSelector(ms) = arg.as_ref() else {
-            return err(format!("{name}() expects a range vector selector"));
-        };
-        let range_ms = ms.range.as_millis() as i64;
-        let end = self.t - offset_ms(&ms.vs);
-        let mut out = Vec::new();
-        for (labels, points) in self.range(&ms.vs, range_ms) {
-            let value = match name {
-                "rate" => extrapolated_delta(&points, end - range_ms, end, true, true),
-                "increase" => extrapolated_delta(&points, end - range_ms, end, true, false),
-                "delta" => extrapolated_delta(&points, end - range_ms, end, false, false),
-                "avg_over_time" => {
-                    Some(points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64)
+                    _ => self
+                        .vector(a)?
+                        .into_iter()
+                        .map(|s| Sample {
+                            labels: drop_name(s.labels),
+                            value: self.t as f64 / 1000.0,
+                        })
+                        .collect(),
+                };
+                Ok(Value::Vector(out))
+            }
+            "histogram_quantile" => {
+                let q = self.scalar(arg(0)?)?;
+                let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+                let mut index: HashMap<Labels, usize> = HashMap::new();
+                for s in self.vector(arg(1)?)? {
+                    let Some(le) = s.labels.get("le").and_then(|v| parse_le(v)) else {
+                        continue;
+                    };
+                    let mut key = drop_name(s.labels);
+                    key.remove("le");
+                    let i = *index.entry(key.clone()).or_insert_with(|| {
+                        groups.push((key, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[i].1.push((le, s.value));
                 }
-                "min_over_time" => points.iter().map(|p| p.1).reduce(f64::min),
-                "max_over_time" => points.iter().map(|p| p.1).reduce(f64::max),
-                "sum_over_time" => Some(points.iter().map(|p| p.1).sum()),
+                Ok(Value::Vector(
+                    groups
+                        .into_iter()
+                        .map(|(labels, mut buckets)| Sample {
+                            labels,
+                            value: bucket_quantile(q, &mut buckets),
+                        })
+                        .collect(),
+                ))
+            }
+            "label_replace" => {
+                let (dst, repl, src, re) = (
+                    self.string(arg(1)?)?,
+                    self.string(arg(2)?)?,
+                    self.string(arg(3)?)?,
+                    self.string(arg(4)?)?,
+                );
+                let re = regex::Regex::new(&format!("^(?:{re})$"))
+                    .map_err(|e| EvalError(format!("label_replace(): invalid regex: {e}")))?;
+                let mut out = Vec::new();
+                for mut s in self.vector(arg(0)?)? {
+                    let value = s.labels.value(&src).to_string();
+                    if let Some(caps) = re.captures(&value) {
+                        let mut expanded = String::new();
+                        caps.expand(&repl, &mut expanded);
+                        s.labels.insert(dst.clone(), expanded);
+                    }
+                    out.push(s);
+                }
+                check_unique(&out, "label_replace")?;
+                Ok(Value::Vector(out))
+            }
+            "label_join" => {
+                let (dst, sep) = (self.string(arg(1)?)?, self.string(arg(2)?)?);
+                let srcs = args[3..]
+                    .iter()
+                    .map(|a| self.string(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut out = Vec::new();
+                for mut s in self.vector(arg(0)?)? {
+                    let joined = srcs
+                        .iter()
+                        .map(|n| s.labels.value(n).to_string())
+                        .collect::<Vec<_>>()
+                        .join(&sep);
+                    s.labels.insert(dst.clone(), joined);
+                    out.push(s);
+                }
+                check_unique(&out, "label_join")?;
+                Ok(Value::Vector(out))
+            }
+            "sort" | "sort_desc" => {
+                let mut v = self.vector(arg(0)?)?;
+                v.sort_by(|a, b| a.value.total_cmp(&b.value));
+                if name == "sort_desc" {
+                    v.reverse();
+                }
+                Ok(Value::Vector(v))
+            }
+            other => err(format!("function {other}() is not supported")),
+        }
+    }
+
+    fn range_call(&self, name: &str, args: &[&Expr]) -> Result<Value, EvalError> {
+        // quantile_over_time's range is its second argument.
+        let (range_expr, param) = match name {
+            "quantile_over_time" => (
+                args.get(1),
+                args.first().map(|a| self.scalar(a)).transpose()?,
+            ),
+            "predict_linear" => (
+                args.first(),
+                args.get(1).map(|a| self.scalar(a)).transpose()?,
+            ),
+            _ => (args.first(), None),
+        };
+        let range_expr =
+            range_expr.ok_or_else(|| EvalError(format!("{name}() needs a range vector")))?;
+        let (series, start, end) = self.range_arg(range_expr)?;
+        if name == "absent_over_time" {
+            return Ok(Value::Vector(if series.is_empty() {
+                vec![Sample {
+                    labels: absent_labels(range_expr),
+                    value: 1.0,
+                }]
+            } else {
+                vec![]
+            }));
+        }
+        let mut out = Vec::new();
+        for (labels, points) in series {
+            let values = || points.iter().map(|p| p.1);
+            let value = match name {
+                "rate" => extrapolated_delta(&points, start, end, true, true),
+                "increase" => extrapolated_delta(&points, start, end, true, false),
+                "delta" => extrapolated_delta(&points, start, end, false, false),
+                "irate" | "idelta" => instant_delta(&points, name == "irate"),
+                "deriv" => (points.len() >= 2).then(|| linear_regression(&points, points[0].0).0),
+                "predict_linear" => (points.len() >= 2).then(|| {
+                    let (slope, intercept) = linear_regression(&points, self.t);
+                    slope * param.unwrap_or(0.0) + intercept
+                }),
+                "avg_over_time" => Some(values().sum::<f64>() / points.len() as f64),
+                "min_over_time" => values().reduce(nan_min),
+                "max_over_time" => values().reduce(nan_max),
+                "sum_over_time" => Some(values().sum()),
                 "count_over_time" => Some(points.len() as f64),
+                "quantile_over_time" => {
+                    let mut v: Vec<f64> = values().collect();
+                    Some(quantile(param.unwrap_or(f64::NAN), &mut v))
+                }
+                "stddev_over_time" => Some(variance(&values().collect::<Vec<_>>()).sqrt()),
+                "stdvar_over_time" => Some(variance(&values().collect::<Vec<_>>())),
                 "last_over_time" => points.last().map(|p| p.1),
+                "present_over_time" => Some(1.0),
+                "changes" => Some(
+                    points
+                        .windows(2)
+                        .filter(|w| w[0].1 != w[1].1 && !(w[0].1.is_nan() && w[1].1.is_nan()))
+                        .count() as f64,
+                ),
+                "resets" => Some(points.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64),
                 other => return err(format!("function {other}() is not supported")),
             };
             if let Some(value) = value {
@@ -320,12 +824,14 @@ impl Evaluator<'_> {
     }
 
     fn aggregate(&self, a: &AggregateExpr) -> Result<Value, EvalError> {
-        let Value::Vector(input) = self.eval(&a.expr)? else {
-            return err("aggregation expects an instant vector");
-        };
+        let input = self.vector(&a.expr)?;
         let op = a.op.to_string();
-        // group key -> (labels, values)
-        let mut groups: Vec<(Labels, Vec<f64>)> = Vec::new();
+        let param = match (op.as_str(), &a.param) {
+            ("topk" | "bottomk" | "quantile", Some(p)) => Param::Number(self.scalar(p)?),
+            ("count_values", Some(p)) => Param::Label(self.string(p)?),
+            _ => Param::None,
+        };
+        let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         for s in input {
             let key = match &a.modifier {
@@ -337,22 +843,63 @@ impl Evaluator<'_> {
                 groups.push((key, Vec::new()));
                 groups.len() - 1
             });
-            groups[i].1.push(s.value);
+            groups[i].1.push(s);
         }
-        let out = groups
-            .into_iter()
-            .map(|(labels, values)| {
-                let n = values.len() as f64;
-                let value = match op.as_str() {
-                    "sum" => values.iter().sum(),
-                    "avg" => values.iter().sum::<f64>() / n,
-                    "min" => values.iter().copied().fold(f64::NAN, nan_min),
-                    "max" => values.iter().copied().fold(f64::NAN, nan_max),
-                    _ => n, // count
-                };
-                Sample { labels, value }
-            })
-            .collect();
+        let mut out = Vec::new();
+        for (labels, samples) in groups {
+            let mut values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+            let n = values.len() as f64;
+            let one = |value: f64| Sample {
+                labels: labels.clone(),
+                value,
+            };
+            match (op.as_str(), &param) {
+                ("sum", _) => out.push(one(values.iter().sum())),
+                ("avg", _) => out.push(one(values.iter().sum::<f64>() / n)),
+                ("min", _) => out.push(one(values.iter().copied().fold(f64::NAN, nan_min))),
+                ("max", _) => out.push(one(values.iter().copied().fold(f64::NAN, nan_max))),
+                ("count", _) => out.push(one(n)),
+                ("group", _) => out.push(one(1.0)),
+                ("stddev", _) => out.push(one(variance(&values).sqrt())),
+                ("stdvar", _) => out.push(one(variance(&values))),
+                ("quantile", Param::Number(q)) => out.push(one(quantile(*q, &mut values))),
+                ("topk" | "bottomk", Param::Number(k)) => {
+                    let k = if k.is_nan() || *k < 1.0 {
+                        0
+                    } else {
+                        k.min(samples.len() as f64) as usize
+                    };
+                    let mut sorted = samples;
+                    // NaN sorts last either way, as in Prometheus.
+                    sorted.sort_by(|x, y| match (x.value.is_nan(), y.value.is_nan()) {
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if op == "topk" => y.value.total_cmp(&x.value),
+                        _ => x.value.total_cmp(&y.value),
+                    });
+                    out.extend(sorted.into_iter().take(k));
+                }
+                ("count_values", Param::Label(label)) => {
+                    let mut counts: Vec<(String, f64)> = Vec::new();
+                    for v in values {
+                        let key = format_float(v);
+                        match counts.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, c)) => *c += 1.0,
+                            None => counts.push((key, 1.0)),
+                        }
+                    }
+                    for (value_label, count) in counts {
+                        let mut l = labels.clone();
+                        l.insert(label.clone(), value_label);
+                        out.push(Sample {
+                            labels: l,
+                            value: count,
+                        });
+                    }
+                }
+                (other, _) => return err(format!("aggregation {other} needs a parameter")),
+            }
+        }
         Ok(Value::Vector(out))
     }
 
@@ -378,21 +925,67 @@ impl Evaluator<'_> {
                 Ok(Value::Vector(vector_scalar(&op, v, s, true, return_bool)?))
             }
             (Value::Vector(l), Value::Vector(r)) => {
-                let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
                 if matches!(op.as_str(), "and" | "or" | "unless") {
+                    let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
                     Ok(Value::Vector(set_op(&op, l, r, matching.as_ref())))
                 } else {
                     Ok(Value::Vector(vector_vector(
                         &op,
                         l,
                         r,
-                        matching.as_ref(),
+                        b.modifier.as_ref(),
                         return_bool,
                     )?))
                 }
             }
-            _ => err(format!("operator {op} cannot take a range vector")),
+            _ => err(format!(
+                "operator {op} cannot take a range vector or a string"
+            )),
         }
+    }
+}
+
+enum Param {
+    None,
+    Number(f64),
+    Label(String),
+}
+
+fn parse_le(v: &str) -> Option<f64> {
+    match v {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        other => other.parse().ok(),
+    }
+}
+
+fn check_unique(v: &[Sample], func: &str) -> Result<(), EvalError> {
+    let mut seen = HashSet::new();
+    for s in v {
+        if !seen.insert(&s.labels) {
+            return err(format!(
+                "{func}(): vector cannot contain metrics with the same labelset"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn instant_delta(points: &[(i64, f64)], is_rate: bool) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let (t1, v1) = points[points.len() - 2];
+    let (t2, v2) = points[points.len() - 1];
+    let dt = (t2 - t1) as f64 / 1000.0;
+    if dt == 0.0 {
+        return None;
+    }
+    if is_rate {
+        // A drop is a counter reset: the new value is the increase since it.
+        let delta = if v2 < v1 { v2 } else { v2 - v1 };
+        Some(delta / dt)
+    } else {
+        Some(v2 - v1)
     }
 }
 
@@ -485,44 +1078,72 @@ fn signature(labels: &Labels, matching: Option<&LabelModifier>) -> Labels {
     }
 }
 
+/// Arithmetic and comparison between two instant vectors, one-to-one or many-to-one.
 fn vector_vector(
     op: &str,
     l: Vec<Sample>,
     r: Vec<Sample>,
-    matching: Option<&LabelModifier>,
+    modifier: Option<&BinModifier>,
     return_bool: bool,
 ) -> Result<Vec<Sample>, EvalError> {
-    let mut right: HashMap<Labels, &Sample> = HashMap::new();
-    for s in &r {
-        if right.insert(signature(&s.labels, matching), s).is_some() {
+    let matching = modifier.and_then(|m| m.matching.as_ref());
+    let card = modifier.map_or(&VectorMatchCardinality::OneToOne, |m| &m.card);
+    // The "many" side drives the output; for group_right that is the right-hand side.
+    let (many, one, swapped, include) = match card {
+        VectorMatchCardinality::OneToMany(inc) => (r, l, true, inc.labels.clone()),
+        VectorMatchCardinality::ManyToOne(inc) => (l, r, false, inc.labels.clone()),
+        _ => (l, r, false, Vec::new()),
+    };
+    let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
+    let mut one_side: HashMap<Labels, &Sample> = HashMap::new();
+    for s in &one {
+        if one_side.insert(signature(&s.labels, matching), s).is_some() {
+            let side = if swapped { "left" } else { "right" };
             return err(format!(
-                "found duplicate series for the match group on the right-hand side of {op}; many-to-many matching not allowed"
+                "found duplicate series for the match group on the {side}-hand side of {op}; many-to-many matching not allowed: matching labels must be unique on one side"
             ));
         }
     }
-    let mut seen_left: HashMap<Labels, ()> = HashMap::new();
+    let comparison = is_comparison(op);
+    let mut seen_many: HashSet<Labels> = HashSet::new();
+    let mut seen_out: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
-    for ls in l {
-        let sig = signature(&ls.labels, matching);
-        let Some(rs) = right.get(&sig) else { continue };
-        if seen_left.insert(sig, ()).is_some() {
+    for ms in many {
+        let sig = signature(&ms.labels, matching);
+        let Some(os) = one_side.get(&sig) else {
+            continue;
+        };
+        if one_to_one && !seen_many.insert(sig) {
             return err(format!(
-                "found duplicate series for the match group on the left-hand side of {op}; many-to-many matching not allowed"
+                "found duplicate series for the match group on the left-hand side of {op}; many-to-many matching not allowed: matching labels must be unique on one side"
             ));
         }
-        let a = apply(op, ls.value, rs.value)
-            .ok_or_else(|| EvalError(format!("operator {op} between vectors")))?;
-        let comparison = is_comparison(op);
+        let (lv, rv) = if swapped {
+            (os.value, ms.value)
+        } else {
+            (ms.value, os.value)
+        };
+        let a =
+            apply(op, lv, rv).ok_or_else(|| EvalError(format!("operator {op} between vectors")))?;
         if comparison && !return_bool && !a.holds {
             continue;
         }
-        let mut labels = match matching {
-            Some(LabelModifier::Include(names)) => ls.labels.keep(&names.labels),
-            Some(LabelModifier::Exclude(names)) => ls.labels.drop_names(&names.labels),
-            None => ls.labels.clone(),
-        };
+        let mut labels = ms.labels.clone();
         if !comparison || return_bool {
             labels = drop_name(labels);
+        }
+        if one_to_one {
+            labels = match matching {
+                Some(LabelModifier::Include(names)) => labels.keep(&names.labels),
+                Some(LabelModifier::Exclude(names)) => labels.drop_names(&names.labels),
+                None => labels,
+            };
+        }
+        for name in &include {
+            labels.insert(name.clone(), os.labels.value(name));
+        }
+        if !seen_out.insert(labels.clone()) {
+            return err("multiple matches for labels: grouping labels must ensure unique matches");
         }
         let value = if comparison && return_bool {
             bool_value(a)
@@ -540,8 +1161,7 @@ fn set_op(
     r: Vec<Sample>,
     matching: Option<&LabelModifier>,
 ) -> Vec<Sample> {
-    let right: std::collections::HashSet<Labels> =
-        r.iter().map(|s| signature(&s.labels, matching)).collect();
+    let right: HashSet<Labels> = r.iter().map(|s| signature(&s.labels, matching)).collect();
     match op {
         "and" => l
             .into_iter()
@@ -552,8 +1172,7 @@ fn set_op(
             .filter(|s| !right.contains(&signature(&s.labels, matching)))
             .collect(),
         _ => {
-            let left: std::collections::HashSet<Labels> =
-                l.iter().map(|s| signature(&s.labels, matching)).collect();
+            let left: HashSet<Labels> = l.iter().map(|s| signature(&s.labels, matching)).collect();
             let mut out = l;
             out.extend(
                 r.into_iter()
@@ -787,17 +1406,20 @@ mod tests {
         let check =
             |q: &str| check_supported(&promql_parser::parser::parse(q).unwrap()).unwrap_err();
         assert_eq!(
-            check("histogram_quantile(0.9, rate(x[5m]))"),
-            "function histogram_quantile() is not supported"
-        );
-        assert_eq!(check("topk(3, x)"), "aggregation topk is not supported");
-        assert_eq!(
-            check("max_over_time(x[5m:1m])"),
-            "subqueries are not supported"
+            check("double_exponential_smoothing(x[5m], 0.5, 0.5)"),
+            "function double_exponential_smoothing() is not supported"
         );
         assert_eq!(
-            check("a * on (x) group_left b"),
-            "group_left/group_right are not supported"
+            check("day_of_week()"),
+            "function day_of_week() is not supported"
+        );
+        assert_eq!(
+            check("rate(x[5m] @ 100)"),
+            "the @ modifier is not supported"
+        );
+        assert_eq!(
+            check("max_over_time(x[5m:1m] @ 100)"),
+            "the @ modifier is not supported"
         );
     }
 

@@ -373,13 +373,13 @@ mod tests {
     fn unsupported_promql_is_refused_at_load() {
         let bad = GOOD.replace(
             "increase(syncwatch_sync_failures_total{error_class=\"auth\"}[5m]) > 0",
-            "topk(1, x)",
+            "day_of_week()",
         );
         let err = parse_rule_file(Path::new("r.yml"), &bad)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("r.yml:7:") && err.contains("aggregation topk is not supported"),
+            err.contains("r.yml:7:") && err.contains("function day_of_week() is not supported"),
             "{err}"
         );
     }

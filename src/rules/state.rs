@@ -80,6 +80,7 @@ fn vector(v: Value) -> Result<Vec<Sample>, EvalError> {
             value: s,
         }]),
         Value::Matrix(_) => Err(EvalError("rule expression returned a range vector".into())),
+        Value::String(_) => Err(EvalError("rule expression returned a string".into())),
     }
 }
 
