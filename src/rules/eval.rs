@@ -675,7 +675,7 @@ impl Evaluator<'_> {
                 let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
                 let mut index: HashMap<Labels, usize> = HashMap::new();
                 for s in self.vector(arg(1)?)? {
-                    let Some(le) = s.labels.get("le").and_then(|v| parse_le(v)) else {
+                    let Some(le) = s.labels.get("le").and_then(parse_le) else {
                         continue;
                     };
                     let mut key = drop_name(s.labels);
