@@ -15,6 +15,7 @@ use actix::prelude::*;
 use super::file::{RuleGroup, RuleKind};
 use super::series::SeriesStore;
 use super::state::{ActiveAlert, EvalContext, GroupState, evaluate_group};
+use super::template::TemplateEnv;
 use crate::domain::{Alert, AlertState, Clock, Labels};
 use crate::telemetry::{LiveStore, Metrics};
 
@@ -120,8 +121,11 @@ impl RulesActor {
         self.store.ingest(&self.live.snapshot(), now);
         let linker = self.runbook_url.clone();
         let link = move |l: &Labels| linker(l);
+        let env = TemplateEnv::default();
         let ctx = EvalContext {
             now_ms: now,
+            step_ms: self.interval.as_millis() as i64,
+            template_env: &env,
             generator_url: &self.generator_url,
             runbook_url: &link,
         };

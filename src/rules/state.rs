@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::eval::{EvalError, Sample, Value, eval};
+use super::eval::{EvalError, Sample, Value, eval_with_step};
 use super::file::{Rule, RuleGroup, RuleKind};
 use super::series::SeriesStore;
+use super::template::TemplateEnv;
 use crate::domain::{Alert, AlertState, Fingerprint, Labels};
 
 /// An alert an alerting rule currently holds (pending or firing).
@@ -40,8 +41,9 @@ impl ActiveAlert {
 pub struct GroupState {
     /// Per rule (same order as the group's rules): its active alerts.
     pub alerts: Vec<HashMap<Fingerprint, ActiveAlert>>,
-    /// Per rule: the series a recording rule wrote last time (to mark vanished ones stale).
-    recorded: Vec<HashSet<Labels>>,
+    /// Per rule: the series it wrote last time (recorded series, `ALERTS`, `ALERTS_FOR_STATE`),
+    /// to mark the ones that vanished stale.
+    written: Vec<HashSet<(String, Labels)>>,
     pub last_eval_ms: Option<i64>,
 }
 
@@ -49,7 +51,7 @@ impl GroupState {
     pub fn new(group: &RuleGroup) -> Self {
         Self {
             alerts: vec![HashMap::new(); group.rules.len()],
-            recorded: vec![HashSet::new(); group.rules.len()],
+            written: vec![HashSet::new(); group.rules.len()],
             last_eval_ms: None,
         }
     }
@@ -67,6 +69,9 @@ pub struct GroupOutcome {
 /// Everything an evaluation needs besides the store.
 pub struct EvalContext<'a> {
     pub now_ms: i64,
+    /// Step of subqueries that name none (the evaluation interval).
+    pub step_ms: i64,
+    pub template_env: &'a TemplateEnv,
     pub generator_url: &'a str,
     /// The runbook link for an alert whose rule gives no `runbook_url`.
     pub runbook_url: &'a dyn Fn(&Labels) -> Option<String>,
@@ -92,7 +97,7 @@ pub fn evaluate_group(
 ) -> GroupOutcome {
     let mut out = GroupOutcome::default();
     for (i, rule) in group.rules.iter().enumerate() {
-        let result = eval(&rule.expr, store, ctx.now_ms)
+        let result = eval_with_step(&rule.expr, store, ctx.now_ms, ctx.step_ms)
             .and_then(vector)
             .and_then(|v| {
                 if group.limit > 0 && v.len() > group.limit {
@@ -113,10 +118,15 @@ pub fn evaluate_group(
             }
         };
         match &rule.kind {
-            RuleKind::Recording => record(rule, samples, &mut state.recorded[i], store, ctx.now_ms),
+            RuleKind::Recording => {
+                let written = record(rule, samples, ctx);
+                replace_written(&mut state.written[i], written, store, ctx.now_ms);
+            }
             RuleKind::Alerting { .. } => {
                 out.transitions
                     .extend(step_alerting(rule, &mut state.alerts[i], samples, ctx));
+                let written = alerts_series(&state.alerts[i]);
+                replace_written(&mut state.written[i], written, store, ctx.now_ms);
             }
         }
     }
@@ -124,26 +134,52 @@ pub fn evaluate_group(
     out
 }
 
-fn record(
-    rule: &Rule,
-    samples: Vec<Sample>,
-    last: &mut HashSet<Labels>,
+/// The series a recording rule writes.
+fn record(rule: &Rule, samples: Vec<Sample>, ctx: &EvalContext<'_>) -> Vec<(String, Labels, f64)> {
+    samples
+        .into_iter()
+        .map(|s| {
+            let mut labels = s.labels;
+            labels.remove("__name__");
+            let base = labels.clone();
+            for (k, t) in &rule.labels {
+                labels.insert(k.clone(), t.render_with(&base, s.value, ctx.template_env));
+            }
+            (rule.name.clone(), labels, s.value)
+        })
+        .collect()
+}
+
+/// `ALERTS` (1 per pending or firing alert) and `ALERTS_FOR_STATE` (its active-since time).
+fn alerts_series(alerts: &HashMap<Fingerprint, ActiveAlert>) -> Vec<(String, Labels, f64)> {
+    let mut out = Vec::with_capacity(alerts.len() * 2);
+    for a in alerts.values() {
+        let mut l = a.labels.clone();
+        out.push((
+            "ALERTS_FOR_STATE".to_string(),
+            l.clone(),
+            a.active_at_ms as f64 / 1000.0,
+        ));
+        l.insert("alertstate", a.state.as_str());
+        out.push(("ALERTS".to_string(), l, 1.0));
+    }
+    out
+}
+
+/// Writes this evaluation's series and marks those written last time but not now stale.
+fn replace_written(
+    last: &mut HashSet<(String, Labels)>,
+    series: Vec<(String, Labels, f64)>,
     store: &mut SeriesStore,
     now: i64,
 ) {
-    let mut written = HashSet::new();
-    for s in samples {
-        let mut labels = s.labels;
-        labels.remove("__name__");
-        for (k, t) in &rule.labels {
-            let v = t.render(&labels, s.value);
-            labels.insert(k.clone(), v);
-        }
-        store.push(&rule.name, &labels, now, s.value);
-        written.insert(labels);
+    let mut written = HashSet::with_capacity(series.len());
+    for (name, labels, value) in series {
+        store.push(&name, &labels, now, value);
+        written.insert((name, labels));
     }
-    for gone in last.difference(&written) {
-        store.mark_stale(&rule.name, gone, now);
+    for (name, labels) in last.difference(&written) {
+        store.mark_stale(name, labels, now);
     }
     *last = written;
 }
@@ -171,12 +207,12 @@ pub fn step_alerting(
         series.remove("__name__");
         let mut labels = series.clone();
         for (k, t) in &rule.labels {
-            labels.insert(k.clone(), t.render(&series, s.value));
+            labels.insert(k.clone(), t.render_with(&series, s.value, ctx.template_env));
         }
         labels.insert("alertname", rule.name.clone());
         let mut ann: BTreeMap<String, String> = annotations
             .iter()
-            .map(|(k, t)| (k.clone(), t.render(&series, s.value)))
+            .map(|(k, t)| (k.clone(), t.render_with(&series, s.value, ctx.template_env)))
             .collect();
         if !ann.contains_key("runbook_url")
             && let Some(url) = (ctx.runbook_url)(&labels)
@@ -226,6 +262,7 @@ pub fn step_alerting(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::eval::eval;
     use crate::rules::file::parse_rule_file;
     use std::path::Path;
 
@@ -256,8 +293,11 @@ mod tests {
     }
 
     fn run(g: &RuleGroup, st: &mut GroupState, store: &mut SeriesStore, now: i64) -> GroupOutcome {
+        let env = TemplateEnv::default();
         let ctx = EvalContext {
             now_ms: now,
+            step_ms: 60_000,
+            template_env: &env,
             generator_url: "",
             runbook_url: &runbook,
         };
@@ -348,5 +388,42 @@ mod tests {
             panic!()
         };
         assert!(v.is_empty());
+    }
+
+    #[test]
+    fn alerts_and_alerts_for_state_series_follow_the_alert() {
+        let g = group("10s", "0s");
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("failures", &provider("cdk"), 0, 1.0);
+        run(&g, &mut st, &mut store, 0);
+        let q = |s: &SeriesStore, expr: &str, t: i64| {
+            let Value::Vector(v) =
+                eval(&promql_parser::parser::parse(expr).unwrap(), s, t).unwrap()
+            else {
+                panic!()
+            };
+            v
+        };
+        let pending = q(
+            &store,
+            r#"ALERTS{alertname="AuthFailing", alertstate="pending"}"#,
+            0,
+        );
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].labels.value("provider"), "cdk");
+        assert_eq!(q(&store, "ALERTS_FOR_STATE", 0)[0].value, 0.0);
+        run(&g, &mut st, &mut store, 10_000);
+        assert!(
+            q(&store, r#"ALERTS{alertstate="pending"}"#, 10_000).is_empty(),
+            "pending went stale"
+        );
+        assert_eq!(q(&store, r#"ALERTS{alertstate="firing"}"#, 10_000).len(), 1);
+        store.push("failures", &provider("cdk"), 11_000, 0.0);
+        run(&g, &mut st, &mut store, 11_000);
+        assert!(
+            q(&store, "ALERTS", 11_000).is_empty(),
+            "resolved alerts leave ALERTS"
+        );
     }
 }

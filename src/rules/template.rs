@@ -9,7 +9,16 @@ use crate::domain::Labels;
 enum Operand {
     Value,
     Label(String),
+    ExternalLabel(String),
+    ExternalUrl,
     Literal(String),
+}
+
+/// What templates see besides the alert: `$externalLabels` and `$externalURL`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemplateEnv {
+    pub external_labels: Labels,
+    pub external_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +48,13 @@ fn parse_operand(s: &str) -> Result<Operand, String> {
         .or_else(|| s.strip_prefix(".Labels."))
     {
         Ok(Operand::Label(n.to_string()))
+    } else if let Some(n) = s
+        .strip_prefix("$externalLabels.")
+        .or_else(|| s.strip_prefix(".ExternalLabels."))
+    {
+        Ok(Operand::ExternalLabel(n.to_string()))
+    } else if s == "$externalURL" || s == ".ExternalURL" {
+        Ok(Operand::ExternalUrl)
     } else if let Some(lit) = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         Ok(Operand::Literal(lit.to_string()))
     } else {
@@ -100,6 +116,10 @@ impl Template {
     }
 
     pub fn render(&self, labels: &Labels, value: f64) -> String {
+        self.render_with(labels, value, &TemplateEnv::default())
+    }
+
+    pub fn render_with(&self, labels: &Labels, value: f64, env: &TemplateEnv) -> String {
         let mut out = String::new();
         for part in &self.0 {
             match part {
@@ -112,6 +132,10 @@ impl Template {
                             let num = v.parse::<f64>().ok();
                             (v, num)
                         }
+                        Operand::ExternalLabel(n) => {
+                            (env.external_labels.value(n).to_string(), None)
+                        }
+                        Operand::ExternalUrl => (env.external_url.clone(), None),
                         Operand::Literal(l) => (l.clone(), l.parse::<f64>().ok()),
                     };
                     for f in funcs {
