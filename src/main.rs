@@ -35,6 +35,11 @@ enum Command {
         #[arg(long, default_value = "syncwatch.toml")]
         config: PathBuf,
     },
+    /// Rule files: `rules test FILE…` runs unit tests in the `promtool test rules` format.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Run the provider simulator alone.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:9100")]
@@ -44,11 +49,29 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Run rule unit tests (promtool test rules format); exit 1 on any failure.
+    Test {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Rules {
+            command: RulesCommand::Test { files },
+        } => {
+            if syncwatch::rules::unittest::run_files(&files) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Serve { config } => {
             telemetry::init_tracing();
             let settings = match config::load(&config, &process_env) {

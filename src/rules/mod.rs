@@ -6,6 +6,7 @@
 //! - [`template`]: annotation templates (`{{ $labels.x }}`, `{{ $value | humanize }}`).
 //! - [`state`]: one group evaluation: recording outputs and the alert state machine.
 //! - [`actor`]: the `RulesActor`, evaluating on change (coalesced) and on a tick.
+//! - [`unittest`]: `syncwatch rules test`, in the `promtool test rules` format.
 
 pub mod actor;
 pub mod eval;
@@ -13,6 +14,7 @@ pub mod file;
 pub mod series;
 pub mod state;
 pub mod template;
+pub mod unittest;
 
 pub use actor::{AlertTransitions, GetAlerts, RulesActor};
 pub use file::{RuleGroup, load_rule_files};
