@@ -486,7 +486,8 @@ impl Evaluator<'_> {
         let start = end - range_ms;
         let mut out = Vec::new();
         for (name, labels, points) in self.selected(vs) {
-            let from = points.partition_point(|(t, _)| *t <= start);
+            // [start, end], closed at both ends, as Prometheus 2.x (the promtool this is checked against).
+            let from = points.partition_point(|(t, _)| *t < start);
             let to = points.partition_point(|(t, _)| *t <= end);
             let window: Vec<(i64, f64)> = points[from..to]
                 .iter()
@@ -509,8 +510,9 @@ impl Evaluator<'_> {
             .map_or(self.default_step_ms, |s| s.as_millis() as i64)
             .max(1);
         let start = end - range;
+        // The first step at or after the window's start, aligned to the step (Prometheus 2.x).
         let mut ts = start - start.rem_euclid(step);
-        if ts <= start {
+        if ts < start {
             ts += step;
         }
         let mut series: Vec<Series> = Vec::new();
@@ -1338,9 +1340,8 @@ mod tests {
         let Value::Vector(v) = eval(&expr, &s, 30_000).unwrap() else {
             panic!()
         };
-        // The window (0, 30s] is left-open, so it holds 20, 5, 15: 15 - 20 + 20 (the reset) = 15
-        // over 20 s sampled, extrapolated to the 30 s window: 22.5.
-        assert!((v[0].value - 22.5).abs() < 1e-9, "{v:?}");
+        // The window [0, 30s] holds all four samples: 10 (10→20) + 5 (the reset to 5) + 10 (5→15).
+        assert!((v[0].value - 25.0).abs() < 1e-9, "{v:?}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod pipeline;
 mod providers;
+mod rules_cli;
 mod runbooks;
 mod store;
 mod tickets;
