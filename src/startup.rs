@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -12,13 +12,14 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 
-use crate::alerting::{AlertingConfig, DispatchActor, build_receivers};
+use crate::alerting::{AlertingConfig, DispatchActor, RestoreFiring, build_receivers};
 use crate::api::{self, AppState};
 use crate::config::{Env, Problems, Settings};
 use crate::domain::{Clock, Labels};
 use crate::pipeline::{build_pipeline, spawn_queue_reporter};
 use crate::providers::{Profile, ProviderActor, load_profile};
-use crate::rules::{RuleGroup, RulesActor, load_rule_files};
+use crate::rules::reload::spawn_reloader;
+use crate::rules::{RuleGroup, RulesActor, RulesOptions, RulesStatus, load_rule_files};
 use crate::runbooks::{Runbook, RunbookIndex, RunbookSearcher, load_runbooks};
 use crate::simulator::scenario::{FaultSpec, load_scenario};
 use crate::simulator::{self, Simulator};
@@ -150,18 +151,45 @@ impl Application {
                     .map(|rb| format!("{base}/api/v1/runbooks/{}", rb.id))
             })
         };
-        let rule_groups = loaded.rule_groups.len();
+        let rules_status = Arc::new(RwLock::new(RulesStatus::default()));
+        let restored = store
+            .load_alert_states()
+            .await
+            .context("Failed to read persisted alert state")?;
         let rules = RulesActor::new(
             loaded.rule_groups,
+            restored,
             registry.live().clone(),
             clock.clone(),
-            dispatch.recipient(),
+            dispatch.clone().recipient(),
+            Some(store.clone()),
             metrics.clone(),
-            settings.rules.evaluation_interval,
-            format!("{public_url}/api/v1/alerts"),
+            RulesOptions {
+                interval: settings.rules.evaluation_interval,
+                min_retention: settings.rules.min_retention,
+                max_series: settings.rules.max_series,
+                generator_url: format!("{public_url}/api/v1/alerts"),
+            },
             linker,
-        )
-        .start();
+            rules_status.clone(),
+        );
+        // Firing alerts restored from before a restart were notified then: tell the dispatcher,
+        // so it sends their resolution but no second page.
+        let restored_firing = rules.firing_alerts();
+        if !restored_firing.is_empty() {
+            dispatch
+                .send(RestoreFiring(restored_firing))
+                .await
+                .context("dispatcher unavailable")?;
+        }
+        let rules = rules.start();
+        spawn_reloader(
+            settings.rules.files.clone(),
+            settings.rules.watch_interval,
+            rules.clone(),
+            rules_status.clone(),
+            metrics.clone(),
+        );
 
         let mut all_queues = Vec::new();
         let mut links = BTreeMap::new();
@@ -241,7 +269,7 @@ impl Application {
             searcher,
             public_url,
             tokens: settings.api.tokens.clone(),
-            rule_groups,
+            rules_status,
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

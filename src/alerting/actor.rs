@@ -205,6 +205,49 @@ impl Actor for DispatchActor {
     }
 }
 
+/// Firing alerts restored after a restart: they were notified before it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct RestoreFiring(pub Vec<crate::domain::Alert>);
+
+impl DispatchActor {
+    fn group_for<'a>(
+        groups: &'a mut HashMap<GroupKey, AggrGroup>,
+        route: &super::config::Route,
+        labels: &Labels,
+        now: i64,
+    ) -> &'a mut AggrGroup {
+        let group_labels = group_labels(&route.group_by, labels);
+        groups
+            .entry((route.id.clone(), group_labels.clone()))
+            .or_insert_with(|| {
+                AggrGroup::new(
+                    route.id.clone(),
+                    route.receiver.clone(),
+                    group_labels,
+                    route.group_wait,
+                    route.group_interval,
+                    route.repeat_interval,
+                    now,
+                )
+            })
+    }
+}
+
+impl Handler<RestoreFiring> for DispatchActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RestoreFiring, _: &mut Self::Context) {
+        let now = self.clock.now_ms();
+        for alert in msg.0 {
+            for route in matching_routes(&self.config.route, &alert.labels) {
+                Self::group_for(&mut self.groups, route, &alert.labels, now)
+                    .restore_notified(alert.clone(), now);
+            }
+        }
+    }
+}
+
 impl Handler<AlertTransitions> for DispatchActor {
     type Result = ();
 
@@ -212,22 +255,7 @@ impl Handler<AlertTransitions> for DispatchActor {
         let now = self.clock.now_ms();
         for alert in msg.0 {
             for route in matching_routes(&self.config.route, &alert.labels) {
-                let labels = group_labels(&route.group_by, &alert.labels);
-                let key = (route.id.clone(), labels.clone());
-                self.groups
-                    .entry(key)
-                    .or_insert_with(|| {
-                        AggrGroup::new(
-                            route.id.clone(),
-                            route.receiver.clone(),
-                            labels,
-                            route.group_wait,
-                            route.group_interval,
-                            route.repeat_interval,
-                            now,
-                        )
-                    })
-                    .insert(alert.clone());
+                Self::group_for(&mut self.groups, route, &alert.labels, now).insert(alert.clone());
             }
         }
         self.flush_due();

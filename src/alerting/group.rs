@@ -56,6 +56,16 @@ impl AggrGroup {
         self.alerts.insert(alert.fingerprint(), alert);
     }
 
+    /// Adds a firing alert that was already notified before a restart: no new notification
+    /// goes out for it, but its resolution will.
+    pub fn restore_notified(&mut self, alert: Alert, now_ms: i64) {
+        let fp = alert.fingerprint();
+        self.alerts.insert(fp, alert);
+        self.notified_firing.insert(fp);
+        self.last_notified_ms = Some(now_ms);
+        self.next_flush_ms = now_ms + self.group_interval.as_millis() as i64;
+    }
+
     pub fn next_flush_ms(&self) -> i64 {
         self.next_flush_ms
     }
@@ -182,5 +192,15 @@ mod tests {
         g.insert(alert("cdk", Some(5_000)));
         assert_eq!(g.flush(10_000), None);
         assert!(g.is_empty());
+    }
+
+    #[test]
+    fn a_restored_firing_alert_is_not_resent_but_its_resolution_is() {
+        let mut g = group(0);
+        g.restore_notified(alert("cdk", None), 0);
+        assert_eq!(g.flush(60_000), None, "no second page");
+        g.insert(alert("cdk", Some(70_000)));
+        let f = g.flush(120_000).expect("the resolution goes out");
+        assert!(f.alerts[0].is_resolved());
     }
 }

@@ -6,5 +6,5 @@ pub mod config;
 pub mod group;
 pub mod route;
 
-pub use actor::{DispatchActor, build_receivers};
+pub use actor::{DispatchActor, RestoreFiring, build_receivers};
 pub use config::AlertingConfig;

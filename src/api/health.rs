@@ -9,14 +9,24 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready when the store answers and rules are loaded.
+/// Ready when the store answers and rules are loaded. A refused rule reload does not make it
+/// unready (the previous rules keep running) but shows in `checks.rules_reload`.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.ping().await;
+    let rules = state
+        .rules_status
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let body = json!({
         "status": if store { "ready" } else { "not_ready" },
         "checks": {
             "store": if store { "ok" } else { "unreachable" },
-            "rules": format!("{} groups loaded", state.rule_groups),
+            "rules": format!("{} groups, {} rules loaded", rules.groups, rules.rules),
+            "rules_reload": match &rules.last_reload_error {
+                None => "ok".to_string(),
+                Some(e) => format!("last reload refused, previous rules running: {e}"),
+            },
         }
     });
     if store {

@@ -38,7 +38,7 @@ pub struct AppState {
     pub searcher: Addr<RunbookSearcher>,
     pub public_url: String,
     pub tokens: Vec<ApiToken>,
-    pub rule_groups: usize,
+    pub rules_status: Arc<std::sync::RwLock<crate::rules::RulesStatus>>,
 }
 
 /// An API error.

@@ -55,6 +55,12 @@ pub struct RulesSettings {
     /// Glob patterns, already resolved against the config's directory.
     pub files: Vec<String>,
     pub evaluation_interval: Duration,
+    /// The least time any stored metric is kept (rules' windows extend it per metric).
+    pub min_retention: Duration,
+    /// Series the rules' store holds at most; more are refused and counted.
+    pub max_series: usize,
+    /// How often rule files are checked for changes; zero: only on SIGHUP.
+    pub watch_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +178,9 @@ struct RawStorage {
 struct RawRules {
     files: Option<Vec<S>>,
     evaluation_interval: Option<S>,
+    min_retention: Option<S>,
+    max_series: Option<Spanned<i64>>,
+    watch_interval: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -405,6 +414,23 @@ impl Validator<'_> {
             );
         }
 
+        let min_retention = self
+            .duration("rules.min_retention", &raw.rules.min_retention, "10m")
+            .unwrap_or(Duration::from_secs(600));
+        let watch_interval = self
+            .duration("rules.watch_interval", &raw.rules.watch_interval, "2s")
+            .unwrap_or(Duration::from_secs(2));
+        let max_series = match &raw.rules.max_series {
+            Some(n) if *n.get_ref() < 1 => {
+                self.problem(
+                    n.span().start,
+                    "rules.max_series: must be at least 1".into(),
+                );
+                1
+            }
+            Some(n) => *n.get_ref() as usize,
+            None => 200_000,
+        };
         let alerting = AlertingSettings {
             config: self.path("alerting.config", &raw.alerting.config, "alerting.yml"),
         };
@@ -431,6 +457,9 @@ impl Validator<'_> {
             rules: RulesSettings {
                 files,
                 evaluation_interval,
+                min_retention,
+                max_series,
+                watch_interval,
             },
             alerting,
             runbooks,

@@ -1,46 +1,68 @@
 //! The `RulesActor`: owns the series store, the rule groups and their alert states.
 //!
-//! It evaluates when a metric changed (a watcher waits on the live store, then waits a few
-//! milliseconds more so a burst of changes costs one evaluation) and on every tick of
-//! `rules.evaluation_interval` (for `for:` durations and absence). Transitions go to the
-//! dispatcher with `send().await`; the handler is atomic, so evaluations queue behind a slow
-//! dispatcher instead of piling up.
+//! It evaluates a group when a metric the group reads changed (a watcher waits on the live store,
+//! then a few milliseconds more, so a burst of changes costs one evaluation), and on every tick of
+//! `rules.evaluation_interval` for groups whose interval elapsed (`for:`, absence, time). Metrics
+//! the actor records about itself never trigger it. Alert-state changes are persisted before the
+//! transitions go to the dispatcher with `send().await`; the handler is atomic, so evaluations
+//! queue behind a slow dispatcher instead of piling up.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::file::{RuleGroup, RuleKind};
+use super::file::{RuleGroup, RuleKind, retention_plan};
 use super::series::SeriesStore;
 use super::state::{ActiveAlert, EvalContext, GroupState, evaluate_group};
 use super::template::TemplateEnv;
 use crate::domain::{Alert, AlertState, Clock, Labels};
-use crate::telemetry::{LiveStore, Metrics};
+use crate::store::{Store, StoredAlert};
+use crate::telemetry::{LiveStore, Metrics, names};
 
 /// How long a change waits for more changes before it triggers an evaluation.
 const COALESCE: Duration = Duration::from_millis(5);
-/// Lookback (5 m) plus a margin; the longest rule window is added to it.
-const BASE_RETENTION_MS: i64 = 6 * 60 * 1000;
+
+/// Metrics the rules actor records itself: they change on every evaluation, so they must not
+/// trigger one (rules reading them are evaluated on the tick).
+const SELF_METRICS: &[&str] = &[
+    names::RULE_EVALUATION_DURATION_SECONDS,
+    names::RULE_EVALUATION_FAILURES_TOTAL,
+    names::ALERTS,
+    names::SERIES,
+    names::SERIES_MEMORY_BYTES,
+    names::SERIES_DROPPED_TOTAL,
+    names::RULES_LAST_RELOAD_SUCCESSFUL,
+];
 
 /// Alerts that started firing or resolved, for the dispatcher.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct AlertTransitions(pub Vec<Alert>);
 
+enum Trigger {
+    Tick,
+    Changed(HashSet<Arc<str>>),
+}
+
 /// Evaluate the rules now.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Evaluate {
-    /// A tick evaluates only groups whose interval has elapsed; a change evaluates all.
-    tick: bool,
-}
+struct Evaluate(Trigger);
 
 /// The pending and firing alerts of every alerting rule.
 #[derive(Message)]
 #[rtype(result = "Vec<RuleAlert>")]
 pub struct GetAlerts;
+
+/// Replace the rule groups (hot reload). Alerts of rules that keep their group and name keep
+/// their state; firing alerts of removed rules resolve.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadRules(pub Vec<RuleGroup>);
 
 /// An active alert with the rule it belongs to.
 #[derive(Debug, Clone)]
@@ -53,16 +75,104 @@ pub struct RuleAlert {
 /// Gives the runbook link of an alert, when one maps to it.
 pub type RunbookLinker = Arc<dyn Fn(&Labels) -> Option<String> + Send + Sync>;
 
+/// What the rules are doing, for `/readyz` and logs.
+#[derive(Debug, Clone, Default)]
+pub struct RulesStatus {
+    pub groups: usize,
+    pub rules: usize,
+    /// The problems of the last reload that was refused, if the last one was.
+    pub last_reload_error: Option<String>,
+}
+
+/// Settings of the rules actor.
+#[derive(Debug, Clone)]
+pub struct RulesOptions {
+    pub interval: Duration,
+    pub min_retention: Duration,
+    pub max_series: usize,
+    pub generator_url: String,
+}
+
+struct LoadedGroup {
+    group: RuleGroup,
+    state: GroupState,
+    /// Metric names the group reads (histogram series also under their base name); `None`
+    /// when it selects without a metric name, so any change concerns it.
+    reads: Option<HashSet<String>>,
+}
+
+fn reads_of(group: &RuleGroup) -> Option<HashSet<String>> {
+    let mut reads = HashSet::new();
+    for rule in &group.rules {
+        for (name, _) in super::eval::selector_windows(&rule.expr) {
+            let name = name?;
+            for suffix in ["_bucket", "_sum", "_count"] {
+                if let Some(base) = name.strip_suffix(suffix) {
+                    reads.insert(base.to_string());
+                }
+            }
+            reads.insert(name);
+        }
+    }
+    Some(reads)
+}
+
+fn load(group: RuleGroup) -> LoadedGroup {
+    LoadedGroup {
+        state: GroupState::new(&group),
+        reads: reads_of(&group),
+        group,
+    }
+}
+
+/// A hash of a rule's alert set, to tell whether it needs persisting.
+fn alerts_signature(alerts: &HashMap<crate::domain::Fingerprint, ActiveAlert>) -> u64 {
+    let mut keys: Vec<_> = alerts
+        .iter()
+        .map(|(fp, a)| {
+            (
+                fp.0,
+                a.state.as_str(),
+                a.active_at_ms,
+                a.fired_at_ms,
+                a.keep_firing_since_ms,
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut h = DefaultHasher::new();
+    keys.hash(&mut h);
+    h.finish()
+}
+
+fn stored(group: &str, rule: &str, a: &ActiveAlert) -> StoredAlert {
+    StoredAlert {
+        group: group.to_string(),
+        rule: rule.to_string(),
+        labels: a.labels.clone(),
+        annotations: a.annotations.clone(),
+        state: a.state,
+        active_at_ms: a.active_at_ms,
+        fired_at_ms: a.fired_at_ms,
+        keep_firing_since_ms: a.keep_firing_since_ms,
+        value: a.value,
+    }
+}
+
+type PersistBatch = Vec<((String, String), Vec<StoredAlert>)>;
+
 pub struct RulesActor {
-    groups: Vec<(RuleGroup, GroupState)>,
+    groups: Vec<LoadedGroup>,
     store: SeriesStore,
     live: Arc<LiveStore>,
     clock: Arc<dyn Clock>,
     dispatch: Recipient<AlertTransitions>,
+    /// Where alert state is persisted (none in `rules test`-like uses).
+    persist: Option<Store>,
     metrics: Metrics,
-    interval: Duration,
-    generator_url: String,
+    options: RulesOptions,
     runbook_url: RunbookLinker,
+    status: Arc<RwLock<RulesStatus>>,
     /// Alert names seen so far, so the `syncwatch_alerts` gauge returns to 0 when they clear.
     alert_names: Vec<String>,
 }
@@ -71,81 +181,179 @@ impl RulesActor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         groups: Vec<RuleGroup>,
+        restored: Vec<StoredAlert>,
         live: Arc<LiveStore>,
         clock: Arc<dyn Clock>,
         dispatch: Recipient<AlertTransitions>,
+        persist: Option<Store>,
         metrics: Metrics,
-        interval: Duration,
-        generator_url: String,
+        options: RulesOptions,
         runbook_url: RunbookLinker,
+        status: Arc<RwLock<RulesStatus>>,
     ) -> Self {
-        let max_window = groups
-            .iter()
-            .map(RuleGroup::max_window)
-            .max()
-            .unwrap_or_default();
-        let store = SeriesStore::new(
-            BASE_RETENTION_MS + max_window.as_millis() as i64,
-            interval.as_millis() as i64,
+        let plan = retention_plan(&groups, options.min_retention.as_millis() as i64);
+        let store = SeriesStore::with_plan(
+            plan,
+            options.interval.as_millis() as i64,
+            options.max_series,
         );
-        let mut alert_names: Vec<String> = groups
-            .iter()
-            .flat_map(|g| g.rules.iter())
-            .filter(|r| matches!(r.kind, RuleKind::Alerting { .. }))
-            .map(|r| r.name.clone())
-            .collect();
-        alert_names.sort();
-        alert_names.dedup();
-        Self {
-            groups: groups
-                .into_iter()
-                .map(|g| {
-                    let s = GroupState::new(&g);
-                    (g, s)
-                })
-                .collect(),
+        let mut actor = Self {
+            groups: groups.into_iter().map(load).collect(),
             store,
             live,
             clock,
             dispatch,
+            persist,
             metrics,
-            interval,
-            generator_url,
+            options,
             runbook_url,
-            alert_names,
+            status,
+            alert_names: Vec::new(),
+        };
+        actor.restore(restored);
+        actor.after_load();
+        actor
+    }
+
+    /// Puts persisted alerts back on the rules that still exist, each held until its rule's
+    /// window has refilled.
+    fn restore(&mut self, restored: Vec<StoredAlert>) {
+        let now = self.clock.now_ms();
+        let interval_ms = self.options.interval.as_millis() as i64;
+        let mut n = 0;
+        for s in restored {
+            let Some(lg) = self.groups.iter_mut().find(|g| g.group.name == s.group) else {
+                continue;
+            };
+            let Some(i) = lg
+                .group
+                .rules
+                .iter()
+                .position(|r| r.name == s.rule && matches!(r.kind, RuleKind::Alerting { .. }))
+            else {
+                continue;
+            };
+            let alert = ActiveAlert {
+                labels: s.labels,
+                annotations: s.annotations,
+                state: s.state,
+                active_at_ms: s.active_at_ms,
+                fired_at_ms: s.fired_at_ms,
+                value: s.value,
+                keep_firing_since_ms: s.keep_firing_since_ms,
+                hold_until_ms: Some(
+                    now + super::eval::max_window(&lg.group.rules[i].expr).as_millis() as i64
+                        + 2 * interval_ms,
+                ),
+            };
+            lg.state.alerts[i].insert(alert.labels.fingerprint(), alert);
+            n += 1;
+        }
+        if n > 0 {
+            tracing::info!(alerts = n, "alert state restored");
         }
     }
 
-    fn evaluate(&mut self, tick: bool) -> Vec<Alert> {
+    /// Firing alerts restored at start, for the dispatcher to know they were notified.
+    pub fn firing_alerts(&self) -> Vec<Alert> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.state.alerts.iter().flat_map(|m| m.values()))
+            .filter(|a| a.state == AlertState::Firing)
+            .map(|a| a.to_alert(None, &self.options.generator_url))
+            .collect()
+    }
+
+    fn after_load(&mut self) {
+        let mut names: Vec<String> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.group.rules.iter())
+            .filter(|r| matches!(r.kind, RuleKind::Alerting { .. }))
+            .map(|r| r.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        // Names of removed rules stay, so their gauge goes back to 0.
+        for n in names {
+            if !self.alert_names.contains(&n) {
+                self.alert_names.push(n);
+            }
+        }
+        let mut st = self.status.write().unwrap_or_else(|e| e.into_inner());
+        st.groups = self.groups.len();
+        st.rules = self.groups.iter().map(|g| g.group.rules.len()).sum();
+    }
+
+    fn evaluate(&mut self, trigger: Trigger) -> (Vec<Alert>, PersistBatch) {
         let now = self.clock.now_ms();
+        let mut changed: HashSet<Arc<str>> = match trigger {
+            Trigger::Tick => HashSet::new(),
+            Trigger::Changed(names) => names,
+        };
+        let tick = changed.is_empty();
         self.store.ingest(&self.live.snapshot(), now);
         let linker = self.runbook_url.clone();
         let link = move |l: &Labels| linker(l);
         let env = TemplateEnv::default();
         let ctx = EvalContext {
             now_ms: now,
-            step_ms: self.interval.as_millis() as i64,
+            step_ms: self.options.interval.as_millis() as i64,
             template_env: &env,
-            generator_url: &self.generator_url,
+            generator_url: &self.options.generator_url,
             runbook_url: &link,
         };
         let mut transitions = Vec::new();
-        for (group, state) in &mut self.groups {
-            let interval = group.interval.unwrap_or(self.interval).as_millis() as i64;
-            if tick && state.last_eval_ms.is_some_and(|last| now - last < interval) {
+        let mut persist = Vec::new();
+        for lg in &mut self.groups {
+            let due = if tick {
+                let interval = lg
+                    .group
+                    .interval
+                    .unwrap_or(self.options.interval)
+                    .as_millis() as i64;
+                lg.state
+                    .last_eval_ms
+                    .is_none_or(|last| now - last >= interval)
+            } else {
+                match &lg.reads {
+                    None => true,
+                    Some(reads) => changed.iter().any(|n| reads.contains(n.as_ref())),
+                }
+            };
+            if !due {
                 continue;
             }
+            let before: Vec<u64> = lg.state.alerts.iter().map(alerts_signature).collect();
             let started = Instant::now();
-            let outcome = evaluate_group(group, state, &mut self.store, &ctx);
+            let outcome = evaluate_group(&lg.group, &mut lg.state, &mut self.store, &ctx);
             for (rule, e) in &outcome.failures {
-                tracing::warn!(group = %group.name, rule = %rule, error = %e, "rule evaluation failed");
+                tracing::warn!(group = %lg.group.name, rule = %rule, error = %e, "rule evaluation failed");
             }
             self.metrics.rule_group_evaluated(
-                &group.name,
+                &lg.group.name,
                 started.elapsed(),
                 outcome.failures.len() as u64,
             );
             transitions.extend(outcome.transitions);
+            for (i, rule) in lg.group.rules.iter().enumerate() {
+                match rule.kind {
+                    RuleKind::Alerting { .. }
+                        if alerts_signature(&lg.state.alerts[i]) != before[i] =>
+                    {
+                        let alerts = lg.state.alerts[i]
+                            .values()
+                            .map(|a| stored(&lg.group.name, &rule.name, a))
+                            .collect();
+                        persist.push(((lg.group.name.clone(), rule.name.clone()), alerts));
+                    }
+                    // Later groups reading what this one recorded see it as changed.
+                    RuleKind::Recording if !tick => {
+                        changed.insert(Arc::from(rule.name.as_str()));
+                    }
+                    _ => {}
+                }
+            }
         }
         for a in &transitions {
             if a.is_resolved() {
@@ -155,13 +363,17 @@ impl RulesActor {
             }
         }
         self.record_alert_gauge();
-        transitions
+        if tick {
+            let st = self.store.stats();
+            self.metrics.series_store(st.series, st.bytes, st.dropped);
+        }
+        (transitions, persist)
     }
 
     fn record_alert_gauge(&self) {
         let mut counts: HashMap<(&str, AlertState), usize> = HashMap::new();
-        for (_, state) in &self.groups {
-            for a in state.alerts.iter().flat_map(|m| m.values()) {
+        for lg in &self.groups {
+            for a in lg.state.alerts.iter().flat_map(|m| m.values()) {
                 *counts
                     .entry((a.labels.value("alertname"), a.state))
                     .or_default() += 1;
@@ -174,21 +386,51 @@ impl RulesActor {
             }
         }
     }
+
+    /// Persists, then hands the transitions to the dispatcher, in that order.
+    fn deliver(
+        &self,
+        transitions: Vec<Alert>,
+        persist: PersistBatch,
+    ) -> impl Future<Output = ()> + 'static {
+        let dispatch = self.dispatch.clone();
+        let store = self.persist.clone();
+        async move {
+            if let Some(store) = store
+                && !persist.is_empty()
+                && let Err(e) = store.replace_alert_states(&persist).await
+            {
+                tracing::error!(error = %e, "cannot persist alert state; a restart may notify these alerts again");
+            }
+            if !transitions.is_empty()
+                && let Err(e) = dispatch.send(AlertTransitions(transitions)).await
+            {
+                tracing::error!(error = %e, "dispatcher unavailable: alert transitions not delivered");
+            }
+        }
+    }
 }
 
 impl Actor for RulesActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.interval, |_, ctx| ctx.notify(Evaluate { tick: true }));
+        ctx.run_interval(self.options.interval, |_, ctx| {
+            ctx.notify(Evaluate(Trigger::Tick))
+        });
         let live = self.live.clone();
         let addr = ctx.address().downgrade();
         actix::spawn(async move {
             loop {
                 live.changed().await;
                 tokio::time::sleep(COALESCE).await;
+                let mut names = live.take_changed();
+                names.retain(|n| !SELF_METRICS.contains(&n.as_ref()));
+                if names.is_empty() {
+                    continue;
+                }
                 let Some(addr) = addr.upgrade() else { break };
-                if addr.send(Evaluate { tick: false }).await.is_err() {
+                if addr.send(Evaluate(Trigger::Changed(names))).await.is_err() {
                     break;
                 }
             }
@@ -200,17 +442,61 @@ impl Handler<Evaluate> for RulesActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, msg: Evaluate, _: &mut Self::Context) -> Self::Result {
-        let transitions = self.evaluate(msg.tick);
-        let dispatch = self.dispatch.clone();
+        let (transitions, persist) = self.evaluate(msg.0);
         AtomicResponse::new(Box::pin(
-            async move {
-                if !transitions.is_empty()
-                    && let Err(e) = dispatch.send(AlertTransitions(transitions)).await
+            self.deliver(transitions, persist).into_actor(self),
+        ))
+    }
+}
+
+impl Handler<ReloadRules> for RulesActor {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: ReloadRules, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now_ms();
+        let mut old: HashMap<(String, String), HashMap<crate::domain::Fingerprint, ActiveAlert>> =
+            HashMap::new();
+        for lg in self.groups.drain(..) {
+            for (rule, alerts) in lg.group.rules.iter().zip(lg.state.alerts) {
+                old.insert((lg.group.name.clone(), rule.name.clone()), alerts);
+            }
+        }
+        self.groups = msg.0.into_iter().map(load).collect();
+        for lg in &mut self.groups {
+            for (i, rule) in lg.group.rules.iter().enumerate() {
+                if let Some(alerts) = old.remove(&(lg.group.name.clone(), rule.name.clone()))
+                    && matches!(rule.kind, RuleKind::Alerting { .. })
                 {
-                    tracing::error!(error = %e, "dispatcher unavailable: alert transitions not delivered");
+                    lg.state.alerts[i] = alerts;
                 }
             }
-            .into_actor(self),
+        }
+        // What is left belongs to rules that are gone: their firing alerts resolve now.
+        let mut transitions = Vec::new();
+        let mut persist = Vec::new();
+        for (key, alerts) in old {
+            transitions.extend(
+                alerts
+                    .values()
+                    .filter(|a| a.state == AlertState::Firing)
+                    .map(|a| a.to_alert(Some(now), &self.options.generator_url)),
+            );
+            persist.push((key, Vec::new()));
+        }
+        let groups: Vec<RuleGroup> = self.groups.iter().map(|g| g.group.clone()).collect();
+        self.store.set_plan(retention_plan(
+            &groups,
+            self.options.min_retention.as_millis() as i64,
+        ));
+        self.status
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_reload_error = None;
+        self.after_load();
+        self.metrics.rules_reloaded(true);
+        tracing::info!(groups = self.groups.len(), "rules reloaded");
+        AtomicResponse::new(Box::pin(
+            self.deliver(transitions, persist).into_actor(self),
         ))
     }
 }
@@ -220,10 +506,10 @@ impl Handler<GetAlerts> for RulesActor {
 
     fn handle(&mut self, _: GetAlerts, _: &mut Self::Context) -> Self::Result {
         let mut out = Vec::new();
-        for (group, state) in &self.groups {
-            for (rule, alerts) in group.rules.iter().zip(&state.alerts) {
+        for lg in &self.groups {
+            for (rule, alerts) in lg.group.rules.iter().zip(&lg.state.alerts) {
                 out.extend(alerts.values().map(|a| RuleAlert {
-                    group: group.name.clone(),
+                    group: lg.group.name.clone(),
                     rule: rule.name.clone(),
                     alert: a.clone(),
                 }));

@@ -205,6 +205,57 @@ pub fn max_window(expr: &Expr) -> Duration {
     }
 }
 
+/// Every selector of the expression: its metric name (`None` when it selects by other labels
+/// only) and how far back it reads, in ms (ranges, offsets and subqueries, plus the lookback).
+pub fn selector_windows(expr: &Expr) -> Vec<(Option<String>, i64)> {
+    fn name_of(vs: &VectorSelector) -> Option<String> {
+        vs.name.clone().or_else(|| {
+            vs.matchers
+                .matchers
+                .iter()
+                .find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal)
+                .map(|m| m.value.clone())
+        })
+    }
+    fn walk(e: &Expr, outer_ms: i64, out: &mut Vec<(Option<String>, i64)>) {
+        match e {
+            Expr::VectorSelector(vs) => out.push((
+                name_of(vs),
+                outer_ms + offset_ms(&vs.offset).max(0) + LOOKBACK_MS,
+            )),
+            Expr::MatrixSelector(ms) => out.push((
+                name_of(&ms.vs),
+                outer_ms
+                    + offset_ms(&ms.vs.offset).max(0)
+                    + ms.range.as_millis() as i64
+                    + LOOKBACK_MS,
+            )),
+            Expr::Subquery(s) => walk(
+                &s.expr,
+                outer_ms + offset_ms(&s.offset).max(0) + s.range.as_millis() as i64,
+                out,
+            ),
+            Expr::Paren(p) => walk(&p.expr, outer_ms, out),
+            Expr::Unary(u) => walk(&u.expr, outer_ms, out),
+            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, outer_ms, out)),
+            Expr::Aggregate(a) => {
+                walk(&a.expr, outer_ms, out);
+                if let Some(p) = &a.param {
+                    walk(p, outer_ms, out);
+                }
+            }
+            Expr::Binary(b) => {
+                walk(&b.lhs, outer_ms, out);
+                walk(&b.rhs, outer_ms, out);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, 0, &mut out);
+    out
+}
+
 /// Evaluates `expr` at time `t` (Unix ms).
 pub fn eval(expr: &Expr, store: &dyn Queryable, t: i64) -> Result<Value, EvalError> {
     eval_with_step(expr, store, t, DEFAULT_STEP_MS)

@@ -47,6 +47,27 @@ pub enum RuleKind {
     Recording,
 }
 
+/// What the series store must keep for these groups: each metric a rule reads, for the longest
+/// window any rule reads it over (at least `min_ms`).
+pub fn retention_plan(groups: &[RuleGroup], min_ms: i64) -> super::series::RetentionPlan {
+    let mut plan = super::series::RetentionPlan {
+        min_ms: min_ms.max(super::eval::LOOKBACK_MS),
+        ..Default::default()
+    };
+    for rule in groups.iter().flat_map(|g| &g.rules) {
+        for (name, window) in super::eval::selector_windows(&rule.expr) {
+            match name {
+                Some(n) => {
+                    let w = plan.windows.entry(n).or_default();
+                    *w = (*w).max(window);
+                }
+                None => plan.keep_all = true,
+            }
+        }
+    }
+    plan
+}
+
 impl RuleGroup {
     /// The longest window any rule of the group reads.
     pub fn max_window(&self) -> Duration {

@@ -25,35 +25,116 @@ pub trait Queryable {
     fn series(&self, name: Option<&str>) -> Vec<(&str, &Labels, &Points)>;
 }
 
+/// How long each metric's samples are kept, derived from what the rules read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RetentionPlan {
+    /// A rule selects series without naming the metric (`{__name__=~"…"}`): keep every metric.
+    pub keep_all: bool,
+    /// Per metric name: the longest window (range + offset + lookback) any rule reads.
+    pub windows: HashMap<String, i64>,
+    /// The least any kept metric is kept (configured minimum, at least the lookback).
+    pub min_ms: i64,
+}
+
+impl RetentionPlan {
+    /// Keeps every metric for `retention_ms`.
+    pub fn keep_all(retention_ms: i64) -> Self {
+        Self {
+            keep_all: true,
+            windows: HashMap::new(),
+            min_ms: retention_ms,
+        }
+    }
+
+    pub fn retention_ms(&self, name: &str) -> i64 {
+        self.windows
+            .get(name)
+            .map_or(self.min_ms, |w| (*w).max(self.min_ms))
+    }
+
+    /// Whether live values of this metric are worth storing.
+    pub fn wants(&self, name: &str) -> bool {
+        self.keep_all || self.windows.contains_key(name)
+    }
+}
+
+/// Size of the store, for `syncwatch_series` and `syncwatch_series_memory_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    pub series: usize,
+    pub samples: usize,
+    /// An estimate of the heap the store holds.
+    pub bytes: usize,
+    /// New series refused because the store was full, since start.
+    pub dropped: u64,
+}
+
 /// The store.
 #[derive(Debug, Default)]
 pub struct SeriesStore {
     by_name: HashMap<String, HashMap<Labels, Points>>,
-    retention_ms: i64,
+    plan: RetentionPlan,
     scrape_interval_ms: i64,
+    /// Series the store holds at most; new ones past it are refused and counted.
+    max_series: usize,
+    series: usize,
+    dropped: u64,
+    last_prune_ms: i64,
 }
 
+/// Pruning walks every series; once a second is plenty.
+const PRUNE_EVERY_MS: i64 = 1_000;
+
 impl SeriesStore {
+    /// A store that keeps every metric for `retention_ms`, without a series limit.
     pub fn new(retention_ms: i64, scrape_interval_ms: i64) -> Self {
-        Self {
-            by_name: HashMap::new(),
-            retention_ms,
+        Self::with_plan(
+            RetentionPlan::keep_all(retention_ms),
             scrape_interval_ms,
+            usize::MAX,
+        )
+    }
+
+    pub fn with_plan(plan: RetentionPlan, scrape_interval_ms: i64, max_series: usize) -> Self {
+        Self {
+            plan,
+            scrape_interval_ms,
+            max_series,
+            ..Self::default()
         }
     }
 
-    pub fn set_retention_ms(&mut self, retention_ms: i64) {
-        self.retention_ms = retention_ms;
+    pub fn set_plan(&mut self, plan: RetentionPlan) {
+        // Metrics no longer read age out on the next prune.
+        self.plan = plan;
     }
 
-    /// Appends one sample (used by tests and recording rules).
+    fn points_mut(&mut self, name: &str, labels: &Labels) -> Option<&mut Points> {
+        let full = self.series >= self.max_series;
+        if !self.by_name.contains_key(name) {
+            if full {
+                self.dropped += 1;
+                return None;
+            }
+            self.by_name.insert(name.to_string(), HashMap::new());
+        }
+        let by_labels = self.by_name.get_mut(name)?;
+        if !by_labels.contains_key(labels) {
+            if full {
+                self.dropped += 1;
+                return None;
+            }
+            self.series += 1;
+            by_labels.insert(labels.clone(), Vec::new());
+        }
+        by_labels.get_mut(labels)
+    }
+
+    /// Appends one sample (recording rules, `ALERTS`, tests).
     pub fn push(&mut self, name: &str, labels: &Labels, t: i64, v: f64) {
-        let points = self
-            .by_name
-            .entry(name.to_string())
-            .or_default()
-            .entry(labels.clone())
-            .or_default();
+        let Some(points) = self.points_mut(name, labels) else {
+            return;
+        };
         match points.last() {
             Some((last_t, _)) if *last_t >= t => {
                 // Same timestamp: the newer value wins; older timestamps are out of order.
@@ -67,27 +148,29 @@ impl SeriesStore {
         }
     }
 
-    /// Ingests a snapshot of the live values at time `t`.
+    /// Ingests a snapshot of the live values at time `t`: metrics no rule reads are skipped.
     pub fn ingest(&mut self, samples: &[Sample], t: i64) {
+        let scrape = self.scrape_interval_ms;
         for s in samples {
-            let points = self
-                .by_name
-                .entry(s.name.clone())
-                .or_default()
-                .entry(s.labels.clone())
-                .or_default();
+            if !self.plan.wants(&s.name) {
+                continue;
+            }
+            let Some(points) = self.points_mut(&s.name, &s.labels) else {
+                continue;
+            };
             let append = match points.last() {
                 None => true,
                 Some((lt, lv)) => {
-                    t > *lt
-                        && (lv.to_bits() != s.value.to_bits() || t - lt >= self.scrape_interval_ms)
+                    t > *lt && (lv.to_bits() != s.value.to_bits() || t - lt >= scrape)
                 }
             };
             if append {
                 points.push((t, s.value));
             }
         }
-        self.prune(t);
+        if t - self.last_prune_ms >= PRUNE_EVERY_MS {
+            self.prune(t);
+        }
     }
 
     /// Marks a series stale at `t` (it stopped being produced).
@@ -101,24 +184,52 @@ impl SeriesStore {
         }
     }
 
-    fn prune(&mut self, now: i64) {
-        let cutoff = now - self.retention_ms;
-        for series in self.by_name.values_mut() {
+    /// Drops samples older than each metric's retention, and series left empty.
+    pub fn prune(&mut self, now: i64) {
+        self.last_prune_ms = now;
+        for (name, series) in self.by_name.iter_mut() {
+            let cutoff = now - self.plan.retention_ms(name);
             series.retain(|_, points| {
                 let keep_from = points.partition_point(|(t, _)| *t < cutoff);
                 // Keep one sample before the cutoff so lookback at the window's edge still works.
                 let drop = keep_from.saturating_sub(1);
                 if drop > 0 {
                     points.drain(..drop);
+                    if points.capacity() > 4 * points.len().max(8) {
+                        points.shrink_to_fit();
+                    }
                 }
                 !points.is_empty() && points.last().is_some_and(|(t, _)| *t >= cutoff)
             });
         }
         self.by_name.retain(|_, s| !s.is_empty());
+        self.series = self.by_name.values().map(HashMap::len).sum();
     }
 
     pub fn series_count(&self) -> usize {
-        self.by_name.values().map(HashMap::len).sum()
+        self.series
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let mut samples = 0;
+        let mut bytes = 0;
+        for (name, series) in &self.by_name {
+            bytes += name.len() + 64;
+            for (labels, points) in series {
+                samples += points.len();
+                bytes += 96 + points.capacity() * std::mem::size_of::<(i64, f64)>();
+                bytes += labels
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 48)
+                    .sum::<usize>();
+            }
+        }
+        StoreStats {
+            series: self.series,
+            samples,
+            bytes,
+            dropped: self.dropped,
+        }
     }
 }
 
@@ -182,5 +293,50 @@ mod tests {
         let points = s.series(Some("m"))[0].2.clone();
         assert_eq!(points.len(), 2);
         assert!(is_stale(points[1].1));
+    }
+
+    #[test]
+    fn only_metrics_a_rule_reads_are_kept_each_for_its_window() {
+        let plan = RetentionPlan {
+            keep_all: false,
+            windows: HashMap::from([("long".to_string(), 60_000), ("short".to_string(), 5_000)]),
+            min_ms: 10_000,
+        };
+        let mut s = SeriesStore::with_plan(plan, 1_000, usize::MAX);
+        let named = |n: &str, v: f64| Sample {
+            name: n.into(),
+            labels: Labels::new(),
+            value: v,
+        };
+        for t in 0..=60 {
+            s.ingest(
+                &[
+                    named("long", t as f64),
+                    named("short", t as f64),
+                    named("unread", 1.0),
+                ],
+                t * 1_000,
+            );
+        }
+        assert!(s.series(Some("unread")).is_empty(), "no rule reads it");
+        let long = s.series(Some("long"))[0].2.len();
+        let short = s.series(Some("short"))[0].2.len();
+        assert!(long > 55, "long keeps its 60 s window: {long}");
+        assert!(
+            (10..=13).contains(&short),
+            "short keeps the 10 s minimum: {short}"
+        );
+    }
+
+    #[test]
+    fn a_full_store_refuses_new_series_and_counts_them() {
+        let mut s = SeriesStore::with_plan(RetentionPlan::keep_all(60_000), 1_000, 2);
+        for i in 0..4 {
+            let labels: Labels = [("i", i.to_string())].into_iter().collect();
+            s.push("m", &labels, 0, 1.0);
+        }
+        let st = s.stats();
+        assert_eq!((st.series, st.dropped), (2, 2));
+        assert!(st.bytes > 0);
     }
 }

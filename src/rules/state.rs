@@ -20,6 +20,10 @@ pub struct ActiveAlert {
     pub value: f64,
     /// When the expression stopped returning this alert while `keep_firing_for` holds it.
     pub keep_firing_since_ms: Option<i64>,
+    /// Restored after a restart: until this time, an evaluation that does not return the alert
+    /// leaves it as it is (the in-memory series are still refilling), instead of dropping or
+    /// resolving it.
+    pub hold_until_ms: Option<i64>,
 }
 
 impl ActiveAlert {
@@ -229,10 +233,12 @@ pub fn step_alerting(
             fired_at_ms: None,
             value: s.value,
             keep_firing_since_ms: None,
+            hold_until_ms: None,
         });
         alert.value = s.value;
         alert.annotations = ann;
         alert.keep_firing_since_ms = None;
+        alert.hold_until_ms = None;
         if alert.state == AlertState::Pending && now - alert.active_at_ms >= for_.as_millis() as i64
         {
             alert.state = AlertState::Firing;
@@ -242,7 +248,7 @@ pub fn step_alerting(
     }
     let keep_ms = keep_firing_for.as_millis() as i64;
     alerts.retain(|fp, a| {
-        if seen.contains(fp) {
+        if seen.contains(fp) || a.hold_until_ms.is_some_and(|until| now < until) {
             return true;
         }
         if a.state == AlertState::Firing && keep_ms > 0 {
@@ -425,5 +431,21 @@ mod tests {
             q(&store, "ALERTS", 11_000).is_empty(),
             "resolved alerts leave ALERTS"
         );
+    }
+
+    #[test]
+    fn a_held_alert_survives_missing_data_until_its_hold_ends() {
+        let g = group("10s", "0s");
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("failures", &provider("cdk"), 0, 1.0);
+        run(&g, &mut st, &mut store, 0);
+        let fp = *st.alerts[0].keys().next().unwrap();
+        st.alerts[0].get_mut(&fp).unwrap().hold_until_ms = Some(5_000);
+        store.push("failures", &provider("cdk"), 1_000, 0.0);
+        run(&g, &mut st, &mut store, 1_000);
+        assert_eq!(st.alerts[0][&fp].active_at_ms, 0, "held through the gap");
+        run(&g, &mut st, &mut store, 5_000);
+        assert!(st.alerts[0].is_empty(), "dropped once the hold ended");
     }
 }

@@ -19,6 +19,10 @@ pub const DLQ_RECORDS: &str = "syncwatch_dlq_records";
 pub const ALERTS: &str = "syncwatch_alerts";
 pub const RULE_EVALUATION_DURATION_SECONDS: &str = "syncwatch_rule_evaluation_duration_seconds";
 pub const RULE_EVALUATION_FAILURES_TOTAL: &str = "syncwatch_rule_evaluation_failures_total";
+pub const RULES_LAST_RELOAD_SUCCESSFUL: &str = "syncwatch_rules_last_reload_successful";
+pub const SERIES: &str = "syncwatch_series";
+pub const SERIES_MEMORY_BYTES: &str = "syncwatch_series_memory_bytes";
+pub const SERIES_DROPPED_TOTAL: &str = "syncwatch_series_dropped_total";
 pub const NOTIFICATIONS_TOTAL: &str = "syncwatch_notifications_total";
 pub const NOTIFICATIONS_FAILED_TOTAL: &str = "syncwatch_notifications_failed_total";
 pub const NOTIFICATION_LATENCY_SECONDS: &str = "syncwatch_notification_latency_seconds";
@@ -120,6 +124,22 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         RULE_EVALUATION_FAILURES_TOTAL,
         Kind::Counter,
         "Rule evaluations that failed, by group.",
+    ),
+    (
+        RULES_LAST_RELOAD_SUCCESSFUL,
+        Kind::Gauge,
+        "Whether the last reload of the rule files succeeded (1) or was refused (0).",
+    ),
+    (SERIES, Kind::Gauge, "Series the rules' store holds."),
+    (
+        SERIES_MEMORY_BYTES,
+        Kind::Gauge,
+        "Estimated memory of the rules' series store.",
+    ),
+    (
+        SERIES_DROPPED_TOTAL,
+        Kind::Counter,
+        "New series refused because the store was full (rules.max_series).",
     ),
     (
         NOTIFICATIONS_TOTAL,

@@ -162,6 +162,18 @@ impl Metrics {
         });
     }
 
+    pub fn rules_reloaded(&self, ok: bool) {
+        self.with(|| gauge!(RULES_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
+    }
+
+    pub fn series_store(&self, series: usize, bytes: usize, dropped: u64) {
+        self.with(|| {
+            gauge!(SERIES).set(series as f64);
+            gauge!(SERIES_MEMORY_BYTES).set(bytes as f64);
+            counter!(SERIES_DROPPED_TOTAL).absolute(dropped);
+        });
+    }
+
     pub fn notification(&self, integration: &str, latency: Option<Duration>) {
         let i = integration.to_string();
         self.with(|| {

@@ -50,6 +50,8 @@ fn load_f64(a: &AtomicU64) -> f64 {
 #[derive(Debug, Default)]
 pub struct LiveStore {
     cells: RwLock<HashMap<(String, Labels), Arc<Cell>>>,
+    /// Names of the metrics that changed since the last `take_changed`.
+    dirty: std::sync::Mutex<std::collections::HashSet<Arc<str>>>,
     changed: Notify,
 }
 
@@ -135,7 +137,17 @@ impl LiveStore {
         self.changed.notified().await;
     }
 
-    fn touch(&self) {
+    /// The names of the metrics that changed since the last call.
+    pub fn take_changed(&self) -> std::collections::HashSet<Arc<str>> {
+        std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn touch(&self, name: &Arc<str>) {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        if !dirty.contains(name) {
+            dirty.insert(name.clone());
+        }
+        drop(dirty);
         // notify_one stores one permit when nobody waits, so a burst of changes wakes the
         // evaluator once.
         self.changed.notify_one();
@@ -143,6 +155,7 @@ impl LiveStore {
 }
 
 struct FanCounter {
+    name: Arc<str>,
     prom: Counter,
     cell: Arc<Cell>,
     live: Arc<LiveStore>,
@@ -154,7 +167,7 @@ impl CounterFn for FanCounter {
         if let Cell::Value(v) = &*self.cell {
             add_f64(v, value as f64);
         }
-        self.live.touch();
+        self.live.touch(&self.name);
     }
 
     fn absolute(&self, value: u64) {
@@ -162,11 +175,12 @@ impl CounterFn for FanCounter {
         if let Cell::Value(v) = &*self.cell {
             v.store((value as f64).to_bits(), Ordering::Release);
         }
-        self.live.touch();
+        self.live.touch(&self.name);
     }
 }
 
 struct FanGauge {
+    name: Arc<str>,
     prom: Gauge,
     cell: Arc<Cell>,
     live: Arc<LiveStore>,
@@ -179,7 +193,7 @@ impl FanGauge {
                 Some(f(f64::from_bits(bits)).to_bits())
             });
         }
-        self.live.touch();
+        self.live.touch(&self.name);
     }
 }
 
@@ -201,6 +215,7 @@ impl GaugeFn for FanGauge {
 }
 
 struct FanHistogram {
+    name: Arc<str>,
     prom: Histogram,
     cell: Arc<Cell>,
     live: Arc<LiveStore>,
@@ -223,7 +238,7 @@ impl HistogramFn for FanHistogram {
                 }
             }
         }
-        self.live.touch();
+        self.live.touch(&self.name);
     }
 }
 
@@ -301,6 +316,7 @@ impl Recorder for MetricsRegistry {
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
         Counter::from_arc(Arc::new(FanCounter {
+            name: Arc::from(key.name()),
             prom: self.prom.register_counter(key, metadata),
             cell: self.live.cell(key, Kind::Counter),
             live: self.live.clone(),
@@ -309,6 +325,7 @@ impl Recorder for MetricsRegistry {
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
         Gauge::from_arc(Arc::new(FanGauge {
+            name: Arc::from(key.name()),
             prom: self.prom.register_gauge(key, metadata),
             cell: self.live.cell(key, Kind::Gauge),
             live: self.live.clone(),
@@ -317,6 +334,7 @@ impl Recorder for MetricsRegistry {
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         Histogram::from_arc(Arc::new(FanHistogram {
+            name: Arc::from(key.name()),
             prom: self.prom.register_histogram(key, metadata),
             cell: self.live.cell(key, Kind::Histogram),
             live: self.live.clone(),
@@ -385,5 +403,11 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(1), r.live().changed())
             .await
             .expect("a recorded change notifies");
+        let changed = r.live().take_changed();
+        assert!(
+            changed.contains("syncwatch_tickets_created_total"),
+            "{changed:?}"
+        );
+        assert!(r.live().take_changed().is_empty(), "taken once");
     }
 }

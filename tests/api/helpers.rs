@@ -72,6 +72,7 @@ pub struct Options {
     /// One `slack_configs` entry; `{slack}` is replaced by the fake Slack's port.
     pub slack_config: String,
     pub extra_config: String,
+    pub evaluation_interval: &'static str,
     pub rules: String,
 }
 
@@ -80,7 +81,8 @@ impl Default for Options {
         Self {
             providers: vec![("tekion", vec!["dealer-001", "dealer-002"])],
             slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
-            extra_config: String::new(),
+                        extra_config: String::new(),
+            evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
         }
     }
@@ -93,6 +95,46 @@ pub struct TestApp {
     pub slack: FakeSlack,
     pub smtp: FakeSmtp,
     pub dir: tempfile::TempDir,
+    running: Option<Running>,
+}
+
+/// An application running in its own actix system on its own thread: stopping the system stops
+/// every actor and server of that application, as a process exit would.
+struct Running {
+    system: actix_rt::System,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts syncwatch from a config file on a new thread; returns its HTTP port.
+fn start_app(config_path: PathBuf) -> (u16, Running) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let system = actix_rt::System::new();
+        system.block_on(async move {
+            let no_env = |_: &str| None;
+            let settings = config::load(&config_path, &no_env)
+                .unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
+            let app = Application::build(settings, Arc::new(SystemClock), &no_env)
+                .await
+                .expect("app starts");
+            let port = app.port();
+            actix_rt::spawn(app.run_until_stopped());
+            tx.send((port, actix_rt::System::current()))
+                .expect("test waits for the port");
+        });
+        system.run().expect("app system runs");
+    });
+    let (port, system) = rx.recv().expect("app started");
+    (port, Running { system, thread })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.system.stop();
+            let _ = r.thread.join();
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -161,7 +203,9 @@ url = "sqlite://{db}"
 
 [rules]
 files = ["{rules}"]
-evaluation_interval = "100ms"
+evaluation_interval = "{interval}"
+watch_interval = "200ms"
+
 
 [alerting]
 config = "{alerting}"
@@ -179,18 +223,14 @@ stages = ["validate", "store"]
         alerting = dir.path().join("alerting.yml").display(),
         runbooks = repo.join("runbooks").display(),
         extra = opts.extra_config,
+        interval = opts.evaluation_interval,
     );
     let config_path = dir.path().join("syncwatch.toml");
     std::fs::write(&config_path, &config_text).unwrap();
-    let no_env = |_: &str| None;
-    let settings =
-        config::load(&config_path, &no_env).unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
-    let app = Application::build(settings, clock, &no_env)
-        .await
-        .expect("app starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let (port, running) = start_app(config_path);
+    let address = format!("http://127.0.0.1:{port}");
     TestApp {
+        running: Some(running),
         address,
         sim_address: format!("http://127.0.0.1:{sim_port}"),
         client: reqwest::Client::new(),
@@ -229,6 +269,18 @@ where
 impl TestApp {
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Stops the application (all its actors and servers) and starts it again on the same
+    /// database and files, as a process restart would.
+    pub fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.system.stop();
+            r.thread.join().expect("app thread ends");
+        }
+        let (port, running) = start_app(self.dir.path().join("syncwatch.toml"));
+        self.address = format!("http://127.0.0.1:{port}");
+        self.running = Some(running);
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -9,6 +9,7 @@ mod helpers;
 mod pipeline;
 mod providers;
 mod rules_cli;
+mod rules_engine;
 mod runbooks;
 mod store;
 mod tickets;

@@ -1,0 +1,108 @@
+//! Hot reload of the rule files: on SIGHUP, and when a file matched by `rules.files` changes
+//! (checked every `rules.watch_interval`; zero disables the check). A broken file is reported (log, `syncwatch_rules_last_reload_successful`
+//! 0, `/readyz` detail) and the previous rules keep running.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use actix::Addr;
+
+use super::actor::{ReloadRules, RulesActor, RulesStatus};
+use super::file::{expand_globs, load_rule_files};
+use crate::telemetry::Metrics;
+
+/// What identifies the current version of the rule files: paths, sizes and modification times.
+pub type FilesVersion = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+pub fn files_version(patterns: &[String]) -> FilesVersion {
+    let files = expand_globs(patterns).unwrap_or_default();
+    files
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok();
+            let len = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
+            (p, len, modified)
+        })
+        .collect()
+}
+
+/// Loads the rule files and hands them to the actor, or reports why not.
+pub async fn reload(
+    patterns: &[String],
+    addr: &Addr<RulesActor>,
+    status: &RwLock<RulesStatus>,
+    metrics: &Metrics,
+) {
+    match load_rule_files(patterns) {
+        Ok(groups) => {
+            if let Err(e) = addr.send(ReloadRules(groups)).await {
+                tracing::error!(error = %e, "rules actor unavailable; reload not applied");
+            }
+        }
+        Err(problems) => {
+            tracing::error!(problems = %problems, "rule reload refused; the previous rules keep running");
+            status
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .last_reload_error = Some(problems.to_string());
+            metrics.rules_reloaded(false);
+        }
+    }
+}
+
+/// Watches the rule files and SIGHUP for the life of the process.
+pub fn spawn_reloader(
+    patterns: Vec<String>,
+    watch_interval: Duration,
+    addr: Addr<RulesActor>,
+    status: Arc<RwLock<RulesStatus>>,
+    metrics: Metrics,
+) {
+    actix::spawn(async move {
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut version = files_version(&patterns);
+        // A zero interval watches SIGHUP only (an interval that never fires in practice).
+        let period = if watch_interval.is_zero() {
+            Duration::from_secs(u32::MAX as u64)
+        } else {
+            watch_interval
+        };
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        loop {
+            #[cfg(unix)]
+            let signalled = async {
+                match hangup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = std::future::pending::<()>();
+            let by_signal = tokio::select! {
+                _ = tick.tick() => false,
+                _ = signalled => true,
+            };
+            let now = files_version(&patterns);
+            if !by_signal && now == version {
+                continue;
+            }
+            version = now;
+            if by_signal {
+                tracing::info!("SIGHUP: reloading rules");
+            } else {
+                tracing::info!("rule files changed: reloading rules");
+            }
+            reload(&patterns, &addr, &status, &metrics).await;
+            if !addr.connected() {
+                break;
+            }
+        }
+    });
+}
