@@ -192,11 +192,9 @@ impl RulesActor {
         status: Arc<RwLock<RulesStatus>>,
     ) -> Self {
         let plan = retention_plan(&groups, options.min_retention.as_millis() as i64);
-        let store = SeriesStore::with_plan(
-            plan,
-            options.interval.as_millis() as i64,
-            options.max_series,
-        );
+        // Unchanged values are re-sampled as a 15 s scrape would (or each tick, if slower).
+        let heartbeat_ms = options.interval.as_millis().max(15_000) as i64;
+        let store = SeriesStore::with_plan(plan, heartbeat_ms, options.max_series);
         let mut actor = Self {
             groups: groups.into_iter().map(load).collect(),
             store,

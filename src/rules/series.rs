@@ -82,6 +82,11 @@ pub struct SeriesStore {
     last_prune_ms: i64,
 }
 
+/// Samples of one series are kept at least this far apart: a newer value within it replaces the
+/// newest sample, so the latest value is always visible but a busy counter costs at most one
+/// sample a second.
+pub const MIN_SPACING_MS: i64 = 1_000;
+
 /// Pruning walks every series; once a second is plenty.
 const PRUNE_EVERY_MS: i64 = 1_000;
 
@@ -158,14 +163,20 @@ impl SeriesStore {
             let Some(points) = self.points_mut(&s.name, &s.labels) else {
                 continue;
             };
-            let append = match points.last() {
-                None => true,
-                Some((lt, lv)) => {
-                    t > *lt && (lv.to_bits() != s.value.to_bits() || t - lt >= scrape)
+            let n = points.len();
+            match points.last() {
+                None => points.push((t, s.value)),
+                Some((lt, lv)) if t > *lt => {
+                    let changed = lv.to_bits() != s.value.to_bits();
+                    // The newest sample is settled once it is a full spacing past the one before it.
+                    let spaced = n < 2 || *lt - points[n - 2].0 >= MIN_SPACING_MS;
+                    if changed && !spaced {
+                        points[n - 1] = (t, s.value);
+                    } else if changed || t - lt >= scrape {
+                        points.push((t, s.value));
+                    }
                 }
-            };
-            if append {
-                points.push((t, s.value));
+                Some(_) => {}
             }
         }
         if t - self.last_prune_ms >= PRUNE_EVERY_MS {
@@ -338,5 +349,29 @@ mod tests {
         let st = s.stats();
         assert_eq!((st.series, st.dropped), (2, 2));
         assert!(st.bytes > 0);
+    }
+
+    #[test]
+    fn a_busy_series_keeps_one_sample_per_second_and_its_latest_value() {
+        let mut s = SeriesStore::new(600_000, 15_000);
+        for t in 0..=3_000 {
+            if t % 10 == 0 {
+                s.ingest(&[sample(t as f64)], t);
+            }
+        }
+        let points = s.series(Some("m"))[0].2.clone();
+        assert!(points.len() <= 5, "{} samples for 3 s", points.len());
+        assert_eq!(
+            *points.last().unwrap(),
+            (3_000, 3_000.0),
+            "the newest value is exact"
+        );
+        assert!(
+            points
+                .windows(2)
+                .rev()
+                .skip(1)
+                .all(|w| w[1].0 - w[0].0 >= MIN_SPACING_MS)
+        );
     }
 }
