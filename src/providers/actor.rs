@@ -63,7 +63,8 @@ pub struct LastError {
 
 #[derive(Debug, Default)]
 struct Connection {
-    running: bool,
+    /// When the running sync started, if one runs.
+    running_since_ms: Option<i64>,
     last_success_ms: Option<i64>,
     last_error: Option<(i64, FetchError)>,
     next_run_ms: Option<i64>,
@@ -117,7 +118,9 @@ impl ProviderActor {
         let Some(c) = self.connections.get_mut(connection) else {
             return;
         };
-        c.running = false;
+        c.running_since_ms = None;
+        self.metrics
+            .sync_in_progress(&self.settings.name, connection, Duration::ZERO);
         if outcome.error.as_ref().is_some_and(|e| e.deferred) {
             // Nothing was asked of the provider: not a sync, not a failure.
             return;
@@ -264,6 +267,22 @@ impl Actor for ProviderActor {
         let n = self.connections.len().max(1) as u32;
         let schedule = self.settings.schedule;
         let now = self.clock.now_ms();
+        for name in self.connections.keys() {
+            self.metrics
+                .connection_schedule(&self.settings.name, name, schedule);
+            self.metrics
+                .sync_in_progress(&self.settings.name, name, Duration::ZERO);
+        }
+        // A running sync's age, every second, so a stuck sync shows before it ends.
+        ctx.run_interval(Duration::from_secs(1), |act, _| {
+            let now = act.clock.now_ms();
+            for (name, c) in &act.connections {
+                if let Some(since) = c.running_since_ms {
+                    let age = Duration::from_millis((now - since).max(0) as u64);
+                    act.metrics.sync_in_progress(&act.settings.name, name, age);
+                }
+            }
+        });
         let names: Vec<String> = self.connections.keys().cloned().collect();
         for (i, name) in names.into_iter().enumerate() {
             // Spread first runs over the interval: connection i starts at i/n of it.
@@ -296,14 +315,14 @@ impl Handler<SyncNow> for ProviderActor {
         let Some(c) = self.connections.get_mut(&msg.connection) else {
             return Err(SyncError::UnknownConnection(msg.connection));
         };
-        if c.running {
+        if c.running_since_ms.is_some() {
             return Err(SyncError::AlreadyRunning(msg.connection));
         }
         if now < not_before {
             c.next_run_ms = Some(not_before.max(now + schedule_ms));
             return Err(SyncError::Throttled(rfc3339(not_before)));
         }
-        c.running = true;
+        c.running_since_ms = Some(now);
         c.next_run_ms = Some(now + schedule_ms);
         let connection = msg.connection.clone();
         let job = SyncJob {
@@ -342,7 +361,7 @@ impl Handler<GetStatus> for ProviderActor {
                     (Some(_), None) => true,
                     _ => false,
                 };
-                let state = if c.running {
+                let state = if c.running_since_ms.is_some() {
                     "syncing"
                 } else if now < self.throttle.not_before_ms() {
                     "rescheduled"

@@ -1,11 +1,12 @@
 //! The `RulesActor`: owns the series store, the rule groups and their alert states.
 //!
-//! It evaluates a group when a metric the group reads changed (a watcher waits on the live store,
-//! then a few milliseconds more, so a burst of changes costs one evaluation), and on every tick of
-//! `rules.evaluation_interval` for groups whose interval elapsed (`for:`, absence, time). Metrics
-//! the actor records about itself never trigger it. Alert-state changes are persisted before the
-//! transitions go to the dispatcher with `send().await`; the handler is atomic, so evaluations
-//! queue behind a slow dispatcher instead of piling up.
+//! It evaluates a group (one without a slower interval of its own) when a metric the group reads
+//! changed: a watcher waits on the live store, then a few milliseconds more, so a burst of
+//! changes costs one evaluation. On every tick of `rules.evaluation_interval` it evaluates the
+//! groups whose interval elapsed (`for:`, absence, time). Metrics the actor records about itself
+//! never trigger it. Alert-state changes are persisted before the transitions go to the
+//! dispatcher with `send().await`; the handler is atomic, so evaluations queue behind a slow
+//! dispatcher instead of piling up.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -313,6 +314,9 @@ impl RulesActor {
                 lg.state
                     .last_eval_ms
                     .is_none_or(|last| now - last >= interval)
+                        } else if lg.group.interval.is_some_and(|i| i > self.options.interval) {
+                // A group with its own, slower interval (long-window recordings) keeps to it.
+                false
             } else {
                 match &lg.reads {
                     None => true,

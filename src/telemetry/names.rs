@@ -6,6 +6,8 @@ pub const SYNC_DURATION_SECONDS: &str = "syncwatch_sync_duration_seconds";
 pub const SYNC_RECORDS_TOTAL: &str = "syncwatch_sync_records_total";
 pub const SYNC_LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
     "syncwatch_sync_last_success_timestamp_seconds";
+pub const SYNC_SCHEDULE_SECONDS: &str = "syncwatch_sync_schedule_seconds";
+pub const SYNC_IN_PROGRESS_SECONDS: &str = "syncwatch_sync_in_progress_seconds";
 pub const PROVIDER_REQUESTS_TOTAL: &str = "syncwatch_provider_requests_total";
 pub const PROVIDER_REQUEST_DURATION_SECONDS: &str = "syncwatch_provider_request_duration_seconds";
 pub const STAGE_RECORDS_RECEIVED_TOTAL: &str = "syncwatch_stage_records_received_total";
@@ -63,6 +65,16 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         SYNC_LAST_SUCCESS_TIMESTAMP_SECONDS,
         Kind::Gauge,
         "Unix time of the last successful sync of a connection.",
+    ),
+    (
+        SYNC_SCHEDULE_SECONDS,
+        Kind::Gauge,
+        "How often a connection is scheduled to sync.",
+    ),
+    (
+        SYNC_IN_PROGRESS_SECONDS,
+        Kind::Gauge,
+        "How long the running sync of a connection has been running (0 when idle).",
     ),
     (
         PROVIDER_REQUESTS_TOTAL,

@@ -89,6 +89,22 @@ impl Metrics {
         });
     }
 
+    pub fn connection_schedule(&self, provider: &str, connection: &str, schedule: Duration) {
+        let (p, c) = (provider.to_string(), connection.to_string());
+        self.with(|| {
+            gauge!(SYNC_SCHEDULE_SECONDS, "provider" => p, "connection" => c)
+                .set(schedule.as_secs_f64())
+        });
+    }
+
+    pub fn sync_in_progress(&self, provider: &str, connection: &str, running_for: Duration) {
+        let (p, c) = (provider.to_string(), connection.to_string());
+        self.with(|| {
+            gauge!(SYNC_IN_PROGRESS_SECONDS, "provider" => p, "connection" => c)
+                .set(running_for.as_secs_f64())
+        });
+    }
+
     pub fn provider_request(&self, provider: &str, status: Option<u16>, duration: Duration) {
         let p = provider.to_string();
         self.with(|| {
