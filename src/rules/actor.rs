@@ -314,7 +314,7 @@ impl RulesActor {
                 lg.state
                     .last_eval_ms
                     .is_none_or(|last| now - last >= interval)
-                        } else if lg.group.interval.is_some_and(|i| i > self.options.interval) {
+            } else if lg.group.interval.is_some_and(|i| i > self.options.interval) {
                 // A group with its own, slower interval (long-window recordings) keeps to it.
                 false
             } else {

@@ -100,7 +100,19 @@ impl Template {
                     "humanize" => Func::Humanize,
                     "humanizeDuration" => Func::HumanizeDuration,
                     "humanizePercentage" => Func::HumanizePercentage,
-                    other => return Err(format!("unsupported template function {other:?}")),
+                    // `x | printf "%.1f"`: the piped value is printf's last argument.
+                    other => match other.strip_prefix("printf ").map(str::trim) {
+                        Some(quoted)
+                            if quoted.len() >= 2
+                                && quoted.starts_with('"')
+                                && quoted.ends_with('"') =>
+                        {
+                            let fmt = quoted[1..quoted.len() - 1].to_string();
+                            validate_printf(&fmt)?;
+                            Func::Printf(fmt)
+                        }
+                        _ => return Err(format!("unsupported template function {other:?}")),
+                    },
                 });
             }
             if let Some(Func::Printf(fmt)) = funcs.first() {
@@ -126,7 +138,7 @@ impl Template {
                 Part::Text(t) => out.push_str(t),
                 Part::Action(op, funcs) => {
                     let (mut text, num) = match op {
-                        Operand::Value => (format_value(value), Some(value)),
+                        Operand::Value => (format_go_v(value), Some(value)),
                         Operand::Label(n) => {
                             let v = labels.value(n).to_string();
                             let num = v.parse::<f64>().ok();
@@ -143,7 +155,7 @@ impl Template {
                         text = match f {
                             Func::Humanize => humanize(n),
                             Func::HumanizeDuration => humanize_duration(n),
-                            Func::HumanizePercentage => humanize(n * 100.0) + "%",
+                            Func::HumanizePercentage => format_g4(n * 100.0) + "%",
                             Func::Printf(fmt) => printf(fmt, n),
                         };
                     }
@@ -179,12 +191,13 @@ fn printf(fmt: &str, n: f64) -> String {
     let body = match (conv, precision) {
         ("d", _) => format!("{}", n.trunc() as i64),
         ("f", p) => format!("{:.*}", p.unwrap_or(6), n),
-        _ => format_value(n),
+        _ => format_go_v(n),
     };
     format!("{}{}{}", &fmt[..start], body, &fmt[spec_end + 1..]).replace("%%", "%")
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)` style: shortest exact form.
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest exact decimal, never an exponent
+/// (count_values labels use it).
 pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
@@ -199,97 +212,140 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-fn trim_float(v: f64, precision: usize) -> String {
-    let s = format!("{v:.precision$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// Prometheus' `humanize`: SI prefixes, 4 significant digits.
-pub fn humanize(v: f64) -> String {
-    if v == 0.0 || v.is_nan() || v.is_infinite() {
-        return format_value(v);
-    }
-    let prefixes = [
-        (1e24, "Y"),
-        (1e21, "Z"),
-        (1e18, "E"),
-        (1e15, "P"),
-        (1e12, "T"),
-        (1e9, "G"),
-        (1e6, "M"),
-        (1e3, "k"),
-    ];
-    let a = v.abs();
-    if a >= 1.0 {
-        for (scale, p) in prefixes {
-            if a >= scale {
-                return format!("{}{}", sig4(v / scale), p);
-            }
-        }
-        return sig4(v);
-    }
-    let small = [
-        (1e-3, "m"),
-        (1e-6, "µ"),
-        (1e-9, "n"),
-        (1e-12, "p"),
-        (1e-15, "f"),
-        (1e-18, "a"),
-    ];
-    for (scale, p) in small {
-        if a >= scale {
-            return format!("{}{}", sig4(v / scale), p);
-        }
-    }
-    sig4(v)
-}
-
-fn sig4(v: f64) -> String {
-    let digits = if v.abs() >= 1.0 {
-        v.abs().log10().floor() as i32 + 1
-    } else {
-        1
+/// Splits Rust's shortest scientific form (`1.2345e6`) into digits and decimal exponent.
+fn sci(v: f64, precision: Option<usize>) -> (String, i32) {
+    let s = match precision {
+        Some(p) => format!("{:.*e}", p, v.abs()),
+        None => format!("{:e}", v.abs()),
     };
-    trim_float(v, (4 - digits).max(0) as usize)
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    (mant.replace('.', ""), exp.parse().unwrap_or(0))
 }
 
-/// Prometheus' `humanizeDuration`: `1d 2h 3m 4s`, or ms/µs/ns below a second.
-pub fn humanize_duration(v: f64) -> String {
+fn go_exponent(exp: i32) -> String {
+    format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+}
+
+/// Go's `%g` with shortest precision (`%v` of a float64): `1e+06`, `0.0001`, `123456`.
+pub fn format_go_v(v: f64) -> String {
+    if v.is_nan() || v.is_infinite() || v == 0.0 {
+        return if v == 0.0 {
+            "0".into()
+        } else {
+            format_value(v)
+        };
+    }
+    let sign = if v < 0.0 { "-" } else { "" };
+    let (digits, exp) = sci(v, None);
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    // Shortest %g switches to an exponent below 1e-4 and from 1e+06 on (Go's strconv).
+    if !(-4..6).contains(&exp) {
+        let mant = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits.to_string()
+        };
+        return format!("{sign}{mant}{}", go_exponent(exp));
+    }
+    format!("{sign}{}", format_value(v.abs()))
+}
+
+/// Go's `%.4g`.
+pub fn format_g4(v: f64) -> String {
     if v.is_nan() || v.is_infinite() {
         return format_value(v);
     }
-    if v.abs() < 1.0 && v != 0.0 {
-        let a = v.abs();
-        let (scale, unit) = if a >= 1e-3 {
-            (1e3, "ms")
-        } else if a >= 1e-6 {
-            (1e6, "us")
-        } else {
-            (1e9, "ns")
-        };
-        return format!("{}{}", sig4(v * scale), unit);
+    if v == 0.0 {
+        return "0".into();
     }
     let sign = if v < 0.0 { "-" } else { "" };
-    let total = v.abs();
-    let secs = total % 60.0;
-    let whole = total as u64;
-    let (d, h, m) = (whole / 86400, (whole / 3600) % 24, (whole / 60) % 60);
-    let mut out = String::from(sign);
-    if d > 0 {
-        out.push_str(&format!("{d}d "));
+    let (digits, exp) = sci(v, Some(3));
+    if !(-4..4).contains(&exp) {
+        let d = digits.trim_end_matches('0');
+        let mant = if d.len() > 1 {
+            format!("{}.{}", &d[..1], &d[1..])
+        } else {
+            d.to_string()
+        };
+        return format!("{sign}{mant}{}", go_exponent(exp));
     }
-    if h > 0 {
-        out.push_str(&format!("{h}h "));
+    let decimals = (3 - exp).max(0) as usize;
+    let s = format!("{:.*}", decimals, v.abs());
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{sign}{s}")
+}
+
+/// Prometheus' `humanize`: SI prefixes, `%.4g`.
+pub fn humanize(v: f64) -> String {
+    if v == 0.0 || v.is_nan() || v.is_infinite() {
+        return format_g4(v);
     }
-    if m > 0 {
-        out.push_str(&format!("{m}m "));
+    let mut x = v;
+    let mut prefix = "";
+    if x.abs() >= 1.0 {
+        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
+            if x.abs() < 1000.0 {
+                break;
+            }
+            prefix = p;
+            x /= 1000.0;
+        }
+    } else {
+        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+            if x.abs() >= 1.0 {
+                break;
+            }
+            prefix = p;
+            x *= 1000.0;
+        }
     }
-    out.push_str(&format!("{}s", trim_float(secs, 4)));
-    out
+    format!("{}{prefix}", format_g4(x))
+}
+
+/// Prometheus' `humanizeDuration`: `1d 2h 3m 4s` (every unit below the largest), `%.4g` seconds
+/// under a minute, ms/us/ns under a second.
+pub fn humanize_duration(v: f64) -> String {
+    if v.is_nan() || v.is_infinite() {
+        return format_g4(v);
+    }
+    if v == 0.0 {
+        return "0s".into();
+    }
+    if v.abs() >= 1.0 {
+        let sign = if v < 0.0 { "-" } else { "" };
+        let a = v.abs();
+        let total = a as i64;
+        let (s, m, h, d) = (
+            total % 60,
+            (total / 60) % 60,
+            (total / 3600) % 24,
+            total / 86400,
+        );
+        return if d != 0 {
+            format!("{sign}{d}d {h}h {m}m {s}s")
+        } else if h != 0 {
+            format!("{sign}{h}h {m}m {s}s")
+        } else if m != 0 {
+            format!("{sign}{m}m {s}s")
+        } else {
+            format!("{sign}{}s", format_g4(a))
+        };
+    }
+    let mut x = v;
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if x.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        x *= 1000.0;
+    }
+    format!("{}{prefix}s", format_g4(x))
 }
 
 #[cfg(test)]
@@ -310,6 +366,23 @@ mod tests {
     }
 
     #[test]
+    fn go_number_formats() {
+        assert_eq!(format_go_v(1_000_000.0), "1e+06");
+        assert_eq!(format_go_v(123_456.0), "123456");
+        assert_eq!(format_go_v(0.0001), "0.0001");
+        assert_eq!(format_go_v(0.00001), "1e-05");
+        assert_eq!(format_go_v(-2.5), "-2.5");
+        assert_eq!(format_g4(12_345.0), "1.234e+04");
+        assert_eq!(format_g4(0.5), "0.5");
+        assert_eq!(format_g4(18.3673), "18.37");
+        assert_eq!(format_g4(0.001234), "0.001234");
+        assert_eq!(humanize_duration(86_460.0), "1d 0h 1m 0s");
+        assert_eq!(humanize_duration(30.5), "30.5s");
+        assert_eq!(humanize(0.0012), "1.2m");
+        assert_eq!(humanize(0.000_002), "2u");
+    }
+
+    #[test]
     fn humanize_functions_match_prometheus() {
         assert_eq!(humanize(1234567.0), "1.235M");
         assert_eq!(humanize(0.0012), "1.2m");
@@ -318,6 +391,8 @@ mod tests {
         assert_eq!(humanize_duration(0.25), "250ms");
         let t = Template::parse("{{ $value | humanizePercentage }}").unwrap();
         assert_eq!(t.render(&labels(), 0.1234), "12.34%");
+        let t = Template::parse(r#"{{ $value | printf "%.2f" }}"#).unwrap();
+        assert_eq!(t.render(&labels(), 0.5), "0.50");
         let t = Template::parse(r#"{{ printf "%.1f" $value }} s"#).unwrap();
         assert_eq!(t.render(&labels(), 12.345), "12.3 s");
     }

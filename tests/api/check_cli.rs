@@ -75,6 +75,7 @@ fn check_names_file_and_line_of_every_problem_and_exits_1() {
         dir.path().join("syncwatch.toml"),
     )
     .unwrap();
+    let rules_text = std::fs::read_to_string(root.join("rules/syncs.yml")).unwrap();
     let rules = std::fs::read_to_string(root.join("rules/syncs.yml"))
         .unwrap()
         .replace("for: 10s", "for: ten seconds");
@@ -84,7 +85,15 @@ fn check_names_file_and_line_of_every_problem_and_exits_1() {
         .replace("## Fix", "## Remedy");
     std::fs::write(dir.path().join("runbooks/provider-rate-limited.md"), rb).unwrap();
     let stdout = check_fails_in(dir.path());
-    assert!(stdout.contains("rules/syncs.yml:5: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"), "{stdout}");
+    let rule_line = rules_text
+        .lines()
+        .position(|l| l.contains("- alert: ProviderAuthFailing"))
+        .expect("the rule exists")
+        + 1;
+    let expected = format!(
+        "rules/syncs.yml:{rule_line}: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"
+    );
+    assert!(stdout.contains(&expected), "{expected}\n{stdout}");
     assert!(
         stdout.contains("runbooks/provider-rate-limited.md:")
             && stdout.contains("missing section '## Fix'"),

@@ -76,3 +76,26 @@ async fn empty_lookups_are_refused_and_the_catalogue_lists_runbooks() {
         404
     );
 }
+
+#[test]
+fn every_shipped_alert_maps_to_a_runbook() {
+    use syncwatch::domain::Labels;
+    use syncwatch::rules::file::{RuleKind, load_rule_files};
+    use syncwatch::runbooks::{RunbookIndex, load_runbooks};
+    let root = super::helpers::repo();
+    let groups = load_rule_files(&[root.join("rules/*.yml").display().to_string()]).unwrap();
+    let index = RunbookIndex::build(load_runbooks(&root.join("runbooks")).unwrap()).unwrap();
+    let mut alerts = 0;
+    for rule in groups.iter().flat_map(|g| &g.rules) {
+        if let RuleKind::Alerting { annotations, .. } = &rule.kind {
+            alerts += 1;
+            let labels: Labels = [("alertname", rule.name.as_str())].into_iter().collect();
+            assert!(
+                annotations.iter().any(|(k, _)| k == "runbook_url") || index.exact(&labels).is_some(),
+                "alert {} has neither a runbook_url nor a runbook mapping",
+                rule.name
+            );
+        }
+    }
+    assert!(alerts >= 15, "{alerts} alerting rules");
+}
