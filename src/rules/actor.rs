@@ -25,7 +25,7 @@ use crate::store::{Store, StoredAlert};
 use crate::telemetry::{LiveStore, Metrics, names};
 
 /// How long a change waits for more changes before it triggers an evaluation.
-const COALESCE: Duration = Duration::from_millis(5);
+const COALESCE: Duration = Duration::from_millis(1);
 
 /// Metrics the rules actor records itself: they change on every evaluation, so they must not
 /// trigger one (rules reading them are evaluated on the tick).
@@ -291,7 +291,13 @@ impl RulesActor {
             Trigger::Changed(names) => names,
         };
         let tick = changed.is_empty();
-        self.store.ingest(&self.live.snapshot(), now);
+        // A tick samples everything (the heartbeat of unchanged series); a change only what changed.
+        let samples = if tick {
+            self.live.snapshot()
+        } else {
+            self.live.snapshot_of(&changed)
+        };
+        self.store.ingest(&samples, now);
         let linker = self.runbook_url.clone();
         let link = move |l: &Labels| linker(l);
         let env = TemplateEnv::default();

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::label::MatchOp;
 use promql_parser::parser::{
     AggregateExpr, BinModifier, BinaryExpr, Call, Expr, LabelModifier, Offset, SubqueryExpr,
     VectorMatchCardinality, VectorSelector,
@@ -290,20 +290,6 @@ fn offset_ms(o: &Option<Offset>) -> i64 {
     }
 }
 
-fn matches(m: &Matcher, labels: &Labels, name: &str) -> bool {
-    let v = if m.name == METRIC_NAME {
-        name
-    } else {
-        labels.value(&m.name)
-    };
-    match &m.op {
-        MatchOp::Equal => m.value == v,
-        MatchOp::NotEqual => m.value != v,
-        MatchOp::Re(re) => re.is_match(v),
-        MatchOp::NotRe(re) => !re.is_match(v),
-    }
-}
-
 fn with_name(labels: &Labels, name: &str) -> Labels {
     let mut l = labels.clone();
     l.insert(METRIC_NAME, name);
@@ -496,16 +482,7 @@ impl Evaluator<'_> {
     }
 
     fn selected<'s>(&'s self, vs: &VectorSelector) -> Vec<(&'s str, &'s Labels, &'s Points)> {
-        self.store
-            .series(vs.name.as_deref())
-            .into_iter()
-            .filter(|(name, labels, _)| {
-                vs.matchers
-                    .matchers
-                    .iter()
-                    .all(|m| matches(m, labels, name))
-            })
-            .collect()
+        self.store.select(vs.name.as_deref(), &vs.matchers.matchers)
     }
 
     /// The instant vector of a selector, with each sample's timestamp.

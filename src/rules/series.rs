@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use promql_parser::label::{MatchOp, Matcher};
+
 use crate::domain::Labels;
 use crate::telemetry::Sample;
 
@@ -21,8 +23,114 @@ pub type Points = Vec<(i64, f64)>;
 
 /// Read access to series, as the evaluator needs it.
 pub trait Queryable {
-    /// Every series of a metric name (`None`: of every name), labels without `__name__`.
-    fn series(&self, name: Option<&str>) -> Vec<(&str, &Labels, &Points)>;
+    /// The series of a metric name (`None`: of every name) that every matcher accepts; labels
+    /// come without `__name__`.
+    fn select(&self, name: Option<&str>, matchers: &[Matcher]) -> Vec<(&str, &Labels, &Points)>;
+}
+
+/// Whether a matcher accepts a series (`__name__` is matched against the metric name).
+pub fn matcher_accepts(m: &Matcher, labels: &Labels, name: &str) -> bool {
+    let v = if m.name == "__name__" {
+        name
+    } else {
+        labels.value(&m.name)
+    };
+    match &m.op {
+        MatchOp::Equal => m.value == v,
+        MatchOp::NotEqual => m.value != v,
+        MatchOp::Re(re) => re.is_match(v),
+        MatchOp::NotRe(re) => !re.is_match(v),
+    }
+}
+
+/// The series of one metric name, with postings (label value → series) for equality matchers,
+/// the inverted index that spares a selector from scanning every series of its metric.
+#[derive(Debug, Default)]
+struct Family {
+    slots: Vec<(Labels, Points)>,
+    index: HashMap<Labels, usize>,
+    postings: HashMap<String, HashMap<String, Vec<usize>>>,
+}
+
+impl Family {
+    fn get_mut(&mut self, labels: &Labels) -> Option<&mut Points> {
+        let i = *self.index.get(labels)?;
+        Some(&mut self.slots[i].1)
+    }
+
+    fn insert(&mut self, labels: Labels) -> &mut Points {
+        let i = self.slots.len();
+        for (k, v) in labels.iter() {
+            self.postings
+                .entry(k.to_string())
+                .or_default()
+                .entry(v.to_string())
+                .or_default()
+                .push(i);
+        }
+        self.index.insert(labels.clone(), i);
+        self.slots.push((labels, Vec::new()));
+        &mut self.slots[i].1
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Keeps the series `keep` accepts; rebuilds the index when any went.
+    fn retain(&mut self, keep: impl FnMut(&mut (Labels, Points)) -> bool) {
+        let before = self.slots.len();
+        self.slots.retain_mut(keep);
+        if self.slots.len() != before {
+            self.index.clear();
+            self.postings.clear();
+            for (i, (labels, _)) in self.slots.iter().enumerate() {
+                self.index.insert(labels.clone(), i);
+                for (k, v) in labels.iter() {
+                    self.postings
+                        .entry(k.to_string())
+                        .or_default()
+                        .entry(v.to_string())
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
+    }
+
+    /// Series that can match: the intersection of the postings of the equality matchers
+    /// (ascending slot order), or every series when there is none.
+    fn candidates(&self, matchers: &[Matcher]) -> Vec<usize> {
+        let mut lists: Vec<&Vec<usize>> = Vec::new();
+        for m in matchers
+            .iter()
+            .filter(|m| m.op == MatchOp::Equal && m.name != "__name__" && !m.value.is_empty())
+        {
+            match self
+                .postings
+                .get(&m.name)
+                .and_then(|values| values.get(&m.value))
+            {
+                Some(list) => lists.push(list),
+                None => return Vec::new(),
+            }
+        }
+        if lists.is_empty() {
+            return (0..self.slots.len()).collect();
+        }
+        lists.sort_by_key(|l| l.len());
+        let mut out = lists[0].clone();
+        for other in &lists[1..] {
+            let mut j = 0;
+            out.retain(|x| {
+                while j < other.len() && other[j] < *x {
+                    j += 1;
+                }
+                j < other.len() && other[j] == *x
+            });
+        }
+        out
+    }
 }
 
 /// How long each metric's samples are kept, derived from what the rules read.
@@ -72,7 +180,7 @@ pub struct StoreStats {
 /// The store.
 #[derive(Debug, Default)]
 pub struct SeriesStore {
-    by_name: HashMap<String, HashMap<Labels, Points>>,
+    by_name: HashMap<String, Family>,
     plan: RetentionPlan,
     scrape_interval_ms: i64,
     /// Series the store holds at most; new ones past it are refused and counted.
@@ -121,18 +229,18 @@ impl SeriesStore {
                 self.dropped += 1;
                 return None;
             }
-            self.by_name.insert(name.to_string(), HashMap::new());
+            self.by_name.insert(name.to_string(), Family::default());
         }
-        let by_labels = self.by_name.get_mut(name)?;
-        if !by_labels.contains_key(labels) {
-            if full {
-                self.dropped += 1;
-                return None;
-            }
-            self.series += 1;
-            by_labels.insert(labels.clone(), Vec::new());
+        let family = self.by_name.get_mut(name)?;
+        if family.index.contains_key(labels) {
+            return family.get_mut(labels);
         }
-        by_labels.get_mut(labels)
+        if full {
+            self.dropped += 1;
+            return None;
+        }
+        self.series += 1;
+        Some(family.insert(labels.clone()))
     }
 
     /// Appends one sample (recording rules, `ALERTS`, tests).
@@ -198,9 +306,9 @@ impl SeriesStore {
     /// Drops samples older than each metric's retention, and series left empty.
     pub fn prune(&mut self, now: i64) {
         self.last_prune_ms = now;
-        for (name, series) in self.by_name.iter_mut() {
+        for (name, family) in self.by_name.iter_mut() {
             let cutoff = now - self.plan.retention_ms(name);
-            series.retain(|_, points| {
+            family.retain(|(_, points)| {
                 let keep_from = points.partition_point(|(t, _)| *t < cutoff);
                 // Keep one sample before the cutoff so lookback at the window's edge still works.
                 let drop = keep_from.saturating_sub(1);
@@ -213,8 +321,8 @@ impl SeriesStore {
                 !points.is_empty() && points.last().is_some_and(|(t, _)| *t >= cutoff)
             });
         }
-        self.by_name.retain(|_, s| !s.is_empty());
-        self.series = self.by_name.values().map(HashMap::len).sum();
+        self.by_name.retain(|_, f| f.len() > 0);
+        self.series = self.by_name.values().map(Family::len).sum();
     }
 
     pub fn series_count(&self) -> usize {
@@ -224,9 +332,9 @@ impl SeriesStore {
     pub fn stats(&self) -> StoreStats {
         let mut samples = 0;
         let mut bytes = 0;
-        for (name, series) in &self.by_name {
-            bytes += name.len() + 64;
-            for (labels, points) in series {
+        for (name, family) in &self.by_name {
+            bytes += name.len() + 64 + family.len() * 48;
+            for (labels, points) in &family.slots {
                 samples += points.len();
                 bytes += 96 + points.capacity() * std::mem::size_of::<(i64, f64)>();
                 bytes += labels
@@ -244,20 +352,36 @@ impl SeriesStore {
     }
 }
 
+impl SeriesStore {
+    /// Every series of a metric name (`None`: of every name).
+    pub fn series(&self, name: Option<&str>) -> Vec<(&str, &Labels, &Points)> {
+        self.select(name, &[])
+    }
+}
+
 impl Queryable for SeriesStore {
-    fn series(&self, name: Option<&str>) -> Vec<(&str, &Labels, &Points)> {
-        match name {
-            Some(n) => self
-                .by_name
-                .get_key_value(n)
-                .map(|(k, m)| m.iter().map(|(l, p)| (k.as_str(), l, p)).collect())
-                .unwrap_or_default(),
-            None => self
-                .by_name
+    fn select(&self, name: Option<&str>, matchers: &[Matcher]) -> Vec<(&str, &Labels, &Points)> {
+        // A `__name__="x"` matcher names the metric as well as `x{…}` does.
+        let name = name.or_else(|| {
+            matchers
                 .iter()
-                .flat_map(|(k, m)| m.iter().map(move |(l, p)| (k.as_str(), l, p)))
-                .collect(),
+                .find(|m| m.name == "__name__" && m.op == MatchOp::Equal)
+                .map(|m| m.value.as_str())
+        });
+        let families: Vec<(&String, &Family)> = match name {
+            Some(n) => self.by_name.get_key_value(n).into_iter().collect(),
+            None => self.by_name.iter().collect(),
+        };
+        let mut out = Vec::new();
+        for (fname, family) in families {
+            for i in family.candidates(matchers) {
+                let (labels, points) = &family.slots[i];
+                if matchers.iter().all(|m| matcher_accepts(m, labels, fname)) {
+                    out.push((fname.as_str(), labels, points));
+                }
+            }
         }
+        out
     }
 }
 
@@ -373,5 +497,52 @@ mod tests {
                 .skip(1)
                 .all(|w| w[1].0 - w[0].0 >= MIN_SPACING_MS)
         );
+    }
+
+    #[test]
+    fn equality_matchers_use_the_postings_and_survive_pruning() {
+        let mut s = SeriesStore::new(10_000, 1_000);
+        for svc in 0..3 {
+            for inst in 0..3 {
+                let labels: Labels = [
+                    ("service", format!("s{svc}")),
+                    ("instance", format!("i{inst}")),
+                ]
+                .into_iter()
+                .collect();
+                // Series of s0 stop early and are pruned later.
+                let until = if svc == 0 { 1 } else { 30 };
+                for t in 0..until {
+                    s.push("m", &labels, t * 1_000, 1.0);
+                }
+            }
+        }
+        let eq = |k: &str, v: &str| Matcher::new(MatchOp::Equal, k, v);
+        let names = |v: Vec<(&str, &Labels, &Points)>| {
+            let mut out: Vec<String> = v.into_iter().map(|(_, l, _)| l.to_string()).collect();
+            out.sort();
+            out
+        };
+        assert_eq!(
+            names(s.select(Some("m"), &[eq("service", "s1"), eq("instance", "i2")])),
+            vec![r#"{instance="i2", service="s1"}"#]
+        );
+        assert_eq!(s.select(Some("m"), &[eq("service", "s1")]).len(), 3);
+        assert!(s.select(Some("m"), &[eq("service", "nope")]).is_empty());
+        assert_eq!(
+            s.select(None, &[eq("__name__", "m"), eq("instance", "i0")])
+                .len(),
+            3
+        );
+        s.prune(29_000);
+        assert!(
+            s.select(Some("m"), &[eq("service", "s0")]).is_empty(),
+            "pruned series leave the postings"
+        );
+        assert_eq!(
+            names(s.select(Some("m"), &[eq("service", "s2"), eq("instance", "i1")])),
+            vec![r#"{instance="i1", service="s2"}"#]
+        );
+        assert_eq!(s.series_count(), 6);
     }
 }

@@ -49,7 +49,8 @@ fn load_f64(a: &AtomicU64) -> f64 {
 /// The current value of every series recorded, and a notification when any changes.
 #[derive(Debug, Default)]
 pub struct LiveStore {
-    cells: RwLock<HashMap<(String, Labels), Arc<Cell>>>,
+    /// By metric name, then labels: a change-triggered evaluation reads only the changed names.
+    cells: RwLock<HashMap<String, HashMap<Labels, Arc<Cell>>>>,
     /// Names of the metrics that changed since the last `take_changed`.
     dirty: std::sync::Mutex<std::collections::HashSet<Arc<str>>>,
     changed: Notify,
@@ -58,18 +59,20 @@ pub struct LiveStore {
 impl LiveStore {
     fn cell(&self, key: &Key, kind: Kind) -> Arc<Cell> {
         let labels: Labels = key.labels().map(|l| (l.key(), l.value())).collect();
-        let id = (key.name().to_string(), labels);
         if let Some(c) = self
             .cells
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
+            .get(key.name())
+            .and_then(|by_labels| by_labels.get(&labels))
         {
             return c.clone();
         }
         let mut cells = self.cells.write().unwrap_or_else(|e| e.into_inner());
         cells
-            .entry(id)
+            .entry(key.name().to_string())
+            .or_default()
+            .entry(labels)
             .or_insert_with(|| {
                 Arc::new(match kind {
                     Kind::Histogram => Cell::Histogram {
@@ -86,47 +89,20 @@ impl LiveStore {
     /// Every series' current value; histograms expand to `_bucket`, `_sum` and `_count`.
     pub fn snapshot(&self) -> Vec<Sample> {
         let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::with_capacity(cells.len());
-        for ((name, labels), cell) in cells.iter() {
-            match &**cell {
-                Cell::Value(v) => out.push(Sample {
-                    name: name.clone(),
-                    labels: labels.clone(),
-                    value: load_f64(v),
-                }),
-                Cell::Histogram {
-                    sum,
-                    count,
-                    buckets,
-                } => {
-                    for (bound, b) in names::BUCKETS.iter().zip(buckets) {
-                        let mut l = labels.clone();
-                        l.insert("le", bound.to_string());
-                        out.push(Sample {
-                            name: format!("{name}_bucket"),
-                            labels: l,
-                            value: b.load(Ordering::Acquire) as f64,
-                        });
-                    }
-                    let total = count.load(Ordering::Acquire) as f64;
-                    let mut l = labels.clone();
-                    l.insert("le", "+Inf");
-                    out.push(Sample {
-                        name: format!("{name}_bucket"),
-                        labels: l,
-                        value: total,
-                    });
-                    out.push(Sample {
-                        name: format!("{name}_sum"),
-                        labels: labels.clone(),
-                        value: load_f64(sum),
-                    });
-                    out.push(Sample {
-                        name: format!("{name}_count"),
-                        labels: labels.clone(),
-                        value: total,
-                    });
-                }
+        let mut out = Vec::new();
+        for (name, by_labels) in cells.iter() {
+            push_samples(&mut out, name, by_labels);
+        }
+        out
+    }
+
+    /// The current values of the named metrics only.
+    pub fn snapshot_of(&self, names: &std::collections::HashSet<Arc<str>>) -> Vec<Sample> {
+        let cells = self.cells.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for name in names {
+            if let Some(by_labels) = cells.get(name.as_ref()) {
+                push_samples(&mut out, name, by_labels);
             }
         }
         out
@@ -151,6 +127,52 @@ impl LiveStore {
         // notify_one stores one permit when nobody waits, so a burst of changes wakes the
         // evaluator once.
         self.changed.notify_one();
+    }
+}
+
+fn push_samples(out: &mut Vec<Sample>, name: &str, by_labels: &HashMap<Labels, Arc<Cell>>) {
+    for (labels, cell) in by_labels {
+        match &**cell {
+            Cell::Value(v) => out.push(Sample {
+                name: name.to_string(),
+                labels: labels.clone(),
+                value: load_f64(v),
+            }),
+            Cell::Histogram {
+                sum,
+                count,
+                buckets,
+            } => {
+                let bucket_name = format!("{name}_bucket");
+                for (bound, b) in names::BUCKETS.iter().zip(buckets) {
+                    let mut l = labels.clone();
+                    l.insert("le", bound.to_string());
+                    out.push(Sample {
+                        name: bucket_name.clone(),
+                        labels: l,
+                        value: b.load(Ordering::Acquire) as f64,
+                    });
+                }
+                let total = count.load(Ordering::Acquire) as f64;
+                let mut l = labels.clone();
+                l.insert("le", "+Inf");
+                out.push(Sample {
+                    name: bucket_name,
+                    labels: l,
+                    value: total,
+                });
+                out.push(Sample {
+                    name: format!("{name}_sum"),
+                    labels: labels.clone(),
+                    value: load_f64(sum),
+                });
+                out.push(Sample {
+                    name: format!("{name}_count"),
+                    labels: labels.clone(),
+                    value: total,
+                });
+            }
+        }
     }
 }
 

@@ -91,7 +91,8 @@ fn every_shipped_alert_maps_to_a_runbook() {
             alerts += 1;
             let labels: Labels = [("alertname", rule.name.as_str())].into_iter().collect();
             assert!(
-                annotations.iter().any(|(k, _)| k == "runbook_url") || index.exact(&labels).is_some(),
+                annotations.iter().any(|(k, _)| k == "runbook_url")
+                    || index.exact(&labels).is_some(),
                 "alert {} has neither a runbook_url nor a runbook mapping",
                 rule.name
             );
