@@ -91,6 +91,8 @@ impl Application {
     ) -> anyhow::Result<Self> {
         // One crypto provider (ring) for every TLS client in the process.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Taken before the rule files are read: a change made while starting is reloaded.
+        let rules_version = crate::rules::reload::files_version(&settings.rules.files);
         let loaded =
             load_all(&settings, env).map_err(|p| anyhow::anyhow!("invalid configuration:\n{p}"))?;
         // Bind before any actor starts, so a busy port fails cleanly.
@@ -185,6 +187,7 @@ impl Application {
         let rules = rules.start();
         spawn_reloader(
             settings.rules.files.clone(),
+            rules_version,
             settings.rules.watch_interval,
             rules.clone(),
             rules_status.clone(),

@@ -53,8 +53,11 @@ pub async fn reload(
 }
 
 /// Watches the rule files and SIGHUP for the life of the process.
+/// `loaded` is the version of the files the running rules were loaded from (taken before they
+/// were read, so a change made while starting is still noticed).
 pub fn spawn_reloader(
     patterns: Vec<String>,
+    loaded: FilesVersion,
     watch_interval: Duration,
     addr: Addr<RulesActor>,
     status: Arc<RwLock<RulesStatus>>,
@@ -64,7 +67,7 @@ pub fn spawn_reloader(
         #[cfg(unix)]
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        let mut version = files_version(&patterns);
+        let mut version = loaded;
         // A zero interval watches SIGHUP only (an interval that never fires in practice).
         let period = if watch_interval.is_zero() {
             Duration::from_secs(u32::MAX as u64)
