@@ -58,17 +58,27 @@ impl Family {
         Some(&mut self.slots[i].1)
     }
 
-    fn insert(&mut self, labels: Labels) -> &mut Points {
-        let i = self.slots.len();
+    /// Records slot `i` (holding `labels`) in the index and the postings.
+    fn index_slot(
+        index: &mut HashMap<Labels, usize>,
+        postings: &mut HashMap<String, HashMap<String, Vec<usize>>>,
+        labels: &Labels,
+        i: usize,
+    ) {
+        index.insert(labels.clone(), i);
         for (k, v) in labels.iter() {
-            self.postings
+            postings
                 .entry(k.to_string())
                 .or_default()
                 .entry(v.to_string())
                 .or_default()
                 .push(i);
         }
-        self.index.insert(labels.clone(), i);
+    }
+
+    fn insert(&mut self, labels: Labels) -> &mut Points {
+        let i = self.slots.len();
+        Self::index_slot(&mut self.index, &mut self.postings, &labels, i);
         self.slots.push((labels, Vec::new()));
         &mut self.slots[i].1
     }
@@ -85,15 +95,7 @@ impl Family {
             self.index.clear();
             self.postings.clear();
             for (i, (labels, _)) in self.slots.iter().enumerate() {
-                self.index.insert(labels.clone(), i);
-                for (k, v) in labels.iter() {
-                    self.postings
-                        .entry(k.to_string())
-                        .or_default()
-                        .entry(v.to_string())
-                        .or_default()
-                        .push(i);
-                }
+                Self::index_slot(&mut self.index, &mut self.postings, labels, i);
             }
         }
     }

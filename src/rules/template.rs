@@ -296,15 +296,23 @@ pub fn humanize(v: f64) -> String {
             x /= 1000.0;
         }
     } else {
-        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-            if x.abs() >= 1.0 {
-                break;
-            }
-            prefix = p;
-            x *= 1000.0;
-        }
+        (x, prefix) = scale_small(x);
     }
     format!("{}{prefix}", format_g4(x))
+}
+
+/// Scales a value under 1 up by thousands, with the SI prefix that says so (as Prometheus does).
+fn scale_small(v: f64) -> (f64, &'static str) {
+    let mut x = v;
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if x.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        x *= 1000.0;
+    }
+    (x, prefix)
 }
 
 /// Prometheus' `humanizeDuration`: `1d 2h 3m 4s` (every unit below the largest), `%.4g` seconds
@@ -336,15 +344,7 @@ pub fn humanize_duration(v: f64) -> String {
             format!("{sign}{}s", format_g4(a))
         };
     }
-    let mut x = v;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if x.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        x *= 1000.0;
-    }
+    let (x, prefix) = scale_small(v);
     format!("{}{prefix}s", format_g4(x))
 }
 
