@@ -16,6 +16,7 @@ use crate::alerting::{AlertingConfig, DispatchActor, RestoreFiring, build_receiv
 use crate::api::{self, AppState};
 use crate::config::{Env, Problems, Settings};
 use crate::domain::{Clock, Labels};
+use crate::notify::outbox::OutboxActor;
 use crate::pipeline::{build_pipeline, spawn_queue_reporter};
 use crate::providers::{Profile, ProviderActor, load_profile};
 use crate::rules::reload::spawn_reloader;
@@ -134,13 +135,22 @@ impl Application {
             public_url.clone(),
         )
         .start();
-        let receivers = build_receivers(&loaded.alerting).map_err(anyhow::Error::msg)?;
+        let receivers = Arc::new(build_receivers(&loaded.alerting).map_err(anyhow::Error::msg)?);
+        // Sends what is in the outbox, including what was pending before a restart.
+        let outbox = OutboxActor::new(
+            store.clone(),
+            receivers.clone(),
+            metrics.clone(),
+            clock.clone(),
+        )
+        .start();
         let dispatch = DispatchActor::new(
             loaded.alerting,
             receivers,
             tickets,
+            outbox,
+            store.clone(),
             clock.clone(),
-            metrics.clone(),
             public_url.clone(),
         )
         .start();

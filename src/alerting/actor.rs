@@ -17,10 +17,11 @@ use crate::domain::ticket::TicketPolicy;
 use crate::domain::{Clock, Labels};
 use crate::notify::email::EmailNotifier;
 use crate::notify::local::{ConsoleNotifier, EmlNotifier};
+use crate::notify::outbox::{OutboxActor, Wake, row_for, skip_resolved};
 use crate::notify::slack::SlackNotifier;
-use crate::notify::{NOTIFY_BACKOFF, Notification, Notifier, deliver};
+use crate::notify::{NOTIFY_BACKOFF, Notification, Notifier};
 use crate::rules::AlertTransitions;
-use crate::telemetry::Metrics;
+use crate::store::Store;
 use crate::tickets::{TicketActor, TicketAlerts};
 
 /// How often group timers are checked.
@@ -28,8 +29,18 @@ pub const TICK: Duration = Duration::from_millis(50);
 
 /// A receiver's integrations, built once from the config.
 pub struct ReceiverIntegrations {
-    pub notifiers: Vec<Arc<dyn Notifier>>,
+    /// Each notifier with its key (`slack/0`, `email/1`, …), which outbox rows refer to.
+    pub notifiers: Vec<(String, Arc<dyn Notifier>)>,
     pub tickets: Vec<TicketPolicy>,
+}
+
+impl ReceiverIntegrations {
+    pub fn notifier(&self, key: &str) -> Option<&Arc<dyn Notifier>> {
+        self.notifiers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, n)| n)
+    }
 }
 
 /// Builds every receiver's notifiers.
@@ -38,21 +49,23 @@ pub fn build_receivers(
 ) -> Result<HashMap<String, Arc<ReceiverIntegrations>>, String> {
     let mut out = HashMap::new();
     for r in &config.receivers {
-        let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
-        for s in &r.slack {
-            notifiers.push(Arc::new(SlackNotifier::new(s.clone())));
-        }
-        for e in &r.email {
-            notifiers.push(Arc::new(
-                EmailNotifier::new(e.clone())
-                    .map_err(|err| format!("receiver {}: {err}", r.name))?,
+        let mut notifiers: Vec<(String, Arc<dyn Notifier>)> = Vec::new();
+        for (i, s) in r.slack.iter().enumerate() {
+            notifiers.push((
+                format!("slack/{i}"),
+                Arc::new(SlackNotifier::new(s.clone())),
             ));
         }
-        for c in &r.console {
-            notifiers.push(Arc::new(ConsoleNotifier(c.clone())));
+        for (i, e) in r.email.iter().enumerate() {
+            let n = EmailNotifier::new(e.clone())
+                .map_err(|err| format!("receiver {}: {err}", r.name))?;
+            notifiers.push((format!("email/{i}"), Arc::new(n)));
         }
-        for e in &r.eml {
-            notifiers.push(Arc::new(EmlNotifier::new(e.clone())));
+        for (i, c) in r.console.iter().enumerate() {
+            notifiers.push((format!("console/{i}"), Arc::new(ConsoleNotifier(c.clone()))));
+        }
+        for (i, e) in r.eml.iter().enumerate() {
+            notifiers.push((format!("eml/{i}"), Arc::new(EmlNotifier::new(e.clone()))));
         }
         out.insert(
             r.name.clone(),
@@ -69,23 +82,26 @@ type GroupKey = (String, Labels);
 
 pub struct DispatchActor {
     config: AlertingConfig,
-    receivers: HashMap<String, Arc<ReceiverIntegrations>>,
+    receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
     groups: HashMap<GroupKey, AggrGroup>,
     /// One lock per group, held while that group's notification is delivered.
     delivery_locks: HashMap<GroupKey, Arc<tokio::sync::Mutex<()>>>,
     tickets: Addr<TicketActor>,
+    outbox: Addr<OutboxActor>,
+    store: Store,
     clock: Arc<dyn Clock>,
-    metrics: Metrics,
     public_url: String,
 }
 
 impl DispatchActor {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: AlertingConfig,
-        receivers: HashMap<String, Arc<ReceiverIntegrations>>,
+        receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
         tickets: Addr<TicketActor>,
+        outbox: Addr<OutboxActor>,
+        store: Store,
         clock: Arc<dyn Clock>,
-        metrics: Metrics,
         public_url: String,
     ) -> Self {
         Self {
@@ -94,8 +110,9 @@ impl DispatchActor {
             groups: HashMap::new(),
             delivery_locks: HashMap::new(),
             tickets,
+            outbox,
+            store,
             clock,
-            metrics,
             public_url,
         }
     }
@@ -136,12 +153,15 @@ impl DispatchActor {
             tracing::error!(receiver = %receiver, "no such receiver; notification dropped");
             return;
         };
+        let group_key = format!("{}{}", key.0, key.1);
         let lock = self.delivery_locks.entry(key).or_default().clone();
         let tickets = self.tickets.clone();
-        let metrics = self.metrics.clone();
+        let store = self.store.clone();
+        let outbox = self.outbox.clone();
         let clock = self.clock.clone();
         let public_url = self.public_url.clone();
         actix::spawn(async move {
+            // One flush of a group at a time, so its rows enter the outbox in flush order.
             let _in_order = lock.lock_owned().await;
             let mut ticket_ids = BTreeMap::new();
             for policy in &integrations.tickets {
@@ -154,14 +174,35 @@ impl DispatchActor {
                 tickets: ticket_ids,
                 public_url,
             };
-            let sends = integrations.notifiers.iter().map(|notifier| {
-                let clock = clock.clone();
-                deliver(notifier.as_ref(), &n, NOTIFY_BACKOFF, &metrics, move || {
-                    clock.now_ms()
-                })
-            });
-            futures::future::join_all(sends).await;
+            let now = clock.now_ms();
+            for (integration, notifier) in &integrations.notifiers {
+                if skip_resolved(&n, notifier.send_resolved()) {
+                    continue;
+                }
+                match row_for(&n, integration, &group_key, now) {
+                    Ok(row) => enqueue_with_retry(&store, &row).await,
+                    Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
+                }
+            }
+            outbox.do_send(Wake);
         });
+    }
+}
+
+/// Writes a row to the outbox, retrying while the store is unavailable: the notification
+/// exists only in memory until this succeeds.
+async fn enqueue_with_retry(store: &Store, row: &crate::store::OutboxRow) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match store.enqueue_notification(row).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(error = %e, attempt, receiver = %row.receiver, "cannot write to the outbox, retrying");
+                tokio::time::sleep(NOTIFY_BACKOFF.delay(attempt.min(8), rand::random::<f64>()))
+                    .await;
+            }
+        }
     }
 }
 

@@ -1,13 +1,15 @@
-//! Notifications: what a flushed group becomes, the [`Notifier`] trait every integration
-//! implements, and [`deliver`], the one retry loop they all share.
+//! Notifications: what a flushed group becomes and the [`Notifier`] trait every integration
+//! implements; delivery, with its retries, goes through the [`outbox`].
 //!
 //! - [`render`]: text, mrkdwn and HTML renderings of a notification.
 //! - [`slack`]: Slack (bot token `chat.postMessage`, or incoming webhook).
 //! - [`email`]: SMTP with lettre.
 //! - [`local`]: the console and `.eml` files (the demo's receivers).
+//! - [`outbox`]: the durable outbox every notification goes through.
 
 pub mod email;
 pub mod local;
+pub mod outbox;
 pub mod render;
 pub mod slack;
 
@@ -18,10 +20,9 @@ use async_trait::async_trait;
 
 use crate::domain::backoff::Backoff;
 use crate::domain::{Alert, Fingerprint, Labels};
-use crate::telemetry::Metrics;
 
 /// One message to send: a group's alerts at flush time, with their ticket ids.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
     pub receiver: String,
     pub group_labels: Labels,
@@ -132,154 +133,34 @@ pub const NOTIFY_BACKOFF: Backoff = Backoff {
     max_attempts: 8,
 };
 
-/// Delivers with retries and backoff (honouring Retry-After); records metrics.
-pub async fn deliver(
-    notifier: &dyn Notifier,
-    n: &Notification,
-    policy: Backoff,
-    metrics: &Metrics,
-    now_ms: impl Fn() -> i64,
-) -> Result<(), NotifyError> {
-    if n.status() == "resolved" && !notifier.send_resolved() {
-        return Ok(());
-    }
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match notifier.notify(n).await {
-            Ok(()) => {
-                let latency = Duration::from_millis((now_ms() - n.transition_ms()).max(0) as u64);
-                metrics.notification(notifier.integration(), Some(latency));
-                return Ok(());
-            }
-            Err(e) => {
-                metrics.notification_failed(notifier.integration(), e.reason.as_str());
-                if !e.reason.retryable() || !policy.may_retry(attempt) {
-                    tracing::error!(integration = notifier.integration(), receiver = %n.receiver, attempts = attempt, error = %e, "notification failed");
-                    return Err(e);
-                }
-                let delay = policy.next_delay(attempt, rand::random::<f64>(), e.retry_after);
-                tracing::warn!(integration = notifier.integration(), receiver = %n.receiver, attempt, error = %e, delay_ms = delay.as_millis() as u64, "notification failed, retrying");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
-    struct Flaky {
-        calls: AtomicU32,
-        fail_first: u32,
-        reason: FailureReason,
-    }
-
-    #[async_trait]
-    impl Notifier for Flaky {
-        fn integration(&self) -> &'static str {
-            "test"
-        }
-        fn send_resolved(&self) -> bool {
-            false
-        }
-        async fn notify(&self, _: &Notification) -> Result<(), NotifyError> {
-            let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            if n < self.fail_first {
-                Err(NotifyError::new(self.reason, "nope"))
-            } else {
-                Ok(())
-            }
-        }
-    }
-
-    fn notification(resolved: bool) -> Notification {
-        Notification {
+    #[test]
+    fn notifications_round_trip_through_json_with_their_tickets() {
+        let alert = Alert {
+            labels: [("alertname", "A")].into_iter().collect(),
+            annotations: BTreeMap::new(),
+            starts_at_ms: 5,
+            ends_at_ms: Some(9),
+            value: Some(1.5),
+            generator_url: String::new(),
+        };
+        let n = Notification {
             receiver: "r".into(),
             group_labels: Labels::new(),
-            alerts: vec![Alert {
-                labels: Labels::new(),
-                annotations: BTreeMap::new(),
-                starts_at_ms: 0,
-                ends_at_ms: resolved.then_some(1),
-                value: None,
-                generator_url: String::new(),
-            }],
-            tickets: BTreeMap::new(),
-            public_url: String::new(),
-        }
-    }
-
-    const FAST: Backoff = Backoff {
-        base: Duration::from_millis(1),
-        max: Duration::from_millis(2),
-        max_attempts: 3,
-    };
-
-    fn metrics() -> Metrics {
-        Metrics::new(Arc::new(crate::telemetry::MetricsRegistry::new()))
-    }
-
-    #[tokio::test]
-    async fn retryable_failures_are_retried_until_success() {
-        let f = Flaky {
-            calls: AtomicU32::new(0),
-            fail_first: 2,
-            reason: FailureReason::ServerError,
+            tickets: BTreeMap::from([(alert.fingerprint(), "t-1".to_string())]),
+            alerts: vec![alert],
+            public_url: "http://x".into(),
         };
-        let m = metrics();
-        deliver(&f, &notification(false), FAST, &m, || 0)
-            .await
-            .unwrap();
-        assert_eq!(f.calls.load(Ordering::SeqCst), 3);
-        let text = m.registry().render();
-        assert!(
-            text.contains(
-                r#"syncwatch_notifications_failed_total{integration="test",reason="serverError"} 2"#
-            ),
-            "{text}"
+        let back: Notification = serde_json::from_str(&serde_json::to_string(&n).unwrap()).unwrap();
+        assert_eq!(back.alerts, n.alerts);
+        assert_eq!(
+            back.ticket_url(&back.alerts[0]).as_deref(),
+            Some("http://x/api/v1/tickets/t-1")
         );
-    }
-
-    #[tokio::test]
-    async fn permanent_failures_stop_at_once_and_attempts_are_bounded() {
-        let f = Flaky {
-            calls: AtomicU32::new(0),
-            fail_first: 99,
-            reason: FailureReason::AuthError,
-        };
-        assert!(
-            deliver(&f, &notification(false), FAST, &metrics(), || 0)
-                .await
-                .is_err()
-        );
-        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
-        let f = Flaky {
-            calls: AtomicU32::new(0),
-            fail_first: 99,
-            reason: FailureReason::Timeout,
-        };
-        assert!(
-            deliver(&f, &notification(false), FAST, &metrics(), || 0)
-                .await
-                .is_err()
-        );
-        assert_eq!(f.calls.load(Ordering::SeqCst), 3);
-    }
-
-    #[tokio::test]
-    async fn resolved_only_notifications_respect_send_resolved() {
-        let f = Flaky {
-            calls: AtomicU32::new(0),
-            fail_first: 0,
-            reason: FailureReason::Timeout,
-        };
-        deliver(&f, &notification(true), FAST, &metrics(), || 0)
-            .await
-            .unwrap();
-        assert_eq!(f.calls.load(Ordering::SeqCst), 0);
+        assert_eq!(back.status(), "resolved");
+        assert!(!FailureReason::AuthError.retryable() && FailureReason::Timeout.retryable());
     }
 }

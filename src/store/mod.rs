@@ -578,6 +578,115 @@ impl Store {
     }
 }
 
+/// A notification waiting in (or delivered from) the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: String,
+    pub receiver: String,
+    /// Which integration of the receiver (`slack/0`, `email/1`, …).
+    pub integration: String,
+    pub group_key: String,
+    /// The notification, as JSON.
+    pub payload: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub created_at_ms: i64,
+}
+
+impl Store {
+    pub async fn enqueue_notification(&self, row: &OutboxRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
+        )
+        .bind(&row.id)
+        .bind(&row.receiver)
+        .bind(&row.integration)
+        .bind(&row.group_key)
+        .bind(&row.payload)
+        .bind(row.attempts)
+        .bind(row.next_attempt_at_ms)
+        .bind(row.created_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Pending rows, oldest first (the caller delivers each stream's oldest only).
+    pub async fn pending_notifications(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, receiver, integration, group_key, payload, attempts, next_attempt_at, created_at \
+             FROM outbox WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: r.try_get("id")?,
+                    receiver: r.try_get("receiver")?,
+                    integration: r.try_get("integration")?,
+                    group_key: r.try_get("group_key")?,
+                    payload: r.try_get("payload")?,
+                    attempts: r.try_get("attempts")?,
+                    next_attempt_at_ms: r.try_get("next_attempt_at")?,
+                    created_at_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn notification_delivered(
+        &self,
+        id: &str,
+        attempts: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET status = 'delivered', attempts = $1, delivered_at = $2, last_error = NULL WHERE id = $3")
+            .bind(attempts)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: `retry_at` schedules another, `None` gives up.
+    pub async fn notification_failed(
+        &self,
+        id: &str,
+        attempts: i64,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (status, next) = match retry_at_ms {
+            Some(t) => ("pending", t),
+            None => ("failed", 0),
+        };
+        sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
+            .bind(status)
+            .bind(attempts)
+            .bind(next)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes delivered and failed rows older than `before_ms` (the log keeps a while).
+    pub async fn prune_outbox(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM outbox WHERE status <> 'pending' AND created_at < $1")
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+}
+
 enum Bind {
     Text(String),
     Int(i64),

@@ -10,6 +10,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 #[derive(Debug, Clone)]
 pub struct SlackCall {
     pub method: String,
+    /// Whether the fake answered it as delivered (`ok: true`).
+    pub delivered: bool,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
     pub body: Value,
@@ -18,57 +20,93 @@ pub struct SlackCall {
 #[derive(Clone, Default)]
 pub struct FakeSlack {
     pub calls: Arc<Mutex<Vec<SlackCall>>>,
+    /// How many coming calls are answered HTTP 500 (an outage).
+    pub failing: Arc<std::sync::atomic::AtomicUsize>,
     pub port: u16,
 }
 
+type SlackState = (
+    Arc<Mutex<Vec<SlackCall>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
+
+fn header(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Takes one outage call if an outage is on: the caller answers HTTP 500.
+fn in_outage(failing: &std::sync::atomic::AtomicUsize) -> bool {
+    failing
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| n.checked_sub(1),
+        )
+        .is_ok()
+}
+
 impl FakeSlack {
-    /// Starts a server answering `POST /api/{method}` like Slack does for a valid token.
+    /// Starts a server answering `POST /api/{method}` like Slack does for a valid token, and
+    /// incoming webhooks (`POST /services/…`) with a plain-text "ok".
     pub fn start() -> Self {
         let calls: Arc<Mutex<Vec<SlackCall>>> = Arc::default();
+        let failing: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake slack");
         let port = listener.local_addr().unwrap().port();
-        let data = web::Data::new(calls.clone());
+        let data = web::Data::new((calls.clone(), failing.clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                // Incoming webhooks answer a plain-text "ok", as Slack's do.
                 .route(
                     "/services/{path:.*}",
-                    web::post().to(|req: HttpRequest, body: web::Bytes, calls: web::Data<Arc<Mutex<Vec<SlackCall>>>>| async move {
-                        let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-                        calls.lock().unwrap().push(SlackCall {
+                    web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
+                        let outage = in_outage(&state.1);
+                        state.0.lock().unwrap().push(SlackCall {
                             method: "webhook".into(),
-                            authorization: header("authorization"),
-                            content_type: header("content-type"),
+                            delivered: !outage,
+                            authorization: header(&req, "authorization"),
+                            content_type: header(&req, "content-type"),
                             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
                         });
+                        if outage {
+                            return HttpResponse::InternalServerError().body("outage");
+                        }
                         HttpResponse::Ok().content_type("text/html").body("ok")
                     }),
                 )
                 .route(
-                "/api/{method}",
-                web::post().to(|req: HttpRequest, method: web::Path<String>, body: web::Bytes, calls: web::Data<Arc<Mutex<Vec<SlackCall>>>>| async move {
-                    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-                    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    calls.lock().unwrap().push(SlackCall {
-                        method: method.into_inner(),
-                        authorization: header("authorization"),
-                        content_type: header("content-type"),
-                        body: parsed.clone(),
-                    });
-                    if header("authorization").as_deref() != Some("Bearer xoxb-test-token") {
-                        return HttpResponse::Ok().json(json!({"ok": false, "error": "invalid_auth"}));
-                    }
-                    // As Slack documents chat.postMessage's answer.
-                    let ts = format!("1700000000.{:06}", calls.lock().unwrap().len());
-                    HttpResponse::Ok().json(json!({
-                        "ok": true,
-                        "channel": "C0123456789",
-                        "ts": ts,
-                        "message": {"type": "message", "subtype": "bot_message", "text": parsed["text"], "ts": ts, "bot_id": "B0123456789"}
-                    }))
-                }),
-            )
+                    "/api/{method}",
+                    web::post().to(|req: HttpRequest, method: web::Path<String>, body: web::Bytes, state: web::Data<SlackState>| async move {
+                        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let outage = in_outage(&state.1);
+                        let authorized = header(&req, "authorization").as_deref() == Some("Bearer xoxb-test-token");
+                        let mut calls = state.0.lock().unwrap();
+                        calls.push(SlackCall {
+                            method: method.into_inner(),
+                            delivered: !outage && authorized,
+                            authorization: header(&req, "authorization"),
+                            content_type: header(&req, "content-type"),
+                            body: parsed.clone(),
+                        });
+                        if outage {
+                            return HttpResponse::InternalServerError().body("outage");
+                        }
+                        if !authorized {
+                            return HttpResponse::Ok().json(json!({"ok": false, "error": "invalid_auth"}));
+                        }
+                        // As Slack documents chat.postMessage's answer.
+                        let ts = format!("1700000000.{:06}", calls.len());
+                        HttpResponse::Ok().json(json!({
+                            "ok": true,
+                            "channel": "C0123456789",
+                            "ts": ts,
+                            "message": {"type": "message", "subtype": "bot_message", "text": parsed["text"], "ts": ts, "bot_id": "B0123456789"}
+                        }))
+                    }),
+                )
         })
         .workers(1)
         .disable_signals()
@@ -76,11 +114,28 @@ impl FakeSlack {
         .expect("listen fake slack")
         .run();
         actix_web::rt::spawn(server);
-        Self { calls, port }
+        Self {
+            calls,
+            failing,
+            port,
+        }
     }
 
     pub fn calls(&self) -> Vec<SlackCall> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// Answers the next `n` calls with HTTP 500.
+    pub fn fail_next(&self, n: usize) {
+        self.failing.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Messages Slack accepted whose text contains `needle`.
+    pub fn delivered(&self, needle: &str) -> Vec<SlackCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.delivered && c.body.to_string().contains(needle))
+            .collect()
     }
 }
 

@@ -6,6 +6,7 @@ mod end_to_end;
 mod fakes;
 mod health;
 mod helpers;
+mod notifications;
 mod pipeline;
 mod providers;
 mod rules_cli;

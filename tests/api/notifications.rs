@@ -1,0 +1,103 @@
+//! Notifications through the durable outbox: outages delay, never drop; order holds; a restart
+//! in the middle loses nothing and duplicates nothing.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::helpers::{Options, spawn_app, spawn_app_with, wait_for};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[actix_web::test]
+async fn slack_down_for_a_while_delays_notifications_but_never_drops_or_reorders_them() {
+    let app = spawn_app().await;
+    app.slack.fail_next(4);
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    wait_for("the failed attempts", WAIT, || async {
+        (app.slack.calls().iter().filter(|c| !c.delivered).count() >= 2).then_some(())
+    })
+    .await;
+    // The alert resolves while its firing message is still retrying.
+    app.clear_faults().await;
+    wait_for("both messages", WAIT, || async {
+        (app.slack.delivered("RESOLVED").len() == 1).then_some(())
+    })
+    .await;
+    let delivered: Vec<_> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.delivered)
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        2,
+        "exactly one firing and one resolved: {:?}",
+        delivered
+            .iter()
+            .map(|c| c.body["text"].clone())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        delivered[0].body.to_string().contains("FIRING"),
+        "firing first"
+    );
+    assert!(
+        delivered[1].body.to_string().contains("RESOLVED"),
+        "resolved after it"
+    );
+    let m = app.metrics().await;
+    assert!(
+        m.contains(
+            r#"syncwatch_notifications_failed_total{integration="slack",reason="serverError"} 4"#
+        ),
+        "{m}"
+    );
+    // The email integration was never down and was not held back by Slack.
+    assert_eq!(
+        app.smtp
+            .messages()
+            .iter()
+            .filter(|m| m.contains("Subject: [FIRING:1]"))
+            .count(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn a_notification_pending_across_a_restart_is_delivered_once_after_it() {
+    let mut app = spawn_app_with(Options::default()).await;
+    app.slack.fail_next(usize::MAX);
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    wait_for("Slack to be failing", WAIT, || async {
+        (app.slack.calls().iter().filter(|c| !c.delivered).count() >= 2).then_some(())
+    })
+    .await;
+    app.restart();
+    // Slack comes back after the restart.
+    app.slack.fail_next(0);
+    wait_for("the firing message", WAIT, || async {
+        (app.slack.delivered("FIRING").len() == 1).then_some(())
+    })
+    .await;
+    app.clear_faults().await;
+    wait_for("the resolved message", WAIT, || async {
+        (app.slack.delivered("RESOLVED").len() == 1).then_some(())
+    })
+    .await;
+    // Some more time for anything duplicated to show up.
+    wait_for("more evaluations", WAIT, || async {
+        let m = app.metrics().await;
+        super::helpers::metric_value(
+            &m,
+            r#"syncwatch_rule_evaluation_duration_seconds_count{group="test"}"#,
+        )
+        .filter(|n| *n > 30.0)
+    })
+    .await;
+    assert_eq!(app.slack.delivered("FIRING").len(), 1, "no duplicate page");
+    assert_eq!(app.slack.delivered("RESOLVED").len(), 1);
+}
