@@ -19,6 +19,7 @@ use crate::notify::email::EmailNotifier;
 use crate::notify::local::{ConsoleNotifier, EmlNotifier};
 use crate::notify::outbox::{OutboxActor, Wake, row_for, skip_resolved};
 use crate::notify::slack::SlackNotifier;
+use crate::notify::webhook::WebhookNotifier;
 use crate::notify::{NOTIFY_BACKOFF, Notification, Notifier};
 use crate::rules::AlertTransitions;
 use crate::store::Store;
@@ -63,6 +64,11 @@ pub fn build_receivers(
         }
         for (i, c) in r.console.iter().enumerate() {
             notifiers.push((format!("console/{i}"), Arc::new(ConsoleNotifier(c.clone()))));
+        }
+        for (i, w) in r.webhook.iter().enumerate() {
+            let n = WebhookNotifier::new(w.clone())
+                .map_err(|err| format!("receiver {}: {err}", r.name))?;
+            notifiers.push((format!("webhook/{i}"), Arc::new(n)));
         }
         for (i, e) in r.eml.iter().enumerate() {
             notifiers.push((format!("eml/{i}"), Arc::new(EmlNotifier::new(e.clone()))));
@@ -153,7 +159,8 @@ impl DispatchActor {
             tracing::error!(receiver = %receiver, "no such receiver; notification dropped");
             return;
         };
-        let group_key = format!("{}{}", key.0, key.1);
+        // Alertmanager's groupKey shape: route, then the group's labels.
+        let group_key = format!("{{{}}}:{}", key.0, key.1);
         let lock = self.delivery_locks.entry(key).or_default().clone();
         let tickets = self.tickets.clone();
         let store = self.store.clone();
@@ -169,6 +176,7 @@ impl DispatchActor {
             }
             let n = Notification {
                 receiver,
+                group_key: group_key.clone(),
                 group_labels,
                 alerts: flush.alerts,
                 tickets: ticket_ids,

@@ -68,6 +68,18 @@ pub struct Receiver {
     pub tickets: Vec<TicketPolicy>,
     pub console: Vec<ConsoleConfig>,
     pub eml: Vec<EmlConfig>,
+    pub webhook: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Secret,
+    pub send_resolved: bool,
+    /// Most alerts in one payload; 0 is no limit (the rest are counted in `truncatedAlerts`).
+    pub max_alerts: usize,
+    /// Key of the `X-Syncwatch-Signature` HMAC (a syncwatch extension).
+    pub secret: Option<Secret>,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +187,21 @@ struct RawReceiver {
     console_configs: Vec<RawConsole>,
     #[serde(default)]
     eml_configs: Vec<RawEml>,
+    #[serde(default)]
+    webhook_configs: Vec<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    send_resolved: Option<bool>,
+    url: Option<String>,
+    url_file: Option<String>,
+    #[serde(default)]
+    max_alerts: usize,
+    timeout: Option<String>,
+    secret: Option<String>,
+    secret_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -624,6 +651,52 @@ impl V<'_> {
                 }
             })
             .collect();
+        let mut webhook = Vec::new();
+        for w in &r.webhook_configs {
+            let url = match (&w.url, &w.url_file) {
+                (Some(u), None) => Some(Secret(self.s("url", u))),
+                (None, Some(f)) => self.secret_file("url_file", f),
+                _ => {
+                    self.p(
+                        "webhook_configs:",
+                        format!(
+                            "{}: exactly one of url or url_file is required",
+                            ctx("webhook_configs")
+                        ),
+                    );
+                    None
+                }
+            };
+            let Some(url) = url else { continue };
+            if !url.0.starts_with("http://") && !url.0.starts_with("https://") {
+                self.p(
+                    "url:",
+                    format!("{}: url must be an http(s) URL", ctx("webhook_configs")),
+                );
+            }
+            let secret = match (&w.secret, &w.secret_file) {
+                (Some(s), None) => Some(Secret(self.s("secret", s))),
+                (None, Some(f)) => self.secret_file("secret_file", f),
+                (None, None) => None,
+                _ => {
+                    self.p(
+                        "secret",
+                        format!(
+                            "{}: give secret or secret_file, not both",
+                            ctx("webhook_configs")
+                        ),
+                    );
+                    None
+                }
+            };
+            webhook.push(WebhookConfig {
+                url,
+                send_resolved: w.send_resolved.unwrap_or(true),
+                max_alerts: w.max_alerts,
+                secret,
+                timeout: self.dur("timeout", w.timeout.as_deref(), Duration::from_secs(10)),
+            });
+        }
         Receiver {
             name,
             slack,
@@ -631,6 +704,7 @@ impl V<'_> {
             tickets,
             console,
             eml,
+            webhook,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! - [`render`]: text, mrkdwn and HTML renderings of a notification.
 //! - [`slack`]: Slack (bot token `chat.postMessage`, or incoming webhook).
 //! - [`email`]: SMTP with lettre.
+//! - [`webhook`]: Alertmanager's v4 webhook payload, optionally HMAC-signed.
 //! - [`local`]: the console and `.eml` files (the demo's receivers).
 //! - [`outbox`]: the durable outbox every notification goes through.
 
@@ -12,6 +13,7 @@ pub mod local;
 pub mod outbox;
 pub mod render;
 pub mod slack;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +27,9 @@ use crate::domain::{Alert, Fingerprint, Labels};
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
     pub receiver: String,
+    /// Identifies the alert group (route and group labels), as Alertmanager's `groupKey`.
+    #[serde(default)]
+    pub group_key: String,
     pub group_labels: Labels,
     pub alerts: Vec<Alert>,
     /// Ticket id per alert, when a ticket config of the same receiver ticketed it.
@@ -149,6 +154,7 @@ mod tests {
         };
         let n = Notification {
             receiver: "r".into(),
+            group_key: "{}:{}".into(),
             group_labels: Labels::new(),
             tickets: BTreeMap::from([(alert.fingerprint(), "t-1".to_string())]),
             alerts: vec![alert],

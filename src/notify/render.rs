@@ -194,6 +194,7 @@ mod tests {
         tickets.insert(alert.fingerprint(), "t-1".to_string());
         Notification {
             receiver: "oncall".into(),
+            group_key: "{}:{}".into(),
             group_labels: [("alertname", "ProviderAuthFailing"), ("provider", "<cdk>")]
                 .into_iter()
                 .collect::<Labels>(),

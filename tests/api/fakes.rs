@@ -10,6 +10,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 #[derive(Debug, Clone)]
 pub struct SlackCall {
     pub method: String,
+    /// The exact request body (for signatures).
+    pub raw: String,
+    pub signature: Option<String>,
     /// Whether the fake answered it as delivered (`ok: true`).
     pub delivered: bool,
     pub authorization: Option<String>,
@@ -60,12 +63,31 @@ impl FakeSlack {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                // A generic webhook receiver (Alertmanager webhook_configs).
+                .route(
+                    "/hook",
+                    web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
+                        let outage = in_outage(&state.1);
+                        state.0.lock().unwrap().push(SlackCall {
+                            method: "hook".into(),
+                            raw: String::from_utf8_lossy(&body).to_string(),
+                            signature: header(&req, "x-syncwatch-signature"),
+                            delivered: !outage,
+                            authorization: header(&req, "authorization"),
+                            content_type: header(&req, "content-type"),
+                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                        });
+                        if outage { HttpResponse::ServiceUnavailable().finish() } else { HttpResponse::Ok().finish() }
+                    }),
+                )
                 .route(
                     "/services/{path:.*}",
                     web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
                         let outage = in_outage(&state.1);
                         state.0.lock().unwrap().push(SlackCall {
                             method: "webhook".into(),
+                            raw: String::from_utf8_lossy(&body).to_string(),
+                            signature: None,
                             delivered: !outage,
                             authorization: header(&req, "authorization"),
                             content_type: header(&req, "content-type"),
@@ -86,6 +108,8 @@ impl FakeSlack {
                         let mut calls = state.0.lock().unwrap();
                         calls.push(SlackCall {
                             method: method.into_inner(),
+                            raw: String::from_utf8_lossy(&body).to_string(),
+                            signature: None,
                             delivered: !outage && authorized,
                             authorization: header(&req, "authorization"),
                             content_type: header(&req, "content-type"),

@@ -71,6 +71,8 @@ pub struct Options {
     pub providers: Vec<(&'static str, Vec<&'static str>)>,
     /// One `slack_configs` entry; `{slack}` is replaced by the fake Slack's port.
     pub slack_config: String,
+    /// More integrations of the `oncall` receiver (YAML under it); `{slack}` is the fake's port.
+    pub extra_integrations: String,
     pub extra_config: String,
     pub evaluation_interval: &'static str,
     pub rules: String,
@@ -81,7 +83,8 @@ impl Default for Options {
         Self {
             providers: vec![("tekion", vec!["dealer-001", "dealer-002"])],
             slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
-                        extra_config: String::new(),
+                        extra_integrations: String::new(),
+            extra_config: String::new(),
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
         }
@@ -174,10 +177,13 @@ receivers:
       - {slack_config}
     email_configs:
       - to: 'oncall@test.local'
-    ticket_configs:
+{extra_integrations}    ticket_configs:
       - tier: L2
 "#,
             smtp = smtp.port,
+            extra_integrations = opts
+                .extra_integrations
+                .replace("{slack}", &slack.port.to_string()),
             slack_config = opts
                 .slack_config
                 .replace("{slack}", &slack.port.to_string()),

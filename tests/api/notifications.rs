@@ -101,3 +101,55 @@ async fn a_notification_pending_across_a_restart_is_delivered_once_after_it() {
     assert_eq!(app.slack.delivered("FIRING").len(), 1, "no duplicate page");
     assert_eq!(app.slack.delivered("RESOLVED").len(), 1);
 }
+
+#[actix_web::test]
+async fn a_webhook_gets_alertmanagers_payload_signed_with_the_secret() {
+    use hmac::{Hmac, Mac};
+    let app = spawn_app_with(Options {
+        extra_integrations: "    webhook_configs:\n      - url: http://127.0.0.1:{slack}/hook\n        secret: s3cret\n".into(),
+        ..Options::default()
+    })
+    .await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    let hook = wait_for("the webhook", WAIT, || async {
+        app.slack.calls().into_iter().find(|c| c.method == "hook")
+    })
+    .await;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+    mac.update(hook.raw.as_bytes());
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        hook.signature.as_deref(),
+        Some(expected.as_str()),
+        "HMAC of the exact body"
+    );
+    let p = &hook.body;
+    assert_eq!(p["version"], "4");
+    assert_eq!(p["status"], "firing");
+    assert_eq!(p["receiver"], "oncall");
+    assert_eq!(
+        p["groupLabels"],
+        json!({"alertname": "ProviderAuthFailing", "provider": "tekion"})
+    );
+    assert_eq!(p["externalURL"], "http://syncwatch.test");
+    assert_eq!(p["alerts"][0]["labels"]["alertname"], "ProviderAuthFailing");
+    assert_eq!(p["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert!(
+        p["groupKey"]
+            .as_str()
+            .unwrap()
+            .ends_with(r#":{alertname="ProviderAuthFailing", provider="tekion"}"#),
+        "{}",
+        p["groupKey"]
+    );
+    app.clear_faults().await;
+    let resolved = wait_for("the resolved webhook", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "hook" && c.body["status"] == "resolved")
+    })
+    .await;
+    assert_eq!(resolved.body["alerts"][0]["status"], "resolved");
+}
