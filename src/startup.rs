@@ -135,6 +135,12 @@ impl Application {
             public_url.clone(),
         )
         .start();
+        let silences: crate::alerting::Silences = Arc::new(RwLock::new(
+            store
+                .load_silences()
+                .await
+                .context("Failed to read silences")?,
+        ));
         let receivers = Arc::new(build_receivers(&loaded.alerting).map_err(anyhow::Error::msg)?);
         // Sends what is in the outbox, including what was pending before a restart.
         let outbox = OutboxActor::new(
@@ -150,6 +156,7 @@ impl Application {
             tickets,
             outbox,
             store.clone(),
+            silences.clone(),
             clock.clone(),
             public_url.clone(),
         )
@@ -283,6 +290,8 @@ impl Application {
             public_url,
             tokens: settings.api.tokens.clone(),
             rules_status,
+            silences,
+            clock: clock.clone(),
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

@@ -95,6 +95,7 @@ pub struct DispatchActor {
     tickets: Addr<TicketActor>,
     outbox: Addr<OutboxActor>,
     store: Store,
+    silences: super::Silences,
     clock: Arc<dyn Clock>,
     public_url: String,
 }
@@ -107,6 +108,7 @@ impl DispatchActor {
         tickets: Addr<TicketActor>,
         outbox: Addr<OutboxActor>,
         store: Store,
+        silences: super::Silences,
         clock: Arc<dyn Clock>,
         public_url: String,
     ) -> Self {
@@ -118,6 +120,7 @@ impl DispatchActor {
             tickets,
             outbox,
             store,
+            silences,
             clock,
             public_url,
         }
@@ -135,7 +138,11 @@ impl DispatchActor {
             let Some(group) = self.groups.get_mut(&key) else {
                 continue;
             };
-            if let Some(flush) = group.flush(now) {
+            let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+            let muted = |a: &crate::domain::Alert| silences.iter().any(|s| s.mutes(&a.labels, now));
+            let flushed = group.flush_muted(now, &muted);
+            drop(silences);
+            if let Some(flush) = flushed {
                 let receiver = group.receiver.clone();
                 let labels = group.labels.clone();
                 self.spawn_delivery(key.clone(), receiver, labels, flush);

@@ -78,8 +78,13 @@ impl AggrGroup {
         self.alerts.values()
     }
 
-    /// Called when the timer is due: what to send, if anything.
+    /// Called when the timer is due: what to send, if anything. Firing alerts `muted` (silenced)
+    /// are left out; a resolution of an alert whose firing was sent always goes out.
     pub fn flush(&mut self, now_ms: i64) -> Option<Flush> {
+        self.flush_muted(now_ms, &|_| false)
+    }
+
+    pub fn flush_muted(&mut self, now_ms: i64, muted: &dyn Fn(&Alert) -> bool) -> Option<Flush> {
         if now_ms < self.next_flush_ms {
             return None;
         }
@@ -91,7 +96,7 @@ impl AggrGroup {
         let firing: BTreeSet<Fingerprint> = self
             .alerts
             .iter()
-            .filter(|(_, a)| !a.is_resolved())
+            .filter(|(_, a)| !a.is_resolved() && !muted(a))
             .map(|(fp, _)| *fp)
             .collect();
         let has_resolved = self.alerts.values().any(Alert::is_resolved);
@@ -103,7 +108,12 @@ impl AggrGroup {
         if !(changed || repeat_due) {
             return None;
         }
-        let alerts: Vec<Alert> = self.alerts.values().cloned().collect();
+        let alerts: Vec<Alert> = self
+            .alerts
+            .iter()
+            .filter(|(fp, a)| a.is_resolved() || firing.contains(fp))
+            .map(|(_, a)| a.clone())
+            .collect();
         self.notified_firing = firing;
         self.last_notified_ms = Some(now_ms);
         self.alerts.retain(|_, a| !a.is_resolved());
@@ -202,5 +212,22 @@ mod tests {
         g.insert(alert("cdk", Some(70_000)));
         let f = g.flush(120_000).expect("the resolution goes out");
         assert!(f.alerts[0].is_resolved());
+    }
+
+    #[test]
+    fn a_silenced_alert_is_not_sent_but_its_notified_resolution_is() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        g.insert(alert("tekion", None));
+        let silenced = |a: &Alert| a.labels.value("provider") == "tekion";
+        let f = g.flush_muted(10_000, &silenced).unwrap();
+        assert_eq!(f.alerts.len(), 1, "only cdk");
+        // cdk is then silenced too, and resolves: the resolution still goes out.
+        g.insert(alert("cdk", Some(20_000)));
+        let f = g.flush_muted(70_000, &|_| true).unwrap();
+        assert!(f.alerts.iter().all(Alert::is_resolved) && f.alerts.len() == 1);
+        // When the silence ends, the still-firing tekion alert is notified as new.
+        let f = g.flush_muted(130_000, &|_| false).unwrap();
+        assert_eq!(f.alerts[0].labels.value("provider"), "tekion");
     }
 }

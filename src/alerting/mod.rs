@@ -8,3 +8,6 @@ pub mod route;
 
 pub use actor::{DispatchActor, RestoreFiring, build_receivers};
 pub use config::AlertingConfig;
+
+/// The silences, shared by the API (which changes them) and the dispatcher (which mutes by them).
+pub type Silences = std::sync::Arc<std::sync::RwLock<Vec<crate::domain::silence::Silence>>>;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod providers;
 pub mod runbooks;
+pub mod silences;
 pub mod tickets;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub public_url: String,
     pub tokens: Vec<ApiToken>,
     pub rules_status: Arc<std::sync::RwLock<crate::rules::RulesStatus>>,
+    pub silences: crate::alerting::Silences,
+    pub clock: Arc<dyn crate::domain::Clock>,
 }
 
 /// An API error.
@@ -158,6 +161,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/v1/providers/{provider}/connections/{connection}/sync",
         web::post().to(providers::sync_now),
     )
+    .route("/api/v2/silences", web::get().to(silences::list))
+    .route("/api/v2/silences", web::post().to(silences::create))
+    .route("/api/v2/silence/{id}", web::get().to(silences::get))
+    .route("/api/v2/silence/{id}", web::delete().to(silences::expire))
     .route("/api/v1/runbooks", web::get().to(runbooks::list))
     .route("/api/v1/runbooks/lookup", web::post().to(runbooks::lookup))
     .route("/api/v1/runbooks/{id}", web::get().to(runbooks::get))

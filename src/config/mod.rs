@@ -130,7 +130,14 @@ pub struct ApiToken {
 }
 
 /// The scopes a token can hold.
-pub const SCOPES: [&str; 4] = ["tickets:read", "tickets:write", "admin", "events:write"];
+pub const SCOPES: [&str; 6] = [
+    "tickets:read",
+    "tickets:write",
+    "admin",
+    "events:write",
+    "alerts:write",
+    "silences:write",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Raw file format

@@ -12,6 +12,7 @@ pub mod error_class;
 pub mod labels;
 pub mod matcher;
 pub mod severity;
+pub mod silence;
 pub mod ticket;
 
 pub use alert::{Alert, AlertState};

@@ -153,3 +153,118 @@ async fn a_webhook_gets_alertmanagers_payload_signed_with_the_secret() {
     .await;
     assert_eq!(resolved.body["alerts"][0]["status"], "resolved");
 }
+
+#[actix_web::test]
+async fn a_silence_mutes_the_page_and_expiring_it_lets_it_through() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let body = json!({
+        "matchers": [{"name": "provider", "value": "tekion", "isRegex": false, "isEqual": true}],
+        "startsAt": now.to_rfc3339(),
+        "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        "createdBy": "oncall@example.com",
+        "comment": "tekion maintenance"
+    });
+    let r = app.post_json("/api/v2/silences", &body).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let id = r.json::<serde_json::Value>().await.unwrap()["silenceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = app.get_json("/api/v2/silences").await;
+    assert_eq!(listed[0]["status"]["state"], "active");
+    assert_eq!(listed[0]["comment"], "tekion maintenance");
+
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    wait_for("the alert to fire", WAIT, || async {
+        app.alerts()
+            .await
+            .into_iter()
+            .find(|a| a["name"] == "ProviderAuthFailing" && a["state"] == "firing")
+    })
+    .await;
+    // Give the dispatcher a few flushes: nothing goes out while silenced.
+    wait_for("evaluations", WAIT, || async {
+        super::helpers::metric_value(
+            &app.metrics().await,
+            r#"syncwatch_rule_evaluation_duration_seconds_count{group="test"}"#,
+        )
+        .filter(|n| *n > 20.0)
+    })
+    .await;
+    assert!(
+        app.slack.calls().is_empty(),
+        "silenced: {:?}",
+        app.slack.calls().len()
+    );
+    assert!(
+        app.tickets("").await["tickets"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no ticket for a silenced alert"
+    );
+
+    let r = app
+        .client
+        .delete(format!("{}/api/v2/silence/{id}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        app.get_json(&format!("/api/v2/silence/{id}")).await["status"]["state"],
+        "expired"
+    );
+    wait_for("the page once the silence ended", WAIT, || async {
+        (app.slack.delivered("FIRING").len() == 1).then_some(())
+    })
+    .await;
+
+    // Silenced again while firing: the resolution of the notified alert still goes out.
+    let r = app.post_json("/api/v2/silences", &body).await;
+    assert_eq!(r.status().as_u16(), 200);
+    app.clear_faults().await;
+    wait_for("the resolution despite the silence", WAIT, || async {
+        (app.slack.delivered("RESOLVED").len() == 1).then_some(())
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn bad_silences_are_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let bad = json!({
+        "matchers": [{"name": "provider", "value": ".*", "isRegex": true, "isEqual": true}],
+        "startsAt": now.to_rfc3339(),
+        "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        "createdBy": "me"
+    });
+    let r = app.post_json("/api/v2/silences", &bad).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let msg = r.json::<serde_json::Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("does not match the empty string"), "{msg}");
+    let past = json!({"matchers": [{"name": "a", "value": "b", "isRegex": false}], "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2020-01-02T00:00:00Z", "createdBy": "me"});
+    assert_eq!(
+        app.post_json("/api/v2/silences", &past)
+            .await
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        app.client
+            .delete(format!("{}/api/v2/silence/nope", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+}

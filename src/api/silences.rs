@@ -1,0 +1,196 @@
+//! Silences, in Alertmanager's API v2 shapes: `GET/POST /api/v2/silences`,
+//! `GET/DELETE /api/v2/silence/{id}` (amtool's `silence add`, `query` and `expire` work).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, auth};
+use crate::domain::Matcher;
+use crate::domain::clock::rfc3339;
+use crate::domain::silence::{ApiMatcher, Silence};
+use crate::store::new_id;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostableSilence {
+    id: Option<String>,
+    matchers: Vec<ApiMatcher>,
+    starts_at: String,
+    ends_at: String,
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn time(field: &str, s: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|_| ApiError::bad_request(format!("{field}: {s:?} is not an RFC 3339 time")))
+}
+
+fn view(s: &Silence, now: i64) -> Value {
+    json!({
+        "id": s.id,
+        "status": {"state": s.state(now)},
+        "updatedAt": rfc3339(s.updated_at_ms),
+        "matchers": s.api_matchers,
+        "startsAt": rfc3339(s.starts_at_ms),
+        "endsAt": rfc3339(s.ends_at_ms),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    filter: Vec<String>,
+}
+
+/// `filter` matchers (`?filter=provider="cdk"`) keep silences having an equal matcher.
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let q: ListQuery = serde_urlencoded_filters(req.query_string())?;
+    let filters = q
+        .filter
+        .iter()
+        .map(|f| Matcher::parse(f).map_err(|e| ApiError::bad_request(format!("filter: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = state.clock.now_ms();
+    let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
+    let out: Vec<Value> = silences
+        .iter()
+        .filter(|s| {
+            filters.iter().all(|f| {
+                s.api_matchers.iter().any(|m| {
+                    m.name == f.name
+                        && f.matches(&[(m.name.as_str(), m.value.as_str())].into_iter().collect())
+                })
+            })
+        })
+        .map(|s| view(s, now))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Repeated `filter=` parameters, as amtool sends them.
+fn serde_urlencoded_filters(query: &str) -> Result<ListQuery, ApiError> {
+    let mut filter = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid query parameter {k}")))?;
+        if k == "filter" {
+            filter.push(v);
+        }
+    }
+    Ok(ListQuery { filter })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<PostableSilence>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require(&req, &state, "silences:write")?;
+    let p = body.into_inner();
+    let now = state.clock.now_ms();
+    let id = match &p.id {
+        Some(id) if !id.is_empty() => {
+            let exists = state
+                .silences
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|s| &s.id == id);
+            if !exists {
+                return Err(ApiError::not_found(format!("no silence {id:?}")));
+            }
+            id.clone()
+        }
+        _ => new_id(),
+    };
+    let starts = time("startsAt", &p.starts_at)?;
+    let ends = time("endsAt", &p.ends_at)?;
+    if ends <= now {
+        return Err(ApiError::bad_request("endsAt: must be in the future"));
+    }
+    let silence = Silence::new(
+        id.clone(),
+        p.matchers,
+        starts.max(now),
+        ends,
+        p.created_by,
+        p.comment,
+        now,
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state
+        .store
+        .save_silence(&silence)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(silence = %id, by = %silence.created_by, "silence saved");
+    let mut all = state.silences.write().unwrap_or_else(|e| e.into_inner());
+    all.retain(|s| s.id != id);
+    all.push(silence);
+    Ok(HttpResponse::Ok().json(json!({"silenceID": id})))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now_ms();
+    let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
+    let s = silences
+        .iter()
+        .find(|s| s.id == *id)
+        .ok_or_else(|| ApiError::not_found(format!("no silence {id:?}")))?;
+    Ok(HttpResponse::Ok().json(view(s, now)))
+}
+
+pub async fn expire(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require(&req, &state, "silences:write")?;
+    let now = state.clock.now_ms();
+    let mut silence = {
+        let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
+        silences
+            .iter()
+            .find(|s| s.id == *id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("no silence {id:?}")))?
+    };
+    silence.expire(now);
+    state
+        .store
+        .save_silence(&silence)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(silence = %id, "silence expired");
+    let mut all = state.silences.write().unwrap_or_else(|e| e.into_inner());
+    all.retain(|s| s.id != *id);
+    all.push(silence);
+    Ok(HttpResponse::Ok().finish())
+}
