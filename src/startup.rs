@@ -202,6 +202,7 @@ impl Application {
                 .context("dispatcher unavailable")?;
         }
         let rules = rules.start();
+        let dispatch_addr = dispatch.clone();
         spawn_reloader(
             settings.rules.files.clone(),
             rules_version,
@@ -292,6 +293,10 @@ impl Application {
             rules_status,
             silences,
             clock: clock.clone(),
+            dispatch: dispatch_addr,
+            alerting_config_text: std::fs::read_to_string(&settings.alerting.config)
+                .unwrap_or_default(),
+            started_at_ms: clock.now_ms(),
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

@@ -96,6 +96,9 @@ pub struct DispatchActor {
     outbox: Addr<OutboxActor>,
     store: Store,
     silences: super::Silences,
+    /// Alerts posted through the Alertmanager API, firing until their `endsAt` (or
+    /// `resolve_timeout` after their last post).
+    external: HashMap<crate::domain::Fingerprint, (crate::domain::Alert, i64)>,
     clock: Arc<dyn Clock>,
     public_url: String,
 }
@@ -121,6 +124,7 @@ impl DispatchActor {
             outbox,
             store,
             silences,
+            external: HashMap::new(),
             clock,
             public_url,
         }
@@ -128,6 +132,7 @@ impl DispatchActor {
 
     fn flush_due(&mut self) {
         let now = self.clock.now_ms();
+        self.expire_external(now);
         let due: Vec<GroupKey> = self
             .groups
             .iter()
@@ -304,16 +309,108 @@ impl Handler<RestoreFiring> for DispatchActor {
     }
 }
 
+impl DispatchActor {
+    fn route(&mut self, alert: crate::domain::Alert, now: i64) {
+        for route in matching_routes(&self.config.route, &alert.labels) {
+            Self::group_for(&mut self.groups, route, &alert.labels, now).insert(alert.clone());
+        }
+    }
+
+    /// Posted alerts not re-posted before their end resolve now.
+    fn expire_external(&mut self, now: i64) {
+        let expired: Vec<crate::domain::Fingerprint> = self
+            .external
+            .iter()
+            .filter(|(_, (_, until))| *until <= now)
+            .map(|(fp, _)| *fp)
+            .collect();
+        for fp in expired {
+            if let Some((mut alert, until)) = self.external.remove(&fp) {
+                alert.ends_at_ms = Some(until);
+                self.route(alert, now);
+            }
+        }
+    }
+}
+
 impl Handler<AlertTransitions> for DispatchActor {
     type Result = ();
 
     fn handle(&mut self, msg: AlertTransitions, _: &mut Self::Context) {
         let now = self.clock.now_ms();
         for alert in msg.0 {
-            for route in matching_routes(&self.config.route, &alert.labels) {
-                Self::group_for(&mut self.groups, route, &alert.labels, now).insert(alert.clone());
-            }
+            self.route(alert, now);
         }
         self.flush_due();
+    }
+}
+
+/// Alerts posted through `POST /api/v2/alerts`: each with its `endsAt`, if it gave one.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct PostAlerts(pub Vec<(crate::domain::Alert, Option<i64>)>);
+
+impl Handler<PostAlerts> for DispatchActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PostAlerts, _: &mut Self::Context) {
+        let now = self.clock.now_ms();
+        let resolve_timeout = self.config.resolve_timeout.as_millis() as i64;
+        for (mut alert, ends_at) in msg.0 {
+            let fp = alert.fingerprint();
+            match ends_at {
+                Some(end) if end <= now => {
+                    self.external.remove(&fp);
+                    alert.ends_at_ms = Some(end);
+                }
+                _ => {
+                    alert.ends_at_ms = None;
+                    self.external.insert(
+                        fp,
+                        (alert.clone(), ends_at.unwrap_or(now + resolve_timeout)),
+                    );
+                }
+            }
+            self.route(alert, now);
+        }
+        self.flush_due();
+    }
+}
+
+/// The alerts the dispatcher holds (firing ones), with their receivers and silences.
+#[derive(Message)]
+#[rtype(result = "Vec<HeldAlert>")]
+pub struct ListAlerts;
+
+#[derive(Debug, Clone)]
+pub struct HeldAlert {
+    pub alert: crate::domain::Alert,
+    pub receivers: Vec<String>,
+    pub silenced_by: Vec<String>,
+    /// When a posted alert resolves unless posted again.
+    pub ends_at_ms: Option<i64>,
+}
+
+impl Handler<ListAlerts> for DispatchActor {
+    type Result = MessageResult<ListAlerts>;
+
+    fn handle(&mut self, _: ListAlerts, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now_ms();
+        let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+        let mut held: BTreeMap<crate::domain::Fingerprint, HeldAlert> = BTreeMap::new();
+        for g in self.groups.values() {
+            for a in g.alerts().filter(|a| !a.is_resolved()) {
+                let entry = held.entry(a.fingerprint()).or_insert_with(|| HeldAlert {
+                    alert: a.clone(),
+                    receivers: Vec::new(),
+                    silenced_by: crate::domain::silence::silenced_by(&silences, &a.labels, now),
+                    ends_at_ms: self.external.get(&a.fingerprint()).map(|(_, until)| *until),
+                });
+                if !entry.receivers.contains(&g.receiver) {
+                    entry.receivers.push(g.receiver.clone());
+                }
+            }
+        }
+        MessageResult(held.into_values().collect())
     }
 }

@@ -6,7 +6,7 @@ pub mod config;
 pub mod group;
 pub mod route;
 
-pub use actor::{DispatchActor, RestoreFiring, build_receivers};
+pub use actor::{DispatchActor, HeldAlert, ListAlerts, PostAlerts, RestoreFiring, build_receivers};
 pub use config::AlertingConfig;
 
 /// The silences, shared by the API (which changes them) and the dispatcher (which mutes by them).

@@ -1,6 +1,7 @@
 //! The HTTP API (actix-web): one file per resource. Errors are JSON
 //! `{"error": {"code", "message"}}` with a 4xx/5xx status; 5xx never leaks internals.
 
+pub mod alertmanager;
 pub mod alerts;
 pub mod auth;
 pub mod health;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub rules_status: Arc<std::sync::RwLock<crate::rules::RulesStatus>>,
     pub silences: crate::alerting::Silences,
     pub clock: Arc<dyn crate::domain::Clock>,
+    pub dispatch: Addr<crate::alerting::DispatchActor>,
+    /// `alerting.yml` as read at start (`GET /api/v2/status`).
+    pub alerting_config_text: String,
+    pub started_at_ms: i64,
 }
 
 /// An API error.
@@ -161,6 +166,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/v1/providers/{provider}/connections/{connection}/sync",
         web::post().to(providers::sync_now),
     )
+    .route("/api/v2/alerts", web::post().to(alertmanager::post_alerts))
+    .route("/api/v2/alerts", web::get().to(alertmanager::get_alerts))
+    .route("/api/v2/status", web::get().to(alertmanager::status))
     .route("/api/v2/silences", web::get().to(silences::list))
     .route("/api/v2/silences", web::post().to(silences::create))
     .route("/api/v2/silence/{id}", web::get().to(silences::get))

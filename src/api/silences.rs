@@ -75,33 +75,11 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
 
 /// Repeated `filter=` parameters, as amtool sends them.
 fn serde_urlencoded_filters(query: &str) -> Result<ListQuery, ApiError> {
-    let mut filter = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v)
-            .ok_or_else(|| ApiError::bad_request(format!("invalid query parameter {k}")))?;
-        if k == "filter" {
-            filter.push(v);
-        }
-    }
+    let filter = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| v.into_owned())
+        .collect();
     Ok(ListQuery { filter })
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 pub async fn create(

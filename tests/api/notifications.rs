@@ -268,3 +268,104 @@ async fn bad_silences_are_refused_with_the_reason() {
         404
     );
 }
+
+#[actix_web::test]
+async fn alerts_posted_like_prometheus_does_are_routed_ticketed_and_resolved() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let alert = |ends: chrono::DateTime<chrono::Utc>| {
+        json!([{
+            "labels": {"alertname": "ExternalDiskFull", "provider": "cdk", "severity": "critical", "instance": "db-1"},
+            "annotations": {"summary": "disk full on db-1"},
+            "startsAt": now.to_rfc3339(),
+            "endsAt": ends.to_rfc3339(),
+            "generatorURL": "http://prometheus:9090/graph?g0.expr=disk"
+        }])
+    };
+    // Prometheus re-sends a firing alert with an endsAt a few minutes ahead.
+    for _ in 0..3 {
+        let r = app
+            .post_json("/api/v2/alerts", &alert(now + chrono::Duration::minutes(4)))
+            .await;
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let page = wait_for("the page", WAIT, || async {
+        app.slack.delivered("ExternalDiskFull").into_iter().next()
+    })
+    .await;
+    assert!(page.body.to_string().contains("disk full on db-1"));
+    let held = app.get_json("/api/v2/alerts").await;
+    assert_eq!(held.as_array().unwrap().len(), 1, "{held}");
+    assert_eq!(held[0]["labels"]["instance"], "db-1");
+    assert_eq!(held[0]["receivers"][0]["name"], "oncall");
+    assert_eq!(held[0]["status"]["state"], "active");
+    let filtered = app
+        .get_json("/api/v2/alerts?filter=instance%3D%22db-2%22")
+        .await;
+    assert!(filtered.as_array().unwrap().is_empty());
+    let tickets = app.tickets("?alertname=ExternalDiskFull").await;
+    assert_eq!(tickets["tickets"].as_array().unwrap().len(), 1);
+
+    // Resolved: Prometheus sends endsAt at the resolution time.
+    let r = app
+        .post_json("/api/v2/alerts", &alert(chrono::Utc::now()))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    wait_for("the resolution", WAIT, || async {
+        app.slack.delivered("RESOLVED").into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        app.slack.delivered("FIRING").len(),
+        1,
+        "re-sends did not page again"
+    );
+    wait_for("the resolved ticket", WAIT, || async {
+        let t = app.tickets("?alertname=ExternalDiskFull").await;
+        (t["tickets"][0]["status"] == "resolved").then_some(())
+    })
+    .await;
+    assert!(
+        app.get_json("/api/v2/alerts")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[actix_web::test]
+async fn a_posted_alert_not_sent_again_resolves_at_its_end() {
+    let app = spawn_app().await;
+    let body = json!([{"labels": {"alertname": "Heartbeat", "provider": "xtime"}, "endsAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339()}]);
+    assert_eq!(
+        app.post_json("/api/v2/alerts", &body)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    wait_for("the page", WAIT, || async {
+        app.slack.delivered("Heartbeat").into_iter().next()
+    })
+    .await;
+    wait_for("the resolution at endsAt", WAIT, || async {
+        app.slack.delivered("RESOLVED").into_iter().next()
+    })
+    .await;
+    let bad = json!([{"labels": {"alertname": "ok"}}, {"labels": {}}]);
+    let r = app.post_json("/api/v2/alerts", &bad).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let msg = r.json::<serde_json::Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(msg, "alerts[1].labels: at least one label is required");
+    let status = app.get_json("/api/v2/status").await;
+    assert!(
+        status["config"]["original"]
+            .as_str()
+            .unwrap()
+            .contains("receivers:")
+    );
+}
