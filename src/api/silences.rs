@@ -99,7 +99,7 @@ pub async fn create(
                 .iter()
                 .any(|s| &s.id == id);
             if !exists {
-                return Err(ApiError::not_found(format!("no silence {id:?}")));
+                return Err(ApiError::not_found(format!("no silence {:?}", id.as_str())));
             }
             id.clone()
         }
@@ -141,7 +141,7 @@ pub async fn get(
     let s = silences
         .iter()
         .find(|s| s.id == *id)
-        .ok_or_else(|| ApiError::not_found(format!("no silence {id:?}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("no silence {:?}", id.as_str())))?;
     Ok(HttpResponse::Ok().json(view(s, now)))
 }
 
@@ -158,7 +158,7 @@ pub async fn expire(
             .iter()
             .find(|s| s.id == *id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("no silence {id:?}")))?
+            .ok_or_else(|| ApiError::not_found(format!("no silence {:?}", id.as_str())))?
     };
     silence.expire(now);
     state

@@ -369,3 +369,76 @@ async fn a_posted_alert_not_sent_again_resolves_at_its_end() {
             .contains("receivers:")
     );
 }
+
+#[actix_web::test]
+async fn amtool_queries_alerts_and_adds_queries_and_expires_silences() {
+    use std::process::Command;
+    let app = spawn_app().await;
+    let url = format!("--alertmanager.url={}", app.address);
+    let amtool = |args: &[&str]| Command::new("amtool").arg(&url).args(args).output();
+    let Ok(version) = amtool(&["--version"]) else {
+        super::helpers::skip_or_fail(
+            "amtool is not installed (apt-get install prometheus-alertmanager)",
+        );
+        return;
+    };
+    assert!(version.status.success());
+    let out = amtool(&[
+        "alert",
+        "add",
+        "FromAmtool",
+        "provider=xtime",
+        "severity=info",
+        "--annotation=summary=added by amtool",
+    ])
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = amtool(&["alert", "query", "alertname=FromAmtool"]).unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && listed.contains("FromAmtool") && listed.contains("added by amtool"),
+        "{listed}"
+    );
+
+    let out = amtool(&[
+        "silence",
+        "add",
+        "provider=xtime",
+        "--comment=maintenance",
+        "--author=oncall",
+        "--duration=1h",
+    ])
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = amtool(&["silence", "query"]).unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("maintenance"),
+        "{listed}"
+    );
+    let out = amtool(&["alert", "query", "--silenced", "alertname=FromAmtool"]).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FromAmtool"),
+        "now silenced"
+    );
+    let out = amtool(&["silence", "expire", &id]).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = amtool(&["silence", "query"]).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&id),
+        "expired silences leave the default query"
+    );
+}
