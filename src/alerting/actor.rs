@@ -139,12 +139,29 @@ impl DispatchActor {
             .filter(|(_, g)| g.next_flush_ms() <= now)
             .map(|(k, _)| k.clone())
             .collect();
+        // Every firing alert can inhibit others, whichever group it is in.
+        let firing: BTreeMap<crate::domain::Fingerprint, crate::domain::Alert> =
+            if self.config.inhibit_rules.is_empty() || due.is_empty() {
+                BTreeMap::new()
+            } else {
+                self.groups
+                    .values()
+                    .flat_map(|g| g.alerts())
+                    .filter(|a| !a.is_resolved())
+                    .map(|a| (a.fingerprint(), a.clone()))
+                    .collect()
+            };
         for key in due {
             let Some(group) = self.groups.get_mut(&key) else {
                 continue;
             };
             let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
-            let muted = |a: &crate::domain::Alert| silences.iter().any(|s| s.mutes(&a.labels, now));
+            let sources: Vec<&crate::domain::Alert> = firing.values().collect();
+            let rules = &self.config.inhibit_rules;
+            let muted = |a: &crate::domain::Alert| {
+                silences.iter().any(|s| s.mutes(&a.labels, now))
+                    || !super::inhibit::inhibited_by(a, &sources, rules).is_empty()
+            };
             let flushed = group.flush_muted(now, &muted);
             drop(silences);
             if let Some(flush) = flushed {
@@ -387,6 +404,7 @@ pub struct HeldAlert {
     pub alert: crate::domain::Alert,
     pub receivers: Vec<String>,
     pub silenced_by: Vec<String>,
+    pub inhibited_by: Vec<String>,
     /// When a posted alert resolves unless posted again.
     pub ends_at_ms: Option<i64>,
 }
@@ -397,6 +415,12 @@ impl Handler<ListAlerts> for DispatchActor {
     fn handle(&mut self, _: ListAlerts, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now_ms();
         let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
+        let firing: Vec<&crate::domain::Alert> = self
+            .groups
+            .values()
+            .flat_map(|g| g.alerts())
+            .filter(|a| !a.is_resolved())
+            .collect();
         let mut held: BTreeMap<crate::domain::Fingerprint, HeldAlert> = BTreeMap::new();
         for g in self.groups.values() {
             for a in g.alerts().filter(|a| !a.is_resolved()) {
@@ -404,6 +428,14 @@ impl Handler<ListAlerts> for DispatchActor {
                     alert: a.clone(),
                     receivers: Vec::new(),
                     silenced_by: crate::domain::silence::silenced_by(&silences, &a.labels, now),
+                    inhibited_by: super::inhibit::inhibited_by(
+                        a,
+                        &firing,
+                        &self.config.inhibit_rules,
+                    )
+                    .into_iter()
+                    .map(|fp| fp.to_string())
+                    .collect(),
                     ends_at_ms: self.external.get(&a.fingerprint()).map(|(_, until)| *until),
                 });
                 if !entry.receivers.contains(&g.receiver) {

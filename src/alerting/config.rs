@@ -34,6 +34,7 @@ impl Secret {
 pub struct AlertingConfig {
     pub route: Route,
     pub receivers: Vec<Receiver>,
+    pub inhibit_rules: Vec<super::inhibit::InhibitRule>,
     pub resolve_timeout: Duration,
 }
 
@@ -139,7 +140,20 @@ struct RawFile {
     #[serde(default)]
     receivers: Vec<RawReceiver>,
     #[serde(default)]
+    inhibit_rules: Vec<RawInhibit>,
+    #[serde(default)]
     templates: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawInhibit {
+    #[serde(default)]
+    source_matchers: Vec<String>,
+    #[serde(default)]
+    target_matchers: Vec<String>,
+    #[serde(default)]
+    equal: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -289,8 +303,11 @@ struct V<'a> {
 }
 
 impl V<'_> {
+    /// The line starting with `needle`, or else the first line containing it (values inside
+    /// flow lists such as `matchers: ['a="b"']`).
     fn line(&self, needle: &str) -> Option<usize> {
         find_line(self.text, needle, 1)
+            .or_else(|| self.text.lines().position(|l| l.contains(needle)).map(|i| i + 1))
     }
 
     fn p(&mut self, needle: &str, msg: String) {
@@ -393,9 +410,38 @@ impl V<'_> {
             routes: vec![],
         };
         let route = self.route(&root, &parent, "0".into(), &names);
+        let mut inhibit_rules = Vec::new();
+        for (i, r) in raw.inhibit_rules.iter().enumerate() {
+            let mut parse = |list: &[String], key: &str| -> Vec<Matcher> {
+                let mut out = Vec::new();
+                for m in list {
+                    match Matcher::parse(m) {
+                        Ok(m) => out.push(m),
+                        Err(e) => self.p(m, format!("inhibit_rules[{i}].{key}: {e}")),
+                    }
+                }
+                out
+            };
+            let source = parse(&r.source_matchers, "source_matchers");
+            let target = parse(&r.target_matchers, "target_matchers");
+            if r.source_matchers.is_empty() || r.target_matchers.is_empty() {
+                self.p(
+                    "inhibit_rules:",
+                    format!(
+                        "inhibit_rules[{i}]: source_matchers and target_matchers are both required"
+                    ),
+                );
+            }
+            inhibit_rules.push(super::inhibit::InhibitRule {
+                source,
+                target,
+                equal: r.equal.clone(),
+            });
+        }
         Some(AlertingConfig {
             route,
             receivers,
+            inhibit_rules,
             resolve_timeout,
         })
     }
@@ -827,5 +873,23 @@ receivers:
         )
         .unwrap_err();
         assert_eq!(err.0[0].line, Some(3), "{err}");
+    }
+
+    #[test]
+    fn inhibit_rules_parse_and_bad_matchers_name_their_line() {
+        let text = format!(
+            "{GOOD}inhibit_rules:\n  - source_matchers: ['severity=\"critical\"']\n    target_matchers: ['severity=\"warning\"']\n    equal: [provider]\n"
+        );
+        let c = parse(Path::new("a.yml"), &text, &env).unwrap();
+        assert_eq!(c.inhibit_rules.len(), 1);
+        assert_eq!(c.inhibit_rules[0].equal, vec!["provider".to_string()]);
+        let bad = text.replace("severity=\"warning\"", "severity=~\"(\"");
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a.yml:27: inhibit_rules[0].target_matchers: invalid matcher"),
+            "{err}"
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! Routing: `alerting.yml` (Alertmanager format), the route tree, aggregation groups with their
-//! timers, and the `DispatchActor` that turns alert transitions into notifications and tickets.
+//! timers, inhibition, and the `DispatchActor` that turns alert transitions into notifications
+//! and tickets.
 
 pub mod actor;
 pub mod config;
 pub mod group;
+pub mod inhibit;
 pub mod route;
 
 pub use actor::{DispatchActor, HeldAlert, ListAlerts, PostAlerts, RestoreFiring, build_receivers};

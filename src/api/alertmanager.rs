@@ -166,9 +166,9 @@ pub async fn get_alerts(
                 "fingerprint": a.fingerprint().to_string(),
                 "receivers": h.receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
                 "status": {
-                    "state": if h.silenced_by.is_empty() { "active" } else { "suppressed" },
+                    "state": if h.silenced_by.is_empty() && h.inhibited_by.is_empty() { "active" } else { "suppressed" },
                     "silencedBy": h.silenced_by,
-                    "inhibitedBy": [],
+                    "inhibitedBy": h.inhibited_by,
                 },
             })
         })

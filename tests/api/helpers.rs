@@ -73,6 +73,8 @@ pub struct Options {
     pub slack_config: String,
     /// More integrations of the `oncall` receiver (YAML under it); `{slack}` is the fake's port.
     pub extra_integrations: String,
+    /// Appended to alerting.yml (e.g. `inhibit_rules:`).
+    pub extra_alerting: String,
     pub extra_config: String,
     pub evaluation_interval: &'static str,
     pub rules: String,
@@ -84,6 +86,7 @@ impl Default for Options {
             providers: vec![("tekion", vec!["dealer-001", "dealer-002"])],
             slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
                         extra_integrations: String::new(),
+            extra_alerting: String::new(),
             extra_config: String::new(),
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
@@ -179,8 +182,9 @@ receivers:
       - to: 'oncall@test.local'
 {extra_integrations}    ticket_configs:
       - tier: L2
-"#,
+{extra_alerting}"#,
             smtp = smtp.port,
+            extra_alerting = opts.extra_alerting,
             extra_integrations = opts
                 .extra_integrations
                 .replace("{slack}", &slack.port.to_string()),

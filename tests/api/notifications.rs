@@ -442,3 +442,68 @@ async fn amtool_queries_alerts_and_adds_queries_and_expires_silences() {
         "expired silences leave the default query"
     );
 }
+
+#[actix_web::test]
+async fn a_critical_alert_inhibits_warnings_of_the_same_provider() {
+    let app = spawn_app_with(Options {
+        extra_alerting: "inhibit_rules:\n  - source_matchers: ['severity=\"critical\"']\n    target_matchers: ['severity=\"warning\"']\n    equal: [provider]\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let post = |name: &str, severity: &str, provider: &str| json!([{"labels": {"alertname": name, "severity": severity, "provider": provider}}]);
+    assert_eq!(
+        app.post_json("/api/v2/alerts", &post("DmsDown", "critical", "cdk"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        app.post_json("/api/v2/alerts", &post("SlowSync", "warning", "cdk"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        app.post_json("/api/v2/alerts", &post("SlowSync", "warning", "xtime"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    wait_for("the critical page", WAIT, || async {
+        app.slack.delivered("DmsDown").into_iter().next()
+    })
+    .await;
+    wait_for("xtime's warning", WAIT, || async {
+        app.slack
+            .delivered("SlowSync")
+            .into_iter()
+            .find(|c| c.body.to_string().contains("xtime"))
+    })
+    .await;
+    let held = app.get_json("/api/v2/alerts").await;
+    let cdk_warning = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "SlowSync" && a["labels"]["provider"] == "cdk")
+        .unwrap()
+        .clone();
+    assert_eq!(cdk_warning["status"]["state"], "suppressed");
+    assert_eq!(
+        cdk_warning["status"]["inhibitedBy"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        app.slack
+            .delivered("SlowSync")
+            .iter()
+            .all(|c| !c.body.to_string().contains("cdk")),
+        "cdk's warning is inhibited"
+    );
+}
