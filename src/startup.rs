@@ -141,7 +141,8 @@ impl Application {
                 .await
                 .context("Failed to read silences")?,
         ));
-        let receivers = Arc::new(build_receivers(&loaded.alerting).map_err(anyhow::Error::msg)?);
+        let receivers =
+            Arc::new(build_receivers(&loaded.alerting, Some(&store)).map_err(anyhow::Error::msg)?);
         // Sends what is in the outbox, including what was pending before a restart.
         let outbox = OutboxActor::new(
             store.clone(),

@@ -45,16 +45,21 @@ impl ReceiverIntegrations {
 }
 
 /// Builds every receiver's notifiers.
+/// `store` keeps Slack message refs (so resolutions update messages in place).
 pub fn build_receivers(
     config: &AlertingConfig,
+    store: Option<&Store>,
 ) -> Result<HashMap<String, Arc<ReceiverIntegrations>>, String> {
     let mut out = HashMap::new();
+    let pacing = crate::notify::slack::Pacing::default();
     for r in &config.receivers {
         let mut notifiers: Vec<(String, Arc<dyn Notifier>)> = Vec::new();
         for (i, s) in r.slack.iter().enumerate() {
+            let key = format!("slack/{i}");
+            let refs = store.map(|st| (st.clone(), r.name.clone(), key.clone()));
             notifiers.push((
-                format!("slack/{i}"),
-                Arc::new(SlackNotifier::new(s.clone())),
+                key,
+                Arc::new(SlackNotifier::new(s.clone(), refs, pacing.clone())),
             ));
         }
         for (i, e) in r.email.iter().enumerate() {

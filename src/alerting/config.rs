@@ -306,8 +306,12 @@ impl V<'_> {
     /// The line starting with `needle`, or else the first line containing it (values inside
     /// flow lists such as `matchers: ['a="b"']`).
     fn line(&self, needle: &str) -> Option<usize> {
-        find_line(self.text, needle, 1)
-            .or_else(|| self.text.lines().position(|l| l.contains(needle)).map(|i| i + 1))
+        find_line(self.text, needle, 1).or_else(|| {
+            self.text
+                .lines()
+                .position(|l| l.contains(needle))
+                .map(|i| i + 1)
+        })
     }
 
     fn p(&mut self, needle: &str, msg: String) {

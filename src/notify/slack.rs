@@ -6,8 +6,13 @@ use slack_morphism::errors::*;
 use slack_morphism::prelude::*;
 
 use super::render::{escape_mrkdwn, mrkdwn_sections, title};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use super::{FailureReason, Notification, Notifier, NotifyError};
 use crate::alerting::config::{SlackConfig, SlackTarget};
+use crate::store::Store;
 
 type Connector = SlackClientHyperConnector<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -16,6 +21,23 @@ type Connector = SlackClientHyperConnector<
 pub struct SlackNotifier {
     client: SlackClient<Connector>,
     config: SlackConfig,
+    /// Where the message of each group is remembered (bot tokens only): `(store, receiver,
+    /// integration key)`.
+    refs: Option<(Store, String, String)>,
+    pacing: Pacing,
+}
+
+/// Last post time per channel, shared by every Slack integration: Slack accepts about one
+/// message a second per channel, so posts to one channel are spaced by [`CHANNEL_SPACING`].
+pub type Pacing = Arc<Mutex<HashMap<String, Instant>>>;
+
+pub const CHANNEL_SPACING: Duration = Duration::from_secs(1);
+
+/// How long to wait before posting to a channel last posted to at `last`.
+pub fn pacing_wait(last: Option<Instant>, now: Instant) -> Duration {
+    last.map_or(Duration::ZERO, |l| {
+        CHANNEL_SPACING.saturating_sub(now.saturating_duration_since(l))
+    })
 }
 
 /// The Web API base for an `app_url` (`…/api/chat.postMessage` → `…/api`).
@@ -28,7 +50,7 @@ pub fn api_base(app_url: &str) -> String {
 }
 
 impl SlackNotifier {
-    pub fn new(config: SlackConfig) -> Self {
+    pub fn new(config: SlackConfig, refs: Option<(Store, String, String)>, pacing: Pacing) -> Self {
         // Both schemes: https in production, plain http for a local relay or a test server.
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
@@ -42,7 +64,83 @@ impl SlackNotifier {
         Self {
             client: SlackClient::new(connector),
             config,
+            refs,
+            pacing,
         }
+    }
+
+    /// Waits until the channel may take another message, and books the slot.
+    async fn pace(&self, channel: &str) {
+        let wait = {
+            let mut last = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let wait = pacing_wait(last.get(channel).copied(), now);
+            last.insert(channel.to_string(), now + wait);
+            wait
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Bot token: a firing notification posts a message and remembers it; a resolution edits
+    /// that message and replies in its thread with how long the problem lasted.
+    async fn notify_app(&self, token: &str, n: &Notification) -> Result<(), SlackClientError> {
+        let token = SlackApiToken::new(token.to_string().into());
+        let session = self.client.open_session(&token);
+        let channel = self.config.channel.clone().unwrap_or_default();
+        let content = Self::content(n);
+        let original = match (&self.refs, n.status()) {
+            (Some((store, receiver, integration)), "resolved") => {
+                store.slack_message(receiver, integration, &n.group_key).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot read the Slack message of the group; posting a new one");
+                    None
+                })
+            }
+            _ => None,
+        };
+        if let Some((msg_channel, ts)) = original {
+            self.pace(&msg_channel).await;
+            let update = SlackApiChatUpdateRequest::new(
+                msg_channel.clone().into(),
+                content.clone(),
+                ts.clone().into(),
+            );
+            match session.chat_update(&update).await {
+                Ok(_) => {
+                    let reply = SlackMessageContent::new().with_text(resolved_reply(n));
+                    let req = SlackApiChatPostMessageRequest::new(msg_channel.into(), reply)
+                        .with_thread_ts(ts.into());
+                    return session.chat_post_message(&req).await.map(|_| ());
+                }
+                // The message is gone or too old to edit: post the resolution as a new message.
+                Err(SlackClientError::ApiError(e))
+                    if matches!(
+                        e.code.as_str(),
+                        "message_not_found" | "cant_update_message" | "edit_window_closed"
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pace(&channel).await;
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), content);
+        let resp = session.chat_post_message(&req).await?;
+        if let Some((store, receiver, integration)) = &self.refs
+            && n.status() == "firing"
+            && let Err(e) = store
+                .save_slack_message(
+                    receiver,
+                    integration,
+                    &n.group_key,
+                    &resp.channel.to_string(),
+                    &resp.ts.to_string(),
+                    chrono::Utc::now().timestamp_millis(),
+                )
+                .await
+        {
+            tracing::warn!(error = %e, "cannot remember the Slack message; its resolution will be a new message");
+        }
+        Ok(())
     }
 
     fn content(n: &Notification) -> SlackMessageContent {
@@ -66,6 +164,24 @@ impl SlackNotifier {
             .with_text(title(n))
             .with_blocks(blocks)
     }
+}
+
+/// The thread reply of a resolution: which alerts resolved and after how long.
+pub fn resolved_reply(n: &Notification) -> String {
+    let start = n
+        .alerts
+        .iter()
+        .map(|a| a.starts_at_ms)
+        .min()
+        .unwrap_or_default();
+    let end = n
+        .alerts
+        .iter()
+        .filter_map(|a| a.ends_at_ms)
+        .max()
+        .unwrap_or(start);
+    let lasted = crate::domain::format_duration(Duration::from_millis((end - start).max(0) as u64));
+    format!(":white_check_mark: Resolved after {lasted}.")
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -141,13 +257,7 @@ impl Notifier for SlackNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let content = Self::content(n);
         let result = match &self.config.target {
-            SlackTarget::App { token, .. } => {
-                let token = SlackApiToken::new(token.expose().to_string().into());
-                let session = self.client.open_session(&token);
-                let channel = self.config.channel.clone().unwrap_or_default();
-                let req = SlackApiChatPostMessageRequest::new(channel.into(), content);
-                session.chat_post_message(&req).await.map(|_| ())
-            }
+            SlackTarget::App { token, .. } => self.notify_app(token.expose(), n).await,
             SlackTarget::Webhook { url } => {
                 let url: url::Url = url.expose().parse().map_err(|_| {
                     NotifyError::new(FailureReason::ClientError, "invalid Slack webhook URL")
@@ -166,6 +276,17 @@ impl Notifier for SlackNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posts_to_one_channel_are_spaced() {
+        let now = Instant::now();
+        assert_eq!(pacing_wait(None, now), Duration::ZERO);
+        assert_eq!(pacing_wait(Some(now), now), CHANNEL_SPACING);
+        assert_eq!(
+            pacing_wait(Some(now - Duration::from_secs(5)), now),
+            Duration::ZERO
+        );
+    }
 
     #[test]
     fn api_base_strips_the_method() {

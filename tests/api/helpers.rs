@@ -114,22 +114,25 @@ struct Running {
 /// Starts syncwatch from a config file on a new thread; returns its HTTP port.
 fn start_app(config_path: PathBuf) -> (u16, Running) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let system = actix_rt::System::new();
-        system.block_on(async move {
-            let no_env = |_: &str| None;
-            let settings = config::load(&config_path, &no_env)
-                .unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
-            let app = Application::build(settings, Arc::new(SystemClock), &no_env)
-                .await
-                .expect("app starts");
-            let port = app.port();
-            actix_rt::spawn(app.run_until_stopped());
-            tx.send((port, actix_rt::System::current()))
-                .expect("test waits for the port");
-        });
-        system.run().expect("app system runs");
-    });
+    let thread = std::thread::Builder::new()
+        .name("syncwatch-app".into())
+        .spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                let no_env = |_: &str| None;
+                let settings = config::load(&config_path, &no_env)
+                    .unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
+                let app = Application::build(settings, Arc::new(SystemClock), &no_env)
+                    .await
+                    .expect("app starts");
+                let port = app.port();
+                actix_rt::spawn(app.run_until_stopped());
+                tx.send((port, actix_rt::System::current()))
+                    .expect("test waits for the port");
+            });
+            system.run().expect("app system runs");
+        })
+        .expect("app thread starts");
     let (port, system) = rx.recv().expect("app started");
     (port, Running { system, thread })
 }
@@ -286,7 +289,8 @@ impl TestApp {
     pub fn restart(&mut self) {
         if let Some(r) = self.running.take() {
             r.system.stop();
-            r.thread.join().expect("app thread ends");
+            // A query in flight when the system stops can panic on drop, after the app is done.
+            let _ = r.thread.join();
         }
         let (port, running) = start_app(self.dir.path().join("syncwatch.toml"));
         self.address = format!("http://127.0.0.1:{port}");

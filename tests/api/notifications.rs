@@ -31,22 +31,36 @@ async fn slack_down_for_a_while_delays_notifications_but_never_drops_or_reorders
         .into_iter()
         .filter(|c| c.delivered)
         .collect();
+    let summary: Vec<(String, String)> = delivered
+        .iter()
+        .map(|c| {
+            (
+                c.method.clone(),
+                c.body["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
     assert_eq!(
         delivered.len(),
-        2,
-        "exactly one firing and one resolved: {:?}",
-        delivered
-            .iter()
-            .map(|c| c.body["text"].clone())
-            .collect::<Vec<_>>()
+        3,
+        "post, update, thread reply: {summary:?}"
     );
+    assert_eq!(delivered[0].method, "chat.postMessage");
     assert!(
         delivered[0].body.to_string().contains("FIRING"),
         "firing first"
     );
+    assert_eq!(
+        delivered[1].method, "chat.update",
+        "the resolution edits the message: {summary:?}"
+    );
+    assert!(delivered[1].body.to_string().contains("RESOLVED"));
     assert!(
-        delivered[1].body.to_string().contains("RESOLVED"),
-        "resolved after it"
+        delivered[2].body["thread_ts"].is_string()
+            && delivered[2].body["text"]
+                .as_str()
+                .unwrap()
+                .contains("Resolved after")
     );
     let m = app.metrics().await;
     assert!(
@@ -505,5 +519,57 @@ async fn a_critical_alert_inhibits_warnings_of_the_same_provider() {
             .iter()
             .all(|c| !c.body.to_string().contains("cdk")),
         "cdk's warning is inhibited"
+    );
+}
+
+#[actix_web::test]
+async fn a_resolution_updates_the_slack_message_and_replies_in_its_thread() {
+    let app = spawn_app().await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    let posted = wait_for("the page", WAIT, || async {
+        app.slack.delivered("FIRING").into_iter().next()
+    })
+    .await;
+    app.clear_faults().await;
+    let update = wait_for("the update", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.delivered && c.method == "chat.update")
+    })
+    .await;
+    // The fake answers the post with ts 1700000000.<n>, n the call number (from 1).
+    let n = app
+        .slack
+        .calls()
+        .iter()
+        .position(|c| c.method == "chat.postMessage" && c.body == posted.body)
+        .unwrap()
+        + 1;
+    let ts = format!("1700000000.{n:06}");
+    assert_eq!(update.body["ts"], ts.as_str(), "the original message");
+    assert_eq!(update.body["channel"], "C0123456789");
+    assert!(
+        update
+            .body
+            .to_string()
+            .contains("[RESOLVED] ProviderAuthFailing tekion")
+    );
+    let reply = wait_for("the thread reply", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.delivered && c.body["thread_ts"].is_string())
+    })
+    .await;
+    assert_eq!(reply.body["thread_ts"], ts.as_str());
+    assert!(
+        reply.body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":white_check_mark: Resolved after "),
+        "{}",
+        reply.body
     );
 }
