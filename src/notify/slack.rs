@@ -132,8 +132,8 @@ impl SlackNotifier {
                     receiver,
                     integration,
                     &n.group_key,
-                    &resp.channel.to_string(),
-                    &resp.ts.to_string(),
+                    resp.channel.as_ref(),
+                    resp.ts.as_ref(),
                     chrono::Utc::now().timestamp_millis(),
                 )
                 .await
