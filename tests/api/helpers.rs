@@ -75,6 +75,8 @@ pub struct Options {
     pub extra_integrations: String,
     /// Appended to alerting.yml (e.g. `inhibit_rules:`).
     pub extra_alerting: String,
+    /// Send email to this port instead of the fake SMTP server's.
+    pub smtp_port: Option<u16>,
     pub extra_config: String,
     pub evaluation_interval: &'static str,
     pub rules: String,
@@ -87,6 +89,7 @@ impl Default for Options {
             slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
                         extra_integrations: String::new(),
             extra_alerting: String::new(),
+            smtp_port: None,
             extra_config: String::new(),
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
@@ -186,7 +189,7 @@ receivers:
 {extra_integrations}    ticket_configs:
       - tier: L2
 {extra_alerting}"#,
-            smtp = smtp.port,
+            smtp = opts.smtp_port.unwrap_or(smtp.port),
             extra_alerting = opts.extra_alerting,
             extra_integrations = opts
                 .extra_integrations

@@ -12,5 +12,6 @@ mod providers;
 mod rules_cli;
 mod rules_engine;
 mod runbooks;
+mod smtp;
 mod store;
 mod tickets;
