@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod notifications;
 mod pipeline;
+mod prometheus;
 mod providers;
 mod rules_cli;
 mod rules_engine;
