@@ -56,6 +56,11 @@ async fn a_real_prometheus_pages_and_resolves_through_syncwatch() {
     let log = dir.path().join("prometheus.log");
     let show_log = move || std::fs::read_to_string(&log).unwrap_or_default();
     let page = wait_for("the page from Prometheus", WAIT, || async {
+        let log = show_log();
+        assert!(
+            !log.contains("level=error"),
+            "Prometheus reports an error:\n{log}"
+        );
         app.slack.delivered("FromPrometheus").into_iter().next()
     })
     .await;
