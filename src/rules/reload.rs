@@ -28,6 +28,12 @@ pub fn files_version(patterns: &[String]) -> FilesVersion {
         .collect()
 }
 
+/// Whether files that were `loaded`, then `seen` at the previous check, are `now` to be
+/// reloaded: they changed, and have not changed since the previous check.
+pub fn settled(loaded: &FilesVersion, seen: &FilesVersion, now: &FilesVersion) -> bool {
+    now != loaded && now == seen
+}
+
 /// Loads the rule files and hands them to the actor, or reports why not.
 pub async fn reload(
     patterns: &[String],
@@ -68,6 +74,9 @@ pub fn spawn_reloader(
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut version = loaded;
+        // The version seen at the previous check: a change is applied once it has held for a
+        // whole interval, so a file caught half-written (truncated, then written) is not loaded.
+        let mut seen = version.clone();
         // A zero interval watches SIGHUP only (an interval that never fires in practice).
         let period = if watch_interval.is_zero() {
             Duration::from_secs(u32::MAX as u64)
@@ -93,10 +102,12 @@ pub fn spawn_reloader(
                 _ = signalled => true,
             };
             let now = files_version(&patterns);
-            if !by_signal && now == version {
+            if !by_signal && !settled(&version, &seen, &now) {
+                seen = now;
                 continue;
             }
-            version = now;
+            version = now.clone();
+            seen = now;
             if by_signal {
                 tracing::info!("SIGHUP: reloading rules");
             } else {
@@ -108,4 +119,24 @@ pub fn spawn_reloader(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(len: u64) -> FilesVersion {
+        vec![(PathBuf::from("r.yml"), len, None)]
+    }
+
+    #[test]
+    fn a_change_is_applied_once_it_has_held_for_a_check() {
+        assert!(!settled(&v(10), &v(10), &v(10)), "nothing changed");
+        assert!(
+            !settled(&v(10), &v(10), &v(0)),
+            "just changed (maybe half-written)"
+        );
+        assert!(!settled(&v(10), &v(0), &v(25)), "still changing");
+        assert!(settled(&v(10), &v(25), &v(25)), "changed and stable");
+    }
 }
