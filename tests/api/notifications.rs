@@ -21,8 +21,16 @@ async fn slack_down_for_a_while_delays_notifications_but_never_drops_or_reorders
     .await;
     // The alert resolves while its firing message is still retrying.
     app.clear_faults().await;
-    wait_for("both messages", WAIT, || async {
-        (app.slack.delivered("RESOLVED").len() == 1).then_some(())
+    // The resolution is an update of the message plus a reply in its thread: wait for both.
+    wait_for("the resolution and its thread reply", WAIT, || async {
+        let calls = app.slack.calls();
+        (calls
+            .iter()
+            .any(|c| c.delivered && c.method == "chat.update")
+            && calls
+                .iter()
+                .any(|c| c.delivered && c.body["thread_ts"].is_string()))
+        .then_some(())
     })
     .await;
     let delivered: Vec<_> = app
