@@ -160,6 +160,13 @@ impl DispatchActor {
             let Some(group) = self.groups.get_mut(&key) else {
                 continue;
             };
+            if self.config.route_muted(&group.route_id, now) {
+                group.skip(now);
+                if group.is_empty() {
+                    self.groups.remove(&key);
+                }
+                continue;
+            }
             let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
             let sources: Vec<&crate::domain::Alert> = firing.values().collect();
             let rules = &self.config.inhibit_rules;

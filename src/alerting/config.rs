@@ -2,12 +2,13 @@
 //! (`ticket_configs`, `console_configs`, `eml_configs`). Unknown fields are refused, and every
 //! problem is reported with its file and line.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::time_interval::TimeInterval;
 use crate::config::{Env, Problem, Problems, find_line, interpolate};
 use crate::domain::duration::parse_duration;
 use crate::domain::matcher::Matcher;
@@ -36,6 +37,39 @@ pub struct AlertingConfig {
     pub receivers: Vec<Receiver>,
     pub inhibit_rules: Vec<super::inhibit::InhibitRule>,
     pub resolve_timeout: Duration,
+    /// Named `time_intervals`, referred to by routes.
+    pub time_intervals: HashMap<String, Vec<TimeInterval>>,
+}
+
+impl AlertingConfig {
+    /// Whether the route `id` sends nothing at `now_ms`: inside one of its
+    /// `mute_time_intervals`, or outside all of its `active_time_intervals`.
+    pub fn route_muted(&self, id: &str, now_ms: i64) -> bool {
+        fn find<'a>(r: &'a Route, id: &str) -> Option<&'a Route> {
+            if r.id == id {
+                return Some(r);
+            }
+            r.routes.iter().find_map(|c| find(c, id))
+        }
+        let Some(route) = find(&self.route, id) else {
+            return false;
+        };
+        if route.mute_time_intervals.is_empty() && route.active_time_intervals.is_empty() {
+            return false;
+        }
+        let Some(now) = chrono::DateTime::from_timestamp_millis(now_ms) else {
+            return false;
+        };
+        let within = |names: &[String]| {
+            names.iter().any(|n| {
+                self.time_intervals
+                    .get(n)
+                    .is_some_and(|i| super::time_interval::any_contains(i, now))
+            })
+        };
+        within(&route.mute_time_intervals)
+            || (!route.active_time_intervals.is_empty() && !within(&route.active_time_intervals))
+    }
 }
 
 /// What to group by.
@@ -58,6 +92,10 @@ pub struct Route {
     pub repeat_interval: Duration,
     pub matchers: Vec<Matcher>,
     pub continue_: bool,
+    /// Names of `time_intervals` in which this route sends nothing (not inherited).
+    pub mute_time_intervals: Vec<String>,
+    /// Names of `time_intervals` outside which this route sends nothing (not inherited).
+    pub active_time_intervals: Vec<String>,
     pub routes: Vec<Route>,
 }
 
@@ -143,6 +181,42 @@ struct RawFile {
     inhibit_rules: Vec<RawInhibit>,
     #[serde(default)]
     templates: Vec<String>,
+    #[serde(default)]
+    time_intervals: Vec<RawNamedInterval>,
+    /// The older name of `time_intervals`.
+    #[serde(default)]
+    mute_time_intervals: Vec<RawNamedInterval>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNamedInterval {
+    name: String,
+    #[serde(default)]
+    time_intervals: Vec<RawInterval>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawInterval {
+    #[serde(default)]
+    times: Vec<RawTimeRange>,
+    #[serde(default)]
+    weekdays: Vec<String>,
+    #[serde(default)]
+    days_of_month: Vec<String>,
+    #[serde(default)]
+    months: Vec<String>,
+    #[serde(default)]
+    years: Vec<String>,
+    location: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeRange {
+    start_time: String,
+    end_time: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -183,6 +257,10 @@ struct RawRoute {
     matchers: Vec<String>,
     #[serde(rename = "continue", default)]
     continue_: bool,
+    #[serde(default)]
+    mute_time_intervals: Vec<String>,
+    #[serde(default)]
+    active_time_intervals: Vec<String>,
     #[serde(default)]
     routes: Vec<RawRoute>,
 }
@@ -382,6 +460,7 @@ impl V<'_> {
             .iter()
             .map(|r| self.receiver(r, &raw.global))
             .collect();
+        let time_intervals = self.time_intervals(&raw);
         let Some(root) = raw.route else {
             self.problems.push(Problem::new(
                 self.path,
@@ -411,9 +490,18 @@ impl V<'_> {
             repeat_interval: Duration::from_secs(4 * 3600),
             matchers: vec![],
             continue_: false,
+            mute_time_intervals: vec![],
+            active_time_intervals: vec![],
             routes: vec![],
         };
-        let route = self.route(&root, &parent, "0".into(), &names);
+        if !root.mute_time_intervals.is_empty() || !root.active_time_intervals.is_empty() {
+            self.p(
+                "time_intervals:",
+                "route: the top-level route cannot have mute_time_intervals or active_time_intervals"
+                    .into(),
+            );
+        }
+        let route = self.route(&root, &parent, "0".into(), &names, &time_intervals);
         let mut inhibit_rules = Vec::new();
         for (i, r) in raw.inhibit_rules.iter().enumerate() {
             let mut parse = |list: &[String], key: &str| -> Vec<Matcher> {
@@ -447,10 +535,102 @@ impl V<'_> {
             receivers,
             inhibit_rules,
             resolve_timeout,
+            time_intervals,
         })
     }
 
-    fn route(&mut self, raw: &RawRoute, parent: &Route, id: String, receivers: &[String]) -> Route {
+    /// Parses every value of a list field, reporting the bad ones at their line.
+    fn each<T>(
+        &mut self,
+        ctx: &str,
+        key: &str,
+        values: &[String],
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for v in values {
+            match parse(v) {
+                Ok(x) => out.push(x),
+                Err(e) => self.p(v, format!("{ctx}.{key}: {e}")),
+            }
+        }
+        out
+    }
+
+    fn time_intervals(&mut self, raw: &RawFile) -> HashMap<String, Vec<TimeInterval>> {
+        use super::time_interval as ti;
+        let mut out = HashMap::new();
+        for named in raw.time_intervals.iter().chain(&raw.mute_time_intervals) {
+            let name = &named.name;
+            let needle = format!("name: {name}");
+            let mut list = Vec::new();
+            for (i, r) in named.time_intervals.iter().enumerate() {
+                let ctx = format!("time_intervals[{name}][{i}]");
+                let mut t = TimeInterval::default();
+                for tr in &r.times {
+                    match (
+                        ti::parse_clock(&tr.start_time),
+                        ti::parse_clock(&tr.end_time),
+                    ) {
+                        (Ok(s), Ok(e)) if s < e => t.times.push((s, e)),
+                        (Ok(_), Ok(_)) => self.p(
+                            &tr.start_time,
+                            format!(
+                                "{ctx}.times: start_time {} is not before end_time {}",
+                                tr.start_time, tr.end_time
+                            ),
+                        ),
+                        (Err(e), _) | (_, Err(e)) => {
+                            self.p(&tr.start_time, format!("{ctx}.times: {e}"))
+                        }
+                    }
+                }
+                t.weekdays = self.each(&ctx, "weekdays", &r.weekdays, ti::parse_weekdays);
+                t.days_of_month = self.each(
+                    &ctx,
+                    "days_of_month",
+                    &r.days_of_month,
+                    ti::parse_days_of_month,
+                );
+                t.months = self.each(&ctx, "months", &r.months, ti::parse_months);
+                t.years = self.each(&ctx, "years", &r.years, ti::parse_years);
+                match r.location.as_deref() {
+                    None | Some("UTC") => {}
+                    Some("Local") => t.local = true,
+                    Some(other) => self.p(
+                        "location:",
+                        format!("{ctx}.location: {other:?} is not supported (use UTC or Local)"),
+                    ),
+                }
+                list.push(t);
+            }
+            if out.insert(name.clone(), list).is_some() {
+                self.p(&needle, format!("time_intervals: duplicate name {name:?}"));
+            }
+        }
+        out
+    }
+
+    fn route(
+        &mut self,
+        raw: &RawRoute,
+        parent: &Route,
+        id: String,
+        receivers: &[String],
+        intervals: &HashMap<String, Vec<TimeInterval>>,
+    ) -> Route {
+        for n in raw
+            .mute_time_intervals
+            .iter()
+            .chain(&raw.active_time_intervals)
+        {
+            if !intervals.contains_key(n) {
+                self.p(
+                    n,
+                    format!("route {id}: time interval {n:?} is not defined under time_intervals"),
+                );
+            }
+        }
         let receiver = raw
             .receiver
             .clone()
@@ -498,6 +678,8 @@ impl V<'_> {
             ),
             matchers,
             continue_: raw.continue_,
+            mute_time_intervals: raw.mute_time_intervals.clone(),
+            active_time_intervals: raw.active_time_intervals.clone(),
             routes: vec![],
         };
         if route.group_interval.is_zero() {
@@ -510,7 +692,7 @@ impl V<'_> {
             .routes
             .iter()
             .enumerate()
-            .map(|(i, r)| self.route(r, &route, format!("{id}.{i}"), receivers))
+            .map(|(i, r)| self.route(r, &route, format!("{id}.{i}"), receivers, intervals))
             .collect();
         route
     }
@@ -877,6 +1059,80 @@ receivers:
         )
         .unwrap_err();
         assert_eq!(err.0[0].line, Some(3), "{err}");
+    }
+
+    #[test]
+    fn time_intervals_mute_and_activate_routes() {
+        let text = GOOD.replace(
+            "      group_by: ['...']\n",
+            "      group_by: ['...']\n      mute_time_intervals: [weekends]\n    - matchers: ['severity=\"page\"']\n      active_time_intervals: [business-hours]\n",
+        ) + r#"time_intervals:
+  - name: weekends
+    time_intervals:
+      - weekdays: ['saturday', 'sunday']
+  - name: business-hours
+    time_intervals:
+      - weekdays: ['monday:friday']
+        times: [{start_time: '09:00', end_time: '17:00'}]
+"#;
+        let c = parse(Path::new("a.yml"), &text, &env).unwrap();
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        // 2026-11-21 is a Saturday, 2026-11-23 a Monday.
+        assert!(c.route_muted("0.0", ms("2026-11-21T12:00:00Z")));
+        assert!(!c.route_muted("0.0", ms("2026-11-23T12:00:00Z")));
+        assert!(!c.route_muted("0.1", ms("2026-11-23T12:00:00Z")));
+        assert!(c.route_muted("0.1", ms("2026-11-23T18:00:00Z")));
+        assert!(c.route_muted("0.1", ms("2026-11-21T12:00:00Z")));
+        // Neither is inherited; the root has none.
+        assert!(!c.route_muted("0", ms("2026-11-21T12:00:00Z")));
+
+        let undefined = text.replace(
+            "active_time_intervals: [business-hours]",
+            "active_time_intervals: [office]",
+        );
+        let err = parse(Path::new("a.yml"), &undefined, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "a.yml:15: route 0.1: time interval \"office\" is not defined under time_intervals"
+            ),
+            "{err}"
+        );
+        let bad = text.replace("'09:00'", "'9am'");
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("time_intervals[business-hours][0].times: \"9am\" is not HH:MM"),
+            "{err}"
+        );
+        assert!(err.contains("a.yml:35:"), "{err}");
+        let bad = text.replace("'sunday'", "'sundy'");
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "a.yml:31: time_intervals[weekends][0].weekdays: \"sundy\" is not a weekday"
+            ),
+            "{err}"
+        );
+        let root = text.replace(
+            "  group_wait: 0s\n",
+            "  group_wait: 0s\n  mute_time_intervals: [weekends]\n",
+        );
+        let err = parse(Path::new("a.yml"), &root, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("top-level route cannot have mute_time_intervals"),
+            "{err}"
+        );
     }
 
     #[test]

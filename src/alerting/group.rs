@@ -84,6 +84,19 @@ impl AggrGroup {
         self.flush_muted(now_ms, &|_| false)
     }
 
+    /// The route is in a mute time: nothing is sent, and the group is looked at again one
+    /// `group_interval` later. What was notified stays notified, so an alert that resolves
+    /// meanwhile is reported resolved once the mute time ends.
+    pub fn skip(&mut self, now_ms: i64) {
+        if now_ms < self.next_flush_ms {
+            return;
+        }
+        self.next_flush_ms = now_ms + self.group_interval.as_millis() as i64;
+        let notified = &self.notified_firing;
+        self.alerts
+            .retain(|fp, a| !a.is_resolved() || notified.contains(fp));
+    }
+
     pub fn flush_muted(&mut self, now_ms: i64, muted: &dyn Fn(&Alert) -> bool) -> Option<Flush> {
         if now_ms < self.next_flush_ms {
             return None;
@@ -149,6 +162,26 @@ mod tests {
             Duration::from_secs(3600),
             now,
         )
+    }
+
+    #[test]
+    fn a_mute_time_sends_nothing_and_reports_what_changed_afterwards() {
+        let mut g = group(0);
+        g.insert(alert("cdk", None));
+        g.flush(10_000).unwrap();
+        // Muted from here: cdk resolves, tekion fires and resolves unseen.
+        g.insert(alert("cdk", Some(20_000)));
+        g.insert(alert("tekion", None));
+        g.skip(70_000);
+        assert_eq!(g.next_flush_ms(), 130_000);
+        g.insert(alert("tekion", Some(80_000)));
+        g.skip(130_000);
+        // Unmuted: cdk's resolution is sent; tekion, never notified, is dropped.
+        let sent = g.flush(190_000).unwrap();
+        assert_eq!(sent.alerts.len(), 1);
+        assert_eq!(sent.alerts[0].labels.get("provider"), Some("cdk"));
+        assert!(sent.alerts[0].is_resolved());
+        assert!(g.is_empty());
     }
 
     #[test]

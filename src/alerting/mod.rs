@@ -7,6 +7,7 @@ pub mod config;
 pub mod group;
 pub mod inhibit;
 pub mod route;
+pub mod time_interval;
 
 pub use actor::{DispatchActor, HeldAlert, ListAlerts, PostAlerts, RestoreFiring, build_receivers};
 pub use config::AlertingConfig;

@@ -75,6 +75,8 @@ pub struct Options {
     pub extra_integrations: String,
     /// Appended to alerting.yml (e.g. `inhibit_rules:`).
     pub extra_alerting: String,
+    /// Child routes of the root route (`  routes:` and its list).
+    pub routes: String,
     /// Send email to this port instead of the fake SMTP server's.
     pub smtp_port: Option<u16>,
     pub extra_config: String,
@@ -89,6 +91,7 @@ impl Default for Options {
             slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
                         extra_integrations: String::new(),
             extra_alerting: String::new(),
+            routes: String::new(),
             smtp_port: None,
             extra_config: String::new(),
             evaluation_interval: "100ms",
@@ -180,7 +183,7 @@ route:
   group_by: [alertname, provider]
   group_wait: 0s
   group_interval: 200ms
-receivers:
+{routes}receivers:
   - name: oncall
     slack_configs:
       - {slack_config}
@@ -191,6 +194,7 @@ receivers:
 {extra_alerting}"#,
             smtp = opts.smtp_port.unwrap_or(smtp.port),
             extra_alerting = opts.extra_alerting,
+            routes = opts.routes,
             extra_integrations = opts
                 .extra_integrations
                 .replace("{slack}", &slack.port.to_string()),

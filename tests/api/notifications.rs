@@ -531,6 +531,42 @@ async fn a_critical_alert_inhibits_warnings_of_the_same_provider() {
 }
 
 #[actix_web::test]
+async fn a_route_in_its_mute_time_sends_nothing_and_an_active_one_sends() {
+    let app = spawn_app_with(Options {
+        routes: "  routes:\n    - matchers: ['team=\"night\"']\n      mute_time_intervals: [always]\n    - matchers: ['team=\"day\"']\n      active_time_intervals: [always]\n".into(),
+        extra_alerting: "time_intervals:\n  - name: always\n    time_intervals:\n      - times: [{start_time: '00:00', end_time: '24:00'}]\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let post = |name: &str, team: &str| json!([{"labels": {"alertname": name, "team": team}}]);
+    for (name, team) in [("NightJob", "night"), ("DayJob", "day")] {
+        let status = app
+            .post_json("/api/v2/alerts", &post(name, team))
+            .await
+            .status();
+        assert_eq!(status.as_u16(), 200);
+    }
+    wait_for("the active route's alert", WAIT, || async {
+        app.slack.delivered("DayJob").into_iter().next()
+    })
+    .await;
+    // Both groups flush every 200ms; give the muted one several chances.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        app.slack.delivered("NightJob").is_empty(),
+        "the muted route sent a notification"
+    );
+    let held = app.get_json("/api/v2/alerts").await;
+    assert!(
+        held.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "NightJob"),
+        "a muted alert is still held: {held}"
+    );
+}
+
+#[actix_web::test]
 async fn a_resolution_updates_the_slack_message_and_replies_in_its_thread() {
     let app = spawn_app().await;
     app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
