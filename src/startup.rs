@@ -94,6 +94,9 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Taken before the rule files are read: a change made while starting is reloaded.
         let rules_version = crate::rules::reload::files_version(&settings.rules.files);
+        let alerting_version =
+            crate::rules::reload::files_version(&[settings.alerting.config.display().to_string()]);
+        let alerting_text = std::fs::read_to_string(&settings.alerting.config).unwrap_or_default();
         let loaded =
             load_all(&settings, env).map_err(|p| anyhow::anyhow!("invalid configuration:\n{p}"))?;
         // Bind before any actor starts, so a busy port fails cleanly.
@@ -155,7 +158,7 @@ impl Application {
             loaded.alerting,
             receivers,
             tickets,
-            outbox,
+            outbox.clone(),
             store.clone(),
             silences.clone(),
             clock.clone(),
@@ -211,6 +214,22 @@ impl Application {
             rules.clone(),
             rules_status.clone(),
             metrics.clone(),
+        );
+        let alerting_status = Arc::new(RwLock::new(crate::alerting::reload::AlertingStatus {
+            original: alerting_text,
+            last_reload_error: None,
+        }));
+        crate::alerting::reload::spawn_reloader(
+            settings.alerting.config.clone(),
+            alerting_version,
+            settings.rules.watch_interval,
+            crate::alerting::reload::Targets {
+                dispatch: dispatch.clone(),
+                outbox,
+                store: store.clone(),
+                status: alerting_status.clone(),
+                metrics: metrics.clone(),
+            },
         );
 
         let mut all_queues = Vec::new();
@@ -295,8 +314,7 @@ impl Application {
             silences,
             clock: clock.clone(),
             dispatch: dispatch_addr,
-            alerting_config_text: std::fs::read_to_string(&settings.alerting.config)
-                .unwrap_or_default(),
+            alerting_status,
             started_at_ms: clock.now_ms(),
         });
         let port = listener.local_addr()?.port();

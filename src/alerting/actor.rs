@@ -324,6 +324,49 @@ impl DispatchActor {
     }
 }
 
+/// A reloaded `alerting.yml` with the receivers built from it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadAlerting {
+    pub config: AlertingConfig,
+    pub receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
+}
+
+impl Handler<ReloadAlerting> for DispatchActor {
+    type Result = ();
+
+    /// Re-routes every held alert through the new route tree. An alert whose firing was
+    /// notified and which lands in a group of the same route, labels and receiver stays
+    /// notified (no second page; its resolution will be sent); anywhere else it is new.
+    fn handle(&mut self, msg: ReloadAlerting, _: &mut Self::Context) {
+        let now = self.clock.now_ms();
+        self.config = msg.config;
+        self.receivers = msg.receivers;
+        let old = std::mem::take(&mut self.groups);
+        for (key, group) in &old {
+            for alert in group.alerts() {
+                let fp = alert.fingerprint();
+                let notified = group.was_notified(&fp);
+                for route in matching_routes(&self.config.route, &alert.labels) {
+                    let new = Self::group_for(&mut self.groups, route, &alert.labels, now);
+                    let same = (new.route_id.as_str(), &new.labels) == (key.0.as_str(), &key.1)
+                        && new.receiver == group.receiver;
+                    if notified && same {
+                        new.restore_notified(alert.clone(), now);
+                    } else if !alert.is_resolved() {
+                        new.insert(alert.clone());
+                    }
+                }
+            }
+        }
+        tracing::info!(
+            groups = self.groups.len(),
+            "routing config reloaded; held alerts re-routed"
+        );
+        self.flush_due();
+    }
+}
+
 impl Handler<RestoreFiring> for DispatchActor {
     type Result = ();
 

@@ -66,6 +66,11 @@ impl AggrGroup {
         self.next_flush_ms = now_ms + self.group_interval.as_millis() as i64;
     }
 
+    /// Whether the alert's firing was notified by this group.
+    pub fn was_notified(&self, fp: &Fingerprint) -> bool {
+        self.notified_firing.contains(fp)
+    }
+
     pub fn next_flush_ms(&self) -> i64 {
         self.next_flush_ms
     }

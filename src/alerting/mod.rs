@@ -6,10 +6,14 @@ pub mod actor;
 pub mod config;
 pub mod group;
 pub mod inhibit;
+pub mod reload;
 pub mod route;
 pub mod time_interval;
 
-pub use actor::{DispatchActor, HeldAlert, ListAlerts, PostAlerts, RestoreFiring, build_receivers};
+pub use actor::{
+    DispatchActor, HeldAlert, ListAlerts, PostAlerts, ReloadAlerting, RestoreFiring,
+    build_receivers,
+};
 pub use config::AlertingConfig;
 
 /// The silences, shared by the API (which changes them) and the dispatcher (which mutes by them).

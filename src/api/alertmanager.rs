@@ -187,7 +187,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
             "buildDate": "",
             "goVersion": "none (syncwatch)",
         },
-        "config": {"original": state.alerting_config_text},
+        "config": {"original": state.alerting_status.read().unwrap_or_else(|e| e.into_inner()).original},
         "uptime": rfc3339(state.started_at_ms),
     }))
 }

@@ -10,11 +10,17 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Ready when the store answers and rules are loaded. A refused rule reload does not make it
-/// unready (the previous rules keep running) but shows in `checks.rules_reload`.
+/// unready (the previous rules keep running) but shows in `checks.rules_reload`; a refused
+/// `alerting.yml` reload likewise in `checks.alerting_reload`.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.ping().await;
     let rules = state
         .rules_status
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let alerting = state
+        .alerting_status
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
@@ -26,6 +32,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "rules_reload": match &rules.last_reload_error {
                 None => "ok".to_string(),
                 Some(e) => format!("last reload refused, previous rules running: {e}"),
+            },
+            "alerting_reload": match &alerting.last_reload_error {
+                None => "ok".to_string(),
+                Some(e) => format!("last reload refused, previous routing running: {e}"),
             },
         }
     });

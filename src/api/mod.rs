@@ -44,8 +44,8 @@ pub struct AppState {
     pub silences: crate::alerting::Silences,
     pub clock: Arc<dyn crate::domain::Clock>,
     pub dispatch: Addr<crate::alerting::DispatchActor>,
-    /// `alerting.yml` as read at start (`GET /api/v2/status`).
-    pub alerting_config_text: String,
+    /// The `alerting.yml` in use (`GET /api/v2/status`) and the last reload's outcome.
+    pub alerting_status: crate::alerting::reload::SharedStatus,
     pub started_at_ms: i64,
 }
 

@@ -260,6 +260,19 @@ impl Handler<Wake> for OutboxActor {
     }
 }
 
+/// The receivers after `alerting.yml` was reloaded: rows still pending are delivered by them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetReceivers(pub Arc<HashMap<String, Arc<ReceiverIntegrations>>>);
+
+impl Handler<SetReceivers> for OutboxActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetReceivers, _: &mut Self::Context) {
+        self.receivers = msg.0;
+    }
+}
+
 impl Handler<Attempted> for OutboxActor {
     type Result = ();
 

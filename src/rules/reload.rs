@@ -69,13 +69,40 @@ pub fn spawn_reloader(
     status: Arc<RwLock<RulesStatus>>,
     metrics: Metrics,
 ) {
+    let files = patterns.clone();
+    watch_files(files, loaded, watch_interval, "rules", move || {
+        let (patterns, addr, status, metrics) = (
+            patterns.clone(),
+            addr.clone(),
+            status.clone(),
+            metrics.clone(),
+        );
+        async move {
+            reload(&patterns, &addr, &status, &metrics).await;
+            addr.connected()
+        }
+    });
+}
+
+/// Calls `on_change` on SIGHUP, and when the files matched by `patterns` have changed and then
+/// stayed the same for one check (every `watch_interval`; zero: SIGHUP only), so a file caught
+/// half-written is not loaded. Stops when `on_change` answers false.
+pub fn watch_files<F, Fut>(
+    patterns: Vec<String>,
+    loaded: FilesVersion,
+    watch_interval: Duration,
+    what: &'static str,
+    mut on_change: F,
+) where
+    F: FnMut() -> Fut + 'static,
+    Fut: std::future::Future<Output = bool> + 'static,
+{
     actix::spawn(async move {
         #[cfg(unix)]
         let mut hangup =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut version = loaded;
-        // The version seen at the previous check: a change is applied once it has held for a
-        // whole interval, so a file caught half-written (truncated, then written) is not loaded.
+        // The version seen at the previous check.
         let mut seen = version.clone();
         // A zero interval watches SIGHUP only (an interval that never fires in practice).
         let period = if watch_interval.is_zero() {
@@ -109,12 +136,11 @@ pub fn spawn_reloader(
             version = now.clone();
             seen = now;
             if by_signal {
-                tracing::info!("SIGHUP: reloading rules");
+                tracing::info!("SIGHUP: reloading {what}");
             } else {
-                tracing::info!("rule files changed: reloading rules");
+                tracing::info!("{what} changed: reloading");
             }
-            reload(&patterns, &addr, &status, &metrics).await;
-            if !addr.connected() {
+            if !on_change().await {
                 break;
             }
         }

@@ -22,6 +22,7 @@ pub const ALERTS: &str = "syncwatch_alerts";
 pub const RULE_EVALUATION_DURATION_SECONDS: &str = "syncwatch_rule_evaluation_duration_seconds";
 pub const RULE_EVALUATION_FAILURES_TOTAL: &str = "syncwatch_rule_evaluation_failures_total";
 pub const RULES_LAST_RELOAD_SUCCESSFUL: &str = "syncwatch_rules_last_reload_successful";
+pub const ALERTING_LAST_RELOAD_SUCCESSFUL: &str = "syncwatch_alerting_last_reload_successful";
 pub const SERIES: &str = "syncwatch_series";
 pub const SERIES_MEMORY_BYTES: &str = "syncwatch_series_memory_bytes";
 pub const SERIES_DROPPED_TOTAL: &str = "syncwatch_series_dropped_total";
@@ -141,6 +142,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         RULES_LAST_RELOAD_SUCCESSFUL,
         Kind::Gauge,
         "Whether the last reload of the rule files succeeded (1) or was refused (0).",
+    ),
+    (
+        ALERTING_LAST_RELOAD_SUCCESSFUL,
+        Kind::Gauge,
+        "Whether the last reload of alerting.yml succeeded (1) or was refused (0).",
     ),
     (SERIES, Kind::Gauge, "Series the rules' store holds."),
     (

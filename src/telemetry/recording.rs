@@ -182,6 +182,10 @@ impl Metrics {
         self.with(|| gauge!(RULES_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
     }
 
+    pub fn alerting_reloaded(&self, ok: bool) {
+        self.with(|| gauge!(ALERTING_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
+    }
+
     pub fn series_store(&self, series: usize, bytes: usize, dropped: u64) {
         self.with(|| {
             gauge!(SERIES).set(series as f64);

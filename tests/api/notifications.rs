@@ -567,6 +567,91 @@ async fn a_route_in_its_mute_time_sends_nothing_and_an_active_one_sends() {
 }
 
 #[actix_web::test]
+async fn a_changed_alerting_yml_reloads_and_a_broken_one_keeps_the_previous_routing() {
+    let app = spawn_app().await;
+    let path = app.path().join("alerting.yml");
+    let post = |name: &str, team: &str| json!([{"labels": {"alertname": name, "team": team}}]);
+    let status = app
+        .post_json("/api/v2/alerts", &post("BeforeReload", "old"))
+        .await
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    wait_for("the first page", WAIT, || async {
+        app.slack.delivered("BeforeReload").into_iter().next()
+    })
+    .await;
+
+    // A new route to a new receiver that writes .eml files.
+    let eml = app.path().join("eml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let changed = original.replace(
+        "  group_interval: 200ms\n",
+        "  group_interval: 200ms\n  routes:\n    - matchers: ['team=\"new\"']\n      receiver: fresh\n",
+    ) + &format!(
+        "  - name: fresh\n    eml_configs:\n      - dir: '{}'\n        to: 'fresh@test.local'\n",
+        eml.display()
+    );
+    std::fs::write(&path, &changed).unwrap();
+    wait_for("the new routing to load", WAIT, || async {
+        let s = app.get_json("/api/v2/status").await;
+        s["config"]["original"]
+            .as_str()
+            .is_some_and(|t| t.contains("name: fresh"))
+            .then_some(())
+    })
+    .await;
+    // Posts an alert for team "new" and waits for its .eml file.
+    let mailed = |name: &'static str, what: &'static str| {
+        let (app, eml) = (&app, &eml);
+        async move {
+            let status = app
+                .post_json("/api/v2/alerts", &post(name, "new"))
+                .await
+                .status();
+            assert_eq!(status.as_u16(), 200);
+            wait_for(what, WAIT, || async {
+                std::fs::read_dir(eml)
+                    .ok()?
+                    .flatten()
+                    .find(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains(name)))
+            })
+            .await;
+        }
+    };
+    mailed("AfterReload", "the new receiver's email").await;
+    // The alert notified before the reload is not paged again by it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.slack.delivered("BeforeReload").len(), 1);
+    assert!(
+        app.slack.delivered("AfterReload").is_empty(),
+        "routed to fresh only"
+    );
+
+    std::fs::write(&path, "route:\n  receiver: nobody\n").unwrap();
+    let ready = wait_for("the refused reload to show", WAIT, || async {
+        let r = app.get_json("/readyz").await;
+        r["checks"]["alerting_reload"]
+            .as_str()
+            .is_some_and(|s| s.contains("refused"))
+            .then_some(r)
+    })
+    .await;
+    let detail = ready["checks"]["alerting_reload"].as_str().unwrap();
+    assert!(
+        detail.contains("alerting.yml:2:") && detail.contains("\"nobody\" is not defined"),
+        "{detail}"
+    );
+    assert_eq!(
+        super::helpers::metric_value(
+            &app.metrics().await,
+            "syncwatch_alerting_last_reload_successful"
+        ),
+        Some(0.0)
+    );
+    mailed("WhileBroken", "the previous routing to deliver").await;
+}
+
+#[actix_web::test]
 async fn a_resolution_updates_the_slack_message_and_replies_in_its_thread() {
     let app = spawn_app().await;
     app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
