@@ -356,7 +356,8 @@ pub fn load(path: &Path, env: Env<'_>) -> Result<AlertingConfig, Problems> {
 }
 
 pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<AlertingConfig, Problems> {
-    let raw: RawFile = serde_norway::from_str(text).map_err(|e| Problem::from_yaml(path, &e, 0))?;
+    let raw: RawFile =
+        serde_norway::from_str(text).map_err(|e| Problem::from_yaml(path, text, &e, 0))?;
     let mut v = V {
         path,
         text,

@@ -22,10 +22,22 @@ impl Problem {
 
     /// A YAML syntax or shape error; `line_offset` is added to its line (for YAML embedded in a
     /// larger file, such as front matter).
-    pub fn from_yaml(file: &Path, e: &serde_norway::Error, line_offset: usize) -> Self {
+    /// A YAML syntax or shape error in `text`, which starts `line_offset` lines into `file`.
+    pub fn from_yaml(file: &Path, text: &str, e: &serde_norway::Error, line_offset: usize) -> Self {
         let message = e.to_string();
         let message = message.split(" at line").next().unwrap_or_default();
-        Self::new(file, e.location().map(|l| l.line() + line_offset), message)
+        let line = e.location().map(|l| {
+            // A duplicate key is reported at its mapping's start: point at the duplicate.
+            let dup = message
+                .strip_prefix("duplicate field `")
+                .or_else(|| message.strip_prefix("duplicate entry with key \""))
+                .and_then(|rest| rest.split(['`', '"']).next());
+            let line = dup
+                .and_then(|key| duplicate_line(text, l.line(), key))
+                .unwrap_or(l.line());
+            line + line_offset
+        });
+        Self::new(file, line, message)
     }
 
     /// A TOML syntax or shape error.
@@ -38,6 +50,20 @@ impl Problem {
     pub fn at_offset(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
         Self::new(file, Some(line_of(text, offset)), message)
     }
+}
+
+/// The line of the second `key:` at the indentation of the first one found from line `from`.
+fn duplicate_line(text: &str, from: usize, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let starts = |l: &str| {
+        let t = l.trim_start().trim_start_matches("- ");
+        t.strip_prefix(key).is_some_and(|r| r.starts_with(':'))
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let first = (from.saturating_sub(1)..lines.len()).find(|&i| starts(lines[i]))?;
+    (first + 1..lines.len())
+        .find(|&i| starts(lines[i]) && indent(lines[i]) == indent(lines[first]))
+        .map(|i| i + 1)
 }
 
 impl std::fmt::Display for Problem {
@@ -123,6 +149,20 @@ mod tests {
         assert_eq!(p.to_string(), "x.toml:3: bad");
         let p = Problem::new(Path::new("x.toml"), None, "missing");
         assert_eq!(p.to_string(), "x.toml: missing");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_reported_at_the_duplicate() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct F {
+            route: Option<serde_norway::Value>,
+            receivers: Option<serde_norway::Value>,
+        }
+        let text = "# comment\nroute:\n  receiver: a\nreceivers: []\nroute:\n  receiver: b\n";
+        let e = serde_norway::from_str::<F>(text).unwrap_err();
+        let p = Problem::from_yaml(Path::new("a.yml"), text, &e, 0);
+        assert_eq!(p.to_string(), "a.yml:5: duplicate field `route`");
     }
 
     #[test]

@@ -180,7 +180,8 @@ pub fn load_rule_files(patterns: &[String]) -> Result<Vec<RuleGroup>, Problems> 
 
 /// Parses and validates one rule file's text.
 pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Problems> {
-    let raw: RawFile = serde_norway::from_str(text).map_err(|e| Problem::from_yaml(file, &e, 0))?;
+    let raw: RawFile =
+        serde_norway::from_str(text).map_err(|e| Problem::from_yaml(file, text, &e, 0))?;
     let mut problems = Vec::new();
     let mut groups = Vec::new();
     let mut group_names = HashSet::new();

@@ -197,7 +197,7 @@ pub fn run_test_file(path: &Path) -> Result<Vec<String>, Problems> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Problem::new(path, None, format!("cannot read test file: {e}")))?;
     let raw: RawTestFile =
-        serde_norway::from_str(&text).map_err(|e| Problem::from_yaml(path, &e, 0))?;
+        serde_norway::from_str(&text).map_err(|e| Problem::from_yaml(path, &text, &e, 0))?;
     let problem = |m: String| Problems::from(Problem::new(path, None, m));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let patterns: Vec<String> = raw

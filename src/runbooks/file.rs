@@ -71,7 +71,7 @@ pub fn parse_runbook(path: &Path, text: &str) -> Result<Runbook, Problems> {
     let body = rest[end + 4..].trim_start_matches(['\r', '\n']).to_string();
     let fm: FrontMatter = serde_norway::from_str(yaml).map_err(|e| {
         // The front matter starts on the file's second line.
-        let mut problem = Problem::from_yaml(path, &e, 1);
+        let mut problem = Problem::from_yaml(path, yaml, &e, 1);
         problem.message = format!("front matter: {}", problem.message);
         Problems::from(problem)
     })?;
