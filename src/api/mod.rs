@@ -7,6 +7,7 @@ pub mod auth;
 pub mod health;
 pub mod providers;
 pub mod runbooks;
+pub mod silence_page;
 pub mod silences;
 pub mod tickets;
 
@@ -169,6 +170,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v2/alerts", web::post().to(alertmanager::post_alerts))
     .route("/api/v2/alerts", web::get().to(alertmanager::get_alerts))
     .route("/api/v2/status", web::get().to(alertmanager::status))
+    .route("/silences/new", web::get().to(silence_page::new))
+    .route("/silences/new", web::post().to(silence_page::create))
     .route("/api/v2/silences", web::get().to(silences::list))
     .route("/api/v2/silences", web::post().to(silences::create))
     .route("/api/v2/silence/{id}", web::get().to(silences::get))

@@ -107,9 +107,6 @@ pub async fn create(
     };
     let starts = time("startsAt", &p.starts_at)?;
     let ends = time("endsAt", &p.ends_at)?;
-    if ends <= now {
-        return Err(ApiError::bad_request("endsAt: must be in the future"));
-    }
     let silence = Silence::new(
         id.clone(),
         p.matchers,
@@ -120,6 +117,16 @@ pub async fn create(
         now,
     )
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    save(&state, silence).await?;
+    Ok(HttpResponse::Ok().json(json!({"silenceID": id})))
+}
+
+/// Stores a new or changed silence and puts it in force.
+pub async fn save(state: &AppState, silence: Silence) -> Result<(), ApiError> {
+    let id = silence.id.clone();
+    if silence.ends_at_ms <= state.clock.now_ms() {
+        return Err(ApiError::bad_request("endsAt: must be in the future"));
+    }
     state
         .store
         .save_silence(&silence)
@@ -129,7 +136,7 @@ pub async fn create(
     let mut all = state.silences.write().unwrap_or_else(|e| e.into_inner());
     all.retain(|s| s.id != id);
     all.push(silence);
-    Ok(HttpResponse::Ok().json(json!({"silenceID": id})))
+    Ok(())
 }
 
 pub async fn get(

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::labels::Labels;
-use super::matcher::{Matcher, MatcherError};
+use super::matcher::{MatchOp, Matcher, MatcherError};
 
 /// A matcher as the Alertmanager API writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,21 @@ fn yes() -> bool {
 }
 
 impl ApiMatcher {
+    pub fn from_matcher(m: &Matcher) -> Self {
+        let (is_regex, is_equal) = match m.op {
+            MatchOp::Equal => (false, true),
+            MatchOp::NotEqual => (false, false),
+            MatchOp::Regex(_) => (true, true),
+            MatchOp::NotRegex(_) => (true, false),
+        };
+        Self {
+            name: m.name.clone(),
+            value: m.value.clone(),
+            is_regex,
+            is_equal,
+        }
+    }
+
     pub fn to_matcher(&self) -> Result<Matcher, MatcherError> {
         let op = match (self.is_regex, self.is_equal) {
             (false, true) => "=",

@@ -62,6 +62,16 @@ impl Notification {
             .map(|id| format!("{}/api/v1/tickets/{id}", self.public_url))
     }
 
+    /// A page that silences this alert (its labels as matchers, prefilled).
+    pub fn silence_url(&self, alert: &Alert) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in alert.labels.iter() {
+            let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+            q.append_pair("matcher", &format!("{k}=\"{v}\""));
+        }
+        format!("{}/silences/new?{}", self.public_url, q.finish())
+    }
+
     /// The earliest transition time among the alerts (for latency).
     pub fn transition_ms(&self) -> i64 {
         self.alerts

@@ -55,6 +55,9 @@ pub fn facts(n: &Notification, a: &Alert) -> Vec<(&'static str, String, bool)> {
     if let Some(url) = n.ticket_url(a) {
         out.push(("Ticket", url, true));
     }
+    if !a.is_resolved() {
+        out.push(("Silence", n.silence_url(a), true));
+    }
     out
 }
 

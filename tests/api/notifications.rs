@@ -652,6 +652,79 @@ async fn a_changed_alerting_yml_reloads_and_a_broken_one_keeps_the_previous_rout
 }
 
 #[actix_web::test]
+async fn the_slack_silence_link_opens_a_prefilled_form_that_silences_the_alert() {
+    let app = spawn_app().await;
+    let alert = json!([{"labels": {"alertname": "NoisyJob", "provider": "cdk", "note": "a \"quoted\" & <odd> value"}}]);
+    let status = app.post_json("/api/v2/alerts", &alert).await.status();
+    assert_eq!(status.as_u16(), 200);
+    let call = wait_for("the page", WAIT, || async {
+        app.slack.delivered("NoisyJob").into_iter().next()
+    })
+    .await;
+    let body = call.body.to_string();
+    let start = body.find("/silences/new?").expect("a silence link");
+    let query = &body[start..];
+    let query = &query[..query.find('|').unwrap()];
+    // mrkdwn escapes `&` inside the link; Slack unescapes it before opening.
+    let link = query.replace("&amp;", "&");
+    let page = app.get(&link).await;
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    for m in [
+        "alertname=&quot;NoisyJob&quot;",
+        "provider=&quot;cdk&quot;",
+        "note=&quot;a \\&quot;quoted\\&quot; &amp; &lt;odd&gt; value&quot;",
+    ] {
+        assert!(page.contains(m), "{m} missing from the form: {page}");
+    }
+
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let client = &app.client;
+        let url = format!("{}/silences/new", app.address);
+        async move { client.post(url).form(&fields).send().await.unwrap() }
+    };
+    let matchers = "alertname=\"NoisyJob\"\nprovider=\"cdk\"";
+    let bad = post(vec![
+        ("matchers", "alertname=~\"(\""),
+        ("duration", "2h"),
+        ("created_by", "ana"),
+        ("comment", "deploy"),
+    ])
+    .await;
+    assert_eq!(bad.status().as_u16(), 400);
+    let bad = bad.text().await.unwrap();
+    assert!(bad.contains("matchers: invalid matcher"), "{bad}");
+    assert!(
+        bad.contains("value=\"ana\""),
+        "what was typed is kept: {bad}"
+    );
+
+    let created = post(vec![
+        ("matchers", matchers),
+        ("duration", "1h"),
+        ("created_by", "ana"),
+        ("comment", "cdk maintenance"),
+    ])
+    .await;
+    assert_eq!(created.status().as_u16(), 201);
+    let created = created.text().await.unwrap();
+    assert!(created.contains("Silence created"), "{created}");
+    let silences = app.get_json("/api/v2/silences").await;
+    let s = &silences.as_array().unwrap()[0];
+    assert_eq!(s["createdBy"], "ana");
+    assert_eq!(s["matchers"].as_array().unwrap().len(), 2);
+    let held = app.get_json("/api/v2/alerts").await;
+    let a = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "NoisyJob")
+        .unwrap();
+    assert_eq!(a["status"]["state"], "suppressed");
+    assert_eq!(a["status"]["silencedBy"][0], s["id"]);
+}
+
+#[actix_web::test]
 async fn a_resolution_updates_the_slack_message_and_replies_in_its_thread() {
     let app = spawn_app().await;
     app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
