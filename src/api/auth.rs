@@ -7,16 +7,19 @@ use sha2::{Digest, Sha256};
 
 use super::{ApiError, AppState};
 
+fn unauthorized(m: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "unauthorized",
+        message: m.into(),
+    }
+}
+
 /// Checks the request's bearer token for `scope`.
 pub fn require(req: &HttpRequest, state: &AppState, scope: &str) -> Result<(), ApiError> {
     if state.tokens.is_empty() {
         return Ok(());
     }
-    let unauthorized = |m: &str| ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        code: "unauthorized",
-        message: m.into(),
-    };
     let token = req
         .headers()
         .get("authorization")
@@ -31,11 +34,6 @@ pub fn check(state: &AppState, token: &str, scope: &str) -> Result<(), ApiError>
     if state.tokens.is_empty() {
         return Ok(());
     }
-    let unauthorized = |m: &str| ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        code: "unauthorized",
-        message: m.into(),
-    };
     let hash = hex::encode(Sha256::digest(token.trim().as_bytes()));
     let t = state
         .tokens

@@ -140,3 +140,50 @@ async fn configured_tokens_guard_tickets_by_scope() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
+
+#[actix_web::test]
+async fn with_tokens_the_silence_form_asks_for_one_with_the_silences_scope() {
+    let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+    let app = spawn_app_with(Options {
+        extra_config: format!(
+            "[[api.tokens]]\nname = \"oncall\"\ntoken_sha256 = \"{}\"\nscopes = [\"silences:write\"]\n\n[[api.tokens]]\nname = \"desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"tickets:read\"]\n",
+            hash("oncall-secret"),
+            hash("desk-secret")
+        ),
+        ..Options::default()
+    })
+    .await;
+    let page = app
+        .get("/silences/new?matcher=provider%3D%22cdk%22")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"token\""), "{page}");
+    let url = format!("{}/silences/new", app.address);
+    let submit = |token: &'static str| {
+        let (client, url) = (&app.client, &url);
+        async move {
+            let form = [
+                ("matchers", "provider=\"cdk\""),
+                ("duration", "1h"),
+                ("created_by", "ana"),
+                ("comment", "maintenance"),
+                ("token", token),
+            ];
+            client.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    assert_eq!(submit("wrong").await.status().as_u16(), 401);
+    let r = submit("desk-secret").await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("lacks scope silences:write")
+    );
+    assert_eq!(submit("oncall-secret").await.status().as_u16(), 201);
+    let silences = app.get_json("/api/v2/silences").await;
+    assert_eq!(silences.as_array().unwrap().len(), 1);
+}
