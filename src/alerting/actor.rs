@@ -460,6 +460,8 @@ pub struct HeldAlert {
     pub receivers: Vec<String>,
     pub silenced_by: Vec<String>,
     pub inhibited_by: Vec<String>,
+    /// The time intervals muting the alert's route (empty when none does).
+    pub muted_by: Vec<String>,
     /// When a posted alert resolves unless posted again.
     pub ends_at_ms: Option<i64>,
 }
@@ -478,6 +480,7 @@ impl Handler<ListAlerts> for DispatchActor {
             .collect();
         let mut held: BTreeMap<crate::domain::Fingerprint, HeldAlert> = BTreeMap::new();
         for g in self.groups.values() {
+            let muted_by = self.config.route_muted_by(&g.route_id, now);
             for a in g.alerts().filter(|a| !a.is_resolved()) {
                 let entry = held.entry(a.fingerprint()).or_insert_with(|| HeldAlert {
                     alert: a.clone(),
@@ -492,7 +495,13 @@ impl Handler<ListAlerts> for DispatchActor {
                     .map(|fp| fp.to_string())
                     .collect(),
                     ends_at_ms: self.external.get(&a.fingerprint()).map(|(_, until)| *until),
+                    muted_by: Vec::new(),
                 });
+                for m in &muted_by {
+                    if !entry.muted_by.contains(m) {
+                        entry.muted_by.push(m.clone());
+                    }
+                }
                 if !entry.receivers.contains(&g.receiver) {
                     entry.receivers.push(g.receiver.clone());
                 }

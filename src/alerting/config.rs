@@ -45,6 +45,12 @@ impl AlertingConfig {
     /// Whether the route `id` sends nothing at `now_ms`: inside one of its
     /// `mute_time_intervals`, or outside all of its `active_time_intervals`.
     pub fn route_muted(&self, id: &str, now_ms: i64) -> bool {
+        !self.route_muted_by(id, now_ms).is_empty()
+    }
+
+    /// The names of the time intervals that mute route `id` at `now_ms`: the mute intervals in
+    /// force, or (outside all of them) the route's active intervals.
+    pub fn route_muted_by(&self, id: &str, now_ms: i64) -> Vec<String> {
         fn find<'a>(r: &'a Route, id: &str) -> Option<&'a Route> {
             if r.id == id {
                 return Some(r);
@@ -52,23 +58,29 @@ impl AlertingConfig {
             r.routes.iter().find_map(|c| find(c, id))
         }
         let Some(route) = find(&self.route, id) else {
-            return false;
+            return vec![];
         };
         if route.mute_time_intervals.is_empty() && route.active_time_intervals.is_empty() {
-            return false;
+            return vec![];
         }
         let Some(now) = chrono::DateTime::from_timestamp_millis(now_ms) else {
-            return false;
+            return vec![];
         };
-        let within = |names: &[String]| {
-            names.iter().any(|n| {
-                self.time_intervals
-                    .get(n)
-                    .is_some_and(|i| super::time_interval::any_contains(i, now))
-            })
+        let in_force = |n: &String| {
+            self.time_intervals
+                .get(n)
+                .is_some_and(|i| super::time_interval::any_contains(i, now))
         };
-        within(&route.mute_time_intervals)
-            || (!route.active_time_intervals.is_empty() && !within(&route.active_time_intervals))
+        let muting: Vec<String> = route
+            .mute_time_intervals
+            .iter()
+            .filter(|n| in_force(n))
+            .cloned()
+            .collect();
+        if !muting.is_empty() || route.active_time_intervals.iter().any(in_force) {
+            return muting;
+        }
+        route.active_time_intervals.clone()
     }
 }
 
@@ -1088,6 +1100,14 @@ receivers:
         assert!(!c.route_muted("0.1", ms("2026-11-23T12:00:00Z")));
         assert!(c.route_muted("0.1", ms("2026-11-23T18:00:00Z")));
         assert!(c.route_muted("0.1", ms("2026-11-21T12:00:00Z")));
+        assert_eq!(
+            c.route_muted_by("0.1", ms("2026-11-23T18:00:00Z")),
+            vec!["business-hours".to_string()]
+        );
+        assert_eq!(
+            c.route_muted_by("0.0", ms("2026-11-21T12:00:00Z")),
+            vec!["weekends".to_string()]
+        );
         // Neither is inherited; the root has none.
         assert!(!c.route_muted("0", ms("2026-11-21T12:00:00Z")));
 

@@ -166,9 +166,10 @@ pub async fn get_alerts(
                 "fingerprint": a.fingerprint().to_string(),
                 "receivers": h.receivers.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
                 "status": {
-                    "state": if h.silenced_by.is_empty() && h.inhibited_by.is_empty() { "active" } else { "suppressed" },
+                    "state": if h.silenced_by.is_empty() && h.inhibited_by.is_empty() && h.muted_by.is_empty() { "active" } else { "suppressed" },
                     "silencedBy": h.silenced_by,
                     "inhibitedBy": h.inhibited_by,
+                    "mutedBy": h.muted_by,
                 },
             })
         })

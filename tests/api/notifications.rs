@@ -557,13 +557,20 @@ async fn a_route_in_its_mute_time_sends_nothing_and_an_active_one_sends() {
         "the muted route sent a notification"
     );
     let held = app.get_json("/api/v2/alerts").await;
-    assert!(
+    let find = |name: &str| {
         held.as_array()
             .unwrap()
             .iter()
-            .any(|a| a["labels"]["alertname"] == "NightJob"),
-        "a muted alert is still held: {held}"
-    );
+            .find(|a| a["labels"]["alertname"] == name)
+            .unwrap_or_else(|| panic!("{name} is not held: {held}"))
+            .clone()
+    };
+    let night = find("NightJob");
+    assert_eq!(night["status"]["state"], "suppressed");
+    assert_eq!(night["status"]["mutedBy"], json!(["always"]));
+    let day = find("DayJob");
+    assert_eq!(day["status"]["state"], "active");
+    assert_eq!(day["status"]["mutedBy"], json!([]));
 }
 
 #[actix_web::test]
