@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use super::helpers::{promtool, repo};
+use super::helpers::{promtool, repo, tool};
 
 fn syncwatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_syncwatch"))
@@ -112,4 +112,72 @@ fn promtool_accepts_the_shipped_rule_files() {
     let mut args: Vec<&std::ffi::OsStr> = vec!["check".as_ref(), "rules".as_ref()];
     args.extend(files.iter().map(|f| f.as_os_str()));
     promtool(&args, None);
+}
+
+/// Alertmanager's own fields only: syncwatch and amtool both accept the file.
+const PLAIN_ALERTMANAGER_CONFIG: &str = r#"global:
+  resolve_timeout: 5m
+  smtp_smarthost: 'smtp.example.com:587'
+  smtp_from: 'syncwatch@example.com'
+  slack_api_url: 'https://hooks.slack.com/services/T000/B000/XXXX'
+route:
+  receiver: oncall
+  group_by: [alertname, provider]
+  group_wait: 0s
+  group_interval: 1m
+  repeat_interval: 4h
+  routes:
+    - matchers: ['severity="warning"', 'provider=~"cdk|xtime"']
+      receiver: oncall
+      active_time_intervals: [business-hours]
+      continue: true
+    - matchers: ['provider!~"tekion"']
+      group_by: ['...']
+      receiver: support
+      mute_time_intervals: [maintenance]
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [provider]
+time_intervals:
+  - name: business-hours
+    time_intervals:
+      - weekdays: ['monday:friday']
+        times: [{start_time: '09:00', end_time: '17:00'}]
+  - name: maintenance
+    time_intervals:
+      - weekdays: [sunday]
+        days_of_month: ['-7:-1']
+        months: ['january:march']
+        years: ['2026:2027']
+receivers:
+  - name: oncall
+    slack_configs:
+      - channel: '#oncall'
+        send_resolved: true
+    email_configs:
+      - to: 'oncall@example.com'
+  - name: support
+    webhook_configs:
+      - url: 'https://support.example.com/hooks/syncwatch'
+        max_alerts: 10
+"#;
+
+#[test]
+fn a_plain_alertmanager_config_passes_both_syncwatch_and_amtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alertmanager.yml");
+    std::fs::write(&path, PLAIN_ALERTMANAGER_CONFIG).unwrap();
+    let no_env = |_: &str| None;
+    let parsed = syncwatch::alerting::config::load(&path, &no_env);
+    assert!(parsed.is_ok(), "{}", parsed.unwrap_err());
+    let parsed = parsed.unwrap();
+    assert_eq!(parsed.route.routes.len(), 2);
+    assert_eq!(parsed.time_intervals.len(), 2);
+    tool(
+        "amtool",
+        "prometheus-alertmanager",
+        &["check-config".as_ref(), path.as_os_str()],
+        None,
+    );
 }

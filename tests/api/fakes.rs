@@ -18,6 +18,8 @@ pub struct SlackCall {
     pub authorization: Option<String>,
     pub content_type: Option<String>,
     pub body: Value,
+    /// When the fake received it.
+    pub at: std::time::Instant,
 }
 
 #[derive(Clone, Default)]
@@ -25,13 +27,30 @@ pub struct FakeSlack {
     pub calls: Arc<Mutex<Vec<SlackCall>>>,
     /// How many coming calls are answered HTTP 500 (an outage).
     pub failing: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many coming Web API calls are answered 429 with `Retry-After: 1`.
+    pub limited: Arc<std::sync::atomic::AtomicUsize>,
     pub port: u16,
 }
 
 type SlackState = (
     Arc<Mutex<Vec<SlackCall>>>,
     Arc<std::sync::atomic::AtomicUsize>,
+    Arc<std::sync::atomic::AtomicUsize>,
 );
+
+/// What the fake records of one request.
+fn call(req: &HttpRequest, method: String, body: &[u8], delivered: bool) -> SlackCall {
+    SlackCall {
+        method,
+        raw: String::from_utf8_lossy(body).to_string(),
+        signature: header(req, "x-syncwatch-signature"),
+        delivered,
+        authorization: header(req, "authorization"),
+        content_type: header(req, "content-type"),
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        at: std::time::Instant::now(),
+    }
+}
 
 fn header(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
@@ -40,7 +59,7 @@ fn header(req: &HttpRequest, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Takes one outage call if an outage is on: the caller answers HTTP 500.
+/// Takes one call of an outage (or rate limit) if one is on.
 fn in_outage(failing: &std::sync::atomic::AtomicUsize) -> bool {
     failing
         .fetch_update(
@@ -57,9 +76,10 @@ impl FakeSlack {
     pub fn start() -> Self {
         let calls: Arc<Mutex<Vec<SlackCall>>> = Arc::default();
         let failing: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let limited: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake slack");
         let port = listener.local_addr().unwrap().port();
-        let data = web::Data::new((calls.clone(), failing.clone()));
+        let data = web::Data::new((calls.clone(), failing.clone(), limited.clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -68,15 +88,7 @@ impl FakeSlack {
                     "/hook",
                     web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
                         let outage = in_outage(&state.1);
-                        state.0.lock().unwrap().push(SlackCall {
-                            method: "hook".into(),
-                            raw: String::from_utf8_lossy(&body).to_string(),
-                            signature: header(&req, "x-syncwatch-signature"),
-                            delivered: !outage,
-                            authorization: header(&req, "authorization"),
-                            content_type: header(&req, "content-type"),
-                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                        });
+                        state.0.lock().unwrap().push(call(&req, "hook".into(), &body, !outage));
                         if outage { HttpResponse::ServiceUnavailable().finish() } else { HttpResponse::Ok().finish() }
                     }),
                 )
@@ -84,15 +96,7 @@ impl FakeSlack {
                     "/services/{path:.*}",
                     web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
                         let outage = in_outage(&state.1);
-                        state.0.lock().unwrap().push(SlackCall {
-                            method: "webhook".into(),
-                            raw: String::from_utf8_lossy(&body).to_string(),
-                            signature: None,
-                            delivered: !outage,
-                            authorization: header(&req, "authorization"),
-                            content_type: header(&req, "content-type"),
-                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                        });
+                        state.0.lock().unwrap().push(call(&req, "webhook".into(), &body, !outage));
                         if outage {
                             return HttpResponse::InternalServerError().body("outage");
                         }
@@ -104,19 +108,18 @@ impl FakeSlack {
                     web::post().to(|req: HttpRequest, method: web::Path<String>, body: web::Bytes, state: web::Data<SlackState>| async move {
                         let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                         let outage = in_outage(&state.1);
+                        let limited = !outage && in_outage(&state.2);
                         let authorized = header(&req, "authorization").as_deref() == Some("Bearer xoxb-test-token");
                         let mut calls = state.0.lock().unwrap();
-                        calls.push(SlackCall {
-                            method: method.into_inner(),
-                            raw: String::from_utf8_lossy(&body).to_string(),
-                            signature: None,
-                            delivered: !outage && authorized,
-                            authorization: header(&req, "authorization"),
-                            content_type: header(&req, "content-type"),
-                            body: parsed.clone(),
-                        });
+                        calls.push(call(&req, method.into_inner(), &body, !outage && !limited && authorized));
                         if outage {
                             return HttpResponse::InternalServerError().body("outage");
+                        }
+                        if limited {
+                            // As Slack answers a rate-limited Web API call.
+                            return HttpResponse::TooManyRequests()
+                                .insert_header(("Retry-After", "1"))
+                                .json(json!({"ok": false, "error": "ratelimited"}));
                         }
                         if !authorized {
                             return HttpResponse::Ok().json(json!({"ok": false, "error": "invalid_auth"}));
@@ -141,6 +144,7 @@ impl FakeSlack {
         Self {
             calls,
             failing,
+            limited,
             port,
         }
     }
@@ -152,6 +156,11 @@ impl FakeSlack {
     /// Answers the next `n` calls with HTTP 500.
     pub fn fail_next(&self, n: usize) {
         self.failing.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` Web API calls with 429 and `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: usize) {
+        self.limited.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Messages Slack accepted whose text contains `needle`.

@@ -33,19 +33,27 @@ pub fn skip_or_fail(why: &str) {
 /// Runs `promtool ARGS` (with `stdin` when given) and asserts it succeeds; skips or fails
 /// (strict mode) when promtool is not installed.
 pub fn promtool(args: &[&std::ffi::OsStr], stdin: Option<&Path>) {
-    let mut cmd = std::process::Command::new("promtool");
+    tool("promtool", "prometheus", args, stdin)
+}
+
+/// Runs `name ARGS` and asserts it succeeds; skips or fails (strict mode) when the tool is not
+/// installed (`package` says where it comes from).
+pub fn tool(name: &str, package: &str, args: &[&std::ffi::OsStr], stdin: Option<&Path>) {
+    let mut cmd = std::process::Command::new(name);
     cmd.args(args);
     if let Some(path) = stdin {
-        cmd.stdin(std::fs::File::open(path).expect("promtool input"));
+        cmd.stdin(std::fs::File::open(path).expect("tool input"));
     }
     match cmd.output() {
         Ok(out) => assert!(
             out.status.success(),
-            "promtool {args:?} failed:\n{}{}",
+            "{name} {args:?} failed:\n{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(_) => skip_or_fail("promtool is not installed (apt-get install prometheus)"),
+        Err(_) => skip_or_fail(&format!(
+            "{name} is not installed (apt-get install {package})"
+        )),
     }
 }
 

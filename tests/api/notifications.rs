@@ -732,6 +732,74 @@ async fn the_slack_silence_link_opens_a_prefilled_form_that_silences_the_alert()
 }
 
 #[actix_web::test]
+async fn a_slack_429_is_waited_out_for_its_retry_after_and_the_message_sent_once() {
+    let app = spawn_app().await;
+    app.slack.rate_limit_next(2);
+    let alert = json!([{"labels": {"alertname": "Throttled", "provider": "cdk"}}]);
+    let status = app.post_json("/api/v2/alerts", &alert).await.status();
+    assert_eq!(status.as_u16(), 200);
+    let sent = wait_for("the page after the rate limit", WAIT, || async {
+        app.slack.delivered("Throttled").into_iter().next()
+    })
+    .await;
+    let calls: Vec<_> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.body.to_string().contains("Throttled"))
+        .collect();
+    assert_eq!(calls.len(), 3, "two 429s, then the delivery");
+    for pair in calls.windows(2) {
+        assert!(
+            pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(950),
+            "each retry waits for Retry-After: 1"
+        );
+    }
+    assert_eq!(sent.body, calls[0].body, "the same message is retried");
+    let m = app.metrics().await;
+    assert!(
+        m.contains(
+            r#"syncwatch_notifications_failed_total{integration="slack",reason="rateLimited"} 2"#
+        ),
+        "{m}"
+    );
+}
+
+#[actix_web::test]
+async fn slack_refusing_the_token_is_an_auth_error_that_is_not_retried() {
+    let app = spawn_app_with(Options {
+        slack_config: "app_token: xoxb-revoked\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
+        ..Options::default()
+    })
+    .await;
+    let alert = json!([{"labels": {"alertname": "BadToken", "provider": "cdk"}}]);
+    let status = app.post_json("/api/v2/alerts", &alert).await.status();
+    assert_eq!(status.as_u16(), 200);
+    wait_for("the auth error to be counted", WAIT, || async {
+        let m = app.metrics().await;
+        m.contains(
+            r#"syncwatch_notifications_failed_total{integration="slack",reason="authError"} 1"#,
+        )
+        .then_some(())
+    })
+    .await;
+    // Email, a separate integration, still delivers.
+    wait_for("the email", WAIT, || async {
+        app.smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.contains("BadToken"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.slack.calls().len(),
+        1,
+        "an auth error is given up, not retried"
+    );
+}
+
+#[actix_web::test]
 async fn a_resolution_updates_the_slack_message_and_replies_in_its_thread() {
     let app = spawn_app().await;
     app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
