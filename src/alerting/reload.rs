@@ -3,14 +3,16 @@
 //! (log, `syncwatch_alerting_last_reload_successful` 0, `/readyz` detail) and the previous
 //! routing keeps running.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::Addr;
 
-use super::actor::{DispatchActor, ReloadAlerting, build_receivers};
-use crate::config::process_env;
+use super::AlertingConfig;
+use super::actor::{DispatchActor, ReceiverIntegrations, ReloadAlerting, build_receivers};
+use crate::config::{Problem, Problems, process_env};
 use crate::notify::outbox::{OutboxActor, SetReceivers};
 use crate::rules::reload::{FilesVersion, watch_files};
 use crate::store::Store;
@@ -36,16 +38,23 @@ pub struct Targets {
     pub metrics: Metrics,
 }
 
+type Receivers = Arc<HashMap<String, Arc<ReceiverIntegrations>>>;
+
+/// Reads `path` once; validates it and builds its receivers.
+fn load(path: &Path, store: &Store) -> Result<(String, AlertingConfig, Receivers), Problems> {
+    let problem = |m: String| Problems::from(Problem::new(path, None, m));
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| problem(format!("cannot read routing config: {e}")))?;
+    let config = super::config::parse(path, &text, &process_env)?;
+    let receivers = build_receivers(&config, Some(store)).map_err(problem)?;
+    Ok((text, config, Arc::new(receivers)))
+}
+
 /// Reads, validates and applies `path`; on any problem the previous routing keeps running.
-pub async fn reload(path: &std::path::Path, t: &Targets) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let loaded = super::config::load(path, &process_env).and_then(|config| {
-        build_receivers(&config, Some(&t.store))
-            .map(|receivers| (config, Arc::new(receivers)))
-            .map_err(|e| crate::config::Problems(vec![crate::config::Problem::new(path, None, e)]))
-    });
+pub async fn reload(path: &Path, t: &Targets) {
+    let loaded = load(path, &t.store);
     match loaded {
-        Ok((config, receivers)) => {
+        Ok((text, config, receivers)) => {
             // The outbox first: a notification the new routing enqueues finds its receiver.
             let outbox = t.outbox.send(SetReceivers(receivers.clone())).await;
             let dispatch = t.dispatch.send(ReloadAlerting { config, receivers }).await;

@@ -17,6 +17,15 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A port nothing listens on (for a server a test starts later, or never).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether a missing tool fails the test (CI) instead of skipping it.
 pub fn strict() -> bool {
     std::env::var("SYNCWATCH_TEST_STRICT").is_ok_and(|v| v == "1")

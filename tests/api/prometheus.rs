@@ -19,11 +19,7 @@ async fn a_real_prometheus_pages_and_resolves_through_syncwatch() {
     }
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::helpers::free_port();
     let sw = app.address.trim_start_matches("http://").to_string();
     // Fires at once and resolves 8 seconds later.
     let until = chrono::Utc::now().timestamp() + 8;

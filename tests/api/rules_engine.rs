@@ -197,11 +197,7 @@ async fn changed_rule_files_reload_and_a_broken_one_keeps_the_previous_rules() {
 fn sighup_reloads_the_rules() {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = super::helpers::free_port();
     let repo = super::helpers::repo();
     std::fs::write(
         dir.path().join("rules.yml"),

@@ -77,17 +77,9 @@ impl Drop for RealSmtp {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[actix_web::test]
 async fn a_real_smtp_server_receives_the_alert_as_multipart_text_and_html() {
-    let port = free_port();
+    let port = super::helpers::free_port();
     let Some(smtp) = RealSmtp::start(port) else {
         return;
     };
@@ -124,7 +116,7 @@ async fn a_real_smtp_server_receives_the_alert_as_multipart_text_and_html() {
 
 #[actix_web::test]
 async fn mail_waits_out_an_smtp_outage_and_arrives_once() {
-    let port = free_port();
+    let port = super::helpers::free_port();
     // Nothing listens on the port yet: the SMTP server is down.
     let app = spawn_app_with(Options {
         smtp_port: Some(port),
