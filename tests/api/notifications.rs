@@ -763,6 +763,18 @@ async fn a_slack_429_is_waited_out_for_its_retry_after_and_the_message_sent_once
         ),
         "{m}"
     );
+    // One delivery counted, its latency (post to Slack's acceptance, past two Retry-Afters)
+    // recorded: at least the 2 s waited.
+    assert!(
+        m.contains(r#"syncwatch_notifications_total{integration="slack"} 1"#),
+        "{m}"
+    );
+    let latency = super::helpers::metric_value(
+        &m,
+        r#"syncwatch_notification_latency_seconds_sum{integration="slack"}"#,
+    )
+    .expect("latency recorded");
+    assert!(latency >= 1.9, "latency {latency}");
 }
 
 #[actix_web::test]
