@@ -78,6 +78,7 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
 /// A running application.
 pub struct Application {
     port: u16,
+    metrics: Metrics,
     simulator_port: Option<u16>,
     server: Server,
     simulator: Option<actix_web::dev::ServerHandle>,
@@ -154,6 +155,12 @@ impl Application {
             clock.clone(),
         )
         .start();
+        let notification_log = store
+            .load_notification_log(
+                clock.now_ms() - crate::alerting::NOTIFICATION_LOG_RETENTION.as_millis() as i64,
+            )
+            .await
+            .context("Failed to read the notification log")?;
         let dispatch = DispatchActor::new(
             loaded.alerting,
             receivers,
@@ -163,6 +170,7 @@ impl Application {
             silences.clone(),
             clock.clone(),
             public_url.clone(),
+            notification_log,
         )
         .start();
         let linker = {
@@ -196,8 +204,9 @@ impl Application {
             linker,
             rules_status.clone(),
         );
-        // Firing alerts restored from before a restart were notified then: tell the dispatcher,
-        // so it sends their resolution but no second page.
+        // Firing alerts restored from before a restart go to the dispatcher, whose notification
+        // log knows which were paged (no second page, their resolution still sent) and which
+        // were not yet (paged now).
         let restored_firing = rules.firing_alerts();
         if !restored_firing.is_empty() {
             dispatch
@@ -240,7 +249,7 @@ impl Application {
                 .iter()
                 .filter(|pr| pr.pipeline == p.name)
                 .filter_map(|pr| loaded.profiles.get(&pr.name))
-                .map(|prof| prof.pagination.page_size as u64)
+                .map(|prof| prof.page_size() as u64)
                 .max()
                 .unwrap_or(1);
             let (link, queues) = build_pipeline(p, max_batch, &store, &metrics, &clock);
@@ -272,17 +281,26 @@ impl Application {
             else {
                 continue;
             };
-            let client = crate::providers::connector::client(profile).with_context(|| {
-                format!("Failed to build the HTTP client of provider {}", p.name)
-            })?;
+            let client = crate::providers::connector::ProviderClient::new(
+                &p.name,
+                &p.base_url,
+                Arc::new(profile.clone()),
+                metrics.clone(),
+                clock.clone(),
+            )
+            .with_context(|| format!("Failed to build the HTTP client of provider {}", p.name))?;
+            let paused = store
+                .paused_connections(&p.name)
+                .await
+                .context("Failed to read paused connections")?;
             let addr = ProviderActor::new(
                 p.clone(),
-                Arc::new(profile.clone()),
-                client,
+                Arc::new(client),
                 link.clone(),
                 store.clone(),
                 metrics.clone(),
                 clock.clone(),
+                &paused,
             )
             .start();
             providers.insert(p.name.clone(), addr);
@@ -303,7 +321,7 @@ impl Application {
         let state = web::Data::new(AppState {
             store,
             registry,
-            metrics,
+            metrics: metrics.clone(),
             rules,
             providers,
             runbooks: index,
@@ -340,6 +358,7 @@ impl Application {
         tracing::info!(listen = %settings.server.listen, port, "syncwatch listening");
         Ok(Self {
             port,
+            metrics,
             simulator_port,
             server,
             simulator,
@@ -348,6 +367,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The application's metrics recorder.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
     }
 
     pub fn simulator_port(&self) -> Option<u16> {

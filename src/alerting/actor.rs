@@ -3,6 +3,11 @@
 //! A flush is delivered on its own task, tickets first (so messages carry the ticket link), then
 //! every notifier of the receiver in parallel. Deliveries of one group are serialised, so a
 //! resolved message never overtakes its firing one.
+//!
+//! The notification log (Alertmanager's nflog): each flush is written to the store together with
+//! what the group has now notified to its receiver. A group created later (after a restart, for
+//! an alert posted again, or restored by the rules actor) starts from its log entry, so nothing
+//! already paged is paged again and `repeat_interval` counts from the real last page.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -91,10 +96,24 @@ pub fn build_receivers(
 
 type GroupKey = (String, Labels);
 
+/// Alertmanager's groupKey shape: route, then the group's labels.
+fn group_key_string(key: &GroupKey) -> String {
+    format!("{{{}}}:{}", key.0, key.1)
+}
+
+/// The notification log as loaded at start: (group key, receiver) → (notified firing, sent at).
+type NotificationLog =
+    HashMap<(String, String), (std::collections::BTreeSet<crate::domain::Fingerprint>, i64)>;
+
+/// Log entries older than this are not read (Alertmanager keeps its log 120 h by default).
+pub const NOTIFICATION_LOG_RETENTION: Duration = Duration::from_secs(120 * 3600);
+
 pub struct DispatchActor {
     config: AlertingConfig,
     receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
     groups: HashMap<GroupKey, AggrGroup>,
+    /// Entries not yet claimed by a group; a new group takes its own.
+    log: NotificationLog,
     /// One lock per group, held while that group's notification is delivered.
     delivery_locks: HashMap<GroupKey, Arc<tokio::sync::Mutex<()>>>,
     tickets: Addr<TicketActor>,
@@ -119,11 +138,24 @@ impl DispatchActor {
         silences: super::Silences,
         clock: Arc<dyn Clock>,
         public_url: String,
+        log: Vec<crate::store::NotificationLogEntry>,
     ) -> Self {
+        let log = log
+            .into_iter()
+            .map(|e| {
+                let firing = e
+                    .firing
+                    .iter()
+                    .filter_map(|f| crate::domain::Fingerprint::parse(f))
+                    .collect();
+                ((e.group_key, e.receiver), (firing, e.sent_at_ms))
+            })
+            .collect();
         Self {
             config,
             receivers,
             groups: HashMap::new(),
+            log,
             delivery_locks: HashMap::new(),
             tickets,
             outbox,
@@ -200,8 +232,7 @@ impl DispatchActor {
             tracing::error!(receiver = %receiver, "no such receiver; notification dropped");
             return;
         };
-        // Alertmanager's groupKey shape: route, then the group's labels.
-        let group_key = format!("{{{}}}:{}", key.0, key.1);
+        let group_key = group_key_string(&key);
         let lock = self.delivery_locks.entry(key).or_default().clone();
         let tickets = self.tickets.clone();
         let store = self.store.clone();
@@ -215,6 +246,18 @@ impl DispatchActor {
             for policy in &integrations.tickets {
                 ticket_ids.extend(ticket_with_retry(&tickets, &flush, policy).await);
             }
+            let now = clock.now_ms();
+            let log = crate::store::NotificationLogEntry {
+                group_key: group_key.clone(),
+                receiver: receiver.clone(),
+                firing: flush
+                    .alerts
+                    .iter()
+                    .filter(|a| !a.is_resolved())
+                    .map(|a| a.fingerprint().to_string())
+                    .collect(),
+                sent_at_ms: now,
+            };
             let n = Notification {
                 receiver,
                 group_key: group_key.clone(),
@@ -223,31 +266,36 @@ impl DispatchActor {
                 tickets: ticket_ids,
                 public_url,
             };
-            let now = clock.now_ms();
+            let mut rows = Vec::new();
             for (integration, notifier) in &integrations.notifiers {
                 if skip_resolved(&n, notifier.send_resolved()) {
                     continue;
                 }
                 match row_for(&n, integration, &group_key, now) {
-                    Ok(row) => enqueue_with_retry(&store, &row).await,
+                    Ok(row) => rows.push(row),
                     Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
                 }
             }
+            enqueue_with_retry(&store, &rows, &log).await;
             outbox.do_send(Wake);
         });
     }
 }
 
-/// Writes a row to the outbox, retrying while the store is unavailable: the notification
-/// exists only in memory until this succeeds.
-async fn enqueue_with_retry(store: &Store, row: &crate::store::OutboxRow) {
+/// Writes a flush (outbox rows and log entry) to the store, retrying while the store is
+/// unavailable: the notification exists only in memory until this succeeds.
+async fn enqueue_with_retry(
+    store: &Store,
+    rows: &[crate::store::OutboxRow],
+    log: &crate::store::NotificationLogEntry,
+) {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match store.enqueue_notification(row).await {
+        match store.enqueue_flush(rows, log).await {
             Ok(()) => return,
             Err(e) => {
-                tracing::error!(error = %e, attempt, receiver = %row.receiver, "cannot write to the outbox, retrying");
+                tracing::error!(error = %e, attempt, receiver = %log.receiver, "cannot write to the outbox, retrying");
                 tokio::time::sleep(NOTIFY_BACKOFF.delay(attempt.min(8), rand::random::<f64>()))
                     .await;
             }
@@ -295,32 +343,40 @@ impl Actor for DispatchActor {
     }
 }
 
-/// Firing alerts restored after a restart: they were notified before it.
+/// Firing alerts the rules actor restored after a restart. They are routed like any alert; the
+/// notification log decides which were already notified.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct RestoreFiring(pub Vec<crate::domain::Alert>);
 
 impl DispatchActor {
+    /// The group of `labels` under `route`, created (from its log entry, if any) when new.
     fn group_for<'a>(
         groups: &'a mut HashMap<GroupKey, AggrGroup>,
+        log: &mut NotificationLog,
         route: &super::config::Route,
         labels: &Labels,
         now: i64,
     ) -> &'a mut AggrGroup {
         let group_labels = group_labels(&route.group_by, labels);
-        groups
-            .entry((route.id.clone(), group_labels.clone()))
-            .or_insert_with(|| {
-                AggrGroup::new(
-                    route.id.clone(),
-                    route.receiver.clone(),
-                    group_labels,
-                    route.group_wait,
-                    route.group_interval,
-                    route.repeat_interval,
-                    now,
-                )
-            })
+        let key = (route.id.clone(), group_labels.clone());
+        groups.entry(key).or_insert_with_key(|key| {
+            let mut group = AggrGroup::new(
+                route.id.clone(),
+                route.receiver.clone(),
+                group_labels,
+                route.group_wait,
+                route.group_interval,
+                route.repeat_interval,
+                now,
+            );
+            if let Some((notified, sent_at)) =
+                log.remove(&(group_key_string(key), route.receiver.clone()))
+            {
+                group.seed(notified, sent_at);
+            }
+            group
+        })
     }
 }
 
@@ -348,7 +404,8 @@ impl Handler<ReloadAlerting> for DispatchActor {
                 let fp = alert.fingerprint();
                 let notified = group.was_notified(&fp);
                 for route in matching_routes(&self.config.route, &alert.labels) {
-                    let new = Self::group_for(&mut self.groups, route, &alert.labels, now);
+                    let new =
+                        Self::group_for(&mut self.groups, &mut self.log, route, &alert.labels, now);
                     let same = (new.route_id.as_str(), &new.labels) == (key.0.as_str(), &key.1)
                         && new.receiver == group.receiver;
                     if notified && same {
@@ -373,10 +430,7 @@ impl Handler<RestoreFiring> for DispatchActor {
     fn handle(&mut self, msg: RestoreFiring, _: &mut Self::Context) {
         let now = self.clock.now_ms();
         for alert in msg.0 {
-            for route in matching_routes(&self.config.route, &alert.labels) {
-                Self::group_for(&mut self.groups, route, &alert.labels, now)
-                    .restore_notified(alert.clone(), now);
-            }
+            self.route(alert, now);
         }
     }
 }
@@ -384,7 +438,8 @@ impl Handler<RestoreFiring> for DispatchActor {
 impl DispatchActor {
     fn route(&mut self, alert: crate::domain::Alert, now: i64) {
         for route in matching_routes(&self.config.route, &alert.labels) {
-            Self::group_for(&mut self.groups, route, &alert.labels, now).insert(alert.clone());
+            Self::group_for(&mut self.groups, &mut self.log, route, &alert.labels, now)
+                .insert(alert.clone());
         }
     }
 
@@ -430,6 +485,10 @@ impl Handler<PostAlerts> for DispatchActor {
         let resolve_timeout = self.config.resolve_timeout.as_millis() as i64;
         for (mut alert, ends_at) in msg.0 {
             let fp = alert.fingerprint();
+            // As Alertmanager merges a re-posted alert: the earliest start holds.
+            if let Some((held, _)) = self.external.get(&fp) {
+                alert.starts_at_ms = alert.starts_at_ms.min(held.starts_at_ms);
+            }
             match ends_at {
                 Some(end) if end <= now => {
                     self.external.remove(&fp);

@@ -148,13 +148,44 @@ pub struct SlackConfig {
     pub send_resolved: bool,
 }
 
+/// How the SMTP connection is secured, as Alertmanager decides it: port 465 (or
+/// `force_implicit_tls`) is TLS from the first byte; otherwise `require_tls` (default true)
+/// demands STARTTLS and refuses a server that does not offer it; `require_tls: false` is plain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    ImplicitTls,
+    StartTls,
+    Plain,
+}
+
+/// Minimum TLS version (`tls_config.min_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMinVersion {
+    Tls12,
+    Tls13,
+}
+
+/// `tls_config` of an email receiver, with its files already read.
+#[derive(Debug, Clone, Default)]
+pub struct SmtpTls {
+    /// PEM certificates of the CAs to trust *instead of* the built-in roots (`ca_file`).
+    pub ca_pem: Option<String>,
+    /// Client certificate and key, PEM (`cert_file`, `key_file`).
+    pub client_identity: Option<(String, Secret)>,
+    /// Name checked against the server certificate (default: the smarthost's host).
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+    pub min_version: Option<TlsMinVersion>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<Secret>,
-    pub require_tls: bool,
+    pub security: SmtpSecurity,
+    pub tls: SmtpTls,
     pub hello: Option<String>,
 }
 
@@ -251,7 +282,10 @@ struct RawGlobal {
     smtp_hello: Option<String>,
     smtp_auth_username: Option<String>,
     smtp_auth_password: Option<String>,
+    smtp_auth_password_file: Option<String>,
     smtp_require_tls: Option<bool>,
+    smtp_force_implicit_tls: Option<bool>,
+    smtp_tls_config: Option<RawTlsConfig>,
     slack_api_url: Option<String>,
     slack_app_token: Option<String>,
     slack_app_url: Option<String>,
@@ -330,7 +364,23 @@ struct RawEmail {
     hello: Option<String>,
     auth_username: Option<String>,
     auth_password: Option<String>,
+    auth_password_file: Option<String>,
     require_tls: Option<bool>,
+    force_implicit_tls: Option<bool>,
+    tls_config: Option<RawTlsConfig>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTlsConfig {
+    ca_file: Option<String>,
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    server_name: Option<String>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+    min_version: Option<String>,
+    max_version: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -432,10 +482,16 @@ impl V<'_> {
     }
 
     fn secret_file(&mut self, key: &str, file: &str) -> Option<Secret> {
+        self.read_file(key, file)
+            .map(|s| Secret(s.trim().to_string()))
+    }
+
+    /// Reads a file named in the config (relative to the config's directory).
+    fn read_file(&mut self, key: &str, file: &str) -> Option<String> {
         let rel = self.s(key, file);
         let path = self.base.join(rel);
         match std::fs::read_to_string(&path) {
-            Ok(s) => Some(Secret(s.trim().to_string())),
+            Ok(s) => Some(s),
             Err(e) => {
                 self.p(
                     &format!("{key}:"),
@@ -444,6 +500,69 @@ impl V<'_> {
                 None
             }
         }
+    }
+
+    fn smtp_tls(&mut self, t: &RawTlsConfig) -> SmtpTls {
+        let mut tls = SmtpTls {
+            server_name: t.server_name.as_deref().map(|n| self.s("server_name", n)),
+            insecure_skip_verify: t.insecure_skip_verify,
+            ..SmtpTls::default()
+        };
+        if let Some(f) = &t.ca_file
+            && let Some(pem) = self.read_file("ca_file", f)
+        {
+            if let Err(why) = check_ca_pem(&pem) {
+                self.p("ca_file:", format!("tls_config.ca_file: {f:?} {why}"));
+            }
+            tls.ca_pem = Some(pem);
+        }
+        match (&t.cert_file, &t.key_file) {
+            (Some(c), Some(k)) => {
+                if let (Some(cert), Some(key)) = (
+                    self.read_file("cert_file", c),
+                    self.read_file("key_file", k),
+                ) {
+                    if lettre::transport::smtp::client::Identity::from_pem(
+                        cert.as_bytes(),
+                        key.as_bytes(),
+                    )
+                    .is_err()
+                    {
+                        self.p(
+                            "cert_file:",
+                            format!("tls_config: cert_file {c:?} and key_file {k:?} are not a valid PEM certificate and key"),
+                        );
+                    }
+                    tls.client_identity = Some((cert, Secret(key)));
+                }
+            }
+            (None, None) => {}
+            _ => self.p(
+                "tls_config:",
+                "tls_config: cert_file and key_file go together".into(),
+            ),
+        }
+        tls.min_version = match t.min_version.as_deref() {
+            None => None,
+            Some("TLS12") => Some(TlsMinVersion::Tls12),
+            Some("TLS13") => Some(TlsMinVersion::Tls13),
+            Some(v) => {
+                self.p(
+                    "min_version:",
+                    format!("tls_config.min_version: {v:?} is not supported (TLS12 or TLS13)"),
+                );
+                None
+            }
+        };
+        if let Some(v) = &t.max_version
+            && v != "TLS13"
+        {
+            self.p(
+                "max_version:",
+                format!("tls_config.max_version: {v:?} is not supported (only TLS13, the default)"),
+            );
+        }
+        tls
     }
 
     fn config(&mut self, raw: RawFile) -> Option<AlertingConfig> {
@@ -801,11 +920,40 @@ impl V<'_> {
                 );
                 continue;
             };
-            let password = e
-                .auth_password
-                .clone()
-                .or_else(|| g.smtp_auth_password.clone())
-                .map(|p| Secret(self.s("auth_password", &p)));
+            let password = match (&e.auth_password, &e.auth_password_file) {
+                (Some(p), None) => Some(Secret(self.s("auth_password", p))),
+                (None, Some(f)) => self.secret_file("auth_password_file", f),
+                (Some(_), Some(_)) => {
+                    self.p(
+                        "auth_password",
+                        format!(
+                            "{}: give auth_password or auth_password_file, not both",
+                            ctx("email_configs")
+                        ),
+                    );
+                    None
+                }
+                (None, None) => match (&g.smtp_auth_password, &g.smtp_auth_password_file) {
+                    (Some(p), _) => Some(Secret(self.s("smtp_auth_password", p))),
+                    (None, Some(f)) => self.secret_file("smtp_auth_password_file", f),
+                    (None, None) => None,
+                },
+            };
+            let security = if e
+                .force_implicit_tls
+                .or(g.smtp_force_implicit_tls)
+                .unwrap_or(port == 465)
+            {
+                SmtpSecurity::ImplicitTls
+            } else if e.require_tls.or(g.smtp_require_tls).unwrap_or(true) {
+                SmtpSecurity::StartTls
+            } else {
+                SmtpSecurity::Plain
+            };
+            let tls = match e.tls_config.as_ref().or(g.smtp_tls_config.as_ref()) {
+                Some(t) => self.smtp_tls(t),
+                None => SmtpTls::default(),
+            };
             email.push(EmailConfig {
                 to: split_addresses(&self.s("to", &e.to)),
                 from: self.s("from", &from),
@@ -817,7 +965,8 @@ impl V<'_> {
                         .clone()
                         .or_else(|| g.smtp_auth_username.clone()),
                     password,
-                    require_tls: e.require_tls.or(g.smtp_require_tls).unwrap_or(true),
+                    security,
+                    tls,
                     hello: e.hello.clone().or_else(|| g.smtp_hello.clone()),
                 },
                 send_resolved: e.send_resolved.unwrap_or(true),
@@ -954,6 +1103,22 @@ impl V<'_> {
     }
 }
 
+/// A CA file must hold at least one certificate, and each must parse as a trust anchor.
+fn check_ca_pem(pem: &str) -> Result<(), String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("is not valid PEM: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("holds an invalid certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("holds no PEM certificate".into());
+    }
+    Ok(())
+}
+
 fn split_addresses(s: &str) -> Vec<String> {
     s.split(',')
         .map(|a| a.trim().to_string())
@@ -1027,7 +1192,7 @@ receivers:
             matches!(&oncall.slack[0].target, SlackTarget::App { token, app_url } if token.expose() == "xoxb-123" && app_url == DEFAULT_SLACK_APP_URL)
         );
         assert_eq!(oncall.email[0].to, vec!["a@example.com", "b@example.com"]);
-        assert!(!oncall.email[0].smtp.require_tls);
+        assert_eq!(oncall.email[0].smtp.security, SmtpSecurity::Plain);
         assert_eq!(oncall.tickets[0].tier, Tier::L2);
         assert_eq!(oncall.tickets[0].reopen_within, Duration::from_secs(3600));
     }
@@ -1072,6 +1237,109 @@ receivers:
         )
         .unwrap_err();
         assert_eq!(err.0[0].line, Some(3), "{err}");
+    }
+
+    fn email_security(global: &str, receiver: &str) -> SmtpSecurity {
+        let text = format!(
+            "global:\n  smtp_from: a@example.com\n{global}route:\n  receiver: r\nreceivers:\n  - name: r\n    email_configs:\n      - to: b@example.com\n{receiver}"
+        );
+        let c = parse(Path::new("a.yml"), &text, &env).unwrap();
+        c.receiver("r").unwrap().email[0].smtp.security
+    }
+
+    #[test]
+    fn smtp_security_follows_alertmanager() {
+        use SmtpSecurity::*;
+        let host = |h: &str| format!("        smarthost: '{h}'\n");
+        let cases = [
+            ("", host("mail:465"), ImplicitTls),
+            ("", host("mail:587"), StartTls),
+            ("", host("mail:25"), StartTls),
+            ("  smtp_require_tls: false\n", host("mail:25"), Plain),
+            ("", host("mail:25") + "        require_tls: false\n", Plain),
+            (
+                "  smtp_require_tls: false\n",
+                host("mail:25") + "        require_tls: true\n",
+                StartTls,
+            ),
+            (
+                "",
+                host("mail:2465") + "        force_implicit_tls: true\n",
+                ImplicitTls,
+            ),
+            (
+                "  smtp_force_implicit_tls: true\n",
+                host("mail:2465"),
+                ImplicitTls,
+            ),
+            (
+                "",
+                host("mail:465") + "        force_implicit_tls: false\n",
+                StartTls,
+            ),
+        ];
+        for (global, receiver, want) in cases {
+            assert_eq!(
+                email_security(global, &receiver),
+                want,
+                "{global}{receiver}"
+            );
+        }
+    }
+
+    #[test]
+    fn email_tls_config_reads_its_files_and_names_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIUB0ZTCz0aXF1GlAKz6bwzXEJRHCUwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.path().join("ca.pem"), format!("junk\n{ca}")).unwrap();
+        std::fs::write(dir.path().join("pw"), "hunter2\n").unwrap();
+        let file = dir.path().join("a.yml");
+        let text = |tls: &str| {
+            format!(
+                "route:\n  receiver: r\nreceivers:\n  - name: r\n    email_configs:\n      - to: b@example.com\n        from: a@example.com\n        smarthost: mail:587\n        auth_username: a\n        auth_password_file: pw\n        tls_config:\n{tls}"
+            )
+        };
+        let err = parse(&file, &text("          ca_file: ca.pem\n          min_version: TLS11\n          cert_file: c.pem\n"), &env)
+            .unwrap_err()
+            .to_string();
+        // The certificate above is truncated: not a valid certificate.
+        assert!(
+            err.contains("a.yml:12: tls_config.ca_file: \"ca.pem\" holds an invalid certificate"),
+            "{err}"
+        );
+        assert!(
+            err.contains("a.yml:13: tls_config.min_version: \"TLS11\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("a.yml:11: tls_config: cert_file and key_file go together"),
+            "{err}"
+        );
+        let err = parse(&file, &text("          ca_file: missing.pem\n"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a.yml:12: ca_file: cannot read"), "{err}");
+
+        // The global smtp_tls_config applies to a receiver without its own.
+        let global = "global:\n  smtp_tls_config:\n    server_name: global.example.com\n"
+            .to_string()
+            + &text("          server_name: mail.example.com\n").replace(
+                "        tls_config:\n          server_name: mail.example.com\n",
+                "",
+            );
+        let c = parse(&file, &global, &env).unwrap();
+        let smtp = &c.receiver("r").unwrap().email[0].smtp;
+        assert_eq!(smtp.tls.server_name.as_deref(), Some("global.example.com"));
+        let c = parse(&file, &text("          server_name: mail.example.com\n          insecure_skip_verify: true\n          min_version: TLS13\n"), &env).unwrap();
+        let smtp = &c.receiver("r").unwrap().email[0].smtp;
+        assert_eq!(smtp.password.as_ref().unwrap().expose(), "hunter2");
+        assert_eq!(smtp.tls.server_name.as_deref(), Some("mail.example.com"));
+        assert!(smtp.tls.insecure_skip_verify);
+        assert_eq!(smtp.tls.min_version, Some(TlsMinVersion::Tls13));
+        assert_eq!(
+            check_ca_pem("no pem here").unwrap_err(),
+            "holds no PEM certificate"
+        );
     }
 
     #[test]

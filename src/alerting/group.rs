@@ -56,7 +56,15 @@ impl AggrGroup {
         self.alerts.insert(alert.fingerprint(), alert);
     }
 
-    /// Adds a firing alert that was already notified before a restart: no new notification
+    /// Starts the group from its notification-log entry: the firing alerts it last notified
+    /// and when. Those alerts are not notified again unless `repeat_interval` has passed since;
+    /// their resolutions are.
+    pub fn seed(&mut self, notified: BTreeSet<Fingerprint>, sent_at_ms: i64) {
+        self.notified_firing = notified;
+        self.last_notified_ms = Some(sent_at_ms);
+    }
+
+    /// Adds a firing alert that was already notified before a reload: no new notification
     /// goes out for it, but its resolution will.
     pub fn restore_notified(&mut self, alert: Alert, now_ms: i64) {
         let fp = alert.fingerprint();
@@ -249,6 +257,33 @@ mod tests {
         assert_eq!(g.flush(60_000), None, "no second page");
         g.insert(alert("cdk", Some(70_000)));
         let f = g.flush(120_000).expect("the resolution goes out");
+        assert!(f.alerts[0].is_resolved());
+    }
+
+    #[test]
+    fn a_group_seeded_from_the_log_pages_only_what_is_new_and_repeats_on_time() {
+        let cdk = alert("cdk", None);
+        let mut g = group(0);
+        // Notified 30 minutes before this group existed (before a restart).
+        g.seed(BTreeSet::from([cdk.fingerprint()]), -1_800_000);
+        g.insert(cdk.clone());
+        assert_eq!(g.flush(10_000), None, "already paged");
+        g.insert(alert("tekion", None));
+        let f = g.flush(70_000).expect("tekion is new");
+        assert_eq!(f.alerts.len(), 2);
+        // The repeat counts from that notification; cdk's resolution goes out.
+        let mut g = group(0);
+        g.seed(BTreeSet::from([cdk.fingerprint()]), -1_800_000);
+        g.insert(cdk.clone());
+        assert_eq!(g.flush(1_700_000), None);
+        assert!(
+            g.flush(1_800_000).is_some(),
+            "repeat_interval is 1h since the page"
+        );
+        let mut g = group(0);
+        g.seed(BTreeSet::from([cdk.fingerprint()]), 0);
+        g.insert(alert("cdk", Some(5_000)));
+        let f = g.flush(10_000).expect("the resolution");
         assert!(f.alerts[0].is_resolved());
     }
 

@@ -11,8 +11,8 @@ pub mod route;
 pub mod time_interval;
 
 pub use actor::{
-    DispatchActor, HeldAlert, ListAlerts, PostAlerts, ReloadAlerting, RestoreFiring,
-    build_receivers,
+    DispatchActor, HeldAlert, ListAlerts, NOTIFICATION_LOG_RETENTION, PostAlerts, ReloadAlerting,
+    RestoreFiring, build_receivers,
 };
 pub use config::AlertingConfig;
 

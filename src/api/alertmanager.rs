@@ -59,10 +59,11 @@ pub fn parse_alerts(
         if let Some(bad) = a.labels.keys().find(|k| !valid_label_name(k)) {
             return Err(at(format!("labels: {bad:?} is not a valid label name")));
         }
+        let ends = optional_time("endsAt", &a.ends_at).map_err(at)?;
+        // As Alertmanager: no startsAt means now, or the end for an alert sent already ended.
         let starts = optional_time("startsAt", &a.starts_at)
             .map_err(at)?
-            .unwrap_or(now_ms);
-        let ends = optional_time("endsAt", &a.ends_at).map_err(at)?;
+            .unwrap_or_else(|| ends.unwrap_or(now_ms));
         if ends.is_some_and(|e| e < starts) {
             return Err(at("endsAt: is before startsAt".into()));
         }
@@ -223,6 +224,15 @@ mod tests {
         assert_eq!(err, "[1].labels: at least one label is required");
         let err = parse_alerts(vec![item(json!({"labels": {"a-b": "x"}}))], 0).unwrap_err();
         assert!(err.contains("\"a-b\" is not a valid label name"), "{err}");
+        // Sent resolved without startsAt: it started when it ended.
+        let ok = parse_alerts(
+            vec![item(
+                json!({"labels": {"a": "x"}, "endsAt": "1970-01-01T00:00:01Z"}),
+            )],
+            5_000,
+        )
+        .unwrap();
+        assert_eq!((ok[0].0.starts_at_ms, ok[0].1), (1_000, Some(1_000)));
         let err = parse_alerts(vec![item(json!({"labels": {"a": "x"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"}))], 0)
             .unwrap_err();
         assert_eq!(err, "[0].endsAt: is before startsAt");

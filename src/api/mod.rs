@@ -167,6 +167,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/v1/providers/{provider}/connections/{connection}/sync",
         web::post().to(providers::sync_now),
     )
+    .route(
+        "/api/v1/providers/{provider}/connections/{connection}/runs",
+        web::get().to(providers::runs),
+    )
+    .route(
+        "/api/v1/providers/{provider}/connections/{connection}/{action}",
+        web::post().to(providers::set_paused),
+    )
     .route("/api/v2/alerts", web::post().to(alertmanager::post_alerts))
     .route("/api/v2/alerts", web::get().to(alertmanager::get_alerts))
     .route("/api/v2/status", web::get().to(alertmanager::status))

@@ -87,6 +87,9 @@ pub struct ProviderSettings {
     pub base_url: String,
     pub connections: Vec<String>,
     pub schedule: Duration,
+    /// Each run starts up to this much after its slot, at random, so connections of one
+    /// provider do not fire together (default: a tenth of the schedule).
+    pub jitter: Duration,
     pub pipeline: String,
 }
 
@@ -218,6 +221,7 @@ struct RawProvider {
     base_url: S,
     connections: Vec<S>,
     schedule: Option<S>,
+    jitter: Option<S>,
     pipeline: S,
 }
 
@@ -587,6 +591,21 @@ impl Validator<'_> {
                 self.problem(at, format!("{key}.schedule: must be at least 100ms"));
             }
             let schedule = schedule.unwrap_or(Duration::from_secs(30));
+            let jitter = match &r.jitter {
+                None => schedule / 10,
+                Some(j) => {
+                    let jitter = self
+                        .duration(&format!("{key}.jitter"), &r.jitter, "0s")
+                        .unwrap_or_default();
+                    if jitter >= schedule {
+                        self.problem(
+                            j.span().start,
+                            format!("{key}.jitter: must be shorter than the schedule"),
+                        );
+                    }
+                    jitter
+                }
+            };
             let pipeline = self.string(&format!("{key}.pipeline"), &r.pipeline);
             if !pipelines.iter().any(|pl| pl.name == pipeline) {
                 self.problem(
@@ -600,6 +619,7 @@ impl Validator<'_> {
                 base_url,
                 connections,
                 schedule,
+                jitter,
                 pipeline,
             });
         }

@@ -1,7 +1,7 @@
 //! Label sets and their fingerprints: the identity of a series, an alert and a group.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
@@ -74,11 +74,19 @@ impl Labels {
     }
 
     /// A stable fingerprint of the whole set.
+    /// FNV-1a (64 bit) over the sorted pairs, each name and value followed by 0xff (a byte no
+    /// UTF-8 text holds). Fingerprints are stored (notification log, ticket occurrences), so the
+    /// function is fixed here rather than left to `std`'s hasher, which may change.
     pub fn fingerprint(&self) -> Fingerprint {
-        // DefaultHasher::new() uses fixed keys, so the value is stable across runs of one build.
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.0.hash(&mut h);
-        Fingerprint(h.finish())
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut h = OFFSET;
+        for (k, v) in &self.0 {
+            for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xff]) {
+                h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+            }
+        }
+        Fingerprint(h)
     }
 }
 
@@ -109,6 +117,16 @@ impl std::fmt::Display for Labels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Fingerprint(pub u64);
 
+impl Fingerprint {
+    /// Reads the 16 hex digits `Display` prints.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 16)
+            .then(|| u64::from_str_radix(s, 16).ok())
+            .flatten()
+            .map(Fingerprint)
+    }
+}
+
 impl std::fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:016x}", self.0)
@@ -118,6 +136,27 @@ impl std::fmt::Display for Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprint_is_a_fixed_function_of_the_labels() {
+        // FNV-1a of "a\xff1\xff"; the empty set is the offset basis.
+        let mut want: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in [b'a', 0xff, b'1', 0xff] {
+            want = (want ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        let a: Labels = [("a", "1")].into_iter().collect();
+        assert_eq!(a.fingerprint(), Fingerprint(want));
+        assert_eq!(Labels::new().fingerprint().to_string(), "cbf29ce484222325");
+        assert_eq!(
+            Fingerprint::parse(&a.fingerprint().to_string()),
+            Some(a.fingerprint())
+        );
+        assert_eq!(Fingerprint::parse("xyz"), None);
+        // The separator keeps a="b1" apart from ab="1".
+        let shifted: Labels = [("ab", "1")].into_iter().collect();
+        let joined: Labels = [("a", "b1")].into_iter().collect();
+        assert_ne!(shifted.fingerprint(), joined.fingerprint());
+    }
 
     #[test]
     fn fingerprint_ignores_insertion_order() {

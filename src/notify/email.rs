@@ -1,16 +1,21 @@
-//! Email over SMTP with lettre: STARTTLS required by default (as Alertmanager), plain for local
-//! relays when `smtp_require_tls: false`; multipart text + HTML.
+//! Email over SMTP with lettre, secured as Alertmanager does it: implicit TLS on port 465 (or with
+//! `force_implicit_tls`), otherwise STARTTLS required by default, plain for local relays when
+//! `require_tls: false`; `tls_config` for a private CA, client certificate, server name and
+//! minimum version; SMTP AUTH; multipart text + HTML.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{
+    Certificate, CertificateStore, Identity, Tls, TlsParameters, TlsVersion,
+};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::render::{html, text, title};
 use super::{FailureReason, Notification, Notifier, NotifyError};
-use crate::alerting::config::EmailConfig;
+use crate::alerting::config::{EmailConfig, SmtpSecurity, SmtpSettings, TlsMinVersion};
 
 pub struct EmailNotifier {
     config: EmailConfig,
@@ -43,21 +48,19 @@ pub fn build_message(from: &str, to: &[String], n: &Notification) -> Result<Mess
 impl EmailNotifier {
     pub fn new(config: EmailConfig) -> Result<Self, NotifyError> {
         let smtp = &config.smtp;
-        let mut builder = if smtp.require_tls {
-            if smtp.port == 465 {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-            } else {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-            }
-            .map_err(|e| {
-                NotifyError::new(FailureReason::ClientError, format!("SMTP TLS setup: {e}"))
-            })?
-        } else {
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        let setup = |e: String| {
+            NotifyError::new(FailureReason::ClientError, format!("SMTP TLS setup: {e}"))
         };
-        builder = builder
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
             .port(smtp.port)
             .timeout(Some(Duration::from_secs(15)));
+        if smtp.security != SmtpSecurity::Plain {
+            let params = tls_parameters(smtp).map_err(setup)?;
+            builder = builder.tls(match smtp.security {
+                SmtpSecurity::ImplicitTls => Tls::Wrapper(params),
+                _ => Tls::Required(params),
+            });
+        }
         if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
             builder =
                 builder.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
@@ -74,6 +77,37 @@ impl EmailNotifier {
     }
 }
 
+/// TLS parameters from `tls_config`: a `ca_file` replaces the built-in roots (as in
+/// Alertmanager, whose Go TLS config trusts only the given pool).
+fn tls_parameters(smtp: &SmtpSettings) -> Result<TlsParameters, String> {
+    let tls = &smtp.tls;
+    let name = tls.server_name.clone().unwrap_or_else(|| smtp.host.clone());
+    let mut b = TlsParameters::builder(name)
+        .dangerous_accept_invalid_certs(tls.insecure_skip_verify)
+        .set_min_tls_version(match tls.min_version {
+            Some(TlsMinVersion::Tls13) => TlsVersion::Tlsv13,
+            _ => TlsVersion::Tlsv12,
+        });
+    if let Some(pem) = &tls.ca_pem {
+        b = b
+            .certificate_store(CertificateStore::None)
+            .add_root_certificate(
+                Certificate::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?,
+            );
+    }
+    if let Some((cert, key)) = &tls.client_identity {
+        // lettre's rustls backend takes the certificate argument of `Identity::from_pem` as DER
+        // (it never decodes it): hand it the first certificate of the PEM file decoded.
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let der = CertificateDer::from_pem_slice(cert.as_bytes())
+            .map_err(|e| format!("client certificate: {e}"))?;
+        let identity = Identity::from_pem(der.as_ref(), key.expose().as_bytes())
+            .map_err(|e| format!("client certificate: {e}"))?;
+        b = b.identify_with(identity);
+    }
+    b.build_rustls().map_err(|e| e.to_string())
+}
+
 fn classify(e: &lettre::transport::smtp::Error) -> NotifyError {
     let reason = if e.is_timeout() {
         FailureReason::Timeout
@@ -87,6 +121,8 @@ fn classify(e: &lettre::transport::smtp::Error) -> NotifyError {
     } else {
         FailureReason::Network
     };
+    // Anything else, including a TLS handshake or certificate failure, is a network error and
+    // retried: fixing `tls_config` (hot reload) then delivers what waited.
     // lettre's Display does not include credentials.
     NotifyError::new(reason, format!("SMTP: {e}"))
 }

@@ -1,8 +1,9 @@
-//! `ProviderActor`: one per provider. Each connection syncs on the provider's schedule (spread
-//! over the interval so connections do not fire together) or on demand; a connection never runs
-//! two syncs at once; after a 429/503 with Retry-After no request goes to the provider before it
-//! expires. Records go page by page to the pipeline with `send().await`, so a slow pipeline
-//! slows the fetch loop down.
+//! `ProviderActor`: one per provider. Each connection syncs on its own slot of the provider's
+//! schedule, with jitter, or on demand ([`super::schedule::Scheduler`]); at most
+//! `max_concurrent_syncs` run at once, the others wait their turn in order; paused connections
+//! wait until resumed; a connection never runs two syncs at once; while a Retry-After runs or
+//! the circuit is open nothing starts. Records go page by page to the pipeline with
+//! `send().await`, so a slow pipeline slows the fetch loop down.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use actix::prelude::*;
 use serde::Serialize;
 
 use super::classify::FetchError;
-use super::connector::{PageFetcher, Throttle};
-use super::profile::Profile;
+use super::connector::ProviderClient;
+use super::pagination::{Walker, cursor_text, max_cursor, shape};
+use super::schedule::{Refused, Scheduler};
 use crate::config::ProviderSettings;
 use crate::domain::clock::rfc3339;
 use crate::domain::{Clock, ErrorClass};
@@ -21,11 +23,22 @@ use crate::pipeline::{RecordBatch, StageLink};
 use crate::store::{Store, SyncRun, new_id};
 use crate::telemetry::Metrics;
 
-/// Run a connection's sync now.
+/// How often due connections are looked for.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Run a connection's sync now: `started`, or `queued` behind the concurrency limit.
 #[derive(Message, Debug)]
-#[rtype(result = "Result<(), SyncError>")]
+#[rtype(result = "Result<&'static str, SyncError>")]
 pub struct SyncNow {
     pub connection: String,
+}
+
+/// Pause (`paused: true`) or resume a connection.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), SyncError>")]
+pub struct SetPaused {
+    pub connection: String,
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,19 +47,31 @@ pub enum SyncError {
     UnknownConnection(String),
     #[error("a sync of {0} is already running")]
     AlreadyRunning(String),
-    #[error("the provider asked to wait until {0} (Retry-After)")]
+    #[error("{0} is paused: resume it first")]
+    Paused(String),
+    #[error("the provider asked to wait until {0} (Retry-After or open circuit)")]
     Throttled(String),
+    #[error("cannot save the pause: {0}")]
+    Store(String),
 }
 
-/// The state of every connection.
+/// The provider's circuit and the state of every connection.
 #[derive(Message)]
-#[rtype(result = "Vec<ConnectionStatus>")]
+#[rtype(result = "ProviderStatus")]
 pub struct GetStatus;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderStatus {
+    /// `closed`, `half_open` or `open`.
+    pub circuit: &'static str,
+    pub connections: Vec<ConnectionStatus>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionStatus {
     pub connection: String,
-    /// `scheduled`, `syncing`, `failing` or `rescheduled` (waiting out a Retry-After).
+    /// `scheduled`, `syncing`, `paused`, `failing` or `rescheduled` (waiting out a Retry-After
+    /// or an open circuit).
     pub state: &'static str,
     pub last_success: Option<String>,
     pub last_error: Option<LastError>,
@@ -67,32 +92,31 @@ struct Connection {
     running_since_ms: Option<i64>,
     last_success_ms: Option<i64>,
     last_error: Option<(i64, FetchError)>,
-    next_run_ms: Option<i64>,
     last_records: u64,
 }
 
 pub struct ProviderActor {
     settings: ProviderSettings,
-    profile: Arc<Profile>,
-    client: reqwest::Client,
+    /// HTTP client, credentials, rate limit, Retry-After and circuit, shared with running syncs.
+    client: Arc<ProviderClient>,
     pipeline: StageLink,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     connections: BTreeMap<String, Connection>,
-    /// No request before this time (Retry-After), shared with running syncs.
-    throttle: Arc<Throttle>,
+    scheduler: Scheduler,
 }
 
 impl ProviderActor {
+    /// `paused`: the connections paused before a restart.
     pub fn new(
         settings: ProviderSettings,
-        profile: Arc<Profile>,
-        client: reqwest::Client,
+        client: Arc<ProviderClient>,
         pipeline: StageLink,
         store: Store,
         metrics: Metrics,
         clock: Arc<dyn Clock>,
+        paused: &[String],
     ) -> Self {
         let connections = settings
             .connections
@@ -100,17 +124,61 @@ impl ProviderActor {
             .map(|c| (c.clone(), Connection::default()))
             .collect();
         metrics.init_provider(&settings.name);
+        let scheduler = Scheduler::new(
+            &settings.connections,
+            settings.schedule.as_millis() as i64,
+            settings.jitter.as_millis() as i64,
+            client.profile.rate_limit.max_concurrent_syncs,
+            paused,
+            clock.now_ms(),
+            &mut || rand::random::<f64>(),
+        );
         Self {
             settings,
-            profile,
             client,
             pipeline,
             store,
             metrics,
             clock,
             connections,
-            throttle: Arc::default(),
+            scheduler,
         }
+    }
+
+    /// Starts what is due, as far as the concurrency limit, the Retry-After and the circuit
+    /// allow.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now_ms();
+        self.scheduler.tick(now);
+        if self.client.blocked_until(now).is_some() {
+            return;
+        }
+        for start in self.scheduler.startable() {
+            let lag = Duration::from_millis((now - start.due_ms).max(0) as u64);
+            self.metrics.schedule_lag(&self.settings.name, lag);
+            self.start(start.connection, ctx);
+        }
+    }
+
+    fn start(&mut self, connection: String, ctx: &mut Context<Self>) {
+        let now = self.clock.now_ms();
+        if let Some(c) = self.connections.get_mut(&connection) {
+            c.running_since_ms = Some(now);
+        }
+        let job = SyncJob {
+            connection: connection.clone(),
+            client: self.client.clone(),
+            pipeline: self.pipeline.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        };
+        // Spawned, not awaited: connections of one provider sync concurrently.
+        ctx.spawn(job.run().into_actor(self).map(move |outcome, act, ctx| {
+            act.finish(&connection, outcome);
+            act.scheduler
+                .finished(&connection, act.clock.now_ms(), rand::random::<f64>());
+            act.pump(ctx);
+        }));
     }
 
     fn finish(&mut self, connection: &str, outcome: Outcome) {
@@ -163,72 +231,158 @@ struct Outcome {
 }
 
 struct SyncJob {
-    provider: String,
-    base_url: String,
     connection: String,
-    profile: Arc<Profile>,
-    client: reqwest::Client,
+    client: Arc<ProviderClient>,
     pipeline: StageLink,
     store: Store,
-    metrics: Metrics,
     clock: Arc<dyn Clock>,
-    throttle: Arc<Throttle>,
 }
 
 impl SyncJob {
     async fn run(self) -> Outcome {
+        let provider = self.client.name.clone();
         let started_ms = self.clock.now_ms();
         let started = Instant::now();
         let mut per_stream = Vec::new();
         let mut records = 0u64;
         let mut pages = 0usize;
         let mut error = None;
-        'streams: for stream in &self.profile.streams {
-            let mut fetcher = PageFetcher::new(
-                &self.client,
-                &self.provider,
-                &self.base_url,
-                &self.connection,
-                &self.profile,
-                stream,
-                &self.metrics,
-                self.clock.as_ref(),
-                self.throttle.clone(),
-            );
+        let cursor_before = match self.store.load_cursors(&provider, &self.connection).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(provider = %provider, connection = %self.connection, error = %e, "cannot read sync cursors");
+                return Outcome {
+                    records: 0,
+                    per_stream,
+                    duration: started.elapsed(),
+                    error: Some(FetchError {
+                        class: ErrorClass::Config,
+                        reason: format!("cannot read the saved cursors: {e}"),
+                        status: None,
+                        retry_after: Some(Duration::from_secs(5)),
+                        deferred: true,
+                    }),
+                };
+            }
+        };
+        let mut cursor_after = cursor_before.clone();
+        'streams: for stream in &self.client.profile.streams {
+            let since = cursor_before
+                .get(&stream.name)
+                .cloned()
+                .or_else(|| stream.incremental.as_ref().and_then(|i| i.start.clone()));
+            let mut newest = cursor_before.get(&stream.name).cloned();
+            // The cursor's format: the saved cursor's, or the first value's.
+            let mut cursor_shape = newest.as_deref().map(shape);
+            let mut drifted: (u64, Option<String>) = (0, None);
+            let mut walker = Walker::new(&stream.pagination);
             let mut n = 0u64;
-            loop {
-                match fetcher.next_page().await {
-                    Ok(Some(page)) => {
-                        n += page.len() as u64;
-                        if page.is_empty() {
-                            continue;
-                        }
-                        let batch = RecordBatch {
-                            provider: self.provider.clone(),
-                            connection: self.connection.clone(),
-                            stream: stream.name.clone(),
-                            records: page,
-                            ticket: 0,
-                        };
-                        if let Err(e) = self.pipeline.send(batch).await {
-                            tracing::error!(provider = %self.provider, error = %e, "pipeline unavailable");
-                        }
-                    }
-                    Ok(None) => break,
+            while let Some(position) = walker.next().cloned() {
+                if walker.pages() >= stream.pagination.max_pages {
+                    error = Some(FetchError {
+                        class: ErrorClass::Config,
+                        reason: format!(
+                            "stream {} has more than {} pages: raise pagination.max_pages",
+                            stream.name, stream.pagination.max_pages
+                        ),
+                        status: None,
+                        retry_after: None,
+                        deferred: false,
+                    });
+                    break;
+                }
+                let page = match self
+                    .client
+                    .fetch(&self.connection, stream, &position, since.as_deref())
+                    .await
+                {
+                    Ok(p) => p,
                     Err(e) => {
                         error = Some(e);
-                        pages += fetcher.pages();
-                        per_stream.push((stream.name.clone(), n));
-                        records += n;
-                        break 'streams;
+                        break;
+                    }
+                };
+                walker.advance(&page.body, page.records.len(), page.link.as_deref());
+                if let Some(inc) = &stream.incremental {
+                    for r in &page.records {
+                        let Some(v) = r.pointer(&inc.cursor_field) else {
+                            continue;
+                        };
+                        let Some(text) = cursor_text(v) else { continue };
+                        let s = shape(&text);
+                        match &cursor_shape {
+                            Some(expected) if *expected != s => {
+                                drifted.0 += 1;
+                                drifted.1.get_or_insert(text);
+                            }
+                            _ => {
+                                cursor_shape.get_or_insert(s);
+                                newest = max_cursor(newest, v);
+                            }
+                        }
                     }
                 }
+                n += page.records.len() as u64;
+                if page.records.is_empty() {
+                    continue;
+                }
+                let batch = RecordBatch {
+                    provider: provider.clone(),
+                    connection: self.connection.clone(),
+                    stream: stream.name.clone(),
+                    records: page.records,
+                    ticket: 0,
+                };
+                if let Err(e) = self.pipeline.send(batch).await {
+                    tracing::error!(provider = %provider, error = %e, "pipeline unavailable");
+                }
             }
-            pages += fetcher.pages();
+            pages += walker.pages();
             per_stream.push((stream.name.clone(), n));
             records += n;
+            if let (count @ 1.., Some(example)) = drifted
+                && error.is_none()
+            {
+                let field = stream
+                    .incremental
+                    .as_ref()
+                    .map_or("", |i| i.cursor_field.as_str());
+                error = Some(FetchError {
+                    class: ErrorClass::Schema,
+                    reason: format!(
+                        "format drift: {count} records of {} have {field} in another format than the cursor (e.g. {example:?}); the cursor was not moved",
+                        stream.name
+                    ),
+                    status: None,
+                    retry_after: None,
+                    deferred: false,
+                });
+            }
+            if error.is_some() {
+                break 'streams;
+            }
+            // Every page of the stream came: the next sync asks only for what is newer.
+            if let Some(c) = newest
+                && cursor_before.get(&stream.name) != Some(&c)
+            {
+                if let Err(e) = self
+                    .store
+                    .save_cursor(
+                        &provider,
+                        &self.connection,
+                        &stream.name,
+                        &c,
+                        self.clock.now_ms(),
+                    )
+                    .await
+                {
+                    tracing::error!(provider = %provider, connection = %self.connection, error = %e, "cannot save the sync cursor");
+                } else {
+                    cursor_after.insert(stream.name.clone(), c);
+                }
+            }
         }
-        if error.as_ref().is_some_and(|e| e.deferred) {
+        if error.as_ref().is_some_and(|e| e.deferred) && pages == 0 {
             return Outcome {
                 records,
                 per_stream,
@@ -238,7 +392,7 @@ impl SyncJob {
         }
         let run = SyncRun {
             id: new_id(),
-            provider: self.provider.clone(),
+            provider: provider.clone(),
             connection: self.connection.clone(),
             started_at_ms: started_ms,
             finished_at_ms: self.clock.now_ms(),
@@ -247,9 +401,11 @@ impl SyncJob {
             error: error
                 .as_ref()
                 .map(|e: &FetchError| (e.class, e.reason.clone())),
+            cursor_before,
+            cursor_after,
         };
         if let Err(e) = self.store.insert_sync_run(&run).await {
-            tracing::error!(provider = %self.provider, connection = %self.connection, error = %e, "cannot record sync run");
+            tracing::error!(provider = %provider, connection = %self.connection, error = %e, "cannot record sync run");
         }
         Outcome {
             records,
@@ -264,9 +420,7 @@ impl Actor for ProviderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let n = self.connections.len().max(1) as u32;
         let schedule = self.settings.schedule;
-        let now = self.clock.now_ms();
         for name in self.connections.keys() {
             self.metrics
                 .connection_schedule(&self.settings.name, name, schedule);
@@ -283,67 +437,74 @@ impl Actor for ProviderActor {
                 }
             }
         });
-        let names: Vec<String> = self.connections.keys().cloned().collect();
-        for (i, name) in names.into_iter().enumerate() {
-            // Spread first runs over the interval: connection i starts at i/n of it.
-            let offset = schedule * i as u32 / n;
-            if let Some(c) = self.connections.get_mut(&name) {
-                c.next_run_ms = Some(now + offset.as_millis() as i64);
-            }
-            ctx.run_later(offset, move |act, ctx| {
-                ctx.notify(SyncNow {
-                    connection: name.clone(),
-                });
-                ctx.run_interval(act.settings.schedule, move |_, ctx| {
-                    ctx.notify(SyncNow {
-                        connection: name.clone(),
-                    });
-                });
-            });
-        }
+        ctx.run_interval(TICK, |act, ctx| act.pump(ctx));
     }
 }
 
 impl Handler<SyncNow> for ProviderActor {
-    type Result = Result<(), SyncError>;
+    type Result = Result<&'static str, SyncError>;
 
-    /// Starts the sync and answers at once; the sync runs on the actor's context.
+    /// Queues the sync first in line and answers at once; it starts now unless the
+    /// concurrency limit is reached.
     fn handle(&mut self, msg: SyncNow, ctx: &mut Self::Context) -> Self::Result {
         let now = self.clock.now_ms();
-        let schedule_ms = self.settings.schedule.as_millis() as i64;
-        let not_before = self.throttle.not_before_ms();
-        let Some(c) = self.connections.get_mut(&msg.connection) else {
+        if !self.connections.contains_key(&msg.connection) {
             return Err(SyncError::UnknownConnection(msg.connection));
-        };
-        if c.running_since_ms.is_some() {
-            return Err(SyncError::AlreadyRunning(msg.connection));
         }
-        if now < not_before {
-            c.next_run_ms = Some(not_before.max(now + schedule_ms));
-            return Err(SyncError::Throttled(rfc3339(not_before)));
+        if let Some(until) = self.client.blocked_until(now) {
+            return Err(SyncError::Throttled(rfc3339(until)));
         }
-        c.running_since_ms = Some(now);
-        c.next_run_ms = Some(now + schedule_ms);
-        let connection = msg.connection.clone();
-        let job = SyncJob {
-            provider: self.settings.name.clone(),
-            base_url: self.settings.base_url.clone(),
-            connection: msg.connection,
-            profile: self.profile.clone(),
-            client: self.client.clone(),
-            pipeline: self.pipeline.clone(),
-            store: self.store.clone(),
-            metrics: self.metrics.clone(),
-            clock: self.clock.clone(),
-            throttle: self.throttle.clone(),
-        };
-        // Spawned, not awaited: connections of one provider sync concurrently.
-        ctx.spawn(
-            job.run()
-                .into_actor(self)
-                .map(move |outcome, act, _| act.finish(&connection, outcome)),
-        );
-        Ok(())
+        match self.scheduler.run_now(&msg.connection) {
+            Ok(()) => {}
+            Err(Refused::Running) => return Err(SyncError::AlreadyRunning(msg.connection)),
+            Err(Refused::Paused) => return Err(SyncError::Paused(msg.connection)),
+            Err(Refused::Unknown) => return Err(SyncError::UnknownConnection(msg.connection)),
+        }
+        self.pump(ctx);
+        Ok(if self.scheduler.is_queued(&msg.connection) {
+            "queued"
+        } else {
+            "started"
+        })
+    }
+}
+
+impl Handler<SetPaused> for ProviderActor {
+    type Result = ResponseActFuture<Self, Result<(), SyncError>>;
+
+    /// Saves the pause first, so it holds across a restart, then applies it.
+    fn handle(&mut self, msg: SetPaused, _: &mut Self::Context) -> Self::Result {
+        if !self.connections.contains_key(&msg.connection) {
+            return Box::pin(actix::fut::ready(Err(SyncError::UnknownConnection(
+                msg.connection,
+            ))));
+        }
+        let store = self.store.clone();
+        let provider = self.settings.name.clone();
+        let now = self.clock.now_ms();
+        Box::pin(
+            async move {
+                store
+                    .set_paused(&provider, &msg.connection, msg.paused, now)
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
+                Ok(msg)
+            }
+            .into_actor(self)
+            .map(|saved: Result<SetPaused, SyncError>, act, ctx| {
+                let msg = saved?;
+                let now = act.clock.now_ms();
+                let applied = if msg.paused {
+                    act.scheduler.pause(&msg.connection)
+                } else {
+                    act.scheduler.resume(&msg.connection, now)
+                };
+                applied.map_err(|_| SyncError::UnknownConnection(msg.connection.clone()))?;
+                tracing::info!(provider = %act.settings.name, connection = %msg.connection, paused = msg.paused, "connection pause changed");
+                act.pump(ctx);
+                Ok(())
+            }),
+        )
     }
 }
 
@@ -352,6 +513,7 @@ impl Handler<GetStatus> for ProviderActor {
 
     fn handle(&mut self, _: GetStatus, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now_ms();
+        let circuit = self.client.circuit();
         let out = self
             .connections
             .iter()
@@ -363,7 +525,9 @@ impl Handler<GetStatus> for ProviderActor {
                 };
                 let state = if c.running_since_ms.is_some() {
                     "syncing"
-                } else if now < self.throttle.not_before_ms() {
+                } else if self.scheduler.is_paused(name) {
+                    "paused"
+                } else if self.client.blocked_until(now).is_some() {
                     "rescheduled"
                 } else if failing {
                     "failing"
@@ -379,11 +543,14 @@ impl Handler<GetStatus> for ProviderActor {
                         error_class: e.class,
                         reason: e.reason.clone(),
                     }),
-                    next_run: c.next_run_ms.map(rfc3339),
+                    next_run: self.scheduler.next_run_ms(name).map(rfc3339),
                     last_records: c.last_records,
                 }
             })
             .collect();
-        MessageResult(out)
+        MessageResult(ProviderStatus {
+            circuit: circuit.as_str(),
+            connections: out,
+        })
     }
 }

@@ -26,6 +26,15 @@ pub fn classify_status(status: u16, body: &str, retry_after: Option<Duration>) -
             ErrorClass::Config,
             "subscription pending: the dealer's API subscription is not active yet".to_string(),
         ),
+        403 if lower.contains("invite_pending") || lower.contains("not accepted the") => (
+            ErrorClass::Config,
+            "invite pending: the dealer has not accepted the integration invite yet (can take 24 h)"
+                .to_string(),
+        ),
+        401 if lower.contains("token_expired") => (
+            ErrorClass::Auth,
+            "access token expired and a new one was refused or expired too".to_string(),
+        ),
         401 => (ErrorClass::Auth, "credentials rejected (401)".to_string()),
         403 => (ErrorClass::Auth, "access forbidden (403)".to_string()),
         429 => (ErrorClass::RateLimited, "rate limited (429)".to_string()),
@@ -63,6 +72,18 @@ mod tests {
         assert_eq!(pending.class, ErrorClass::Config);
         assert!(pending.reason.contains("subscription pending"));
         assert_eq!(classify_status(403, "nope", None).class, ErrorClass::Auth);
+        let invite = classify_status(403, r#"{"error":"invite_pending"}"#, None);
+        assert_eq!(invite.class, ErrorClass::Config);
+        assert!(
+            invite.reason.starts_with("invite pending"),
+            "{}",
+            invite.reason
+        );
+        assert!(
+            classify_status(401, r#"{"error":"token_expired"}"#, None)
+                .reason
+                .contains("expired")
+        );
         assert_eq!(
             classify_status(429, "", Some(Duration::from_secs(3))).retry_after,
             Some(Duration::from_secs(3))

@@ -1,29 +1,24 @@
-//! The HTTP side of a sync: one [`PageFetcher`] walks the pages of one stream for one
-//! connection, recording request metrics and classifying failures.
+//! The HTTP side of syncs: one [`ProviderClient`] per provider, shared by its connections,
+//! holds what they share — the HTTP client, credentials (and the OAuth2 token), the token-bucket
+//! rate limit, the Retry-After "not before" time and the circuit breaker — and fetches pages with
+//! the one resilience mechanism every provider gets: bounded retries with capped, jittered
+//! exponential backoff that never calls before a Retry-After expires.
 
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::Value;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-
+use super::auth::Authenticator;
+use super::breaker::{CircuitBreaker, CircuitState};
 use super::classify::{FetchError, classify_status, parse_retry_after};
-use super::profile::{Auth, Profile, Stream};
+use super::pagination::Position;
+use super::profile::{Profile, Stream};
 use crate::domain::{Clock, ErrorClass};
 use crate::telemetry::Metrics;
-
-/// Builds the HTTP client of a provider.
-pub fn client(profile: &Profile) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(profile.timeout)
-        // Drop idle connections well before common server keep-alive limits (60–75 s), so a
-        // reused connection is not closed under a request.
-        .pool_idle_timeout(std::time::Duration::from_secs(30))
-        .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
 
 /// A provider's "not before" time, shared by all its connections: set the moment a 429/503
 /// with Retry-After arrives, checked before every request.
@@ -40,110 +35,240 @@ impl Throttle {
     }
 }
 
-/// Walks the pages of one stream.
-pub struct PageFetcher<'a> {
-    pub client: &'a reqwest::Client,
-    pub provider: &'a str,
-    pub base_url: &'a str,
-    pub connection: &'a str,
-    pub profile: &'a Profile,
-    pub stream: &'a Stream,
-    pub metrics: &'a Metrics,
-    pub clock: &'a dyn Clock,
-    pub throttle: Arc<Throttle>,
-    next: Option<u64>,
-    pages: usize,
+/// One page as the API answered it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub records: Vec<Value>,
+    pub body: Value,
+    pub link: Option<String>,
 }
 
-impl<'a> PageFetcher<'a> {
-    #[allow(clippy::too_many_arguments)]
+pub struct ProviderClient {
+    pub name: String,
+    pub base_url: String,
+    pub profile: Arc<Profile>,
+    client: reqwest::Client,
+    auth: Authenticator,
+    pub throttle: Throttle,
+    limiter: DefaultDirectRateLimiter,
+    breaker: Mutex<CircuitBreaker>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+}
+
+/// The token bucket of a rate limit: `rps` requests a second, `burst` at once.
+fn quota(rps: f64, burst: u32) -> Quota {
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    let period = Duration::from_secs_f64(1.0 / rps.max(0.001));
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+impl ProviderClient {
     pub fn new(
-        client: &'a reqwest::Client,
-        provider: &'a str,
-        base_url: &'a str,
-        connection: &'a str,
-        profile: &'a Profile,
-        stream: &'a Stream,
-        metrics: &'a Metrics,
-        clock: &'a dyn Clock,
-        throttle: Arc<Throttle>,
-    ) -> Self {
-        Self {
-            client,
-            provider,
-            base_url,
-            connection,
+        name: &str,
+        base_url: &str,
+        profile: Arc<Profile>,
+        metrics: Metrics,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(profile.timeout)
+            // Drop idle connections well before common server keep-alive limits (60–75 s), so
+            // a reused connection is not closed under a request.
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let rl = &profile.rate_limit;
+        metrics.circuit_state(name, CircuitState::Closed.gauge());
+        Ok(Self {
+            name: name.to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            auth: Authenticator::new(&profile.auth, base_url),
+            limiter: governor::RateLimiter::direct(quota(rl.requests_per_second, rl.burst)),
+            breaker: Mutex::new(CircuitBreaker::new(profile.breaker.clone())),
+            throttle: Throttle::default(),
             profile,
-            stream,
+            client,
             metrics,
             clock,
-            throttle,
-            next: Some(1),
-            pages: 0,
+        })
+    }
+
+    pub fn circuit(&self) -> CircuitState {
+        self.breaker().state()
+    }
+
+    /// Until when no sync should start: a Retry-After that runs, or an open circuit before
+    /// its probe is due.
+    pub fn blocked_until(&self, now_ms: i64) -> Option<i64> {
+        let throttle = Some(self.throttle.not_before_ms()).filter(|t| *t > now_ms);
+        let b = self.breaker();
+        let circuit = (b.state() == CircuitState::Open)
+            .then(|| b.reopens_at_ms())
+            .filter(|t| *t > now_ms);
+        throttle.max(circuit)
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
+        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Updates the breaker and its gauge.
+    fn with_breaker<T>(&self, f: impl FnOnce(&mut CircuitBreaker) -> T) -> T {
+        let mut b = self.breaker();
+        let before = b.state();
+        let out = f(&mut b);
+        let after = b.state();
+        drop(b);
+        if before != after {
+            self.metrics.circuit_state(&self.name, after.gauge());
+            tracing::warn!(provider = %self.name, circuit = after.as_str(), "provider circuit changed");
+        }
+        out
+    }
+
+    /// One page, retried as the profile says. A `deferred` error sent no request (Retry-After
+    /// or open circuit): the sync is rescheduled rather than failed.
+    pub async fn fetch(
+        &self,
+        connection: &str,
+        stream: &Stream,
+        position: &Position,
+        since: Option<&str>,
+    ) -> Result<Page, FetchError> {
+        let retry = &self.profile.retry;
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        let mut refreshed = false;
+        loop {
+            let now = self.clock.now_ms();
+            let not_before = self.throttle.not_before_ms();
+            if now < not_before {
+                let wait = Duration::from_millis((not_before - now) as u64);
+                if wait > retry.backoff.max || started.elapsed() + wait > retry.max_elapsed {
+                    return Err(deferred(
+                        ErrorClass::RateLimited,
+                        "waiting for the provider's Retry-After".into(),
+                        wait,
+                    ));
+                }
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if let Err(until) = self.with_breaker(|b| b.allow(now)) {
+                return Err(deferred(
+                    ErrorClass::Server,
+                    "circuit open after repeated failures: waiting before a probe".into(),
+                    Duration::from_millis((until - now).max(0) as u64),
+                ));
+            }
+            self.limiter.until_ready().await;
+            attempts += 1;
+            let err = match self.send(connection, stream, position, since).await {
+                Ok(page) => {
+                    self.with_breaker(CircuitBreaker::success);
+                    return Ok(page);
+                }
+                Err(e) => e,
+            };
+            let now = self.clock.now_ms();
+            if err.status == Some(401) && self.auth.refreshable() && !refreshed {
+                // The token expired or was revoked early: one new token, one more try.
+                refreshed = true;
+                self.auth.invalidate().await;
+                self.with_breaker(CircuitBreaker::neutral);
+                continue;
+            }
+            match err.class {
+                ErrorClass::Server | ErrorClass::Timeout | ErrorClass::Network => {
+                    self.with_breaker(|b| b.failure(now))
+                }
+                _ => self.with_breaker(CircuitBreaker::neutral),
+            }
+            let retryable = matches!(
+                err.class,
+                ErrorClass::Server
+                    | ErrorClass::Timeout
+                    | ErrorClass::Network
+                    | ErrorClass::RateLimited
+            );
+            if !retryable || !retry.backoff.may_retry(attempts) {
+                return Err(err);
+            }
+            let delay = retry
+                .backoff
+                .next_delay(attempts, rand::random::<f64>(), err.retry_after);
+            if delay > retry.backoff.max || started.elapsed() + delay > retry.max_elapsed {
+                return Err(err);
+            }
+            tracing::debug!(provider = %self.name, connection, attempt = attempts, error = %err, retry_in_ms = delay.as_millis() as u64, "request failed, retrying");
+            tokio::time::sleep(delay).await;
         }
     }
 
-    /// The next page's records, `None` after the last page.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<Value>>, FetchError> {
-        let Some(page) = self.next else {
-            return Ok(None);
+    /// One request.
+    async fn send(
+        &self,
+        connection: &str,
+        stream: &Stream,
+        position: &Position,
+        since: Option<&str>,
+    ) -> Result<Page, FetchError> {
+        let mut req = match position {
+            // A Link target may be relative to the request.
+            Position::Url(link) => {
+                let url = url::Url::parse(&format!("{}/", self.base_url))
+                    .and_then(|base| base.join(link))
+                    .map_err(|e| FetchError {
+                        class: ErrorClass::Schema,
+                        reason: format!("the Link header's next URL {link:?} is invalid: {e}"),
+                        status: None,
+                        retry_after: None,
+                        deferred: false,
+                    })?;
+                self.client.get(url)
+            }
+            Position::Query(q) => {
+                let url = format!(
+                    "{}{}",
+                    self.base_url,
+                    stream.path.replace("{connection}", connection)
+                );
+                let mut req = self.client.get(url).query(&stream.params).query(q);
+                if let (Some(inc), Some(since)) = (&stream.incremental, since) {
+                    req = req.query(&[(inc.param.as_str(), since)]);
+                }
+                req
+            }
         };
-        let p = &self.profile.pagination;
-        if self.pages >= p.max_pages {
-            return Err(FetchError {
-                class: ErrorClass::Config,
-                reason: format!(
-                    "more than {} pages: raise pagination.max_pages",
-                    p.max_pages
-                ),
-                status: None,
-                retry_after: None,
-                deferred: false,
-            });
-        }
-        let now = self.clock.now_ms();
-        let not_before = self.throttle.not_before_ms();
-        if now < not_before {
-            return Err(FetchError {
-                class: ErrorClass::RateLimited,
-                reason: "waiting for the provider's Retry-After".into(),
-                status: None,
-                retry_after: Some(Duration::from_millis((not_before - now) as u64)),
-                deferred: true,
-            });
-        }
-        let url = format!(
-            "{}{}",
-            self.base_url,
-            self.stream.path.replace("{connection}", self.connection)
-        );
-        let mut req = self.client.get(&url).query(&[
-            (p.page_param.as_str(), page.to_string()),
-            (p.size_param.as_str(), p.page_size.to_string()),
-        ]);
-        req = match &self.profile.auth {
-            Auth::None => req,
-            Auth::Bearer(t) => req.bearer_auth(t.expose()),
-            Auth::ApiKey { header, value } => req.header(header.as_str(), value.expose()),
-        };
+        req = self
+            .auth
+            .apply(&self.client, req, self.clock.now_ms())
+            .await?;
         let started = Instant::now();
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 self.metrics
-                    .provider_request(self.provider, None, started.elapsed());
+                    .provider_request(&self.name, None, started.elapsed());
                 return Err(transport_error(&e));
             }
         };
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, self.clock.now_ms()));
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after =
+            header("retry-after").and_then(|v| parse_retry_after(&v, self.clock.now_ms()));
+        let link = header("link");
         let body = resp.bytes().await;
         self.metrics
-            .provider_request(self.provider, Some(status), started.elapsed());
+            .provider_request(&self.name, Some(status), started.elapsed());
         let body = body.map_err(|e| transport_error(&e))?;
         if !(200..300).contains(&status) {
             if let Some(ra) = retry_after {
@@ -161,26 +286,31 @@ impl<'a> PageFetcher<'a> {
             deferred: false,
         })?;
         let records = json
-            .pointer(&self.stream.records)
+            .pointer(&stream.records)
             .and_then(Value::as_array)
             .cloned()
             .ok_or_else(|| FetchError {
                 class: ErrorClass::Schema,
-                reason: format!("no record array at {}", self.stream.records),
+                reason: format!("no record array at {:?}", stream.records),
                 status: Some(status),
                 retry_after: None,
                 deferred: false,
             })?;
-        self.pages += 1;
-        self.next = json
-            .pointer(&p.next_page)
-            .and_then(Value::as_u64)
-            .filter(|n| *n > page);
-        Ok(Some(records))
+        Ok(Page {
+            records,
+            body: json,
+            link,
+        })
     }
+}
 
-    pub fn pages(&self) -> usize {
-        self.pages
+fn deferred(class: ErrorClass, reason: String, wait: Duration) -> FetchError {
+    FetchError {
+        class,
+        reason,
+        status: None,
+        retry_after: Some(wait),
+        deferred: true,
     }
 }
 
@@ -211,5 +341,19 @@ fn transport_error(e: &reqwest::Error) -> FetchError {
         status: None,
         retry_after: None,
         deferred: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_follow_the_profile() {
+        let q = quota(20.0, 5);
+        assert_eq!(q.replenish_interval(), Duration::from_millis(50));
+        assert_eq!(q.burst_size().get(), 5);
+        let slow = quota(0.5, 1);
+        assert_eq!(slow.replenish_interval(), Duration::from_secs(2));
     }
 }

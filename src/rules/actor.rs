@@ -27,6 +27,11 @@ use crate::telemetry::{LiveStore, Metrics, names};
 /// How long a change waits for more changes before it triggers an evaluation.
 const COALESCE: Duration = Duration::from_millis(1);
 
+/// After a change-triggered evaluation that took `t`, the next waits `IDLE_FACTOR × t`: a cheap
+/// evaluation (microseconds) is followed at once, an expensive one (many series changing all
+/// the time) leaves the thread to the syncs and stages at least three quarters of the time.
+const IDLE_FACTOR: u32 = 3;
+
 /// Metrics the rules actor records itself: they change on every evaluation, so they must not
 /// trigger one (rules reading them are evaluated on the tick).
 const SELF_METRICS: &[&str] = &[
@@ -438,8 +443,13 @@ impl Actor for RulesActor {
                     continue;
                 }
                 let Some(addr) = addr.upgrade() else { break };
+                let started = std::time::Instant::now();
                 if addr.send(Evaluate(Trigger::Changed(names))).await.is_err() {
                     break;
+                }
+                let took = started.elapsed();
+                if took > Duration::from_millis(1) {
+                    tokio::time::sleep(took * IDLE_FACTOR).await;
                 }
             }
         });

@@ -48,31 +48,45 @@ pub fn matcher_accepts(m: &Matcher, labels: &Labels, name: &str) -> bool {
 #[derive(Debug, Default)]
 struct Family {
     slots: Vec<(Labels, Points)>,
-    index: HashMap<Labels, usize>,
+    /// Fingerprint of the labels → slots (more than one only on a hash collision); the labels
+    /// themselves live once, in `slots`.
+    index: HashMap<u64, Vec<usize>>,
     postings: HashMap<String, HashMap<String, Vec<usize>>>,
 }
 
 impl Family {
+    fn slot_of(&self, labels: &Labels) -> Option<usize> {
+        self.index
+            .get(&labels.fingerprint().0)?
+            .iter()
+            .copied()
+            .find(|i| self.slots[*i].0 == *labels)
+    }
+
     fn get_mut(&mut self, labels: &Labels) -> Option<&mut Points> {
-        let i = *self.index.get(labels)?;
+        let i = self.slot_of(labels)?;
         Some(&mut self.slots[i].1)
     }
 
     /// Records slot `i` (holding `labels`) in the index and the postings.
     fn index_slot(
-        index: &mut HashMap<Labels, usize>,
+        index: &mut HashMap<u64, Vec<usize>>,
         postings: &mut HashMap<String, HashMap<String, Vec<usize>>>,
         labels: &Labels,
         i: usize,
     ) {
-        index.insert(labels.clone(), i);
+        index.entry(labels.fingerprint().0).or_default().push(i);
         for (k, v) in labels.iter() {
-            postings
-                .entry(k.to_string())
-                .or_default()
-                .entry(v.to_string())
-                .or_default()
-                .push(i);
+            let values = match postings.get_mut(k) {
+                Some(values) => values,
+                None => postings.entry(k.to_string()).or_default(),
+            };
+            match values.get_mut(v) {
+                Some(list) => list.push(i),
+                None => {
+                    values.insert(v.to_string(), vec![i]);
+                }
+            }
         }
     }
 
@@ -234,8 +248,8 @@ impl SeriesStore {
             self.by_name.insert(name.to_string(), Family::default());
         }
         let family = self.by_name.get_mut(name)?;
-        if family.index.contains_key(labels) {
-            return family.get_mut(labels);
+        if let Some(i) = family.slot_of(labels) {
+            return Some(&mut family.slots[i].1);
         }
         if full {
             self.dropped += 1;

@@ -21,6 +21,14 @@ pub enum FaultKind {
     Malformed,
     /// 403 with a body saying the dealer's subscription is still pending (CDK onboarding).
     PendingSubscription,
+    /// 403 saying the dealer has not accepted the invite yet (XTime: up to 24 h after it).
+    InvitePending,
+    /// Records whose dates and numbers changed format (MyKaarma's drift): `updated_at` as
+    /// `11/21/2026 10:00`, `amount` as a string.
+    FormatDrift,
+    /// Every OAuth2 token issued before the fault started is expired (Tekion's token expiry):
+    /// requests with one get 401 until a new token is fetched.
+    TokenExpiry,
 }
 
 impl FaultKind {
@@ -64,6 +72,9 @@ pub enum Answer {
     Malformed {
         ratio: f64,
     },
+    Drifted {
+        ratio: f64,
+    },
 }
 
 /// The answer for a request to `provider` at `now`, given a uniform random number in [0, 1).
@@ -73,7 +84,8 @@ pub fn decide(faults: &[Fault], provider: &str, now_ms: i64, unit_random: f64) -
         .iter()
         .filter(|f| f.provider == provider && f.active(now_ms))
     {
-        if f.kind != FaultKind::Malformed && unit_random >= f.ratio {
+        let per_record = matches!(f.kind, FaultKind::Malformed | FaultKind::FormatDrift);
+        if !per_record && unit_random >= f.ratio {
             continue;
         }
         return match f.kind {
@@ -97,8 +109,16 @@ pub fn decide(faults: &[Fault], provider: &str, now_ms: i64, unit_random: f64) -
                 retry_after: None,
                 body: r#"{"error":"subscription_pending","message":"Dealer subscription is pending activation"}"#,
             },
+            FaultKind::InvitePending => Answer::Status {
+                status: 403,
+                retry_after: None,
+                body: r#"{"error":"invite_pending","message":"The dealer has not accepted the integration invite yet; activation can take up to 24 hours"}"#,
+            },
+            // Decided by the token check, not here.
+            FaultKind::TokenExpiry => continue,
             FaultKind::Slow => Answer::Slow(f.latency),
             FaultKind::Malformed => Answer::Malformed { ratio: f.ratio },
+            FaultKind::FormatDrift => Answer::Drifted { ratio: f.ratio },
         };
     }
     Answer::Normal
@@ -156,6 +176,14 @@ mod tests {
         assert_eq!(
             FaultKind::parse("server_error"),
             Some(FaultKind::ServerError)
+        );
+        assert_eq!(
+            FaultKind::parse("invite_pending"),
+            Some(FaultKind::InvitePending)
+        );
+        assert_eq!(
+            FaultKind::parse("token_expiry"),
+            Some(FaultKind::TokenExpiry)
         );
         assert_eq!(FaultKind::parse("boom"), None);
     }

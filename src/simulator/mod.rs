@@ -1,11 +1,13 @@
-//! The DMS provider simulator: serves paged JSON records for tekion, cdk, xtime, mykaarma and
-//! dealerfx under `/{provider}/dealers/{connection}/{stream}`, injects faults from a scenario
-//! file and from its admin API, and records every request it answered so tests can check, for
-//! example, that nobody called before a Retry-After expired.
+//! The DMS provider simulator: serves records for tekion, cdk, xtime, mykaarma and dealerfx
+//! under `/{provider}/dealers/{connection}/{stream}`, each with its own API style (see
+//! [`api`]): auth, pagination and incremental filter. It injects faults from a scenario file and
+//! from its admin API, and records every request it answered so tests can check, for example,
+//! that nobody called before a Retry-After expired.
 //!
 //! Admin API: `POST /admin/faults` → `201 {"id"}`, `GET /admin/faults`, `DELETE /admin/faults`,
 //! `DELETE /admin/faults/{id}`, `GET /admin/requests?provider=…`.
 
+pub mod api;
 pub mod data;
 pub mod faults;
 pub mod scenario;
@@ -20,14 +22,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::domain::Clock;
-use data::PROVIDERS;
 use faults::{Answer, Fault, decide};
 use scenario::{FaultSpec, RawFault};
 
 /// How many answered requests are kept per provider.
 const REQUEST_LOG_CAPACITY: usize = 10_000;
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 500;
 
 /// One answered request.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -43,7 +42,12 @@ struct State {
     faults: Vec<Fault>,
     next_id: u64,
     requests: HashMap<String, VecDeque<RequestLog>>,
+    /// OAuth2 tokens issued: token → (issued at, expires at).
+    tokens: HashMap<String, (i64, i64)>,
 }
+
+/// How long an issued OAuth2 token lives.
+const TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// The simulator's shared state; cheap to clone.
 #[derive(Debug, Clone)]
@@ -109,6 +113,38 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// Issues an OAuth2 token.
+    fn issue_token(&self) -> String {
+        let now = self.clock.now_ms();
+        let mut st = self.lock();
+        st.next_id += 1;
+        let token = format!("tk-{}-{}", st.next_id, rand::random::<u32>());
+        st.tokens
+            .insert(token.clone(), (now, now + TOKEN_LIFETIME_SECS * 1000));
+        token
+    }
+
+    /// Whether an OAuth2 token of `provider` is valid now: issued here, not past its lifetime,
+    /// and not issued before a `token_expiry` fault that has started.
+    fn token_state(&self, provider: &str, token: &str) -> api::TokenState {
+        let now = self.clock.now_ms();
+        let st = self.lock();
+        let Some((issued, expires)) = st.tokens.get(token).copied() else {
+            return api::TokenState::Unknown;
+        };
+        let revoked = st.faults.iter().any(|f| {
+            f.provider == provider
+                && f.kind == faults::FaultKind::TokenExpiry
+                && f.from_ms <= now
+                && issued < f.from_ms
+        });
+        if revoked || now >= expires {
+            api::TokenState::Expired
+        } else {
+            api::TokenState::Valid
+        }
+    }
+
     fn log(&self, provider: &str, entry: RequestLog) {
         let mut st = self.lock();
         let q = st.requests.entry(provider.to_string()).or_default();
@@ -147,6 +183,7 @@ pub fn start(listener: TcpListener, sim: Simulator) -> std::io::Result<Server> {
             .route("/admin/faults", web::delete().to(clear_faults))
             .route("/admin/faults/{id}", web::delete().to(delete_fault))
             .route("/admin/requests", web::get().to(list_requests))
+            .route("/{provider}/oauth/token", web::post().to(token))
             .route(
                 "/{provider}/dealers/{connection}/{stream}",
                 web::get().to(records),
@@ -205,17 +242,40 @@ async fn list_requests(sim: web::Data<Simulator>, q: web::Query<RequestsQuery>) 
     HttpResponse::Ok().json(sim.requests(&q.provider))
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    page: Option<usize>,
-    page_size: Option<usize>,
+/// `POST /{provider}/oauth/token`: OAuth2 client credentials (form body).
+async fn token(
+    sim: web::Data<Simulator>,
+    req: HttpRequest,
+    provider: web::Path<String>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let at_ms = sim.clock.now_ms();
+    let answer = api::token_answer(&form, || sim.issue_token());
+    let resp = match answer {
+        Ok(body) => HttpResponse::Ok().json(body),
+        Err((status, body)) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+        )
+        .json(body),
+    };
+    sim.log(
+        &provider,
+        RequestLog {
+            at_ms,
+            method: "POST".into(),
+            path: req.uri().path().to_string(),
+            status: resp.status().as_u16(),
+        },
+    );
+    resp
 }
 
 async fn records(
     sim: web::Data<Simulator>,
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
-    q: web::Query<PageQuery>,
+    q: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
     let (provider, connection, stream) = path.into_inner();
     let at_ms = sim.clock.now_ms();
@@ -236,27 +296,34 @@ async fn records(
         );
         resp
     };
-    if !PROVIDERS.contains(&provider.as_str()) {
+    let Some(style) = api::style(&provider) else {
         return error(
             actix_web::http::StatusCode::NOT_FOUND,
             "not_found",
             format!("unknown provider {provider}"),
         );
-    }
-    let authorized = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
-    if !authorized {
-        return respond(error(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing bearer token",
-        ));
+    };
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let credentials = api::Credentials {
+        authorization: header("authorization"),
+        api_key_header: header("x-api-key"),
+        api_key_query: q.get("api_key").cloned(),
+    };
+    if let Err(body) = api::check_auth(&style, &credentials, |t| sim.token_state(&provider, t)) {
+        return respond(
+            HttpResponse::Unauthorized()
+                .content_type("application/json")
+                .body(body),
+        );
     }
     let answer = decide(&sim.faults(), &provider, at_ms, rand::random::<f64>());
     let mut malformed_ratio = None;
+    let mut drift_ratio = None;
     match answer {
         Answer::Status {
             status,
@@ -274,24 +341,39 @@ async fn records(
         }
         Answer::Slow(latency) => tokio::time::sleep(latency).await,
         Answer::Malformed { ratio } => malformed_ratio = Some(ratio),
+        Answer::Drifted { ratio } => drift_ratio = Some(ratio),
         Answer::Normal => {}
     }
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q
-        .page_size
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE);
-    let (mut recs, more) = data::page(&provider, &connection, &stream, page, size);
-    if let Some(ratio) = malformed_ratio {
-        for r in recs.iter_mut() {
+    let since = q.get(style.since_param).map(String::as_str);
+    let mut recs = data::records(&provider, &connection, &stream, since, at_ms);
+    let mut page = match api::paginate(&style, &q, &mut recs, req.uri().path()) {
+        Ok(p) => p,
+        Err(msg) => {
+            return respond(error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "bad_request",
+                msg,
+            ));
+        }
+    };
+    let mut records = std::mem::take(&mut page.records);
+    for (ratio, damage) in [
+        (
+            malformed_ratio,
+            data::malform as fn(serde_json::Value) -> serde_json::Value,
+        ),
+        (drift_ratio, data::drift),
+    ] {
+        let Some(ratio) = ratio else { continue };
+        for r in records.iter_mut() {
             if rand::random::<f64>() < ratio {
-                *r = data::malform(r.take());
+                *r = damage(r.take());
             }
         }
     }
-    respond(HttpResponse::Ok().json(json!({
-        "data": recs,
-        "page": page,
-        "next_page": if more { Some(page + 1) } else { None },
-    })))
+    let mut resp = HttpResponse::Ok();
+    if let Some(link) = &page.link {
+        resp.insert_header(("Link", link.as_str()));
+    }
+    respond(resp.json(api::body(&style, records, &page)))
 }

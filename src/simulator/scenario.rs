@@ -68,7 +68,7 @@ impl RawFault {
             ));
         }
         let kind = FaultKind::parse(&self.kind).ok_or_else(|| {
-            format!("kind: unknown kind {:?} (auth, rate_limit, server_error, slow, malformed, pending_subscription)", self.kind)
+            format!("kind: unknown kind {:?} (auth, rate_limit, server_error, slow, malformed, pending_subscription, invite_pending, token_expiry, format_drift)", self.kind)
         })?;
         let d = |field: &str, v: &Option<String>, default: Duration| -> Result<Duration, String> {
             v.as_deref().map_or(Ok(default), |s| {

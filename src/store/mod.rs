@@ -1,6 +1,7 @@
 //! The database: SQLite (embedded, the default) or PostgreSQL, one portable schema
 //! (`migrations/`), one code path through sqlx's `Any` driver. Times are Unix milliseconds.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -73,6 +74,9 @@ pub struct SyncRun {
     pub records: i64,
     pub pages: i64,
     pub error: Option<(ErrorClass, String)>,
+    /// Stream → cursor, before the run and after it.
+    pub cursor_before: BTreeMap<String, String>,
+    pub cursor_after: BTreeMap<String, String>,
 }
 
 /// A record a stage failed permanently.
@@ -121,19 +125,25 @@ impl Store {
             url.to_string()
         };
         let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
+        let mut options = AnyPoolOptions::new()
             // SQLite serialises writers anyway; one connection avoids "database is locked".
-            .max_connections(if sqlite { 1 } else { 10 })
-            .connect(&url)
-            .await?;
+            .max_connections(if sqlite { 1 } else { 10 });
         if sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
-            sqlx::query("PRAGMA foreign_keys = ON")
-                .execute(&pool)
-                .await?;
+            // Set on every connection the pool opens. WAL with synchronous=NORMAL: a commit
+            // survives a crash of the process (what a restart test does); only an OS crash or
+            // power loss can undo the last commits, and every commit does not wait for an fsync.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            });
         }
+        let pool = options.connect(&url).await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -368,9 +378,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if tickets.len() as i64 > f.limit {
             tickets.truncate(f.limit as usize);
-            tickets
-                .last()
-                .map(|t| format!("{}_{}", t.created_at_ms, t.id))
+            tickets.last().map(|t| make_cursor(t.created_at_ms, &t.id))
         } else {
             None
         };
@@ -400,9 +408,12 @@ impl Store {
     // ---- syncs and records ------------------------------------------------------------------
 
     pub async fn insert_sync_run(&self, r: &SyncRun) -> Result<(), StoreError> {
+        let json = |m: &BTreeMap<String, String>| {
+            serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
         sqlx::query(
-            "INSERT INTO sync_runs (id, provider, connection, started_at, finished_at, status, records, pages, error_class, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO sync_runs (id, provider, connection, started_at, finished_at, status, records, pages, error_class, reason, cursor_before, cursor_after) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&r.id)
         .bind(&r.provider)
@@ -414,33 +425,199 @@ impl Store {
         .bind(r.pages)
         .bind(r.error.as_ref().map(|(c, _)| c.as_str().to_string()))
         .bind(r.error.as_ref().map(|(_, reason)| reason.clone()))
+        .bind(json(&r.cursor_before)?)
+        .bind(json(&r.cursor_after)?)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Upserts records by (provider, stream, record id): replays never duplicate.
+    /// A connection's runs, newest first; `before` continues a listing (an opaque cursor).
+    pub async fn list_sync_runs(
+        &self,
+        provider: &str,
+        connection: &str,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<SyncRun>, StoreError> {
+        let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+        let rows = sqlx::query(
+            "SELECT id, provider, connection, started_at, finished_at, records, pages, error_class, reason, cursor_before, cursor_after \
+             FROM sync_runs WHERE provider = $1 AND connection = $2 AND (started_at < $3 OR (started_at = $3 AND id < $4)) \
+             ORDER BY started_at DESC, id DESC LIMIT $5",
+        )
+        .bind(provider)
+        .bind(connection)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let cursors = |s: Option<String>| -> Result<BTreeMap<String, String>, StoreError> {
+            match s {
+                None => Ok(BTreeMap::new()),
+                Some(s) => serde_json::from_str(&s)
+                    .map_err(|e| StoreError::Corrupt(format!("sync_runs cursor: {e}"))),
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let class: Option<String> = r.try_get("error_class")?;
+                let reason: Option<String> = r.try_get("reason")?;
+                let error = match class {
+                    Some(c) => Some((
+                        ErrorClass::parse(&c).ok_or_else(|| {
+                            StoreError::Corrupt(format!("sync_runs.error_class {c:?}"))
+                        })?,
+                        reason.unwrap_or_default(),
+                    )),
+                    None => None,
+                };
+                Ok(SyncRun {
+                    id: r.try_get("id")?,
+                    provider: r.try_get("provider")?,
+                    connection: r.try_get("connection")?,
+                    started_at_ms: r.try_get("started_at")?,
+                    finished_at_ms: r.try_get("finished_at")?,
+                    records: r.try_get("records")?,
+                    pages: r.try_get("pages")?,
+                    error,
+                    cursor_before: cursors(r.try_get("cursor_before")?)?,
+                    cursor_after: cursors(r.try_get("cursor_after")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The paused connections of a provider.
+    pub async fn paused_connections(&self, provider: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT connection FROM connection_pauses WHERE provider = $1")
+            .bind(provider)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("connection")?)).collect()
+    }
+
+    /// Pauses (`true`) or resumes a connection.
+    pub async fn set_paused(
+        &self,
+        provider: &str,
+        connection: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if paused {
+            sqlx::query(
+                "INSERT INTO connection_pauses (provider, connection, paused_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (provider, connection) DO NOTHING",
+            )
+            .bind(provider)
+            .bind(connection)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM connection_pauses WHERE provider = $1 AND connection = $2")
+                .bind(provider)
+                .bind(connection)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The saved cursors of a connection's streams.
+    pub async fn load_cursors(
+        &self,
+        provider: &str,
+        connection: &str,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT stream, cursor FROM sync_state WHERE provider = $1 AND connection = $2",
+        )
+        .bind(provider)
+        .bind(connection)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("stream")?, r.try_get("cursor")?)))
+            .collect()
+    }
+
+    /// Saves a stream's cursor (replacing the previous one).
+    pub async fn save_cursor(
+        &self,
+        provider: &str,
+        connection: &str,
+        stream: &str,
+        cursor: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_state (provider, connection, stream, cursor, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (provider, connection, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(provider)
+        .bind(connection)
+        .bind(stream)
+        .bind(cursor)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Upserts records by (provider, stream, record id): replays never duplicate. Rows go in
+    /// multi-row statements (a few hundred rows each), in one transaction.
     pub async fn upsert_records(
         &self,
         records: &[StoredRecord],
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        // Six parameters a row; SQLite accepts 32,766 in a statement, PostgreSQL 65,535.
+        const ROWS: usize = 200;
+        // One batch may hold the same record twice (a provider paging over a changing list):
+        // a statement may touch a row once, so the last copy wins.
+        let mut last = std::collections::HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            last.insert((&r.provider, &r.stream, &r.record_id), i);
+        }
+        let mut keep: Vec<usize> = last.into_values().collect();
+        keep.sort_unstable();
         let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query(
-                "INSERT INTO records (provider, stream, record_id, connection, payload, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+        for chunk in keep.chunks(ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO records (provider, stream, record_id, connection, payload, updated_at) VALUES {} \
                  ON CONFLICT (provider, stream, record_id) DO UPDATE SET \
                  connection = excluded.connection, payload = excluded.payload, updated_at = excluded.updated_at",
-            )
-            .bind(&r.provider)
-            .bind(&r.stream)
-            .bind(&r.record_id)
-            .bind(&r.connection)
-            .bind(&r.payload)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for &i in chunk {
+                let r = &records[i];
+                q = q
+                    .bind(&r.provider)
+                    .bind(&r.stream)
+                    .bind(&r.record_id)
+                    .bind(&r.connection)
+                    .bind(&r.payload)
+                    .bind(now_ms);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -594,24 +771,6 @@ pub struct OutboxRow {
 }
 
 impl Store {
-    pub async fn enqueue_notification(&self, row: &OutboxRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
-        )
-        .bind(&row.id)
-        .bind(&row.receiver)
-        .bind(&row.integration)
-        .bind(&row.group_key)
-        .bind(&row.payload)
-        .bind(row.attempts)
-        .bind(row.next_attempt_at_ms)
-        .bind(row.created_at_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Pending rows, oldest first (the caller delivers each stream's oldest only).
     pub async fn pending_notifications(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = sqlx::query(
@@ -684,6 +843,89 @@ impl Store {
                 .await?
                 .rows_affected(),
         )
+    }
+}
+
+/// One entry of the notification log: what a group last notified to a receiver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationLogEntry {
+    pub group_key: String,
+    pub receiver: String,
+    /// Fingerprints (hex) of the firing alerts in that notification.
+    pub firing: Vec<String>,
+    pub sent_at_ms: i64,
+}
+
+impl Store {
+    /// Writes a flush in one transaction: its outbox rows and the group's notification-log entry
+    /// (removed when nothing is left firing). Either both are stored or neither.
+    pub async fn enqueue_flush(
+        &self,
+        rows: &[OutboxRow],
+        log: &NotificationLogEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
+            )
+            .bind(&row.id)
+            .bind(&row.receiver)
+            .bind(&row.integration)
+            .bind(&row.group_key)
+            .bind(&row.payload)
+            .bind(row.attempts)
+            .bind(row.next_attempt_at_ms)
+            .bind(row.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM notification_log WHERE group_key = $1 AND receiver = $2")
+            .bind(&log.group_key)
+            .bind(&log.receiver)
+            .execute(&mut *tx)
+            .await?;
+        if !log.firing.is_empty() {
+            let firing = serde_json::to_string(&log.firing)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("INSERT INTO notification_log (group_key, receiver, firing, sent_at) VALUES ($1, $2, $3, $4)")
+                .bind(&log.group_key)
+                .bind(&log.receiver)
+                .bind(firing)
+                .bind(log.sent_at_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The notification log, after deleting entries last written before `before_ms`.
+    pub async fn load_notification_log(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<NotificationLogEntry>, StoreError> {
+        sqlx::query("DELETE FROM notification_log WHERE sent_at < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?;
+        let rows = sqlx::query("SELECT group_key, receiver, firing, sent_at FROM notification_log")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let firing: String = r.try_get("firing")?;
+                Ok(NotificationLogEntry {
+                    group_key: r.try_get("group_key")?,
+                    receiver: r.try_get("receiver")?,
+                    firing: serde_json::from_str(&firing).map_err(|e| {
+                        StoreError::Corrupt(format!("notification_log.firing: {e}"))
+                    })?,
+                    sent_at_ms: r.try_get("sent_at")?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -888,7 +1130,12 @@ fn ticket_from_row(r: &AnyRow) -> Result<Ticket, StoreError> {
     })
 }
 
-/// Parses a ticket cursor (`<created_at>_<id>`).
+/// A listing cursor: `<time>_<id>` of the last item of a page.
+pub fn make_cursor(at_ms: i64, id: &str) -> String {
+    format!("{at_ms}_{id}")
+}
+
+/// Parses a listing cursor (`<time>_<id>`).
 pub fn parse_cursor(s: &str) -> Option<(i64, String)> {
     let (at, id) = s.split_once('_')?;
     Some((i64::from_str(at).ok()?, id.to_string()))

@@ -10,6 +10,8 @@ pub const SYNC_SCHEDULE_SECONDS: &str = "syncwatch_sync_schedule_seconds";
 pub const SYNC_IN_PROGRESS_SECONDS: &str = "syncwatch_sync_in_progress_seconds";
 pub const PROVIDER_REQUESTS_TOTAL: &str = "syncwatch_provider_requests_total";
 pub const PROVIDER_REQUEST_DURATION_SECONDS: &str = "syncwatch_provider_request_duration_seconds";
+pub const PROVIDER_CIRCUIT_STATE: &str = "syncwatch_provider_circuit_state";
+pub const SYNC_SCHEDULE_LAG_SECONDS: &str = "syncwatch_sync_schedule_lag_seconds";
 pub const STAGE_RECORDS_RECEIVED_TOTAL: &str = "syncwatch_stage_records_received_total";
 pub const STAGE_RECORDS_SENT_TOTAL: &str = "syncwatch_stage_records_sent_total";
 pub const STAGE_ERRORS_TOTAL: &str = "syncwatch_stage_errors_total";
@@ -86,6 +88,16 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         PROVIDER_REQUEST_DURATION_SECONDS,
         Kind::Histogram,
         "Duration of HTTP requests to providers.",
+    ),
+    (
+        SYNC_SCHEDULE_LAG_SECONDS,
+        Kind::Histogram,
+        "How late a sync started after its slot (waiting for the concurrency limit included).",
+    ),
+    (
+        PROVIDER_CIRCUIT_STATE,
+        Kind::Gauge,
+        "Circuit breaker of a provider: 0 closed, 1 half-open, 2 open.",
     ),
     (
         STAGE_RECORDS_RECEIVED_TOTAL,

@@ -34,14 +34,16 @@ impl Metrics {
         &self.0
     }
 
-    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+    /// Runs `f` with this application's recorder: whatever `metrics::gauge!` & co. record in
+    /// it reaches this application's /metrics and rules (embedding, benchmarks).
+    pub fn record<T>(&self, f: impl FnOnce() -> T) -> T {
         with_local_recorder(&*self.0, f)
     }
 
     /// Creates a provider's series at zero, so `rate`/`increase` see the first failure.
     pub fn init_provider(&self, provider: &str) {
         let p = provider.to_string();
-        self.with(|| {
+        self.record(|| {
             for status in ["success", "failure"] {
                 counter!(SYNC_RUNS_TOTAL, "provider" => p.clone(), "status" => status).absolute(0);
             }
@@ -62,7 +64,7 @@ impl Metrics {
         finished_at_ms: i64,
     ) {
         let p = provider.to_string();
-        self.with(|| {
+        self.record(|| {
             let status = if failure.is_some() {
                 "failure"
             } else {
@@ -91,7 +93,7 @@ impl Metrics {
 
     pub fn connection_schedule(&self, provider: &str, connection: &str, schedule: Duration) {
         let (p, c) = (provider.to_string(), connection.to_string());
-        self.with(|| {
+        self.record(|| {
             gauge!(SYNC_SCHEDULE_SECONDS, "provider" => p, "connection" => c)
                 .set(schedule.as_secs_f64())
         });
@@ -99,7 +101,7 @@ impl Metrics {
 
     pub fn sync_in_progress(&self, provider: &str, connection: &str, running_for: Duration) {
         let (p, c) = (provider.to_string(), connection.to_string());
-        self.with(|| {
+        self.record(|| {
             gauge!(SYNC_IN_PROGRESS_SECONDS, "provider" => p, "connection" => c)
                 .set(running_for.as_secs_f64())
         });
@@ -107,7 +109,7 @@ impl Metrics {
 
     pub fn provider_request(&self, provider: &str, status: Option<u16>, duration: Duration) {
         let p = provider.to_string();
-        self.with(|| {
+        self.record(|| {
             counter!(PROVIDER_REQUESTS_TOTAL, "provider" => p.clone(), "code" => code_class(status))
                 .increment(1);
             histogram!(PROVIDER_REQUEST_DURATION_SECONDS, "provider" => p)
@@ -115,9 +117,22 @@ impl Metrics {
         });
     }
 
+    pub fn schedule_lag(&self, provider: &str, lag: Duration) {
+        let p = provider.to_string();
+        self.record(|| {
+            histogram!(SYNC_SCHEDULE_LAG_SECONDS, "provider" => p).record(lag.as_secs_f64())
+        });
+    }
+
+    /// `syncwatch_provider_circuit_state`: 0 closed, 1 half-open, 2 open.
+    pub fn circuit_state(&self, provider: &str, value: f64) {
+        let p = provider.to_string();
+        self.record(|| gauge!(PROVIDER_CIRCUIT_STATE, "provider" => p).set(value));
+    }
+
     pub fn stage_capacity(&self, pipeline: &str, stage: &str, records: f64) {
         let (p, s) = (pipeline.to_string(), stage.to_string());
-        self.with(|| {
+        self.record(|| {
             gauge!(STAGE_QUEUE_CAPACITY_RECORDS, "pipeline" => p.clone(), "stage" => s.clone()).set(records);
             counter!(STAGE_RECORDS_RECEIVED_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).absolute(0);
             counter!(STAGE_RECORDS_SENT_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).absolute(0);
@@ -130,7 +145,7 @@ impl Metrics {
 
     pub fn stage_queue(&self, pipeline: &str, stage: &str, records: u64, oldest_age: Duration) {
         let (p, s) = (pipeline.to_string(), stage.to_string());
-        self.with(|| {
+        self.record(|| {
             gauge!(STAGE_QUEUE_RECORDS, "pipeline" => p.clone(), "stage" => s.clone())
                 .set(records as f64);
             gauge!(STAGE_ITERATOR_AGE_SECONDS, "pipeline" => p, "stage" => s)
@@ -148,7 +163,7 @@ impl Metrics {
         duration: Duration,
     ) {
         let (p, s) = (pipeline.to_string(), stage.to_string());
-        self.with(|| {
+        self.record(|| {
             counter!(STAGE_RECORDS_RECEIVED_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).increment(received);
             counter!(STAGE_RECORDS_SENT_TOTAL, "pipeline" => p.clone(), "stage" => s.clone()).increment(sent);
             for (class, n) in errors {
@@ -161,17 +176,19 @@ impl Metrics {
 
     pub fn dlq_records(&self, pipeline: &str, stage: &str, records: u64) {
         let (p, s) = (pipeline.to_string(), stage.to_string());
-        self.with(|| gauge!(DLQ_RECORDS, "pipeline" => p, "stage" => s).set(records as f64));
+        self.record(|| gauge!(DLQ_RECORDS, "pipeline" => p, "stage" => s).set(records as f64));
     }
 
     pub fn alerts(&self, alertname: &str, state: AlertState, count: usize) {
         let a = alertname.to_string();
-        self.with(|| gauge!(ALERTS, "alertname" => a, "state" => state.as_str()).set(count as f64));
+        self.record(|| {
+            gauge!(ALERTS, "alertname" => a, "state" => state.as_str()).set(count as f64)
+        });
     }
 
     pub fn rule_group_evaluated(&self, group: &str, duration: Duration, failures: u64) {
         let g = group.to_string();
-        self.with(|| {
+        self.record(|| {
             histogram!(RULE_EVALUATION_DURATION_SECONDS, "group" => g.clone())
                 .record(duration.as_secs_f64());
             counter!(RULE_EVALUATION_FAILURES_TOTAL, "group" => g).increment(failures);
@@ -179,15 +196,15 @@ impl Metrics {
     }
 
     pub fn rules_reloaded(&self, ok: bool) {
-        self.with(|| gauge!(RULES_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
+        self.record(|| gauge!(RULES_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
     }
 
     pub fn alerting_reloaded(&self, ok: bool) {
-        self.with(|| gauge!(ALERTING_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
+        self.record(|| gauge!(ALERTING_LAST_RELOAD_SUCCESSFUL).set(if ok { 1.0 } else { 0.0 }));
     }
 
     pub fn series_store(&self, series: usize, bytes: usize, dropped: u64) {
-        self.with(|| {
+        self.record(|| {
             gauge!(SERIES).set(series as f64);
             gauge!(SERIES_MEMORY_BYTES).set(bytes as f64);
             counter!(SERIES_DROPPED_TOTAL).absolute(dropped);
@@ -196,7 +213,7 @@ impl Metrics {
 
     pub fn notification(&self, integration: &str, latency: Option<Duration>) {
         let i = integration.to_string();
-        self.with(|| {
+        self.record(|| {
             counter!(NOTIFICATIONS_TOTAL, "integration" => i.clone()).increment(1);
             if let Some(l) = latency {
                 histogram!(NOTIFICATION_LATENCY_SECONDS, "integration" => i)
@@ -207,18 +224,22 @@ impl Metrics {
 
     pub fn notification_failed(&self, integration: &str, reason: &'static str) {
         let i = integration.to_string();
-        self.with(|| {
+        self.record(|| {
             counter!(NOTIFICATIONS_FAILED_TOTAL, "integration" => i, "reason" => reason)
                 .increment(1)
         });
     }
 
     pub fn ticket_created(&self, severity: Severity) {
-        self.with(|| counter!(TICKETS_CREATED_TOTAL, "severity" => severity.as_str()).increment(1));
+        self.record(|| {
+            counter!(TICKETS_CREATED_TOTAL, "severity" => severity.as_str()).increment(1)
+        });
     }
 
     pub fn runbook_lookup(&self, match_reason: &'static str) {
-        self.with(|| counter!(RUNBOOK_LOOKUPS_TOTAL, "match_reason" => match_reason).increment(1));
+        self.record(|| {
+            counter!(RUNBOOK_LOOKUPS_TOTAL, "match_reason" => match_reason).increment(1)
+        });
     }
 }
 

@@ -77,7 +77,7 @@ pub const TEST_RULES: &str = r#"groups:
         annotations:
           summary: "{{ $labels.provider }} rejects syncwatch's credentials"
       - alert: RecordsDiscarded
-        expr: sum by (pipeline, stage) (increase(syncwatch_stage_errors_total[3s])) > 0
+        expr: sum by (pipeline, stage) (increase(syncwatch_stage_errors_total[1m])) > 0
         labels:
           severity: warning
         annotations:
@@ -96,6 +96,10 @@ pub struct Options {
     pub routes: String,
     /// Send email to this port instead of the fake SMTP server's.
     pub smtp_port: Option<u16>,
+    /// The `oncall` receiver's one `email_configs` entry.
+    pub email_config: String,
+    /// Appended to a provider's shipped profile (e.g. a shorter `[circuit_breaker]`).
+    pub profile_extra: Vec<(&'static str, String)>,
     pub extra_config: String,
     pub evaluation_interval: &'static str,
     pub rules: String,
@@ -106,10 +110,12 @@ impl Default for Options {
         Self {
             providers: vec![("tekion", vec!["dealer-001", "dealer-002"])],
             slack_config: "app_token: xoxb-test-token\n        app_url: http://127.0.0.1:{slack}/api/chat.postMessage\n        channel: '#oncall'".into(),
-                        extra_integrations: String::new(),
+            extra_integrations: String::new(),
             extra_alerting: String::new(),
             routes: String::new(),
             smtp_port: None,
+            email_config: "to: 'oncall@test.local'".into(),
+            profile_extra: Vec::new(),
             extra_config: String::new(),
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
@@ -205,12 +211,13 @@ route:
     slack_configs:
       - {slack_config}
     email_configs:
-      - to: 'oncall@test.local'
+      - {email_config}
 {extra_integrations}    ticket_configs:
       - tier: L2
 {extra_alerting}"#,
             smtp = opts.smtp_port.unwrap_or(smtp.port),
             extra_alerting = opts.extra_alerting,
+            email_config = opts.email_config,
             routes = opts.routes,
             extra_integrations = opts
                 .extra_integrations
@@ -224,9 +231,15 @@ route:
     let mut providers = String::new();
     for (name, conns) in &opts.providers {
         let conns: Vec<String> = conns.iter().map(|c| format!("{c:?}")).collect();
+        let mut profile = repo.join("providers").join(format!("{name}.toml"));
+        if let Some((_, extra)) = opts.profile_extra.iter().find(|(p, _)| p == name) {
+            let text = std::fs::read_to_string(&profile).unwrap() + "\n" + extra;
+            profile = dir.path().join(format!("{name}.toml"));
+            std::fs::write(&profile, text).unwrap();
+        }
         providers.push_str(&format!(
             "\n[[providers]]\nname = \"{name}\"\nprofile = \"{profile}\"\nbase_url = \"http://127.0.0.1:{sim_port}/{name}\"\nconnections = [{conns}]\nschedule = \"300ms\"\npipeline = \"dms\"\n",
-            profile = repo.join("providers").join(format!("{name}.toml")).display(),
+            profile = profile.display(),
             conns = conns.join(", ")
         ));
     }
@@ -342,6 +355,38 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// `POST /api/v2/alerts`, asserting it is accepted.
+    pub async fn post_alerts(&self, alerts: &Value) {
+        let r = self.post_json("/api/v2/alerts", alerts).await;
+        let status = r.status().as_u16();
+        assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
+    }
+
+    /// Waits until a Slack message containing `marker` is delivered, gives anything sent with
+    /// it one more second, then counts the delivered messages containing `needle`.
+    pub async fn slack_count_after(&self, marker: &str, needle: &str) -> usize {
+        wait_for(
+            &format!("the {marker} message"),
+            std::time::Duration::from_secs(30),
+            || async { self.slack.delivered(marker).into_iter().next() },
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        self.slack.delivered(needle).len()
+    }
+
+    /// Waits until `GET /api/v1/alerts` shows the alert `name` in `state`; returns it.
+    pub async fn wait_for_alert(&self, name: &str, state: &str) -> Value {
+        let what = format!("{name} to be {state}");
+        wait_for(&what, std::time::Duration::from_secs(30), || async {
+            self.alerts()
+                .await
+                .into_iter()
+                .find(|a| a["name"] == name && a["state"] == state)
+        })
+        .await
     }
 
     pub async fn alerts(&self) -> Vec<Value> {

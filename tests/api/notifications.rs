@@ -199,13 +199,7 @@ async fn a_silence_mutes_the_page_and_expiring_it_lets_it_through() {
 
     app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
         .await;
-    wait_for("the alert to fire", WAIT, || async {
-        app.alerts()
-            .await
-            .into_iter()
-            .find(|a| a["name"] == "ProviderAuthFailing" && a["state"] == "firing")
-    })
-    .await;
+    app.wait_for_alert("ProviderAuthFailing", "firing").await;
     // Give the dispatcher a few flushes: nothing goes out while silenced.
     wait_for("evaluations", WAIT, || async {
         super::helpers::metric_value(
@@ -540,20 +534,12 @@ async fn a_route_in_its_mute_time_sends_nothing_and_an_active_one_sends() {
     .await;
     let post = |name: &str, team: &str| json!([{"labels": {"alertname": name, "team": team}}]);
     for (name, team) in [("NightJob", "night"), ("DayJob", "day")] {
-        let status = app
-            .post_json("/api/v2/alerts", &post(name, team))
-            .await
-            .status();
-        assert_eq!(status.as_u16(), 200);
+        app.post_alerts(&post(name, team)).await;
     }
-    wait_for("the active route's alert", WAIT, || async {
-        app.slack.delivered("DayJob").into_iter().next()
-    })
-    .await;
-    // Both groups flush every 200ms; give the muted one several chances.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(
-        app.slack.delivered("NightJob").is_empty(),
+    // Both groups flush every 200ms; the muted one had several chances.
+    assert_eq!(
+        app.slack_count_after("DayJob", "NightJob").await,
+        0,
         "the muted route sent a notification"
     );
     let held = app.get_json("/api/v2/alerts").await;
@@ -861,4 +847,66 @@ async fn a_resolution_updates_the_slack_message_and_replies_in_its_thread() {
         "{}",
         reply.body
     );
+}
+
+#[actix_web::test]
+async fn an_alert_paged_before_a_restart_is_not_paged_again_when_posted_again() {
+    let mut app = spawn_app().await;
+    let alert = |name: &str, ends: Option<chrono::DateTime<chrono::Utc>>| {
+        let mut a =
+            json!({"labels": {"alertname": name, "severity": "critical", "instance": "db-1"}});
+        if let Some(t) = ends {
+            a["endsAt"] = json!(t.to_rfc3339());
+        }
+        a
+    };
+    app.post_alerts(&json!([alert("DiskFull", None)])).await;
+    wait_for("the page", WAIT, || async {
+        (app.slack.delivered("DiskFull").len() == 1).then_some(())
+    })
+    .await;
+
+    // The restarted instance knows nothing of the alert until Prometheus sends it again, as it
+    // does at every evaluation; a marker alert shows when that batch was routed and flushed.
+    app.restart();
+    app.post_alerts(&json!([alert("DiskFull", None), alert("Marker", None)]))
+        .await;
+    app.post_alerts(&json!([alert("DiskFull", None)])).await;
+    assert_eq!(
+        app.slack_count_after("Marker", "DiskFull").await,
+        1,
+        "the notification log knew it was paged"
+    );
+
+    // Its resolution still goes out: the group started from what it had notified.
+    app.post_alerts(&json!([alert("DiskFull", Some(chrono::Utc::now()))]))
+        .await;
+    wait_for("the resolution", WAIT, || async {
+        app.slack
+            .delivered("DiskFull")
+            .into_iter()
+            .find(|c| c.body.to_string().contains("RESOLVED"))
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn an_alert_still_in_group_wait_at_a_restart_is_paged_after_it() {
+    let mut app = spawn_app_with(Options {
+        routes: "  routes:\n    - matchers: ['alertname=\"ProviderAuthFailing\"']\n      receiver: oncall\n      group_wait: 5s\n".into(),
+        ..Options::default()
+    })
+    .await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    app.wait_for_alert("ProviderAuthFailing", "firing").await;
+    assert!(
+        app.slack.delivered("ProviderAuthFailing").is_empty(),
+        "still in group_wait"
+    );
+    app.restart();
+    wait_for("the page after the restart", WAIT, || async {
+        (app.slack.delivered("ProviderAuthFailing").len() == 1).then_some(())
+    })
+    .await;
 }

@@ -36,11 +36,13 @@ async fn synced_records_are_stored_once_and_malformed_ones_go_to_the_dlq() {
         2 * RECORDS_PER_CONNECTION as i64
     );
 
+    // Syncs are incremental: each connection sees a changed record about every 10 s, and
+    // every record the provider sends from now on is damaged.
     app.inject_fault(
-        &json!({"provider": "tekion", "kind": "malformed", "duration": "1h", "ratio": 0.5}),
+        &json!({"provider": "tekion", "kind": "malformed", "duration": "1h", "ratio": 1.0}),
     )
     .await;
-    wait_for("dead letters", Duration::from_secs(20), || async {
+    wait_for("dead letters", Duration::from_secs(40), || async {
         (store.count_dead_letters("dms", "validate").await.unwrap() > 0).then_some(())
     })
     .await;

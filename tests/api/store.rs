@@ -187,3 +187,68 @@ async fn postgres_pages_tickets() {
         pages_are_newest_first_without_gaps(&store).await;
     }
 }
+
+async fn a_flush_stores_its_rows_and_log_entry_together(store: &Store) {
+    use syncwatch::store::{NotificationLogEntry, OutboxRow};
+    let row = |id: &str| OutboxRow {
+        id: id.into(),
+        receiver: "oncall".into(),
+        integration: "slack/0".into(),
+        group_key: "{0}:{provider=\"cdk\"}".into(),
+        payload: "{}".into(),
+        attempts: 0,
+        next_attempt_at_ms: 10,
+        created_at_ms: 10,
+    };
+    let entry = |firing: &[&str], at: i64| NotificationLogEntry {
+        group_key: "{0}:{provider=\"cdk\"}".into(),
+        receiver: "oncall".into(),
+        firing: firing.iter().map(|s| s.to_string()).collect(),
+        sent_at_ms: at,
+    };
+    let both = entry(&["00000000000000aa", "00000000000000bb"], 10);
+    store.enqueue_flush(&[row("n1")], &both).await.unwrap();
+    assert_eq!(store.load_notification_log(0).await.unwrap(), vec![both]);
+    assert_eq!(
+        store.pending_notifications(10).await.unwrap(),
+        vec![row("n1")]
+    );
+
+    // A later flush replaces the entry; a duplicate row id fails the whole flush.
+    let one = entry(&["00000000000000bb"], 20);
+    store.enqueue_flush(&[row("n2")], &one).await.unwrap();
+    assert!(
+        store
+            .enqueue_flush(&[row("n3"), row("n1")], &entry(&[], 30))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.load_notification_log(0).await.unwrap(),
+        vec![one.clone()]
+    );
+    assert_eq!(
+        store.pending_notifications(10).await.unwrap().len(),
+        2,
+        "n3 rolled back"
+    );
+
+    // Entries older than the retention are dropped; a flush leaving nothing firing removes it.
+    assert!(store.load_notification_log(21).await.unwrap().is_empty());
+    store.enqueue_flush(&[], &one).await.unwrap();
+    store.enqueue_flush(&[], &entry(&[], 40)).await.unwrap();
+    assert!(store.load_notification_log(0).await.unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn sqlite_stores_flushes_atomically() {
+    let (store, _dir) = sqlite().await;
+    a_flush_stores_its_rows_and_log_entry_together(&store).await;
+}
+
+#[actix_web::test]
+async fn postgres_stores_flushes_atomically() {
+    if let Some(store) = postgres().await {
+        a_flush_stores_its_rows_and_log_entry_together(&store).await;
+    }
+}
