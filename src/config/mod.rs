@@ -85,12 +85,27 @@ pub struct ProviderSettings {
     pub name: String,
     pub profile: PathBuf,
     pub base_url: String,
-    pub connections: Vec<String>,
+    pub connections: Vec<ConnectionSettings>,
     pub schedule: Duration,
     /// Each run starts up to this much after its slot, at random, so connections of one
     /// provider do not fire together (default: a tenth of the schedule).
     pub jitter: Duration,
     pub pipeline: String,
+}
+
+/// One connection of a provider, with its own interval and jitter (the provider's unless the
+/// connection sets them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionSettings {
+    pub name: String,
+    pub schedule: Duration,
+    pub jitter: Duration,
+}
+
+impl ProviderSettings {
+    pub fn connection_names(&self) -> Vec<String> {
+        self.connections.iter().map(|c| c.name.clone()).collect()
+    }
 }
 
 /// The stage functions a pipeline can chain.
@@ -219,10 +234,51 @@ struct RawProvider {
     name: S,
     profile: Option<S>,
     base_url: S,
-    connections: Vec<S>,
+    connections: Vec<Spanned<RawConnection>>,
     schedule: Option<S>,
     jitter: Option<S>,
     pipeline: S,
+}
+
+/// A connection: its name, or a table with its name and its own `schedule` and `jitter`.
+#[derive(Debug)]
+enum RawConnection {
+    Name(S),
+    Table(RawConnectionTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnectionTable {
+    name: S,
+    schedule: Option<S>,
+    jitter: Option<S>,
+}
+
+impl<'de> Deserialize<'de> for RawConnection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawConnection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a connection name or a table { name = \"…\", schedule = \"…\", jitter = \"…\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawConnection, E> {
+                // The string's own position is not known here; the caller's Spanned has it.
+                Ok(RawConnection::Name(Spanned::new(0..0, v.to_string())))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawConnection, A::Error> {
+                RawConnectionTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawConnection::Table)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,6 +384,31 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// A sync interval (default 30 s, at least 100 ms).
+    fn schedule(&mut self, key: &str, v: &Option<S>, fallback_at: usize) -> Duration {
+        let schedule = self.duration(key, v, "30s");
+        if schedule.is_some_and(|s| s < Duration::from_millis(100)) {
+            let at = v.as_ref().map_or(fallback_at, |s| s.span().start);
+            self.problem(at, format!("{key}: must be at least 100ms"));
+        }
+        schedule.unwrap_or(Duration::from_secs(30))
+    }
+
+    /// The jitter of runs on `schedule` (default a tenth of it, always shorter than it).
+    fn jitter(&mut self, key: &str, v: &Option<S>, schedule: Duration) -> Duration {
+        let Some(j) = v else {
+            return schedule / 10;
+        };
+        let jitter = self.duration(key, v, "0s").unwrap_or_default();
+        if jitter >= schedule {
+            self.problem(
+                j.span().start,
+                format!("{key}: must be shorter than the schedule"),
+            );
+        }
+        jitter
     }
 
     fn addr(&mut self, key: &str, v: &Option<S>, default: &str) -> SocketAddr {
@@ -565,16 +646,54 @@ impl Validator<'_> {
                 base_url,
                 r.base_url.span().start,
             );
-            let mut connections: Vec<String> = Vec::new();
-            for c in &r.connections {
-                let c_name = self.name(&format!("{key}.connections"), c);
-                if connections.contains(&c_name) {
+            let schedule = self.schedule(&format!("{key}.schedule"), &r.schedule, p.span().start);
+            let jitter = self.jitter(&format!("{key}.jitter"), &r.jitter, schedule);
+            let mut connections: Vec<ConnectionSettings> = Vec::new();
+            for (j, c) in r.connections.iter().enumerate() {
+                let ckey = format!("{key}.connections[{j}]");
+                let (name, c_schedule, c_jitter) = match c.get_ref() {
+                    RawConnection::Name(n) => {
+                        (Spanned::new(c.span(), n.get_ref().clone()), None, None)
+                    }
+                    RawConnection::Table(t) => {
+                        (t.name.clone(), t.schedule.as_ref(), t.jitter.as_ref())
+                    }
+                };
+                let c_name = self.name(&format!("{key}.connections"), &name);
+                if connections.iter().any(|o| o.name == c_name) {
                     self.problem(
-                        c.span().start,
+                        name.span().start,
                         format!("{key}.connections: duplicate connection {c_name:?}"),
                     );
                 }
-                connections.push(c_name);
+                let (schedule, jitter) = match (c_schedule, c_jitter) {
+                    (None, None) => (schedule, jitter),
+                    (sch, jit) => {
+                        let sch = match sch {
+                            Some(v) => self.schedule(
+                                &format!("{ckey}.schedule"),
+                                &Some(v.clone()),
+                                c.span().start,
+                            ),
+                            None => schedule,
+                        };
+                        // Without its own jitter, the connection keeps the provider's unless that
+                        // is too long for its interval.
+                        let jit = match jit {
+                            Some(v) => {
+                                self.jitter(&format!("{ckey}.jitter"), &Some(v.clone()), sch)
+                            }
+                            None if r.jitter.is_some() && jitter < sch => jitter,
+                            None => sch / 10,
+                        };
+                        (sch, jit)
+                    }
+                };
+                connections.push(ConnectionSettings {
+                    name: c_name,
+                    schedule,
+                    jitter,
+                });
             }
             if connections.is_empty() {
                 self.problem(
@@ -582,30 +701,6 @@ impl Validator<'_> {
                     format!("{key}.connections: at least one connection is required"),
                 );
             }
-            let schedule = self.duration(&format!("{key}.schedule"), &r.schedule, "30s");
-            if schedule.is_some_and(|s| s < Duration::from_millis(100)) {
-                let at = r
-                    .schedule
-                    .as_ref()
-                    .map_or(p.span().start, |s| s.span().start);
-                self.problem(at, format!("{key}.schedule: must be at least 100ms"));
-            }
-            let schedule = schedule.unwrap_or(Duration::from_secs(30));
-            let jitter = match &r.jitter {
-                None => schedule / 10,
-                Some(j) => {
-                    let jitter = self
-                        .duration(&format!("{key}.jitter"), &r.jitter, "0s")
-                        .unwrap_or_default();
-                    if jitter >= schedule {
-                        self.problem(
-                            j.span().start,
-                            format!("{key}.jitter: must be shorter than the schedule"),
-                        );
-                    }
-                    jitter
-                }
-            };
             let pipeline = self.string(&format!("{key}.pipeline"), &r.pipeline);
             if !pipelines.iter().any(|pl| pl.name == pipeline) {
                 self.problem(
@@ -779,5 +874,64 @@ pipeline = "dms"
             "{err}"
         );
         assert!(err.contains("unknown scope \"root\""), "{err}");
+    }
+
+    #[test]
+    fn a_connection_may_set_its_own_schedule_and_jitter() {
+        let text = GOOD.replace(
+            r#"connections = ["dealer-001"]"#,
+            r#"connections = ["dealer-001", { name = "dealer-002", schedule = "5m" }, { name = "dealer-003", schedule = "10s", jitter = "2s" }]
+jitter = "1s""#,
+        );
+        let s = parse_str(&text).unwrap();
+        let c = &s.providers[0].connections;
+        let secs = Duration::from_secs;
+        let got: Vec<(&str, Duration, Duration)> = c
+            .iter()
+            .map(|c| (c.name.as_str(), c.schedule, c.jitter))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("dealer-001", secs(30), secs(1)),
+                ("dealer-002", secs(300), secs(1)),
+                ("dealer-003", secs(10), secs(2)),
+            ]
+        );
+        // Without any jitter set, an overridden schedule gets a tenth of its own.
+        let text = GOOD.replace(
+            r#"connections = ["dealer-001"]"#,
+            r#"connections = [{ name = "dealer-001", schedule = "5m" }]"#,
+        );
+        assert_eq!(
+            parse_str(&text).unwrap().providers[0].connections[0].jitter,
+            secs(30)
+        );
+    }
+
+    #[test]
+    fn bad_connections_are_named_with_their_line() {
+        let text = GOOD.replace(
+            r#"connections = ["dealer-001"]"#,
+            "connections = [\n  \"dealer-001\",\n  { name = \"dealer-001\" },\n  { name = \"Bad\" },\n  { name = \"d2\", schedule = \"10ms\" },\n  { name = \"d3\", schedule = \"1s\", jitter = \"1s\" },\n]",
+        );
+        let err = parse_str(&text).unwrap_err().to_string();
+        for expected in [
+            ":14: providers[0].connections: duplicate connection \"dealer-001\"",
+            ":15: providers[0].connections: \"Bad\" must be",
+            ":16: providers[0].connections[3].schedule: must be at least 100ms",
+            ":17: providers[0].connections[4].jitter: must be shorter than the schedule",
+        ] {
+            assert!(err.contains(expected), "{expected} in {err}");
+        }
+        let text = GOOD.replace(
+            r#"connections = ["dealer-001"]"#,
+            r#"connections = [{ name = "d1", every = "1m" }]"#,
+        );
+        let err = parse_str(&text).unwrap_err().to_string();
+        assert!(
+            err.contains(":12:") && err.contains("unknown field `every`"),
+            "{err}"
+        );
     }
 }

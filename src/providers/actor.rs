@@ -15,9 +15,10 @@ use serde::Serialize;
 use super::classify::FetchError;
 use super::connector::ProviderClient;
 use super::pagination::{Walker, cursor_text, max_cursor, shape};
-use super::schedule::{Refused, Scheduler};
+use super::schedule::{Plan, Refused, Scheduler};
 use crate::config::ProviderSettings;
 use crate::domain::clock::rfc3339;
+use crate::domain::duration::format_duration;
 use crate::domain::{Clock, ErrorClass};
 use crate::pipeline::{RecordBatch, StageLink};
 use crate::store::{Store, SyncRun, new_id};
@@ -73,6 +74,8 @@ pub struct ConnectionStatus {
     /// `scheduled`, `syncing`, `paused`, `failing` or `rescheduled` (waiting out a Retry-After
     /// or an open circuit).
     pub state: &'static str,
+    /// How often it syncs, e.g. `30s`.
+    pub schedule: String,
     pub last_success: Option<String>,
     pub last_error: Option<LastError>,
     pub next_run: Option<String>,
@@ -88,6 +91,7 @@ pub struct LastError {
 
 #[derive(Debug, Default)]
 struct Connection {
+    schedule: Duration,
     /// When the running sync started, if one runs.
     running_since_ms: Option<i64>,
     last_success_ms: Option<i64>,
@@ -121,13 +125,26 @@ impl ProviderActor {
         let connections = settings
             .connections
             .iter()
-            .map(|c| (c.clone(), Connection::default()))
+            .map(|c| {
+                let conn = Connection {
+                    schedule: c.schedule,
+                    ..Connection::default()
+                };
+                (c.name.clone(), conn)
+            })
             .collect();
         metrics.init_provider(&settings.name);
+        let plans: Vec<Plan> = settings
+            .connections
+            .iter()
+            .map(|c| Plan {
+                connection: c.name.clone(),
+                interval_ms: c.schedule.as_millis() as i64,
+                jitter_ms: c.jitter.as_millis() as i64,
+            })
+            .collect();
         let scheduler = Scheduler::new(
-            &settings.connections,
-            settings.schedule.as_millis() as i64,
-            settings.jitter.as_millis() as i64,
+            &plans,
             client.profile.rate_limit.max_concurrent_syncs,
             paused,
             clock.now_ms(),
@@ -420,10 +437,9 @@ impl Actor for ProviderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let schedule = self.settings.schedule;
-        for name in self.connections.keys() {
+        for (name, c) in &self.connections {
             self.metrics
-                .connection_schedule(&self.settings.name, name, schedule);
+                .connection_schedule(&self.settings.name, name, c.schedule);
             self.metrics
                 .sync_in_progress(&self.settings.name, name, Duration::ZERO);
         }
@@ -537,6 +553,7 @@ impl Handler<GetStatus> for ProviderActor {
                 ConnectionStatus {
                     connection: name.clone(),
                     state,
+                    schedule: format_duration(c.schedule),
                     last_success: c.last_success_ms.map(rfc3339),
                     last_error: c.last_error.as_ref().map(|(at, e)| LastError {
                         at: rfc3339(*at),

@@ -1,5 +1,5 @@
 //! When each connection of a provider syncs, as pure state over the time: every connection has
-//! its own slot on the provider's interval (first slots spread over the interval, each run up to
+//! its own slot on its own interval (first slots spread over the interval, each run up to its
 //! `jitter` after its slot), due connections wait in one first-in-first-out queue for one of the
 //! provider's `max_concurrent` places, so none is starved, and paused connections are skipped.
 
@@ -8,6 +8,8 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 #[derive(Debug, Clone, Default)]
 struct Slot {
+    interval_ms: i64,
+    jitter_ms: i64,
     /// The slot without jitter; the next one is one interval later.
     base_ms: i64,
     due_ms: i64,
@@ -28,13 +30,19 @@ pub enum Refused {
 
 #[derive(Debug)]
 pub struct Scheduler {
-    interval_ms: i64,
-    jitter_ms: i64,
     max_concurrent: usize,
     slots: HashMap<String, Slot>,
     heap: BinaryHeap<Reverse<(i64, u64, String)>>,
     ready: VecDeque<String>,
     running: usize,
+}
+
+/// A connection and how often it syncs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub connection: String,
+    pub interval_ms: i64,
+    pub jitter_ms: i64,
 }
 
 /// A connection to sync now, and when it was due (for the schedule lag).
@@ -47,17 +55,13 @@ pub struct Start {
 impl Scheduler {
     /// `unit_random` gives numbers in [0, 1) for the jitter.
     pub fn new(
-        connections: &[String],
-        interval_ms: i64,
-        jitter_ms: i64,
+        connections: &[Plan],
         max_concurrent: usize,
         paused: &[String],
         now_ms: i64,
         unit_random: &mut dyn FnMut() -> f64,
     ) -> Self {
         let mut s = Self {
-            interval_ms: interval_ms.max(1),
-            jitter_ms: jitter_ms.max(0),
             max_concurrent: max_concurrent.max(1),
             slots: HashMap::new(),
             heap: BinaryHeap::new(),
@@ -65,9 +69,13 @@ impl Scheduler {
             running: 0,
         };
         let n = connections.len().max(1) as i64;
-        for (i, c) in connections.iter().enumerate() {
-            let base = now_ms + s.interval_ms * i as i64 / n;
+        for (i, p) in connections.iter().enumerate() {
+            let interval_ms = p.interval_ms.max(1);
+            let base = now_ms + interval_ms * i as i64 / n;
+            let c = &p.connection;
             let slot = Slot {
+                interval_ms,
+                jitter_ms: p.jitter_ms.max(0),
                 base_ms: base,
                 due_ms: base,
                 paused: paused.contains(c),
@@ -83,10 +91,10 @@ impl Scheduler {
 
     /// Sets the connection's slot to `base_ms` (plus jitter) and puts it on the heap.
     fn plan(&mut self, connection: &str, base_ms: i64, unit_random: f64) {
-        let jitter = (self.jitter_ms as f64 * unit_random.clamp(0.0, 1.0)) as i64;
         let Some(slot) = self.slots.get_mut(connection) else {
             return;
         };
+        let jitter = (slot.jitter_ms as f64 * unit_random.clamp(0.0, 1.0)) as i64;
         slot.base_ms = base_ms;
         slot.due_ms = base_ms + jitter;
         slot.generation += 1;
@@ -149,7 +157,7 @@ impl Scheduler {
         if slot.paused {
             return;
         }
-        let next = (slot.base_ms + self.interval_ms).max(now_ms);
+        let next = (slot.base_ms + slot.interval_ms).max(now_ms);
         self.plan(connection, next, unit_random);
     }
 
@@ -218,8 +226,14 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    fn names(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("c{i}")).collect()
+    fn plans(n: usize, interval_ms: i64, jitter_ms: i64) -> Vec<Plan> {
+        (0..n)
+            .map(|i| Plan {
+                connection: format!("c{i}"),
+                interval_ms,
+                jitter_ms,
+            })
+            .collect()
     }
 
     fn started(s: &mut Scheduler) -> Vec<String> {
@@ -229,7 +243,7 @@ mod tests {
     #[test]
     fn first_slots_spread_over_the_interval_and_jitter_only_delays() {
         let mut half = || 0.5;
-        let mut s = Scheduler::new(&names(4), 1_000, 100, 10, &[], 0, &mut half);
+        let mut s = Scheduler::new(&plans(4, 1_000, 100), 10, &[], 0, &mut half);
         let due: Vec<i64> = (0..4)
             .map(|i| s.next_run_ms(&format!("c{i}")).unwrap())
             .collect();
@@ -247,7 +261,7 @@ mod tests {
     #[test]
     fn the_concurrency_limit_queues_first_come_first_served() {
         let mut zero = || 0.0;
-        let mut s = Scheduler::new(&names(5), 1_000, 0, 2, &[], 0, &mut zero);
+        let mut s = Scheduler::new(&plans(5, 1_000, 0), 2, &[], 0, &mut zero);
         s.tick(999);
         assert_eq!(started(&mut s), vec!["c0", "c1"]);
         assert!(started(&mut s).is_empty(), "limit reached");
@@ -265,7 +279,7 @@ mod tests {
     #[test]
     fn a_long_sync_does_not_pile_up_missed_slots() {
         let mut zero = || 0.0;
-        let mut s = Scheduler::new(&names(1), 1_000, 0, 1, &[], 0, &mut zero);
+        let mut s = Scheduler::new(&plans(1, 1_000, 0), 1, &[], 0, &mut zero);
         s.tick(0);
         assert_eq!(started(&mut s), vec!["c0"]);
         s.tick(5_000);
@@ -279,7 +293,7 @@ mod tests {
     #[test]
     fn paused_connections_are_skipped_until_resumed() {
         let mut zero = || 0.0;
-        let mut s = Scheduler::new(&names(2), 1_000, 0, 5, &["c1".to_string()], 0, &mut zero);
+        let mut s = Scheduler::new(&plans(2, 1_000, 0), 5, &["c1".to_string()], 0, &mut zero);
         assert_eq!(s.next_run_ms("c1"), None);
         s.tick(10_000);
         assert_eq!(started(&mut s), vec!["c0"]);
@@ -297,7 +311,7 @@ mod tests {
     #[test]
     fn a_manual_sync_goes_first() {
         let mut zero = || 0.0;
-        let mut s = Scheduler::new(&names(3), 1_000, 0, 1, &[], 0, &mut zero);
+        let mut s = Scheduler::new(&plans(3, 1_000, 0), 1, &[], 0, &mut zero);
         s.tick(999);
         assert_eq!(started(&mut s), vec!["c0"]);
         assert_eq!(s.run_now("c0"), Err(Refused::Running));
@@ -305,5 +319,28 @@ mod tests {
         s.run_now("c2").unwrap();
         s.finished("c0", 1_000, 0.0);
         assert_eq!(started(&mut s), vec!["c2"]);
+    }
+
+    #[test]
+    fn each_connection_keeps_its_own_interval_and_jitter() {
+        let mut plan = plans(2, 1_000, 0);
+        plan[1].interval_ms = 5_000;
+        plan[1].jitter_ms = 1_000;
+        let mut one = || 0.99;
+        let mut s = Scheduler::new(&plan, 10, &[], 0, &mut one);
+        // c1's first slot is spread over its own interval, plus most of its own jitter.
+        assert_eq!(s.next_run_ms("c0"), Some(0));
+        assert_eq!(s.next_run_ms("c1"), Some(2_500 + 990));
+        let mut runs = vec![];
+        for now in (0..=12_600).step_by(100) {
+            s.tick(now);
+            for c in started(&mut s) {
+                runs.push((c.clone(), now));
+                s.finished(&c, now, 0.0);
+            }
+        }
+        let count = |c: &str| runs.iter().filter(|(n, _)| n == c).count();
+        assert_eq!(count("c0"), 13, "every second, 0 s to 12 s: {runs:?}");
+        assert_eq!(count("c1"), 3, "at 3.5 s, 7.5 s and 12.5 s: {runs:?}");
     }
 }

@@ -230,7 +230,17 @@ route:
     .unwrap();
     let mut providers = String::new();
     for (name, conns) in &opts.providers {
-        let conns: Vec<String> = conns.iter().map(|c| format!("{c:?}")).collect();
+        // A connection is a name, or an inline TOML table written out by the test.
+        let conns: Vec<String> = conns
+            .iter()
+            .map(|c| {
+                if c.starts_with('{') {
+                    c.to_string()
+                } else {
+                    format!("{c:?}")
+                }
+            })
+            .collect();
         let mut profile = repo.join("providers").join(format!("{name}.toml"));
         if let Some((_, extra)) = opts.profile_extra.iter().find(|(p, _)| p == name) {
             let text = std::fs::read_to_string(&profile).unwrap() + "\n" + extra;

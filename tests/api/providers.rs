@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::helpers::{Options, spawn_app, spawn_app_with, wait_for};
+use super::helpers::{Options, metric_value, spawn_app, spawn_app_with, wait_for};
 
 #[actix_web::test]
 async fn providers_report_each_connection_and_its_last_error() {
@@ -419,6 +419,80 @@ async fn a_paused_connection_stays_paused_across_a_restart_until_resumed() {
         .as_u16(),
         404
     );
+}
+
+#[actix_web::test]
+async fn a_connection_with_its_own_schedule_syncs_on_it() {
+    let app = spawn_app_with(Options {
+        providers: vec![(
+            "cdk",
+            vec![
+                "dealer-001",
+                r#"{ name = "dealer-slow", schedule = "1h", jitter = "0s" }"#,
+            ],
+        )],
+        ..Options::default()
+    })
+    .await;
+    let runs = |c: &'static str| {
+        let app = &app;
+        async move {
+            let page = app
+                .get_json(&format!(
+                    "/api/v1/providers/cdk/connections/{c}/runs?limit=50"
+                ))
+                .await;
+            page["runs"].as_array().unwrap().len()
+        }
+    };
+    // Its first slot is spread over its own hour, so in the meantime it does not sync at all,
+    // while its neighbour syncs every 300 ms.
+    wait_for("repeated syncs of dealer-001", SYNC_WAIT, || async {
+        (runs("dealer-001").await >= 5).then_some(())
+    })
+    .await;
+    assert_eq!(runs("dealer-slow").await, 0);
+    let providers = app.get_json("/api/v1/providers").await;
+    let conns = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cdk")
+        .unwrap()["connections"]
+        .clone();
+    let of = |c: &str| {
+        conns
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["connection"] == c)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("dealer-001")["schedule"], "300ms", "{conns}");
+    assert_eq!(of("dealer-slow")["schedule"], "1h", "{conns}");
+    assert_eq!(of("dealer-slow")["state"], "scheduled", "{conns}");
+    let m = app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &m,
+            r#"syncwatch_sync_schedule_seconds{provider="cdk",connection="dealer-slow"}"#
+        ),
+        Some(3600.0),
+        "{m}"
+    );
+    // A manual sync still runs it at once.
+    let r = app
+        .post_json(
+            "/api/v1/providers/cdk/connections/dealer-slow/sync",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    wait_for("the manual run", SYNC_WAIT, || async {
+        (runs("dealer-slow").await == 1).then_some(())
+    })
+    .await;
 }
 
 #[actix_web::test]
