@@ -229,9 +229,33 @@ fn main() {
     let mut peak = 0u64;
     let mut warm: Option<Vec<(f64, f64)>> = None;
     let end = started + Duration::from_secs(seconds);
+    let mut next_line = started;
     while Instant::now() < end {
         std::thread::sleep(Duration::from_secs(1));
-        peak = peak.max(rss(pid).unwrap_or(0));
+        let now_rss = rss(pid).unwrap_or(0);
+        peak = peak.max(now_rss);
+        // A timeline: where the memory goes as the first full syncs give way to incremental ones.
+        if Instant::now() >= next_line {
+            next_line += Duration::from_secs(30);
+            if let Some(m) = get(port, "/metrics") {
+                let value = |name: &str| {
+                    m.lines()
+                        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+                        .unwrap_or(f64::NAN)
+                };
+                println!(
+                    "  t={:>4} s  rss {:>4.0} MiB  rules' series {:>6.0} ({:>4.0} MiB)  syncs {:>7.0}",
+                    started.elapsed().as_secs(),
+                    now_rss as f64 / 1048576.0,
+                    value("syncwatch_series"),
+                    value("syncwatch_series_memory_bytes") / 1048576.0,
+                    m.lines()
+                        .filter(|l| l.starts_with("syncwatch_sync_runs_total{"))
+                        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                        .sum::<f64>(),
+                );
+            }
+        }
         if warm.is_none() && started.elapsed() >= Duration::from_secs(warmup) {
             warm = get(port, "/metrics").map(|m| lag_buckets(&m));
         }

@@ -293,6 +293,10 @@ impl Application {
                 .paused_connections(&p.name)
                 .await
                 .context("Failed to read paused connections")?;
+            let cursors = store
+                .load_cursors(&p.name)
+                .await
+                .context("Failed to read the sync cursors")?;
             let addr = ProviderActor::new(
                 p.clone(),
                 Arc::new(client),
@@ -300,7 +304,7 @@ impl Application {
                 store.clone(),
                 metrics.clone(),
                 clock.clone(),
-                &paused,
+                crate::providers::actor::Saved { paused, cursors },
             )
             .start();
             providers.insert(p.name.clone(), addr);

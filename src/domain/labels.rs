@@ -6,17 +6,23 @@ use std::hash::Hash;
 use serde::{Deserialize, Serialize};
 
 /// A sorted set of label name/value pairs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Labels(BTreeMap<String, String>);
+///
+/// Held as a vector sorted by name: label sets are small (a handful of pairs) and there are many
+/// of them (one per series and per alert), so a flat vector costs a fraction of a tree's nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(String, String)>);
 
 impl Labels {
     pub fn new() -> Self {
         Self::default()
     }
 
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.position(name).ok().map(|i| self.0[i].1.as_str())
     }
 
     /// The value of a label, or `""` when absent (PromQL and Alertmanager treat both alike).
@@ -28,15 +34,19 @@ impl Labels {
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let value = value.into();
         let name = name.into();
-        if value.is_empty() {
-            self.0.remove(&name);
-        } else {
-            self.0.insert(name, value);
+        match (self.position(&name), value.is_empty()) {
+            (Ok(i), true) => {
+                self.0.remove(i);
+            }
+            (Ok(i), false) => self.0[i].1 = value,
+            (Err(_), true) => {}
+            (Err(i), false) => self.0.insert(i, (name, value)),
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        self.0.remove(name)
+        let i = self.position(name).ok()?;
+        Some(self.0.remove(i).1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -56,7 +66,7 @@ impl Labels {
         Labels(
             self.0
                 .iter()
-                .filter(|(k, _)| names.iter().any(|n| n == *k))
+                .filter(|(k, _)| names.iter().any(|n| n == k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         )
@@ -67,7 +77,7 @@ impl Labels {
         Labels(
             self.0
                 .iter()
-                .filter(|(k, _)| !names.iter().any(|n| n == *k))
+                .filter(|(k, _)| !names.iter().any(|n| n == k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         )
@@ -96,7 +106,22 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
         for (k, v) in iter {
             l.insert(k, v);
         }
+        l.0.shrink_to_fit();
         l
+    }
+}
+
+/// As a JSON object (`{"name": "value", …}`), the way Prometheus and Alertmanager write labels.
+impl Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        Ok(map.into_iter().collect())
     }
 }
 
@@ -180,5 +205,25 @@ mod tests {
         let names = vec!["a".to_string(), "c".to_string()];
         assert_eq!(l.keep(&names).to_string(), r#"{a="1", c="3"}"#);
         assert_eq!(l.drop_names(&names).to_string(), r#"{b="2"}"#);
+    }
+
+    #[test]
+    fn labels_stay_sorted_and_unique_and_read_and_write_as_an_object() {
+        let mut l: Labels = [("b", "2"), ("a", "1"), ("c", "3")].into_iter().collect();
+        l.insert("b", "two");
+        assert_eq!(l.to_string(), r#"{a="1", b="two", c="3"}"#);
+        assert_eq!(l.get("c"), Some("3"));
+        assert_eq!(l.get("d"), None);
+        assert_eq!(l.remove("a").as_deref(), Some("1"));
+        assert_eq!(l.len(), 2);
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(json, r#"{"b":"two","c":"3"}"#);
+        let back: Labels = serde_json::from_str(r#"{"c":"3","b":"two","e":""}"#).unwrap();
+        assert_eq!(back, l, "sorted, and an empty value is no label");
+        // Order of label sets is that of their sorted pairs.
+        let x: Labels = [("a", "1")].into_iter().collect();
+        let y: Labels = [("a", "1"), ("b", "0")].into_iter().collect();
+        let z: Labels = [("a", "2")].into_iter().collect();
+        assert!(x < y && y < z);
     }
 }

@@ -5,7 +5,7 @@
 //! the circuit is open nothing starts. Records go page by page to the pipeline with
 //! `send().await`, so a slow pipeline slows the fetch loop down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,11 +92,22 @@ pub struct LastError {
 #[derive(Debug, Default)]
 struct Connection {
     schedule: Duration,
+    /// Stream → cursor, as saved: read from the store once at start, then kept here.
+    cursors: BTreeMap<String, String>,
     /// When the running sync started, if one runs.
     running_since_ms: Option<i64>,
     last_success_ms: Option<i64>,
     last_error: Option<(i64, FetchError)>,
     last_records: u64,
+}
+
+/// What the store kept of a provider's connections across restarts.
+#[derive(Debug, Default)]
+pub struct Saved {
+    /// The connections paused.
+    pub paused: Vec<String>,
+    /// Connection → stream → cursor.
+    pub cursors: HashMap<String, BTreeMap<String, String>>,
 }
 
 pub struct ProviderActor {
@@ -112,7 +123,6 @@ pub struct ProviderActor {
 }
 
 impl ProviderActor {
-    /// `paused`: the connections paused before a restart.
     pub fn new(
         settings: ProviderSettings,
         client: Arc<ProviderClient>,
@@ -120,14 +130,19 @@ impl ProviderActor {
         store: Store,
         metrics: Metrics,
         clock: Arc<dyn Clock>,
-        paused: &[String],
+        saved: Saved,
     ) -> Self {
+        let Saved {
+            paused,
+            mut cursors,
+        } = saved;
         let connections = settings
             .connections
             .iter()
             .map(|c| {
                 let conn = Connection {
                     schedule: c.schedule,
+                    cursors: cursors.remove(&c.name).unwrap_or_default(),
                     ..Connection::default()
                 };
                 (c.name.clone(), conn)
@@ -146,7 +161,7 @@ impl ProviderActor {
         let scheduler = Scheduler::new(
             &plans,
             client.profile.rate_limit.max_concurrent_syncs,
-            paused,
+            &paused,
             clock.now_ms(),
             &mut || rand::random::<f64>(),
         );
@@ -179,11 +194,13 @@ impl ProviderActor {
 
     fn start(&mut self, connection: String, ctx: &mut Context<Self>) {
         let now = self.clock.now_ms();
-        if let Some(c) = self.connections.get_mut(&connection) {
-            c.running_since_ms = Some(now);
-        }
+        let Some(c) = self.connections.get_mut(&connection) else {
+            return;
+        };
+        c.running_since_ms = Some(now);
         let job = SyncJob {
             connection: connection.clone(),
+            cursor_before: c.cursors.clone(),
             client: self.client.clone(),
             pipeline: self.pipeline.clone(),
             store: self.store.clone(),
@@ -204,6 +221,9 @@ impl ProviderActor {
             return;
         };
         c.running_since_ms = None;
+        if let Some(cursors) = outcome.cursors {
+            c.cursors = cursors;
+        }
         self.metrics
             .sync_in_progress(&self.settings.name, connection, Duration::ZERO);
         if outcome.error.as_ref().is_some_and(|e| e.deferred) {
@@ -241,6 +261,8 @@ impl ProviderActor {
 }
 
 struct Outcome {
+    /// The cursors saved by the sync (the ones it began with when it saved none).
+    cursors: Option<BTreeMap<String, String>>,
     records: u64,
     per_stream: Vec<(String, u64)>,
     duration: Duration,
@@ -249,6 +271,7 @@ struct Outcome {
 
 struct SyncJob {
     connection: String,
+    cursor_before: BTreeMap<String, String>,
     client: Arc<ProviderClient>,
     pipeline: StageLink,
     store: Store,
@@ -264,24 +287,7 @@ impl SyncJob {
         let mut records = 0u64;
         let mut pages = 0usize;
         let mut error = None;
-        let cursor_before = match self.store.load_cursors(&provider, &self.connection).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(provider = %provider, connection = %self.connection, error = %e, "cannot read sync cursors");
-                return Outcome {
-                    records: 0,
-                    per_stream,
-                    duration: started.elapsed(),
-                    error: Some(FetchError {
-                        class: ErrorClass::Config,
-                        reason: format!("cannot read the saved cursors: {e}"),
-                        status: None,
-                        retry_after: Some(Duration::from_secs(5)),
-                        deferred: true,
-                    }),
-                };
-            }
-        };
+        let cursor_before = self.cursor_before;
         let mut cursor_after = cursor_before.clone();
         'streams: for stream in &self.client.profile.streams {
             let since = cursor_before
@@ -401,6 +407,7 @@ impl SyncJob {
         }
         if error.as_ref().is_some_and(|e| e.deferred) && pages == 0 {
             return Outcome {
+                cursors: None,
                 records,
                 per_stream,
                 duration: started.elapsed(),
@@ -419,12 +426,13 @@ impl SyncJob {
                 .as_ref()
                 .map(|e: &FetchError| (e.class, e.reason.clone())),
             cursor_before,
-            cursor_after,
+            cursor_after: cursor_after.clone(),
         };
         if let Err(e) = self.store.insert_sync_run(&run).await {
             tracing::error!(provider = %provider, connection = %self.connection, error = %e, "cannot record sync run");
         }
         Outcome {
+            cursors: Some(cursor_after),
             records,
             per_stream,
             duration: started.elapsed(),

@@ -181,6 +181,9 @@ pub struct RulesActor {
     status: Arc<RwLock<RulesStatus>>,
     /// Alert names seen so far, so the `syncwatch_alerts` gauge returns to 0 when they clear.
     alert_names: Vec<String>,
+    /// How often every live value is sampled, changed or not (a scrape).
+    heartbeat_ms: i64,
+    last_full_sample_ms: Option<i64>,
 }
 
 impl RulesActor {
@@ -213,6 +216,8 @@ impl RulesActor {
             runbook_url,
             status,
             alert_names: Vec::new(),
+            heartbeat_ms,
+            last_full_sample_ms: None,
         };
         actor.restore(restored);
         actor.after_load();
@@ -296,9 +301,21 @@ impl RulesActor {
             Trigger::Changed(names) => names,
         };
         let tick = changed.is_empty();
-        // A tick samples everything (the heartbeat of unchanged series); a change only what changed.
-        let samples = if tick {
+        // A change samples what changed. A tick samples what changed too (without taking the
+        // names from the change trigger) and the rules' own metrics, and once a heartbeat
+        // everything: unchanged series only get a sample a heartbeat anyway.
+        let samples = if tick
+            && self
+                .last_full_sample_ms
+                .is_none_or(|last| now - last >= self.heartbeat_ms)
+        {
+            self.last_full_sample_ms = Some(now);
             self.live.snapshot()
+        } else if tick {
+            // The rules' own metrics never trigger an evaluation: they are sampled each tick.
+            let mut names = self.live.changed_names();
+            names.extend(SELF_METRICS.iter().map(|n| Arc::<str>::from(*n)));
+            self.live.snapshot_of(&names)
         } else {
             self.live.snapshot_of(&changed)
         };

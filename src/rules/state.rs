@@ -214,33 +214,53 @@ pub fn step_alerting(
             labels.insert(k.clone(), t.render_with(&series, s.value, ctx.template_env));
         }
         labels.insert("alertname", rule.name.clone());
-        let mut ann: BTreeMap<String, String> = annotations
-            .iter()
-            .map(|(k, t)| (k.clone(), t.render_with(&series, s.value, ctx.template_env)))
-            .collect();
-        if !ann.contains_key("runbook_url")
-            && let Some(url) = (ctx.runbook_url)(&labels)
-        {
-            ann.insert("runbook_url".into(), url);
-        }
         let fp = labels.fingerprint();
         seen.insert(fp);
-        let alert = alerts.entry(fp).or_insert_with(|| ActiveAlert {
-            labels: labels.clone(),
-            annotations: ann.clone(),
-            state: AlertState::Pending,
-            active_at_ms: now,
-            fired_at_ms: None,
-            value: s.value,
-            keep_firing_since_ms: None,
-            hold_until_ms: None,
+        // Annotations depend only on the series and the value: an alert whose value did not
+        // change keeps the ones rendered before (thousands of pending alerts re-evaluated each
+        // second would otherwise render them all again), except when it starts firing, so what
+        // is sent is rendered then (runbooks may have changed meanwhile).
+        let for_ms = for_.as_millis() as i64;
+        let unchanged = alerts.get(&fp).is_some_and(|a| {
+            a.value.to_bits() == s.value.to_bits()
+                && !(a.state == AlertState::Pending && now - a.active_at_ms >= for_ms)
         });
+        if !unchanged {
+            let mut ann: BTreeMap<String, String> = annotations
+                .iter()
+                .map(|(k, t)| (k.clone(), t.render_with(&series, s.value, ctx.template_env)))
+                .collect();
+            if !ann.contains_key("runbook_url")
+                && let Some(url) = (ctx.runbook_url)(&labels)
+            {
+                ann.insert("runbook_url".into(), url);
+            }
+            match alerts.get_mut(&fp) {
+                Some(a) => a.annotations = ann,
+                None => {
+                    alerts.insert(
+                        fp,
+                        ActiveAlert {
+                            labels,
+                            annotations: ann,
+                            state: AlertState::Pending,
+                            active_at_ms: now,
+                            fired_at_ms: None,
+                            value: s.value,
+                            keep_firing_since_ms: None,
+                            hold_until_ms: None,
+                        },
+                    );
+                }
+            }
+        }
+        let Some(alert) = alerts.get_mut(&fp) else {
+            continue;
+        };
         alert.value = s.value;
-        alert.annotations = ann;
         alert.keep_firing_since_ms = None;
         alert.hold_until_ms = None;
-        if alert.state == AlertState::Pending && now - alert.active_at_ms >= for_.as_millis() as i64
-        {
+        if alert.state == AlertState::Pending && now - alert.active_at_ms >= for_ms {
             alert.state = AlertState::Firing;
             alert.fired_at_ms = Some(now);
             transitions.push(alert.to_alert(None, ctx.generator_url));
@@ -325,8 +345,12 @@ mod tests {
             st.alerts[0].values().next().unwrap().state,
             AlertState::Pending
         );
+        let summary =
+            |st: &GroupState| st.alerts[0].values().next().unwrap().annotations["summary"].clone();
+        assert_eq!(summary(&st), "cdk failing (1)");
         store.push("failures", &provider("cdk"), 9_000, 2.0);
         assert!(run(&g, &mut st, &mut store, 9_999).transitions.is_empty());
+        assert_eq!(summary(&st), "cdk failing (2)", "a new value renders again");
         let fired = run(&g, &mut st, &mut store, 10_000).transitions;
         assert_eq!(fired.len(), 1);
         let a = &fired[0];

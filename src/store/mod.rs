@@ -1,7 +1,7 @@
 //! The database: SQLite (embedded, the default) or PostgreSQL, one portable schema
 //! (`migrations/`), one code path through sqlx's `Any` driver. Times are Unix milliseconds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -527,21 +527,23 @@ impl Store {
     }
 
     /// The saved cursors of a connection's streams.
+    /// Every saved cursor of a provider: connection → stream → cursor.
     pub async fn load_cursors(
         &self,
         provider: &str,
-        connection: &str,
-    ) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT stream, cursor FROM sync_state WHERE provider = $1 AND connection = $2",
-        )
-        .bind(provider)
-        .bind(connection)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("stream")?, r.try_get("cursor")?)))
-            .collect()
+    ) -> Result<HashMap<String, BTreeMap<String, String>>, StoreError> {
+        let rows =
+            sqlx::query("SELECT connection, stream, cursor FROM sync_state WHERE provider = $1")
+                .bind(provider)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+        for r in &rows {
+            out.entry(r.try_get("connection")?)
+                .or_default()
+                .insert(r.try_get("stream")?, r.try_get("cursor")?);
+        }
+        Ok(out)
     }
 
     /// Saves a stream's cursor (replacing the previous one).
@@ -584,8 +586,7 @@ impl Store {
         }
         let mut keep: Vec<usize> = last.into_values().collect();
         keep.sort_unstable();
-        let mut tx = self.pool.begin().await?;
-        for chunk in keep.chunks(ROWS) {
+        let statement = |chunk: &[usize]| {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     let b = i * 6;
@@ -610,14 +611,26 @@ impl Store {
             for &i in chunk {
                 let r = &records[i];
                 q = q
-                    .bind(&r.provider)
-                    .bind(&r.stream)
-                    .bind(&r.record_id)
-                    .bind(&r.connection)
-                    .bind(&r.payload)
+                    .bind(r.provider.as_str())
+                    .bind(r.stream.as_str())
+                    .bind(r.record_id.as_str())
+                    .bind(r.connection.as_str())
+                    .bind(r.payload.as_str())
                     .bind(now_ms);
             }
-            q.execute(&mut *tx).await?;
+            q
+        };
+        if keep.is_empty() {
+            return Ok(());
+        }
+        if keep.len() <= ROWS {
+            // One statement is atomic by itself: no transaction round trips.
+            statement(&keep).execute(&self.pool).await?;
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in keep.chunks(ROWS) {
+            statement(chunk).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

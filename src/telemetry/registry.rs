@@ -113,6 +113,11 @@ impl LiveStore {
         self.changed.notified().await;
     }
 
+    /// The names of the metrics that changed since the last `take_changed`, leaving them there.
+    pub fn changed_names(&self) -> std::collections::HashSet<Arc<str>> {
+        self.dirty.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The names of the metrics that changed since the last call.
     pub fn take_changed(&self) -> std::collections::HashSet<Arc<str>> {
         std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
