@@ -8,7 +8,7 @@
 //! Pipeline: validate → store into SQLite.
 //!
 //! Run: `cargo bench --bench scale` (or `bench/scale.sh`); `-- CONNECTIONS SECONDS WARMUP`
-//! (default 10000, 300 and 120). The first syncs fetch everything (120 records per connection,
+//! (default 10000, 480 and 240). The first syncs fetch everything (120 records per connection,
 //! 1.2 million in all); the figures after WARMUP seconds are the steady state of incremental
 //! syncs.
 
@@ -163,8 +163,8 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse::<u64>().ok());
     let connections = args.next().unwrap_or(10_000) as usize;
-    let seconds = args.next().unwrap_or(300);
-    let warmup = args.next().unwrap_or(120);
+    let seconds = args.next().unwrap_or(480);
+    let warmup = args.next().unwrap_or(240);
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_syncwatch"));
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();

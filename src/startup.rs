@@ -322,6 +322,19 @@ impl Application {
             });
         }
 
+        let internal_stages = settings
+            .pipelines
+            .iter()
+            .flat_map(|p| {
+                p.stages
+                    .iter()
+                    .map(|s| (p.name.clone(), s.as_str().to_string()))
+            })
+            .collect();
+        let events = Arc::new(crate::pipeline::events::EventSink::new(
+            internal_stages,
+            metrics.clone(),
+        ));
         let state = web::Data::new(AppState {
             store,
             registry,
@@ -338,6 +351,7 @@ impl Application {
             dispatch: dispatch_addr,
             alerting_status,
             started_at_ms: clock.now_ms(),
+            events,
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

@@ -4,6 +4,7 @@
 pub mod alertmanager;
 pub mod alerts;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod providers;
 pub mod runbooks;
@@ -48,6 +49,8 @@ pub struct AppState {
     /// The `alerting.yml` in use (`GET /api/v2/status`) and the last reload's outcome.
     pub alerting_status: crate::alerting::reload::SharedStatus,
     pub started_at_ms: i64,
+    /// Where `POST /api/v1/events` observations go.
+    pub events: Arc<crate::pipeline::events::EventSink>,
 }
 
 /// An API error.
@@ -163,6 +166,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/tickets", web::get().to(tickets::list))
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
     .route("/api/v1/providers", web::get().to(providers::list))
+    .route("/api/v1/events", web::post().to(events::post))
     .route(
         "/api/v1/providers/{provider}/connections/{connection}/sync",
         web::post().to(providers::sync_now),

@@ -119,6 +119,8 @@ impl Work {
             &errors,
             started.elapsed(),
         );
+        self.metrics
+            .stage_heartbeat(&self.pipeline, stage, self.clock.now_ms());
         if let Some(next) = &self.next
             && !passed.is_empty()
         {

@@ -7,6 +7,7 @@
 //! - [`actor`]: `StageActor` and the per-second queue reporter.
 
 pub mod actor;
+pub mod events;
 pub mod queue;
 pub mod stage;
 

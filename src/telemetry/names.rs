@@ -19,6 +19,8 @@ pub const STAGE_DURATION_SECONDS: &str = "syncwatch_stage_duration_seconds";
 pub const STAGE_QUEUE_RECORDS: &str = "syncwatch_stage_queue_records";
 pub const STAGE_QUEUE_CAPACITY_RECORDS: &str = "syncwatch_stage_queue_capacity_records";
 pub const STAGE_ITERATOR_AGE_SECONDS: &str = "syncwatch_stage_iterator_age_seconds";
+pub const STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS: &str =
+    "syncwatch_stage_last_processed_timestamp_seconds";
 pub const DLQ_RECORDS: &str = "syncwatch_dlq_records";
 pub const ALERTS: &str = "syncwatch_alerts";
 pub const RULE_EVALUATION_DURATION_SECONDS: &str = "syncwatch_rule_evaluation_duration_seconds";
@@ -133,6 +135,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         STAGE_ITERATOR_AGE_SECONDS,
         Kind::Gauge,
         "Age of the oldest record waiting at a stage's input (0 when empty).",
+    ),
+    (
+        STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS,
+        Kind::Gauge,
+        "When a stage last processed something (its heartbeat), in seconds since the epoch.",
     ),
     (
         DLQ_RECORDS,

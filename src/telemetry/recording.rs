@@ -9,6 +9,7 @@ use metrics::{counter, gauge, histogram, with_local_recorder};
 use super::names::*;
 use super::registry::MetricsRegistry;
 use crate::domain::{AlertState, ErrorClass, Severity};
+use crate::pipeline::events::StageTotals;
 
 /// A cheap handle to the application's recorder.
 #[derive(Debug, Clone)]
@@ -171,6 +172,54 @@ impl Metrics {
                     .increment(*n);
             }
             histogram!(STAGE_DURATION_SECONDS, "pipeline" => p, "stage" => s).record(duration.as_secs_f64());
+        });
+    }
+
+    /// A stage's heartbeat: the time it last processed something.
+    pub fn stage_heartbeat(&self, pipeline: &str, stage: &str, at_ms: i64) {
+        let (p, s) = (pipeline.to_string(), stage.to_string());
+        self.record(|| {
+            gauge!(STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS, "pipeline" => p, "stage" => s)
+                .set(at_ms as f64 / 1000.0)
+        });
+    }
+
+    /// What a stage outside syncwatch reported in one request. `first`: its first report, so
+    /// its counters start at zero (and `rate` sees the first records).
+    pub fn external_stage(&self, t: &StageTotals, first: bool, heartbeat_ms: i64) {
+        let (p, s) = (t.pipeline.clone(), t.stage.clone());
+        self.record(|| {
+            let received = counter!(STAGE_RECORDS_RECEIVED_TOTAL, "pipeline" => p.clone(), "stage" => s.clone());
+            let sent = counter!(STAGE_RECORDS_SENT_TOTAL, "pipeline" => p.clone(), "stage" => s.clone());
+            if first {
+                for class in ErrorClass::ALL {
+                    counter!(STAGE_ERRORS_TOTAL, "pipeline" => p.clone(), "stage" => s.clone(), "error_class" => class.as_str())
+                        .absolute(0);
+                }
+            }
+            received.increment(t.records_in);
+            sent.increment(t.records_out);
+            for (class, n) in &t.failed {
+                counter!(STAGE_ERRORS_TOTAL, "pipeline" => p.clone(), "stage" => s.clone(), "error_class" => class.as_str())
+                    .increment(*n);
+            }
+            if !t.durations.is_empty() {
+                let h = histogram!(STAGE_DURATION_SECONDS, "pipeline" => p.clone(), "stage" => s.clone());
+                for d in &t.durations {
+                    h.record(*d);
+                }
+            }
+            if let Some(age) = t.iterator_age_seconds {
+                gauge!(STAGE_ITERATOR_AGE_SECONDS, "pipeline" => p.clone(), "stage" => s.clone()).set(age);
+            }
+            if let Some(q) = t.queue_records {
+                gauge!(STAGE_QUEUE_RECORDS, "pipeline" => p.clone(), "stage" => s.clone()).set(q as f64);
+            }
+            if let Some(c) = t.queue_capacity_records {
+                gauge!(STAGE_QUEUE_CAPACITY_RECORDS, "pipeline" => p.clone(), "stage" => s.clone()).set(c as f64);
+            }
+            gauge!(STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS, "pipeline" => p, "stage" => s)
+                .set(heartbeat_ms as f64 / 1000.0);
         });
     }
 

@@ -3,6 +3,7 @@
 
 mod check_cli;
 mod end_to_end;
+mod events;
 mod fakes;
 mod health;
 mod helpers;
