@@ -243,6 +243,7 @@ impl Application {
 
         let mut all_queues = Vec::new();
         let mut links = BTreeMap::new();
+        let mut stage_links = BTreeMap::new();
         for p in &settings.pipelines {
             let max_batch = settings
                 .providers
@@ -252,9 +253,12 @@ impl Application {
                 .map(|prof| prof.page_size() as u64)
                 .max()
                 .unwrap_or(1);
-            let (link, queues) = build_pipeline(p, max_batch, &store, &metrics, &clock);
-            all_queues.extend(queues);
-            links.insert(p.name.clone(), link);
+            let stages = build_pipeline(p, max_batch, &store, &metrics, &clock);
+            all_queues.extend(stages.iter().map(|(_, l)| l.queue.clone()));
+            links.insert(p.name.clone(), stages[0].1.clone());
+            for (kind, link) in stages {
+                stage_links.insert((p.name.clone(), kind.as_str().to_string()), link);
+            }
         }
         spawn_queue_reporter(all_queues, metrics.clone(), clock.clone());
 
@@ -352,6 +356,7 @@ impl Application {
             alerting_status,
             started_at_ms: clock.now_ms(),
             events,
+            stages: stage_links,
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

@@ -4,6 +4,7 @@
 pub mod alertmanager;
 pub mod alerts;
 pub mod auth;
+pub mod dlq;
 pub mod events;
 pub mod health;
 pub mod providers;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub started_at_ms: i64,
     /// Where `POST /api/v1/events` observations go.
     pub events: Arc<crate::pipeline::events::EventSink>,
+    /// Every pipeline stage by (pipeline, stage), for DLQ replays.
+    pub stages: BTreeMap<(String, String), crate::pipeline::StageLink>,
 }
 
 /// An API error.
@@ -167,6 +170,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
     .route("/api/v1/providers", web::get().to(providers::list))
     .route("/api/v1/events", web::post().to(events::post))
+    .route("/api/v1/dlq", web::get().to(dlq::list))
+    .route("/api/v1/dlq/replay", web::post().to(dlq::replay))
     .route(
         "/api/v1/providers/{provider}/connections/{connection}/sync",
         web::post().to(providers::sync_now),

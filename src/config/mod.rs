@@ -148,13 +148,15 @@ pub struct ApiToken {
 }
 
 /// The scopes a token can hold.
-pub const SCOPES: [&str; 6] = [
+pub const SCOPES: [&str; 8] = [
     "tickets:read",
     "tickets:write",
     "admin",
     "events:write",
     "alerts:write",
     "silences:write",
+    "dlq:read",
+    "dlq:write",
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -48,68 +48,100 @@ impl Work {
         let started = Instant::now();
         let stage = self.kind.as_str();
         let received = batch.records.len() as u64;
-        let mut passed = Vec::with_capacity(batch.records.len());
-        let mut dead = Vec::new();
-        let letter = |record: &serde_json::Value, class: ErrorClass, error: String| DeadLetter {
-            pipeline: self.pipeline.clone(),
-            stage: stage.to_string(),
-            provider: batch.provider.clone(),
-            connection: batch.connection.clone(),
-            stream: batch.stream.clone(),
-            record: record.to_string(),
-            error,
-            error_class: class,
-        };
+        let replay = !batch.dlq_ids.is_empty();
+        let mut ids = batch.dlq_ids.into_iter();
+        // Each record with the id of its dead letter when the batch is a replay.
+        let mut passed: Vec<(serde_json::Value, Option<String>)> =
+            Vec::with_capacity(batch.records.len());
+        let mut failed: Vec<(serde_json::Value, Option<String>, ErrorClass, String)> = Vec::new();
         match self.kind {
             StageKind::Validate => {
                 for r in batch.records {
+                    let id = ids.next();
                     match validate(&r) {
-                        Ok(_) => passed.push(r),
-                        Err(f) => dead.push(letter(&r, f.class, f.message)),
+                        Ok(_) => passed.push((r, id)),
+                        Err(f) => failed.push((r, id, f.class, f.message)),
                     }
                 }
             }
             StageKind::Store => {
                 let mut rows = Vec::with_capacity(batch.records.len());
                 for r in batch.records {
+                    let id = ids.next();
                     match to_stored(&batch.provider, &batch.connection, &batch.stream, &r) {
                         Ok(row) => {
                             rows.push(row);
-                            passed.push(r);
+                            passed.push((r, id));
                         }
-                        Err(f) => dead.push(letter(&r, f.class, f.message)),
+                        Err(f) => failed.push((r, id, f.class, f.message)),
                     }
                 }
                 if let Err(e) = self.store.upsert_records(&rows, self.clock.now_ms()).await {
                     tracing::error!(pipeline = %self.pipeline, stage, error = %e, "store stage failed; batch sent to the DLQ");
-                    for r in passed.drain(..) {
-                        dead.push(letter(&r, ErrorClass::Server, format!("store failed: {e}")));
+                    for (r, id) in passed.drain(..) {
+                        failed.push((r, id, ErrorClass::Server, format!("store failed: {e}")));
                     }
                 }
             }
         }
         let mut errors: Vec<(ErrorClass, u64)> = Vec::new();
-        for d in &dead {
-            match errors.iter_mut().find(|(c, _)| *c == d.error_class) {
+        for (_, _, class, _) in &failed {
+            match errors.iter_mut().find(|(c, _)| c == class) {
                 Some((_, n)) => *n += 1,
-                None => errors.push((d.error_class, 1)),
+                None => errors.push((*class, 1)),
             }
         }
-        if !dead.is_empty() {
-            match self
-                .store
-                .insert_dead_letters(&dead, self.clock.now_ms())
-                .await
-            {
-                Ok(()) => {
-                    if let Ok(n) = self.store.count_dead_letters(&self.pipeline, stage).await {
-                        self.metrics.dlq_records(&self.pipeline, stage, n as u64);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(pipeline = %self.pipeline, stage, error = %e, records = dead.len(), "cannot write dead letters")
+        let mut new_letters = Vec::new();
+        let mut failed_again = Vec::new();
+        for (record, id, class, error) in failed {
+            match id {
+                Some(id) => failed_again.push((id, class, error)),
+                None => new_letters.push(DeadLetter {
+                    pipeline: self.pipeline.clone(),
+                    stage: stage.to_string(),
+                    provider: batch.provider.clone(),
+                    connection: batch.connection.clone(),
+                    stream: batch.stream.clone(),
+                    record: record.to_string(),
+                    error,
+                    error_class: class,
+                }),
+            }
+        }
+        let now = self.clock.now_ms();
+        let mut dlq_changed = false;
+        if !new_letters.is_empty() {
+            dlq_changed = true;
+            if let Err(e) = self.store.insert_dead_letters(&new_letters, now).await {
+                tracing::error!(pipeline = %self.pipeline, stage, error = %e, records = new_letters.len(), "cannot write dead letters; records dropped");
+                self.metrics.stage_dropped(
+                    &self.pipeline,
+                    stage,
+                    "dlq_write_failed",
+                    false,
+                    new_letters.len() as u64,
+                );
+            }
+        }
+        if !failed_again.is_empty() {
+            dlq_changed = true;
+            if let Err(e) = self.store.retry_failed_dead_letters(&failed_again).await {
+                tracing::error!(pipeline = %self.pipeline, stage, error = %e, "cannot update replayed dead letters");
+            }
+        }
+        if replay {
+            // Replayed records that passed leave the DLQ; later stages send them back if they
+            // fail there.
+            let done: Vec<String> = passed.iter().filter_map(|(_, id)| id.clone()).collect();
+            if !done.is_empty() {
+                dlq_changed = true;
+                if let Err(e) = self.store.delete_dead_letters(&done).await {
+                    tracing::error!(pipeline = %self.pipeline, stage, error = %e, "cannot remove replayed dead letters");
                 }
             }
+        }
+        if dlq_changed && let Ok(n) = self.store.count_dead_letters(&self.pipeline, stage).await {
+            self.metrics.dlq_records(&self.pipeline, stage, n as u64);
         }
         self.metrics.stage_batch(
             &self.pipeline,
@@ -119,13 +151,13 @@ impl Work {
             &errors,
             started.elapsed(),
         );
-        self.metrics
-            .stage_heartbeat(&self.pipeline, stage, self.clock.now_ms());
+        self.metrics.stage_heartbeat(&self.pipeline, stage, now);
         if let Some(next) = &self.next
             && !passed.is_empty()
         {
             let out = RecordBatch {
-                records: passed,
+                records: passed.into_iter().map(|(r, _)| r).collect(),
+                dlq_ids: Vec::new(),
                 ticket: 0,
                 ..batch
             };
@@ -154,18 +186,19 @@ impl Handler<RecordBatch> for StageActor {
     }
 }
 
-/// Starts a pipeline's stages, last first; returns the link to its first stage and every
-/// stage's queue. `max_batch_records` (the largest page a provider sends into it) turns the
-/// mailbox bound into a capacity in records.
+/// Starts a pipeline's stages, last first; returns a link to each stage, in pipeline order
+/// (the first is where records enter; a replay enters at the stage that failed them).
+/// `max_batch_records` (the largest page a provider sends into it) turns the mailbox bound into
+/// a capacity in records.
 pub fn build_pipeline(
     settings: &PipelineSettings,
     max_batch_records: u64,
     store: &Store,
     metrics: &Metrics,
     clock: &Arc<dyn Clock>,
-) -> (StageLink, Vec<Arc<StageQueue>>) {
+) -> Vec<(StageKind, StageLink)> {
     let mut next: Option<StageLink> = None;
-    let mut queues = Vec::new();
+    let mut links = Vec::new();
     for kind in settings.stages.iter().rev() {
         let capacity = settings.queue_capacity_batches as u64 * max_batch_records;
         let queue = Arc::new(StageQueue::new(&settings.name, kind.as_str(), capacity));
@@ -182,18 +215,16 @@ pub fn build_pipeline(
             clock: clock.clone(),
         }
         .start();
-        queues.push(queue.clone());
-        next = Some(StageLink {
+        let link = StageLink {
             addr: addr.recipient(),
             queue,
             clock: clock.clone(),
-        });
+        };
+        links.push((*kind, link.clone()));
+        next = Some(link);
     }
-    queues.reverse();
-    (
-        next.expect("pipelines have at least one stage (validated)"),
-        queues,
-    )
+    links.reverse();
+    links
 }
 
 /// Refreshes queue depth and iterator age of every stage once a second, from outside the stage

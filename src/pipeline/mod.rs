@@ -25,6 +25,8 @@ pub struct RecordBatch {
     pub connection: String,
     pub stream: String,
     pub records: Vec<Value>,
+    /// When the batch replays dead letters: their ids, one per record (empty otherwise).
+    pub dlq_ids: Vec<String>,
     /// Set by [`StageLink::send`]: identifies the batch in the receiving stage's queue.
     pub ticket: u64,
 }

@@ -354,6 +354,7 @@ impl SyncJob {
                     connection: self.connection.clone(),
                     stream: stream.name.clone(),
                     records: page.records,
+                    dlq_ids: Vec::new(),
                     ticket: 0,
                 };
                 if let Err(e) = self.pipeline.send(batch).await {

@@ -92,6 +92,30 @@ pub struct DeadLetter {
     pub error_class: ErrorClass,
 }
 
+/// A dead letter as stored, with its id, attempts and time.
+#[derive(Debug, Clone)]
+pub struct StoredDeadLetter {
+    pub id: String,
+    pub letter: DeadLetter,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+}
+
+/// Which dead letters to list or replay (every field narrows).
+#[derive(Debug, Clone, Default)]
+pub struct DlqFilter {
+    pub ids: Vec<String>,
+    pub pipeline: Option<String>,
+    pub stage: Option<String>,
+    pub provider: Option<String>,
+    pub connection: Option<String>,
+    pub stream: Option<String>,
+    pub error_class: Option<ErrorClass>,
+    /// `(created_at, id)` of the last letter of the previous page.
+    pub cursor: Option<(i64, String)>,
+    pub limit: i64,
+}
+
 /// A record for the `records` table.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
@@ -318,6 +342,42 @@ impl Store {
             .transpose()?)
     }
 
+    /// Runs a listing query (`sql` ends in its WHERE clauses) newest first by `created_at`, after
+    /// `cursor`, one row more than `limit` (so the caller knows whether a next page exists).
+    async fn newest_first(
+        &self,
+        mut sql: String,
+        mut binds: Vec<Bind>,
+        cursor: &Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        if let Some((at, id)) = cursor {
+            binds.push(Bind::Int(*at));
+            binds.push(Bind::Int(*at));
+            binds.push(Bind::Text(id.clone()));
+            let n = binds.len();
+            sql.push_str(&format!(
+                " AND (created_at < ${} OR (created_at = ${} AND id < ${}))",
+                n - 2,
+                n - 1,
+                n
+            ));
+        }
+        binds.push(Bind::Int(limit + 1));
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ${}",
+            binds.len()
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
     pub async fn list_tickets(&self, f: &TicketFilter) -> Result<TicketPage, StoreError> {
         let mut sql = String::from("SELECT * FROM tickets WHERE 1 = 1");
         let mut binds: Vec<Bind> = Vec::new();
@@ -347,31 +407,7 @@ impl Store {
         if let Some(since) = f.since_ms {
             add(" AND created_at >= ?", Bind::Int(since), &mut binds);
         }
-        if let Some((at, id)) = &f.cursor {
-            binds.push(Bind::Int(*at));
-            binds.push(Bind::Int(*at));
-            binds.push(Bind::Text(id.clone()));
-            let n = binds.len();
-            sql.push_str(&format!(
-                " AND (created_at < ${} OR (created_at = ${} AND id < ${}))",
-                n - 2,
-                n - 1,
-                n
-            ));
-        }
-        binds.push(Bind::Int(f.limit + 1));
-        sql.push_str(&format!(
-            " ORDER BY created_at DESC, id DESC LIMIT ${}",
-            binds.len()
-        ));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = self.newest_first(sql, binds, &f.cursor, f.limit).await?;
         let mut tickets = rows
             .iter()
             .map(ticket_from_row)
@@ -644,6 +680,21 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")?)
     }
 
+    pub async fn count_records_of_connection(
+        &self,
+        provider: &str,
+        connection: &str,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM records WHERE provider = $1 AND connection = $2",
+        )
+        .bind(provider)
+        .bind(connection)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
     pub async fn insert_dead_letters(
         &self,
         letters: &[DeadLetter],
@@ -666,6 +717,103 @@ impl Store {
             .bind(d.error_class.as_str())
             .bind(1i64)
             .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Dead letters, newest first; the cursor of the next page when there is one.
+    pub async fn list_dead_letters(
+        &self,
+        f: &DlqFilter,
+    ) -> Result<(Vec<StoredDeadLetter>, Option<String>), StoreError> {
+        let mut sql = String::from("SELECT * FROM dlq WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        for (column, value) in [
+            ("pipeline", &f.pipeline),
+            ("stage", &f.stage),
+            ("provider", &f.provider),
+            ("connection", &f.connection),
+            ("stream", &f.stream),
+        ] {
+            if let Some(v) = value {
+                binds.push(Bind::Text(v.clone()));
+                sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+            }
+        }
+        if let Some(c) = f.error_class {
+            binds.push(Bind::Text(c.as_str().into()));
+            sql.push_str(&format!(" AND error_class = ${}", binds.len()));
+        }
+        if !f.ids.is_empty() {
+            let mut marks = Vec::new();
+            for id in &f.ids {
+                binds.push(Bind::Text(id.clone()));
+                marks.push(format!("${}", binds.len()));
+            }
+            sql.push_str(&format!(" AND id IN ({})", marks.join(", ")));
+        }
+        let rows = self.newest_first(sql, binds, &f.cursor, f.limit).await?;
+        let mut letters = rows
+            .iter()
+            .map(|r| {
+                let class: String = r.try_get("error_class")?;
+                Ok(StoredDeadLetter {
+                    id: r.try_get("id")?,
+                    letter: DeadLetter {
+                        pipeline: r.try_get("pipeline")?,
+                        stage: r.try_get("stage")?,
+                        provider: r.try_get("provider")?,
+                        connection: r.try_get("connection")?,
+                        stream: r.try_get("stream")?,
+                        record: r.try_get("record")?,
+                        error: r.try_get("error")?,
+                        error_class: ErrorClass::parse(&class).ok_or_else(|| {
+                            StoreError::Corrupt(format!("dlq.error_class {class:?}"))
+                        })?,
+                    },
+                    attempts: r.try_get("attempts")?,
+                    created_at_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = if letters.len() as i64 > f.limit {
+            letters.truncate(f.limit as usize);
+            letters.last().map(|l| make_cursor(l.created_at_ms, &l.id))
+        } else {
+            None
+        };
+        Ok((letters, next))
+    }
+
+    /// Replayed letters that passed their stage leave the DLQ.
+    pub async fn delete_dead_letters(&self, ids: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("DELETE FROM dlq WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replayed letters that failed again: one more attempt, and the new error.
+    pub async fn retry_failed_dead_letters(
+        &self,
+        failed: &[(String, ErrorClass, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, class, error) in failed {
+            sqlx::query(
+                "UPDATE dlq SET attempts = attempts + 1, error = $1, error_class = $2 WHERE id = $3",
+            )
+            .bind(error)
+            .bind(class.as_str())
+            .bind(id)
             .execute(&mut *tx)
             .await?;
         }

@@ -19,6 +19,7 @@ pub const STAGE_DURATION_SECONDS: &str = "syncwatch_stage_duration_seconds";
 pub const STAGE_QUEUE_RECORDS: &str = "syncwatch_stage_queue_records";
 pub const STAGE_QUEUE_CAPACITY_RECORDS: &str = "syncwatch_stage_queue_capacity_records";
 pub const STAGE_ITERATOR_AGE_SECONDS: &str = "syncwatch_stage_iterator_age_seconds";
+pub const STAGE_RECORDS_DROPPED_TOTAL: &str = "syncwatch_stage_records_dropped_total";
 pub const STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS: &str =
     "syncwatch_stage_last_processed_timestamp_seconds";
 pub const DLQ_RECORDS: &str = "syncwatch_dlq_records";
@@ -135,6 +136,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         STAGE_ITERATOR_AGE_SECONDS,
         Kind::Gauge,
         "Age of the oldest record waiting at a stage's input (0 when empty).",
+    ),
+    (
+        STAGE_RECORDS_DROPPED_TOTAL,
+        Kind::Counter,
+        "Records a stage dropped without passing them on or to the DLQ, by reason; intentional=\"false\" means lost.",
     ),
     (
         STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS,

@@ -141,6 +141,25 @@ impl Metrics {
                 counter!(STAGE_ERRORS_TOTAL, "pipeline" => p.clone(), "stage" => s.clone(), "error_class" => class.as_str())
                     .absolute(0);
             }
+            counter!(STAGE_RECORDS_DROPPED_TOTAL, "pipeline" => p.clone(), "stage" => s.clone(), "reason" => "dlq_write_failed", "intentional" => "false")
+                .absolute(0);
+        });
+    }
+
+    /// Records a stage let go of without passing them on or to the DLQ, and why.
+    pub fn stage_dropped(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        reason: &'static str,
+        intentional: bool,
+        records: u64,
+    ) {
+        let (p, s) = (pipeline.to_string(), stage.to_string());
+        let intentional = if intentional { "true" } else { "false" };
+        self.record(|| {
+            counter!(STAGE_RECORDS_DROPPED_TOTAL, "pipeline" => p, "stage" => s, "reason" => reason, "intentional" => intentional)
+                .increment(records)
         });
     }
 

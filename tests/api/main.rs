@@ -2,6 +2,7 @@
 //! SQLite file, the provider simulator, a fake Slack Web API and a fake SMTP server.
 
 mod check_cli;
+mod dlq;
 mod end_to_end;
 mod events;
 mod fakes;

@@ -1,0 +1,278 @@
+//! `GET /api/v1/dlq` (filters, newest first, cursor pagination) and `POST /api/v1/dlq/replay`
+//! (by ids or by filter): dead letters go back into the stage that failed them.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, auth};
+use crate::domain::ErrorClass;
+use crate::domain::clock::rfc3339;
+use crate::pipeline::RecordBatch;
+use crate::store::{DlqFilter, StoredDeadLetter, parse_cursor};
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+/// Dead letters one replay request takes at most.
+const MAX_REPLAY: i64 = 10_000;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pipeline: Option<String>,
+    stage: Option<String>,
+    provider: Option<String>,
+    connection: Option<String>,
+    stream: Option<String>,
+    error_class: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pipeline: Option<String>,
+    stage: Option<String>,
+    provider: Option<String>,
+    connection: Option<String>,
+    stream: Option<String>,
+    error_class: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+fn to_store(f: Filter, prefix: &str) -> Result<DlqFilter, ApiError> {
+    let error_class = f
+        .error_class
+        .map(|c| {
+            ErrorClass::parse(&c).ok_or_else(|| {
+                let all: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+                ApiError::bad_request(format!(
+                    "{prefix}error_class: {c:?} is not one of {}",
+                    all.join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(DlqFilter {
+        pipeline: f.pipeline,
+        stage: f.stage,
+        provider: f.provider,
+        connection: f.connection,
+        stream: f.stream,
+        error_class,
+        ..DlqFilter::default()
+    })
+}
+
+fn view(l: &StoredDeadLetter) -> Value {
+    // Stored records are JSON text; one that is not (it never should be) is shown as text.
+    let record: Value =
+        serde_json::from_str(&l.letter.record).unwrap_or(Value::String(l.letter.record.clone()));
+    json!({
+        "id": l.id,
+        "pipeline": l.letter.pipeline,
+        "stage": l.letter.stage,
+        "provider": l.letter.provider,
+        "connection": l.letter.connection,
+        "stream": l.letter.stream,
+        "error": l.letter.error,
+        "error_class": l.letter.error_class.as_str(),
+        "attempts": l.attempts,
+        "created_at": rfc3339(l.created_at_ms),
+        "record": record,
+    })
+}
+
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require(&req, &state, "dlq:read")?;
+    let q = q.into_inner();
+    let filter = Filter {
+        pipeline: q.pipeline,
+        stage: q.stage,
+        provider: q.provider,
+        connection: q.connection,
+        stream: q.stream,
+        error_class: q.error_class,
+    };
+    let mut f = to_store(filter, "")?;
+    f.cursor = q
+        .cursor
+        .map(|c| {
+            parse_cursor(&c).ok_or_else(|| {
+                ApiError::bad_request("cursor: not a cursor returned as next_cursor")
+            })
+        })
+        .transpose()?;
+    f.limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&f.limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let (letters, next) = state
+        .store
+        .list_dead_letters(&f)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "dead_letters": letters.iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    #[serde(default)]
+    ids: Vec<String>,
+    filter: Option<Filter>,
+    limit: Option<i64>,
+}
+
+pub async fn replay(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ReplayRequest>,
+) -> Result<HttpResponse, ApiError> {
+    auth::require(&req, &state, "dlq:write")?;
+    let body = body.into_inner();
+    let limit = body.limit.unwrap_or(1_000);
+    if !(1..=MAX_REPLAY).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: must be between 1 and {MAX_REPLAY}"
+        )));
+    }
+    let mut f = match (&body.ids[..], body.filter) {
+        ([], None) => {
+            return Err(ApiError::bad_request(
+                "give ids, or a filter (pipeline, stage, provider, connection, stream, error_class)",
+            ));
+        }
+        ([], Some(filter)) => {
+            let f = to_store(filter, "filter.")?;
+            let narrowed = f.pipeline.is_some()
+                || f.stage.is_some()
+                || f.provider.is_some()
+                || f.connection.is_some()
+                || f.stream.is_some()
+                || f.error_class.is_some();
+            if !narrowed {
+                return Err(ApiError::bad_request(
+                    "filter: name at least one of pipeline, stage, provider, connection, stream, error_class",
+                ));
+            }
+            f
+        }
+        (ids, None) => {
+            if ids.len() as i64 > MAX_REPLAY {
+                return Err(ApiError::bad_request(format!(
+                    "ids: at most {MAX_REPLAY} a request"
+                )));
+            }
+            DlqFilter {
+                ids: ids.to_vec(),
+                ..DlqFilter::default()
+            }
+        }
+        (_, Some(_)) => return Err(ApiError::bad_request("give ids or a filter, not both")),
+    };
+    f.limit = limit;
+    let (letters, _) = state
+        .store
+        .list_dead_letters(&f)
+        .await
+        .map_err(ApiError::internal)?;
+    let unknown: Vec<&String> = f
+        .ids
+        .iter()
+        .filter(|id| !letters.iter().any(|l| &l.id == *id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "ids: no dead letter {}",
+            unknown
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    // Oldest first, in batches of one stream of one connection at one stage.
+    let mut groups: BTreeMap<(String, String, String, String, String), Vec<&StoredDeadLetter>> =
+        BTreeMap::new();
+    for l in letters.iter().rev() {
+        let d = &l.letter;
+        groups
+            .entry((
+                d.pipeline.clone(),
+                d.stage.clone(),
+                d.provider.clone(),
+                d.connection.clone(),
+                d.stream.clone(),
+            ))
+            .or_default()
+            .push(l);
+    }
+    let mut replayed = 0usize;
+    let mut skipped = Vec::new();
+    for ((pipeline, stage, provider, connection, stream), letters) in groups {
+        let Some(link) = state.stages.get(&(pipeline.clone(), stage.clone())) else {
+            skipped.push(json!({
+                "pipeline": pipeline, "stage": stage, "records": letters.len(),
+                "reason": "no such stage in the pipelines configured now",
+            }));
+            continue;
+        };
+        let mut records = Vec::with_capacity(letters.len());
+        let mut ids = Vec::with_capacity(letters.len());
+        for l in letters {
+            // A record that is not JSON goes back as the text it was.
+            records.push(
+                serde_json::from_str(&l.letter.record)
+                    .unwrap_or(Value::String(l.letter.record.clone())),
+            );
+            ids.push(l.id.clone());
+        }
+        replayed += records.len();
+        let batch = RecordBatch {
+            provider,
+            connection,
+            stream,
+            records,
+            dlq_ids: ids,
+            ticket: 0,
+        };
+        // Waits while the stage works on it (and on what it passes on).
+        link.send(batch)
+            .await
+            .map_err(|_| ApiError::unavailable("pipeline stage"))?;
+    }
+    // What is still in the DLQ failed again.
+    let ids: Vec<String> = letters.iter().map(|l| l.id.clone()).collect();
+    let (left, _) = state
+        .store
+        .list_dead_letters(&DlqFilter {
+            ids,
+            limit: MAX_REPLAY,
+            ..DlqFilter::default()
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    let skipped_n: usize = skipped
+        .iter()
+        .map(|s| s["records"].as_u64().unwrap_or(0) as usize)
+        .sum();
+    let still_failing = left.len() - skipped_n;
+    Ok(HttpResponse::Ok().json(json!({
+        "replayed": replayed,
+        "resolved": replayed - still_failing,
+        "still_failing": still_failing,
+        "skipped": skipped,
+    })))
+}
