@@ -14,6 +14,9 @@ use crate::domain::{Clock, ErrorClass};
 use crate::store::{DeadLetter, Store};
 use crate::telemetry::Metrics;
 
+/// How often an idle stage shows it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
 pub struct StageActor {
     pipeline: String,
     kind: StageKind,
@@ -31,6 +34,12 @@ impl Actor for StageActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.mailbox);
+        // The heartbeat while idle. A batch in progress holds the actor (atomic responses), so
+        // a stage stuck on one stops beating.
+        ctx.run_interval(HEARTBEAT, |act, _| {
+            act.metrics
+                .stage_heartbeat(&act.pipeline, act.kind.as_str(), act.clock.now_ms());
+        });
     }
 }
 

@@ -145,7 +145,7 @@ pub const ALL: &[(&str, Kind, &str)] = &[
     (
         STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS,
         Kind::Gauge,
-        "When a stage last processed something (its heartbeat), in seconds since the epoch.",
+        "A stage's heartbeat: when it last processed a batch or, idle, showed it is alive (seconds since the epoch).",
     ),
     (
         DLQ_RECORDS,

@@ -35,6 +35,19 @@ async fn synced_records_are_stored_once_and_malformed_ones_go_to_the_dlq() {
         store.count_records("tekion").await.unwrap(),
         2 * RECORDS_PER_CONNECTION as i64
     );
+    // Every stage beats.
+    let m = app.metrics().await;
+    let now = chrono::Utc::now().timestamp() as f64;
+    for stage in ["validate", "store"] {
+        let beat = metric_value(
+            &m,
+            &format!(
+                r#"syncwatch_stage_last_processed_timestamp_seconds{{pipeline="dms",stage="{stage}"}}"#
+            ),
+        )
+        .unwrap_or_else(|| panic!("no heartbeat of {stage}: {m}"));
+        assert!((now - beat).abs() < 30.0, "{stage}: {beat} vs {now}");
+    }
 
     // Syncs are incremental: each connection sees a changed record about every 10 s, and
     // every record the provider sends from now on is damaged.
