@@ -34,6 +34,8 @@ pub struct Loaded {
     pub alerting: AlertingConfig,
     pub runbooks: Vec<Runbook>,
     pub profiles: BTreeMap<String, Profile>,
+    /// Pipeline → its transform stage's mapping.
+    pub transforms: BTreeMap<String, Arc<crate::pipeline::transform::Transform>>,
     pub scenario: Vec<FaultSpec>,
 }
 
@@ -55,6 +57,14 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
             profiles.insert(p.name.clone(), profile);
         }
     }
+    let mut transforms = BTreeMap::new();
+    for p in &settings.pipelines {
+        if let Some(path) = &p.transform
+            && let Some(t) = take(crate::pipeline::transform::load(path), &mut problems)
+        {
+            transforms.insert(p.name.clone(), Arc::new(t));
+        }
+    }
     let scenario = match (&settings.simulator.scenario, settings.simulator.enabled) {
         (Some(path), true) => take(load_scenario(path), &mut problems),
         _ => Some(Vec::new()),
@@ -68,6 +78,7 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
                 alerting,
                 runbooks,
                 profiles,
+                transforms,
                 scenario,
             })
         }
@@ -253,7 +264,8 @@ impl Application {
                 .map(|prof| prof.page_size() as u64)
                 .max()
                 .unwrap_or(1);
-            let stages = build_pipeline(p, max_batch, &store, &metrics, &clock);
+            let transform = loaded.transforms.get(&p.name).cloned();
+            let stages = build_pipeline(p, max_batch, transform, &store, &metrics, &clock);
             all_queues.extend(stages.iter().map(|(_, l)| l.queue.clone()));
             links.insert(p.name.clone(), stages[0].1.clone());
             for (kind, link) in stages {

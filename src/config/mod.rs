@@ -112,15 +112,17 @@ impl ProviderSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StageKind {
     Validate,
+    Transform,
     Store,
 }
 
 impl StageKind {
-    pub const ALL: [StageKind; 2] = [StageKind::Validate, StageKind::Store];
+    pub const ALL: [StageKind; 3] = [StageKind::Validate, StageKind::Transform, StageKind::Store];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StageKind::Validate => "validate",
+            StageKind::Transform => "transform",
             StageKind::Store => "store",
         }
     }
@@ -130,6 +132,8 @@ impl StageKind {
 pub struct PipelineSettings {
     pub name: String,
     pub stages: Vec<StageKind>,
+    /// The `transform` stage's field mapping (when the pipeline has that stage).
+    pub transform: Option<PathBuf>,
     /// Batches each stage's mailbox holds before senders wait.
     pub queue_capacity_batches: usize,
 }
@@ -289,6 +293,7 @@ struct RawPipeline {
     name: S,
     stages: Vec<S>,
     queue_capacity: Option<Spanned<i64>>,
+    transform: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -611,9 +616,25 @@ impl Validator<'_> {
                 Some(c) => *c.get_ref() as usize,
                 None => 16,
             };
+            let transform = if stages.contains(&StageKind::Transform) {
+                Some(self.path(
+                    &format!("{key}.transform"),
+                    &p.get_ref().transform,
+                    &format!("transforms/{name}.toml"),
+                ))
+            } else {
+                if let Some(t) = &p.get_ref().transform {
+                    self.problem(
+                        t.span().start,
+                        format!("{key}.transform: the pipeline has no \"transform\" stage"),
+                    );
+                }
+                None
+            };
             out.push(PipelineSettings {
                 name,
                 stages,
+                transform,
                 queue_capacity_batches,
             });
         }
@@ -933,6 +954,29 @@ jitter = "1s""#,
         let err = parse_str(&text).unwrap_err().to_string();
         assert!(
             err.contains(":12:") && err.contains("unknown field `every`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_transform_stage_reads_its_mapping_file() {
+        let text = GOOD.replace(
+            r#"["validate", "store"]"#,
+            r#"["transform", "validate", "store"]"#,
+        );
+        let s = parse_str(&text).unwrap();
+        assert_eq!(
+            s.pipelines[0].transform,
+            Some(PathBuf::from("conf/transforms/dms.toml"))
+        );
+        assert_eq!(s.pipelines[0].stages[0], StageKind::Transform);
+        let text = GOOD.replace(
+            r#"stages = ["validate", "store"]"#,
+            "stages = [\"validate\", \"store\"]\ntransform = \"t.toml\"",
+        );
+        let err = parse_str(&text).unwrap_err().to_string();
+        assert!(
+            err.contains(":8: pipelines[0].transform: the pipeline has no \"transform\" stage"),
             "{err}"
         );
     }

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use super::RecordBatch;
 use super::queue::{StageLink, StageQueue};
 use super::stage::{to_stored, validate};
+use super::transform::Transform;
 use crate::config::{PipelineSettings, StageKind};
 use crate::domain::{Clock, ErrorClass};
 use crate::store::{DeadLetter, Store};
@@ -24,6 +25,8 @@ pub struct StageActor {
     mailbox: usize,
     queue: Arc<StageQueue>,
     next: Option<StageLink>,
+    /// The field mapping of a `transform` stage (empty for the others).
+    transform: Arc<Transform>,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -47,6 +50,7 @@ struct Work {
     pipeline: String,
     kind: StageKind,
     next: Option<StageLink>,
+    transform: Arc<Transform>,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -69,6 +73,16 @@ impl Work {
                     let id = ids.next();
                     match validate(&r) {
                         Ok(_) => passed.push((r, id)),
+                        Err(f) => failed.push((r, id, f.class, f.message)),
+                    }
+                }
+            }
+            StageKind::Transform => {
+                for r in batch.records {
+                    let id = ids.next();
+                    // The original goes to the DLQ when a step fails, not a half-changed copy.
+                    match self.transform.apply(&batch.stream, r.clone()) {
+                        Ok(out) => passed.push((out, id)),
                         Err(f) => failed.push((r, id, f.class, f.message)),
                     }
                 }
@@ -186,6 +200,7 @@ impl Handler<RecordBatch> for StageActor {
             pipeline: self.pipeline.clone(),
             kind: self.kind,
             next: self.next.clone(),
+            transform: self.transform.clone(),
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             clock: self.clock.clone(),
@@ -202,6 +217,7 @@ impl Handler<RecordBatch> for StageActor {
 pub fn build_pipeline(
     settings: &PipelineSettings,
     max_batch_records: u64,
+    transform: Option<Arc<Transform>>,
     store: &Store,
     metrics: &Metrics,
     clock: &Arc<dyn Clock>,
@@ -219,6 +235,7 @@ pub fn build_pipeline(
             mailbox: settings.queue_capacity_batches,
             queue: queue.clone(),
             next: next.take(),
+            transform: transform.clone().unwrap_or_default(),
             store: store.clone(),
             metrics: metrics.clone(),
             clock: clock.clone(),

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod events;
 pub mod queue;
 pub mod stage;
+pub mod transform;
 
 use actix::prelude::*;
 use serde_json::Value;

@@ -680,6 +680,24 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")?)
     }
 
+    /// Stored record payloads of a provider (JSON text), by record id.
+    pub async fn record_payloads(
+        &self,
+        provider: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT payload FROM records WHERE provider = $1 ORDER BY record_id LIMIT $2",
+        )
+        .bind(provider)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("payload")?))
+            .collect()
+    }
+
     pub async fn count_records_of_connection(
         &self,
         provider: &str,

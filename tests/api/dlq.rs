@@ -4,18 +4,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use syncwatch::domain::ErrorClass;
-use syncwatch::store::{DeadLetter, Store};
+use syncwatch::store::DeadLetter;
 
-use super::helpers::{TestApp, metric_value, spawn_app, wait_for};
-
-async fn store_of(app: &TestApp) -> Store {
-    Store::connect(&format!(
-        "sqlite://{}",
-        app.path().join("syncwatch.db").display()
-    ))
-    .await
-    .unwrap()
-}
+use super::helpers::{metric_value, spawn_app, wait_for};
 
 #[actix_web::test]
 async fn dead_letters_list_in_pages_and_a_replay_that_fails_again_counts_an_attempt() {
@@ -115,7 +106,7 @@ async fn dead_letters_list_in_pages_and_a_replay_that_fails_again_counts_an_atte
 #[actix_web::test]
 async fn a_replay_after_a_fix_stores_the_records_once_and_empties_the_dlq() {
     let app = spawn_app().await;
-    let store = store_of(&app).await;
+    let store = app.store().await;
     // Records a stricter validation (since fixed) refused, one of them already stored by a
     // later sync.
     wait_for("records stored", Duration::from_secs(20), || async {

@@ -101,6 +101,10 @@ pub struct Options {
     /// Appended to a provider's shipped profile (e.g. a shorter `[circuit_breaker]`).
     pub profile_extra: Vec<(&'static str, String)>,
     pub extra_config: String,
+    /// The `dms` pipeline's stages, as TOML.
+    pub stages: &'static str,
+    /// The `transform` stage's mapping file, when the stages have one.
+    pub transform: Option<String>,
     pub evaluation_interval: &'static str,
     pub rules: String,
 }
@@ -117,6 +121,8 @@ impl Default for Options {
             email_config: "to: 'oncall@test.local'".into(),
             profile_extra: Vec::new(),
             extra_config: String::new(),
+            stages: r#"["validate", "store"]"#,
+            transform: None,
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
         }
@@ -275,7 +281,8 @@ dir = "{runbooks}"
 
 [[pipelines]]
 name = "dms"
-stages = ["validate", "store"]
+stages = {stages}
+{transform}
 {providers}
 {extra}"#,
         db = dir.path().join("syncwatch.db").display(),
@@ -283,6 +290,15 @@ stages = ["validate", "store"]
         alerting = dir.path().join("alerting.yml").display(),
         runbooks = repo.join("runbooks").display(),
         extra = opts.extra_config,
+        stages = opts.stages,
+        transform = match &opts.transform {
+            Some(t) => {
+                let path = dir.path().join("transform.toml");
+                std::fs::write(&path, t).unwrap();
+                format!("transform = \"{}\"", path.display())
+            }
+            None => String::new(),
+        },
         interval = opts.evaluation_interval,
     );
     let config_path = dir.path().join("syncwatch.toml");
@@ -329,6 +345,16 @@ where
 impl TestApp {
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// A second handle on the application's SQLite store.
+    pub async fn store(&self) -> syncwatch::store::Store {
+        syncwatch::store::Store::connect(&format!(
+            "sqlite://{}",
+            self.path().join("syncwatch.db").display()
+        ))
+        .await
+        .unwrap()
     }
 
     /// Stops the application (all its actors and servers) and starts it again on the same

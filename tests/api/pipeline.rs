@@ -4,19 +4,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use syncwatch::simulator::data::RECORDS_PER_CONNECTION;
-use syncwatch::store::Store;
 
-use super::helpers::{metric_value, spawn_app, wait_for};
+use super::helpers::{Options, metric_value, spawn_app, spawn_app_with, wait_for};
 
 #[actix_web::test]
 async fn synced_records_are_stored_once_and_malformed_ones_go_to_the_dlq() {
     let app = spawn_app().await;
-    let store = Store::connect(&format!(
-        "sqlite://{}",
-        app.path().join("syncwatch.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = app.store().await;
     // Two connections, several syncs each: upserts keep exactly one row per record.
     wait_for("every record stored", Duration::from_secs(20), || async {
         (store.count_records("tekion").await.unwrap() == 2 * RECORDS_PER_CONNECTION as i64)
@@ -83,5 +77,98 @@ async fn synced_records_are_stored_once_and_malformed_ones_go_to_the_dlq() {
     assert_eq!(
         store.count_records("tekion").await.unwrap(),
         2 * RECORDS_PER_CONNECTION as i64
+    );
+}
+
+#[actix_web::test]
+async fn a_transform_stage_repairs_drifted_formats_and_sends_what_it_cannot_to_the_dlq() {
+    // MyKaarma's drifted records (dates as MM/DD/YYYY HH:MM, amounts as text) pass once the
+    // transform normalises them before validation.
+    let app = spawn_app_with(Options {
+        providers: vec![("mykaarma", vec!["dealer-301"])],
+        stages: r#"["transform", "validate", "store"]"#,
+        transform: Some(
+            r#"[[streams]]
+name = "*"
+steps = [
+  { op = "rename", from = "dealer_id", to = "dealer" },
+  { op = "cast", field = "amount", to = "number" },
+  { op = "date", field = "updated_at", formats = ["rfc3339", "%m/%d/%Y %H:%M"] },
+]
+"#
+            .into(),
+        ),
+        ..Options::default()
+    })
+    .await;
+    let store = app.store().await;
+    wait_for("every record stored", Duration::from_secs(20), || async {
+        (store.count_records("mykaarma").await.unwrap() == RECORDS_PER_CONNECTION as i64)
+            .then_some(())
+    })
+    .await;
+    let payload = store
+        .record_payloads("mykaarma", 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let record: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(record["dealer"], "dealer-301", "{record}");
+    assert!(record.get("dealer_id").is_none(), "{record}");
+
+    app.inject_fault(&json!({"provider": "mykaarma", "kind": "format_drift", "duration": "1h"}))
+        .await;
+    let m = wait_for(
+        "drifted records transformed",
+        Duration::from_secs(40),
+        || async {
+            let m = app.metrics().await;
+            metric_value(
+                &m,
+                r#"syncwatch_stage_records_sent_total{pipeline="dms",stage="transform"}"#,
+            )
+            .filter(|n| *n > RECORDS_PER_CONNECTION as f64)
+            .map(|_| m)
+        },
+    )
+    .await;
+    assert_eq!(
+        metric_value(
+            &m,
+            r#"syncwatch_stage_errors_total{pipeline="dms",stage="validate",error_class="schema"}"#
+        ),
+        Some(0.0),
+        "normalised before validation: {m}"
+    );
+    assert_eq!(
+        store.count_dead_letters("dms", "validate").await.unwrap(),
+        0
+    );
+    // A value no step can repair goes to the DLQ at the transform stage, unchanged.
+    app.clear_faults().await;
+    app.inject_fault(
+        &json!({"provider": "mykaarma", "kind": "malformed", "duration": "1h", "ratio": 1.0}),
+    )
+    .await;
+    wait_for(
+        "transform dead letters",
+        Duration::from_secs(40),
+        || async {
+            (store.count_dead_letters("dms", "transform").await.unwrap() > 0).then_some(())
+        },
+    )
+    .await;
+    let page = app.get_json("/api/v1/dlq?stage=transform&limit=1").await;
+    let letter = &page["dead_letters"][0];
+    assert!(
+        letter["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("field amount: cannot cast \""),
+        "{letter}"
+    );
+    assert!(
+        letter["record"].get("dealer_id").is_some(),
+        "the original: {letter}"
     );
 }

@@ -752,11 +752,6 @@ async fn a_restart_in_the_middle_of_a_sync_resumes_from_the_last_saved_cursor() 
         "expected the cursor saved before the restart ({saved}): {first:?}"
     );
     // Nothing was stored twice.
-    let store = syncwatch::store::Store::connect(&format!(
-        "sqlite://{}",
-        app.path().join("syncwatch.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = app.store().await;
     assert_eq!(store.count_records("cdk").await.unwrap(), 120);
 }
