@@ -142,6 +142,8 @@ impl ProviderClient {
         let started = Instant::now();
         let mut attempts = 0u32;
         let mut refreshed = false;
+        // This page's last failed request: when the circuit opens on it, the sync failed of it.
+        let mut last_err: Option<FetchError> = None;
         loop {
             let now = self.clock.now_ms();
             let not_before = self.throttle.not_before_ms();
@@ -158,6 +160,12 @@ impl ProviderClient {
                 continue;
             }
             if let Err(until) = self.with_breaker(|b| b.allow(now)) {
+                if let Some(e) = last_err {
+                    return Err(FetchError {
+                        reason: format!("{}; the circuit is open now", e.reason),
+                        ..e
+                    });
+                }
                 return Err(deferred(
                     ErrorClass::Server,
                     "circuit open after repeated failures: waiting before a probe".into(),
@@ -203,6 +211,7 @@ impl ProviderClient {
             if delay > retry.backoff.max || started.elapsed() + delay > retry.max_elapsed {
                 return Err(err);
             }
+            last_err = Some(err.clone());
             tracing::debug!(provider = %self.name, connection, attempt = attempts, error = %err, retry_in_ms = delay.as_millis() as u64, "request failed, retrying");
             tokio::time::sleep(delay).await;
         }

@@ -318,6 +318,22 @@ async fn repeated_5xx_open_the_circuit_and_a_probe_closes_it() {
             "{status}"
         );
     }
+    // The syncs whose requests opened the circuit failed of the 5xx, and say so.
+    let failed: Vec<&serde_json::Value> = provider["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["last_error"].is_null())
+        .collect();
+    assert!(!failed.is_empty(), "{status}");
+    for c in failed {
+        assert_eq!(c["last_error"]["error_class"], "server", "{c}");
+        assert!(
+            c["last_error"]["reason"].as_str().unwrap().contains("503")
+                || c["last_error"]["reason"].as_str().unwrap().contains("500"),
+            "{c}"
+        );
+    }
     // Two connections on a 300 ms schedule would send ~20 requests in 3 s; an open circuit
     // lets one probe through every 2 s.
     tokio::time::sleep(Duration::from_secs(3)).await;
