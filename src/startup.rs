@@ -265,7 +265,9 @@ impl Application {
                 .max()
                 .unwrap_or(1);
             let transform = loaded.transforms.get(&p.name).cloned();
-            let stages = build_pipeline(p, max_batch, transform, &store, &metrics, &clock);
+            let stages = build_pipeline(p, max_batch, transform, &store, &metrics, &clock)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("Failed to start pipeline {}", p.name))?;
             all_queues.extend(stages.iter().map(|(_, l)| l.queue.clone()));
             links.insert(p.name.clone(), stages[0].1.clone());
             for (kind, link) in stages {

@@ -114,16 +114,23 @@ pub enum StageKind {
     Validate,
     Transform,
     Store,
+    Export,
 }
 
 impl StageKind {
-    pub const ALL: [StageKind; 3] = [StageKind::Validate, StageKind::Transform, StageKind::Store];
+    pub const ALL: [StageKind; 4] = [
+        StageKind::Validate,
+        StageKind::Transform,
+        StageKind::Store,
+        StageKind::Export,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StageKind::Validate => "validate",
             StageKind::Transform => "transform",
             StageKind::Store => "store",
+            StageKind::Export => "export",
         }
     }
 }
@@ -134,6 +141,8 @@ pub struct PipelineSettings {
     pub stages: Vec<StageKind>,
     /// The `transform` stage's field mapping (when the pipeline has that stage).
     pub transform: Option<PathBuf>,
+    /// The directory the `export` stage writes JSON Lines objects under (when it has one).
+    pub export_dir: Option<PathBuf>,
     /// Batches each stage's mailbox holds before senders wait.
     pub queue_capacity_batches: usize,
 }
@@ -294,6 +303,7 @@ struct RawPipeline {
     stages: Vec<S>,
     queue_capacity: Option<Spanned<i64>>,
     transform: Option<S>,
+    export_url: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -631,10 +641,37 @@ impl Validator<'_> {
                 }
                 None
             };
+            let raw_export = &p.get_ref().export_url;
+            let export_dir = if stages.contains(&StageKind::Export) {
+                let (url, at) = self.opt_string(
+                    &format!("{key}.export_url"),
+                    raw_export,
+                    &format!("file://data/export/{name}"),
+                );
+                match url.strip_prefix("file://") {
+                    Some(dir) if !dir.is_empty() => Some(self.resolve(dir)),
+                    _ => {
+                        self.problem(
+                            at,
+                            format!("{key}.export_url: {url:?} is not a file:// URL (the only kind supported)"),
+                        );
+                        None
+                    }
+                }
+            } else {
+                if let Some(e) = raw_export {
+                    self.problem(
+                        e.span().start,
+                        format!("{key}.export_url: the pipeline has no \"export\" stage"),
+                    );
+                }
+                None
+            };
             out.push(PipelineSettings {
                 name,
                 stages,
                 transform,
+                export_dir,
                 queue_capacity_batches,
             });
         }
@@ -977,6 +1014,47 @@ jitter = "1s""#,
         let err = parse_str(&text).unwrap_err().to_string();
         assert!(
             err.contains(":8: pipelines[0].transform: the pipeline has no \"transform\" stage"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_export_stage_writes_under_a_file_url() {
+        let with = |stages: &str, extra: &str| {
+            GOOD.replace(
+                r#"stages = ["validate", "store"]"#,
+                &format!("stages = {stages}\n{extra}"),
+            )
+        };
+        let s = parse_str(&with(r#"["validate", "store", "export"]"#, "")).unwrap();
+        assert_eq!(
+            s.pipelines[0].export_dir,
+            Some(PathBuf::from("conf/data/export/dms"))
+        );
+        let s = parse_str(&with(
+            r#"["validate", "store", "export"]"#,
+            r#"export_url = "file:///var/export""#,
+        ))
+        .unwrap();
+        assert_eq!(
+            s.pipelines[0].export_dir,
+            Some(PathBuf::from("/var/export"))
+        );
+        let err = parse_str(&with(
+            r#"["validate", "store", "export"]"#,
+            r#"export_url = "s3://bucket/x""#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(":8: pipelines[0].export_url: \"s3://bucket/x\" is not a file:// URL"),
+            "{err}"
+        );
+        let err = parse_str(&with(r#"["validate"]"#, r#"export_url = "file:///x""#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the pipeline has no \"export\" stage"),
             "{err}"
         );
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::RecordBatch;
+use super::export::{Exporter, json_lines, object_key};
 use super::queue::{StageLink, StageQueue};
 use super::stage::{to_stored, validate};
 use super::transform::Transform;
@@ -27,6 +28,8 @@ pub struct StageActor {
     next: Option<StageLink>,
     /// The field mapping of a `transform` stage (empty for the others).
     transform: Arc<Transform>,
+    /// Where an `export` stage writes.
+    exporter: Option<Arc<Exporter>>,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -51,6 +54,7 @@ struct Work {
     kind: StageKind,
     next: Option<StageLink>,
     transform: Arc<Transform>,
+    exporter: Option<Arc<Exporter>>,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -84,6 +88,32 @@ impl Work {
                     match self.transform.apply(&batch.stream, r.clone()) {
                         Ok(out) => passed.push((out, id)),
                         Err(f) => failed.push((r, id, f.class, f.message)),
+                    }
+                }
+            }
+            StageKind::Export => {
+                let key = object_key(
+                    &batch.provider,
+                    &batch.stream,
+                    self.clock.now_ms(),
+                    &crate::store::new_id(),
+                );
+                let written = match &self.exporter {
+                    Some(e) => e.put(&key, json_lines(&batch.records)).await,
+                    None => Err("no export directory configured".into()),
+                };
+                match written {
+                    Ok(()) => {
+                        for r in batch.records {
+                            passed.push((r, ids.next()));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(pipeline = %self.pipeline, stage, error = %e, "export failed; batch sent to the DLQ");
+                        for r in batch.records {
+                            let id = ids.next();
+                            failed.push((r, id, ErrorClass::Server, format!("export failed: {e}")));
+                        }
                     }
                 }
             }
@@ -201,6 +231,7 @@ impl Handler<RecordBatch> for StageActor {
             kind: self.kind,
             next: self.next.clone(),
             transform: self.transform.clone(),
+            exporter: self.exporter.clone(),
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             clock: self.clock.clone(),
@@ -221,7 +252,11 @@ pub fn build_pipeline(
     store: &Store,
     metrics: &Metrics,
     clock: &Arc<dyn Clock>,
-) -> Vec<(StageKind, StageLink)> {
+) -> Result<Vec<(StageKind, StageLink)>, String> {
+    let exporter = match &settings.export_dir {
+        Some(dir) => Some(Arc::new(Exporter::to_dir(dir)?)),
+        None => None,
+    };
     let mut next: Option<StageLink> = None;
     let mut links = Vec::new();
     for kind in settings.stages.iter().rev() {
@@ -236,6 +271,7 @@ pub fn build_pipeline(
             queue: queue.clone(),
             next: next.take(),
             transform: transform.clone().unwrap_or_default(),
+            exporter: exporter.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             clock: clock.clone(),
@@ -250,7 +286,7 @@ pub fn build_pipeline(
         next = Some(link);
     }
     links.reverse();
-    links
+    Ok(links)
 }
 
 /// Refreshes queue depth and iterator age of every stage once a second, from outside the stage

@@ -8,6 +8,7 @@
 
 pub mod actor;
 pub mod events;
+pub mod export;
 pub mod queue;
 pub mod stage;
 pub mod transform;

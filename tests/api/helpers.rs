@@ -105,6 +105,8 @@ pub struct Options {
     pub stages: &'static str,
     /// The `transform` stage's mapping file, when the stages have one.
     pub transform: Option<String>,
+    /// More keys of the `dms` pipeline (`{dir}` is the test's directory).
+    pub pipeline_extra: &'static str,
     pub evaluation_interval: &'static str,
     pub rules: String,
 }
@@ -123,6 +125,7 @@ impl Default for Options {
             extra_config: String::new(),
             stages: r#"["validate", "store"]"#,
             transform: None,
+            pipeline_extra: "",
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
         }
@@ -283,6 +286,7 @@ dir = "{runbooks}"
 name = "dms"
 stages = {stages}
 {transform}
+{pipeline_extra}
 {providers}
 {extra}"#,
         db = dir.path().join("syncwatch.db").display(),
@@ -291,6 +295,9 @@ stages = {stages}
         runbooks = repo.join("runbooks").display(),
         extra = opts.extra_config,
         stages = opts.stages,
+        pipeline_extra = opts
+            .pipeline_extra
+            .replace("{dir}", &dir.path().display().to_string()),
         transform = match &opts.transform {
             Some(t) => {
                 let path = dir.path().join("transform.toml");

@@ -172,3 +172,60 @@ steps = [
         "the original: {letter}"
     );
 }
+
+#[actix_web::test]
+async fn the_export_stage_writes_each_batch_as_a_json_lines_object() {
+    let app = spawn_app_with(Options {
+        stages: r#"["validate", "store", "export"]"#,
+        pipeline_extra: r#"export_url = "file://{dir}/export""#,
+        ..Options::default()
+    })
+    .await;
+    let root = app.path().join("export").join("tekion");
+    let lines = || {
+        let mut records = Vec::new();
+        for stream in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for day in std::fs::read_dir(stream.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                for object in std::fs::read_dir(day.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    let name = object.file_name().to_string_lossy().into_owned();
+                    assert!(name.ends_with(".jsonl"), "{name}");
+                    let text = std::fs::read_to_string(object.path()).unwrap();
+                    for line in text.lines() {
+                        records.push(serde_json::from_str::<serde_json::Value>(line).unwrap());
+                    }
+                }
+            }
+        }
+        records
+    };
+    let records = wait_for("every record exported", Duration::from_secs(20), || async {
+        let r = lines();
+        (r.len() >= 2 * RECORDS_PER_CONNECTION).then_some(r)
+    })
+    .await;
+    let mut ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        2 * RECORDS_PER_CONNECTION,
+        "every record of both connections"
+    );
+    let m = app.metrics().await;
+    assert!(
+        metric_value(
+            &m,
+            r#"syncwatch_stage_records_sent_total{pipeline="dms",stage="export"}"#
+        )
+        .is_some_and(|n| n >= (2 * RECORDS_PER_CONNECTION) as f64),
+        "{m}"
+    );
+}
