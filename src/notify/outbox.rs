@@ -207,8 +207,11 @@ async fn deliver_row(
     let update = match result {
         Ok(()) => {
             let latency = Duration::from_millis((now - n.transition_ms()).max(0) as u64);
+            // Counted once the outbox knows it was delivered, so the count never runs ahead of
+            // what a restart would consider sent.
+            let recorded = store.notification_delivered(&row.id, attempts, now).await;
             metrics.notification(notifier.integration(), Some(latency));
-            store.notification_delivered(&row.id, attempts, now).await
+            recorded
         }
         Err(e) => {
             metrics.notification_failed(notifier.integration(), e.reason.as_str());

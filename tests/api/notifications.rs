@@ -865,6 +865,7 @@ async fn an_alert_paged_before_a_restart_is_not_paged_again_when_posted_again() 
         (app.slack.delivered("DiskFull").len() == 1).then_some(())
     })
     .await;
+    app.wait_for_recorded_deliveries("slack", 1.0).await;
 
     // The restarted instance knows nothing of the alert until Prometheus sends it again, as it
     // does at every evaluation; a marker alert shows when that batch was routed and flushed.

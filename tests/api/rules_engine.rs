@@ -58,6 +58,7 @@ async fn a_firing_alert_survives_a_restart_without_a_second_page_and_still_resol
         (firing_messages(&app) == 1).then_some(())
     })
     .await;
+    app.wait_for_recorded_deliveries("slack", 1.0).await;
 
     app.restart();
     let after = wait_for("the restored alert", WAIT, || auth_alert(&app, "firing")).await;
