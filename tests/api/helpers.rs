@@ -358,9 +358,11 @@ impl TestApp {
     /// before that record sends the notification again (delivery is at least once).
     pub async fn wait_for_recorded_deliveries(&self, integration: &str, n: f64) {
         let series = format!(r#"syncwatch_notifications_total{{integration="{integration}"}}"#);
-        wait_for("deliveries recorded by the outbox", Duration::from_secs(30), || async {
-            metric_value(&self.metrics().await, &series).filter(|v| *v >= n)
-        })
+        wait_for(
+            "deliveries recorded by the outbox",
+            Duration::from_secs(30),
+            || async { metric_value(&self.metrics().await, &series).filter(|v| *v >= n) },
+        )
         .await;
     }
 
