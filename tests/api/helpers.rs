@@ -100,6 +100,8 @@ pub struct Options {
     pub email_config: String,
     /// Appended to a provider's shipped profile (e.g. a shorter `[circuit_breaker]`).
     pub profile_extra: Vec<(&'static str, String)>,
+    /// Text replaced in a provider's shipped profile: (provider, from, to).
+    pub profile_edits: Vec<(&'static str, &'static str, &'static str)>,
     pub extra_config: String,
     /// The `dms` pipeline's stages, as TOML.
     pub stages: &'static str,
@@ -122,6 +124,7 @@ impl Default for Options {
             smtp_port: None,
             email_config: "to: 'oncall@test.local'".into(),
             profile_extra: Vec::new(),
+            profile_edits: Vec::new(),
             extra_config: String::new(),
             stages: r#"["validate", "store"]"#,
             transform: None,
@@ -251,8 +254,21 @@ route:
             })
             .collect();
         let mut profile = repo.join("providers").join(format!("{name}.toml"));
-        if let Some((_, extra)) = opts.profile_extra.iter().find(|(p, _)| p == name) {
-            let text = std::fs::read_to_string(&profile).unwrap() + "\n" + extra;
+        let extra = opts.profile_extra.iter().find(|(p, _)| p == name);
+        let edits: Vec<_> = opts
+            .profile_edits
+            .iter()
+            .filter(|(p, ..)| p == name)
+            .collect();
+        if extra.is_some() || !edits.is_empty() {
+            let mut text = std::fs::read_to_string(&profile).unwrap();
+            for (_, from, to) in edits {
+                assert!(text.contains(from), "{name}.toml has no {from:?}");
+                text = text.replacen(from, to, 1);
+            }
+            if let Some((_, extra)) = extra {
+                text = text + "\n" + extra;
+            }
             profile = dir.path().join(format!("{name}.toml"));
             std::fs::write(&profile, text).unwrap();
         }

@@ -771,3 +771,36 @@ async fn a_restart_in_the_middle_of_a_sync_resumes_from_the_last_saved_cursor() 
     let store = app.store().await;
     assert_eq!(store.count_records("cdk").await.unwrap(), 120);
 }
+
+#[actix_web::test]
+async fn a_request_slower_than_the_profile_timeout_fails_as_timeout() {
+    let app = spawn_app_with(Options {
+        providers: vec![("tekion", vec!["dealer-001"])],
+        profile_edits: vec![
+            ("tekion", "timeout = \"10s\"", "timeout = \"300ms\""),
+            ("tekion", "max_attempts = 5", "max_attempts = 1"),
+        ],
+        ..Options::default()
+    })
+    .await;
+    app.inject_fault(
+        &json!({"provider": "tekion", "kind": "slow", "latency": "3s", "duration": "1h"}),
+    )
+    .await;
+    let error = wait_for("a timed-out sync", SYNC_WAIT, || async {
+        let status = app.get_json("/api/v1/providers").await;
+        let e = status["providers"][0]["connections"][0]["last_error"].clone();
+        (!e.is_null()).then_some(e)
+    })
+    .await;
+    assert_eq!(error["error_class"], "timeout", "{error}");
+    let m = app.metrics().await;
+    assert!(
+        metric_value(
+            &m,
+            r#"syncwatch_sync_failures_total{provider="tekion",error_class="timeout"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
+}
