@@ -15,10 +15,14 @@ use std::time::Instant;
 
 use syncwatch::config::{PipelineSettings, StageKind};
 use syncwatch::domain::{Clock, SystemClock};
-use syncwatch::pipeline::{RecordBatch, build_pipeline, transform};
+use syncwatch::pipeline::{RecordBatch, build_pipeline, completion, transform};
 use syncwatch::simulator::data::{RECORDS_PER_CONNECTION, records};
 use syncwatch::store::Store;
 use syncwatch::telemetry::{Metrics, MetricsRegistry};
+
+/// The allocator `serve` runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TRANSFORM: &str = r#"
 [[streams]]
@@ -35,13 +39,14 @@ async fn main() {
     let mut args = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse::<usize>().ok());
-    let total = args.next().unwrap_or(240_000);
+    let total = args.next().unwrap_or(600_000);
     let senders = args.next().unwrap_or(8).max(1);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("p.db").display()))
         .await
         .unwrap();
-    let metrics = Metrics::new(Arc::new(MetricsRegistry::new()));
+    let registry = Arc::new(MetricsRegistry::new());
+    let metrics = Metrics::new(registry.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let settings = PipelineSettings {
         name: "dms".into(),
@@ -54,6 +59,8 @@ async fn main() {
         transform: None,
         export_dir: Some(dir.path().join("export")),
         queue_capacity_batches: 16,
+        export_buffer_records: 10_000,
+        export_buffer_interval: std::time::Duration::from_secs(1),
     };
     let t = transform::parse(Path::new("bench.toml"), TRANSFORM).unwrap();
     let links = build_pipeline(
@@ -77,6 +84,7 @@ async fn main() {
             records: records("bench", &format!("d{c:06}"), "repair_orders", None, now),
             dlq_ids: Vec::new(),
             ticket: 0,
+            done: None,
         })
         .collect();
     let n: usize = batches.iter().map(|b| b.records.len()).sum();
@@ -85,16 +93,48 @@ async fn main() {
         lanes[i % senders].push(b);
     }
     let started = Instant::now();
+    // When each batch came out of the pipeline (written by the export stage), and its size.
+    let finished_at = Arc::new(std::sync::Mutex::new(Vec::new()));
     futures::future::join_all(lanes.into_iter().map(|lane| {
         let entry = entry.clone();
+        let finished_at = finished_at.clone();
         async move {
-            for b in lane {
+            let mut in_pipeline = Vec::new();
+            for mut b in lane {
+                let (done, finished) = completion();
+                let size = b.records.len();
+                b.done = Some(done);
                 entry.send(b).await.unwrap();
+                let finished_at = finished_at.clone();
+                in_pipeline.push(actix::spawn(async move {
+                    assert!(finished.wait().await, "a batch was abandoned");
+                    finished_at
+                        .lock()
+                        .unwrap()
+                        .push((started.elapsed().as_secs_f64(), size));
+                }));
+            }
+            for f in in_pipeline {
+                f.await.unwrap();
             }
         }
     }))
     .await;
     let elapsed = started.elapsed().as_secs_f64();
+    // Sustained rate: from the 10th to the 90th percentile of records out, which leaves out
+    // the start (empty stages) and the end (the last export buffer waits its interval).
+    let mut out = finished_at.lock().unwrap().clone();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let at = |share: f64| {
+        let mut sum = 0;
+        out.iter()
+            .find(|(_, size)| {
+                sum += size;
+                sum as f64 >= share * n as f64
+            })
+            .map_or(elapsed, |(t, _)| *t)
+    };
+    let sustained = 0.8 * n as f64 / (at(0.9) - at(0.1));
     let stored = store.count_records("bench").await.unwrap();
     let mut exported = 0usize;
     for path in walk(&dir.path().join("export")) {
@@ -104,11 +144,20 @@ async fn main() {
         "{n} records in batches of {RECORDS_PER_CONNECTION}, {senders} senders: validate → transform → store (SQLite) → export (file://)"
     );
     println!(
-        "{:.0} records/s (target ≥ 100,000/s: {:.2}x), {elapsed:.2} s",
+        "{sustained:.0} records/s sustained (10th to 90th percentile of records out; target ≥ 100,000/s: {:.2}x)",
+        sustained / 100_000.0
+    );
+    println!(
+        "{:.0} records/s first in to last out, {elapsed:.2} s (with the last export buffer's wait)",
         n as f64 / elapsed,
-        n as f64 / elapsed / 100_000.0
     );
     println!("stored {stored}, exported {exported}");
+    // Where the time went: each stage's busy seconds (the slowest bounds the throughput).
+    for line in registry.render().lines() {
+        if let Some(rest) = line.strip_prefix("syncwatch_stage_duration_seconds_sum") {
+            println!("  busy {rest}");
+        }
+    }
     assert_eq!(stored as usize, n, "every record stored once");
     assert_eq!(exported, n, "every record exported");
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState, auth};
 use crate::domain::ErrorClass;
 use crate::domain::clock::rfc3339;
-use crate::pipeline::RecordBatch;
+use crate::pipeline::{RecordBatch, completion};
 use crate::store::{DlqFilter, StoredDeadLetter, parse_cursor};
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -240,6 +240,7 @@ pub async fn replay(
             ids.push(l.id.clone());
         }
         replayed += records.len();
+        let (done, finished) = completion();
         let batch = RecordBatch {
             provider,
             connection,
@@ -247,11 +248,15 @@ pub async fn replay(
             records,
             dlq_ids: ids,
             ticket: 0,
+            done: Some(done),
         };
-        // Waits while the stage works on it (and on what it passes on).
         link.send(batch)
             .await
             .map_err(|_| ApiError::unavailable("pipeline stage"))?;
+        // Until the stage and those after it are through with the records.
+        if !finished.wait().await {
+            return Err(ApiError::unavailable("pipeline stage"));
+        }
     }
     // What is still in the DLQ failed again.
     let ids: Vec<String> = letters.iter().map(|l| l.id.clone()).collect();

@@ -145,6 +145,10 @@ pub struct PipelineSettings {
     pub export_dir: Option<PathBuf>,
     /// Batches each stage's mailbox holds before senders wait.
     pub queue_capacity_batches: usize,
+    /// The `export` stage writes an object once it holds this many records...
+    pub export_buffer_records: usize,
+    /// ...or once its oldest record has waited this long (Firehose's buffering hints).
+    pub export_buffer_interval: Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -304,6 +308,8 @@ struct RawPipeline {
     queue_capacity: Option<Spanned<i64>>,
     transform: Option<S>,
     export_url: Option<S>,
+    export_buffer_records: Option<Spanned<i64>>,
+    export_buffer_interval: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -667,12 +673,53 @@ impl Validator<'_> {
                 }
                 None
             };
+            let export_buffer_records = match &p.get_ref().export_buffer_records {
+                Some(c) if *c.get_ref() < 1 || *c.get_ref() > 1_000_000 => {
+                    self.problem(
+                        c.span().start,
+                        format!("{key}.export_buffer_records: must be between 1 and 1000000"),
+                    );
+                    1
+                }
+                Some(c) => *c.get_ref() as usize,
+                None => 10_000,
+            };
+            let raw_interval = &p.get_ref().export_buffer_interval;
+            let export_buffer_interval = self
+                .duration(&format!("{key}.export_buffer_interval"), raw_interval, "1s")
+                .unwrap_or(Duration::from_secs(1));
+            if let Some(at) = raw_interval.as_ref().map(|s| s.span().start)
+                && export_buffer_interval > Duration::from_secs(900)
+            {
+                self.problem(
+                    at,
+                    format!("{key}.export_buffer_interval: must be at most 15m"),
+                );
+            }
+            if !stages.contains(&StageKind::Export) {
+                let extra = p
+                    .get_ref()
+                    .export_buffer_records
+                    .as_ref()
+                    .map(|c| (c.span().start, "export_buffer_records"))
+                    .or(raw_interval
+                        .as_ref()
+                        .map(|s| (s.span().start, "export_buffer_interval")));
+                if let Some((at, field)) = extra {
+                    self.problem(
+                        at,
+                        format!("{key}.{field}: the pipeline has no \"export\" stage"),
+                    );
+                }
+            }
             out.push(PipelineSettings {
                 name,
                 stages,
                 transform,
                 export_dir,
                 queue_capacity_batches,
+                export_buffer_records,
+                export_buffer_interval,
             });
         }
         out
@@ -1055,6 +1102,57 @@ jitter = "1s""#,
             .to_string();
         assert!(
             err.contains("the pipeline has no \"export\" stage"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn export_buffering_hints_have_defaults_and_bounds() {
+        let with = |extra: &str| {
+            GOOD.replace(
+                r#"stages = ["validate", "store"]"#,
+                &format!("stages = [\"validate\", \"store\", \"export\"]\n{extra}"),
+            )
+        };
+        let s = parse_str(&with("")).unwrap();
+        assert_eq!(s.pipelines[0].export_buffer_records, 10_000);
+        assert_eq!(
+            s.pipelines[0].export_buffer_interval,
+            Duration::from_secs(1)
+        );
+        let s = parse_str(&with(
+            "export_buffer_records = 500\nexport_buffer_interval = \"30s\"",
+        ))
+        .unwrap();
+        assert_eq!(s.pipelines[0].export_buffer_records, 500);
+        assert_eq!(
+            s.pipelines[0].export_buffer_interval,
+            Duration::from_secs(30)
+        );
+        let err = parse_str(&with("export_buffer_records = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":8: pipelines[0].export_buffer_records: must be between 1 and 1000000"),
+            "{err}"
+        );
+        let err = parse_str(&with("export_buffer_interval = \"1h\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":8: pipelines[0].export_buffer_interval: must be at most 15m"),
+            "{err}"
+        );
+        let err = parse_str(&GOOD.replace(
+            r#"stages = ["validate", "store"]"#,
+            "stages = [\"validate\", \"store\"]\nexport_buffer_records = 5",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                ":8: pipelines[0].export_buffer_records: the pipeline has no \"export\" stage"
+            ),
             "{err}"
         );
     }

@@ -1,5 +1,7 @@
-//! `StageActor`: runs one stage function over each batch, one batch at a time, on a bounded
-//! mailbox; failed records go to the DLQ; the rest go to the next stage with `send().await`.
+//! `StageActor`: runs one stage function over each batch, one batch at a time, behind a bounded
+//! queue; failed records go to the DLQ; the rest go to the next stage with `send().await`, which
+//! waits for room in that stage's queue. Stage functions run on the blocking pool, so the
+//! stages of a pipeline work at the same time on consecutive batches.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::RecordBatch;
-use super::export::{Exporter, json_lines, object_key};
+use super::export::{Exporter, append_json_lines, object_key};
 use super::queue::{StageLink, StageQueue};
 use super::stage::{to_stored, validate};
 use super::transform::Transform;
@@ -30,9 +32,53 @@ pub struct StageActor {
     transform: Arc<Transform>,
     /// Where an `export` stage writes.
     exporter: Option<Arc<Exporter>>,
+    /// What an `export` stage holds until it writes an object.
+    buffer: ExportBuffer,
+    /// The `store` stage's writer.
+    writer: Option<tokio::sync::mpsc::Sender<StoreWrite>>,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
+}
+
+/// Batches waiting to be written together (Firehose's buffering hints): written once they hold
+/// `max_records`, or when the oldest has waited `max_wait`. Their completions are held until
+/// then, so a provider's cursor only moves past records that are written.
+struct ExportBuffer {
+    batches: Vec<RecordBatch>,
+    records: usize,
+    since: Option<Instant>,
+    max_records: usize,
+    max_wait: Duration,
+}
+
+impl ExportBuffer {
+    fn take(&mut self) -> Vec<RecordBatch> {
+        self.records = 0;
+        self.since = None;
+        std::mem::take(&mut self.batches)
+    }
+
+    fn due(&self) -> bool {
+        self.records >= self.max_records || self.since.is_some_and(|t| t.elapsed() >= self.max_wait)
+    }
+}
+
+impl StageActor {
+    fn work(&self) -> Work {
+        Work {
+            pipeline: self.pipeline.clone(),
+            kind: self.kind,
+            next: self.next.clone(),
+            writer: self.writer.clone(),
+            queue: self.queue.clone(),
+            transform: self.transform.clone(),
+            exporter: self.exporter.clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            clock: self.clock.clone(),
+        }
+    }
 }
 
 impl Actor for StageActor {
@@ -40,19 +86,44 @@ impl Actor for StageActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.mailbox);
-        // The heartbeat while idle. A batch in progress holds the actor (atomic responses), so
-        // a stage stuck on one stops beating.
+        if self.kind == StageKind::Store {
+            // The writer ends when the stage does (it holds no sender itself). It has a thread
+            // of its own: its round trips to the database do not queue behind the other
+            // stages' work on this one.
+            let (tx, rx) = tokio::sync::mpsc::channel(self.mailbox.clamp(1, STORE_WRITES_AHEAD));
+            let thread = Arbiter::new();
+            thread.spawn(self.work().write_loop(rx));
+            self.writer = Some(tx);
+        }
+        // The heartbeat while idle; a stage stuck on a batch stops beating.
         ctx.run_interval(HEARTBEAT, |act, _| {
-            act.metrics
-                .stage_heartbeat(&act.pipeline, act.kind.as_str(), act.clock.now_ms());
+            // Only while idle: a stage that holds a batch beats when it gets through one.
+            if act.queue.is_idle() {
+                act.metrics
+                    .stage_heartbeat(&act.pipeline, act.kind.as_str(), act.clock.now_ms());
+            }
         });
+        if self.kind == StageKind::Export {
+            // Writes what has waited long enough; `wait` holds other batches meanwhile.
+            let tick = (self.buffer.max_wait / 4).clamp(Duration::from_millis(10), HEARTBEAT);
+            ctx.run_interval(tick, |act, ctx| {
+                if act.buffer.due() {
+                    let batches = act.buffer.take();
+                    ctx.wait(act.work().export(batches).into_actor(act));
+                }
+            });
+        }
     }
 }
 
+#[derive(Clone)]
 struct Work {
     pipeline: String,
     kind: StageKind,
     next: Option<StageLink>,
+    /// The `store` stage's writer (see [`StoreWrite`]).
+    writer: Option<tokio::sync::mpsc::Sender<StoreWrite>>,
+    queue: Arc<StageQueue>,
     transform: Arc<Transform>,
     exporter: Option<Arc<Exporter>>,
     store: Store,
@@ -60,83 +131,299 @@ struct Work {
     clock: Arc<dyn Clock>,
 }
 
+type Passed = Vec<(serde_json::Value, Option<String>)>;
+
+/// A batch the `store` stage prepared, for its writer.
+struct StoreWrite {
+    batch: RecordBatch,
+    replay: bool,
+    received: u64,
+    passed: Passed,
+    failed: Failed,
+    rows: Vec<crate::store::StoredRecord>,
+    started: Instant,
+}
+
+/// Batches prepared ahead of the `store` stage's writer, at most (and no more than the stage's
+/// queue holds).
+const STORE_WRITES_AHEAD: usize = 8;
+/// Rows the writer gathers from waiting batches into one write.
+const STORE_ROWS_PER_WRITE: usize = 1_000;
+/// Objects to write: (provider, stream), body, and the outcome once written.
+type Objects = Vec<((String, String), Vec<u8>, Option<Result<(), String>>)>;
+
+/// What a validate, transform or store stage decides about each record (with its dead letter
+/// id when the batch is a replay), and, for the store stage, the rows to write.
+fn decide(
+    kind: StageKind,
+    transform: &Transform,
+    provider: &str,
+    connection: &str,
+    stream: &str,
+    records: Vec<serde_json::Value>,
+    ids: Vec<String>,
+) -> (Passed, Failed, Vec<crate::store::StoredRecord>) {
+    let mut ids = ids.into_iter();
+    let mut passed: Passed = Vec::with_capacity(records.len());
+    let mut failed: Failed = Vec::new();
+    let mut rows = Vec::new();
+    for r in records {
+        let id = ids.next();
+        let failure = match kind {
+            StageKind::Validate => validate(&r).err(),
+            // The original goes to the DLQ when a step fails, not a half-changed copy.
+            StageKind::Transform => match transform.apply(stream, r.clone()) {
+                Ok(out) => {
+                    passed.push((out, id));
+                    continue;
+                }
+                Err(f) => Some(f),
+            },
+            StageKind::Store => match to_stored(provider, connection, stream, &r) {
+                Ok(row) => {
+                    rows.push(row);
+                    None
+                }
+                Err(f) => Some(f),
+            },
+            StageKind::Export => None,
+        };
+        match failure {
+            None => passed.push((r, id)),
+            Some(f) => failed.push((r, id, f.class, f.message)),
+        }
+    }
+    (passed, failed, rows)
+}
+type Failed = Vec<(serde_json::Value, Option<String>, ErrorClass, String)>;
+
 impl Work {
     async fn process(self, batch: RecordBatch) {
+        if self.kind == StageKind::Export {
+            return self.export(vec![batch]).await;
+        }
         let started = Instant::now();
-        let stage = self.kind.as_str();
-        let received = batch.records.len() as u64;
-        let replay = !batch.dlq_ids.is_empty();
-        let mut ids = batch.dlq_ids.into_iter();
-        // Each record with the id of its dead letter when the batch is a replay.
-        let mut passed: Vec<(serde_json::Value, Option<String>)> =
-            Vec::with_capacity(batch.records.len());
-        let mut failed: Vec<(serde_json::Value, Option<String>, ErrorClass, String)> = Vec::new();
-        match self.kind {
-            StageKind::Validate => {
-                for r in batch.records {
-                    let id = ids.next();
-                    match validate(&r) {
-                        Ok(_) => passed.push((r, id)),
-                        Err(f) => failed.push((r, id, f.class, f.message)),
-                    }
-                }
-            }
-            StageKind::Transform => {
-                for r in batch.records {
-                    let id = ids.next();
-                    // The original goes to the DLQ when a step fails, not a half-changed copy.
-                    match self.transform.apply(&batch.stream, r.clone()) {
-                        Ok(out) => passed.push((out, id)),
-                        Err(f) => failed.push((r, id, f.class, f.message)),
-                    }
-                }
-            }
-            StageKind::Export => {
-                let key = object_key(
-                    &batch.provider,
-                    &batch.stream,
-                    self.clock.now_ms(),
-                    &crate::store::new_id(),
+        let mut batch = batch;
+        let records = std::mem::take(&mut batch.records);
+        let ids = std::mem::take(&mut batch.dlq_ids);
+        let replay = !ids.is_empty();
+        let received = records.len() as u64;
+        // The stage function is CPU work: it runs on the blocking pool, so that stages (and
+        // the HTTP server and rules on this thread) work at the same time.
+        let kind = self.kind;
+        let transform = self.transform.clone();
+        let (provider, connection, stream) = (
+            batch.provider.clone(),
+            batch.connection.clone(),
+            batch.stream.clone(),
+        );
+        let decided = tokio::task::spawn_blocking(move || {
+            decide(
+                kind,
+                &transform,
+                &provider,
+                &connection,
+                &stream,
+                records,
+                ids,
+            )
+        })
+        .await;
+        let (passed, failed, rows) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                // A panic in a stage function: the batch is lost, and counted.
+                tracing::error!(pipeline = %self.pipeline, stage = kind.as_str(), error = %e, "stage function failed; batch dropped");
+                self.metrics.stage_dropped(
+                    &self.pipeline,
+                    kind.as_str(),
+                    "stage_panicked",
+                    false,
+                    received,
                 );
-                let written = match &self.exporter {
-                    Some(e) => e.put(&key, json_lines(&batch.records)).await,
-                    None => Err("no export directory configured".into()),
-                };
-                match written {
-                    Ok(()) => {
-                        for r in batch.records {
-                            passed.push((r, ids.next()));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(pipeline = %self.pipeline, stage, error = %e, "export failed; batch sent to the DLQ");
-                        for r in batch.records {
-                            let id = ids.next();
-                            failed.push((r, id, ErrorClass::Server, format!("export failed: {e}")));
-                        }
-                    }
+                self.queue.finish(batch.ticket);
+                if let Some(done) = &batch.done {
+                    done.spoil();
+                }
+                return;
+            }
+        };
+        if let Some(writer) = &self.writer {
+            let write = StoreWrite {
+                batch,
+                replay,
+                received,
+                passed,
+                failed,
+                rows,
+                started,
+            };
+            // Waits while the writer has its fill: a stuck database stops the stage here.
+            if let Err(e) = writer.send(write).await {
+                tracing::error!(pipeline = %self.pipeline, stage = "store", "store writer stopped; batch dropped");
+                self.metrics.stage_dropped(
+                    &self.pipeline,
+                    "store",
+                    "writer_stopped",
+                    false,
+                    received,
+                );
+                self.queue.finish(e.0.batch.ticket);
+                if let Some(done) = &e.0.batch.done {
+                    done.spoil();
                 }
             }
-            StageKind::Store => {
-                let mut rows = Vec::with_capacity(batch.records.len());
-                for r in batch.records {
-                    let id = ids.next();
-                    match to_stored(&batch.provider, &batch.connection, &batch.stream, &r) {
-                        Ok(row) => {
-                            rows.push(row);
-                            passed.push((r, id));
-                        }
-                        Err(f) => failed.push((r, id, f.class, f.message)),
+            return;
+        }
+        self.settle(batch, replay, received, passed, failed, started.elapsed())
+            .await;
+    }
+
+    /// The `store` stage's writer: writes batches in the order the stage prepared them, while
+    /// the stage prepares the next (rows serialised on the blocking pool), then settles them.
+    async fn write_loop(self, mut rx: tokio::sync::mpsc::Receiver<StoreWrite>) {
+        while let Some(first) = rx.recv().await {
+            // What has queued up meanwhile is written with it, in one statement where it fits:
+            // one round trip to the database for several batches.
+            let mut writes = vec![first];
+            let mut n = writes[0].rows.len();
+            while n < STORE_ROWS_PER_WRITE {
+                match rx.try_recv() {
+                    Ok(w) => {
+                        n += w.rows.len();
+                        writes.push(w);
                     }
+                    Err(_) => break,
                 }
-                if let Err(e) = self.store.upsert_records(&rows, self.clock.now_ms()).await {
-                    tracing::error!(pipeline = %self.pipeline, stage, error = %e, "store stage failed; batch sent to the DLQ");
+            }
+            let rows: Vec<crate::store::StoredRecord> = writes
+                .iter_mut()
+                .flat_map(|w| std::mem::take(&mut w.rows))
+                .collect();
+            let written = self.store.upsert_records(&rows, self.clock.now_ms()).await;
+            if let Err(e) = &written {
+                tracing::error!(pipeline = %self.pipeline, stage = "store", error = %e, records = rows.len(), "store stage failed; records sent to the DLQ");
+            }
+            for w in writes {
+                let StoreWrite {
+                    batch,
+                    replay,
+                    received,
+                    mut passed,
+                    mut failed,
+                    rows: _,
+                    started,
+                } = w;
+                if let Err(e) = &written {
                     for (r, id) in passed.drain(..) {
                         failed.push((r, id, ErrorClass::Server, format!("store failed: {e}")));
                     }
                 }
+                self.settle(batch, replay, received, passed, failed, started.elapsed())
+                    .await;
             }
         }
+    }
+
+    /// Writes the batches as one JSON Lines object per provider and stream, then settles each.
+    async fn export(self, batches: Vec<RecordBatch>) {
+        let started = Instant::now();
+        let tickets: Vec<u64> = batches.iter().map(|b| b.ticket).collect();
+        let records = batches.iter().map(|b| b.records.len() as u64).sum();
+        // Serialising is CPU work, done on the blocking pool.
+        let serialised = tokio::task::spawn_blocking(move || {
+            let mut objects: Objects = Vec::new();
+            for b in &batches {
+                let key = (b.provider.clone(), b.stream.clone());
+                let at = match objects.iter().position(|(k, _, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        objects.push((key, Vec::new(), None));
+                        objects.len() - 1
+                    }
+                };
+                append_json_lines(&mut objects[at].1, &b.records);
+            }
+            (batches, objects)
+        })
+        .await;
+        let (batches, mut objects) = match serialised {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(pipeline = %self.pipeline, stage = "export", error = %e, "export failed; batches dropped");
+                self.metrics.stage_dropped(
+                    &self.pipeline,
+                    "export",
+                    "stage_panicked",
+                    false,
+                    records,
+                );
+                for t in tickets {
+                    self.queue.finish(t);
+                }
+                return;
+            }
+        };
+        for ((provider, stream), body, result) in &mut objects {
+            let key = object_key(
+                provider,
+                stream,
+                self.clock.now_ms(),
+                &crate::store::new_id(),
+            );
+            let written = match &self.exporter {
+                Some(e) => e.put(&key, std::mem::take(body)).await,
+                None => Err("no export directory configured".into()),
+            };
+            if let Err(e) = &written {
+                tracing::error!(pipeline = %self.pipeline, stage = "export", object = %key, error = %e, "export failed; records sent to the DLQ");
+            }
+            *result = Some(written);
+        }
+        let elapsed = started.elapsed();
+        let n = batches.len().max(1) as u32;
+        for mut batch in batches {
+            let records = std::mem::take(&mut batch.records);
+            let ids: Vec<Option<String>> = std::mem::take(&mut batch.dlq_ids)
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat(None))
+                .take(records.len())
+                .collect();
+            let replay = ids.first().is_some_and(Option::is_some);
+            let received = records.len() as u64;
+            let result = objects
+                .iter()
+                .find(|((p, s), _, _)| *p == batch.provider && *s == batch.stream)
+                .and_then(|(_, _, r)| r.clone())
+                .unwrap_or(Ok(()));
+            let (mut passed, mut failed): (Passed, Failed) = (Vec::new(), Vec::new());
+            for (r, id) in records.into_iter().zip(ids) {
+                match &result {
+                    Ok(()) => passed.push((r, id)),
+                    Err(e) => {
+                        failed.push((r, id, ErrorClass::Server, format!("export failed: {e}")))
+                    }
+                }
+            }
+            // The write's time, shared by the batches in it.
+            self.settle(batch, replay, received, passed, failed, elapsed / n)
+                .await;
+        }
+    }
+
+    /// After a stage function: failed records to the DLQ (or back to it, for a replay),
+    /// replayed records that passed out of it, metrics, and the rest on to the next stage.
+    async fn settle(
+        &self,
+        batch: RecordBatch,
+        replay: bool,
+        received: u64,
+        passed: Passed,
+        failed: Failed,
+        elapsed: Duration,
+    ) {
+        let stage = self.kind.as_str();
         let mut errors: Vec<(ErrorClass, u64)> = Vec::new();
         for (_, _, class, _) in &failed {
             match errors.iter_mut().find(|(c, _)| c == class) {
@@ -167,6 +454,9 @@ impl Work {
             dlq_changed = true;
             if let Err(e) = self.store.insert_dead_letters(&new_letters, now).await {
                 tracing::error!(pipeline = %self.pipeline, stage, error = %e, records = new_letters.len(), "cannot write dead letters; records dropped");
+                if let Some(done) = &batch.done {
+                    done.spoil();
+                }
                 self.metrics.stage_dropped(
                     &self.pipeline,
                     stage,
@@ -202,20 +492,33 @@ impl Work {
             received,
             passed.len() as u64,
             &errors,
-            started.elapsed(),
+            elapsed,
         );
         self.metrics.stage_heartbeat(&self.pipeline, stage, now);
-        if let Some(next) = &self.next
-            && !passed.is_empty()
-        {
-            let out = RecordBatch {
-                records: passed.into_iter().map(|(r, _)| r).collect(),
-                dlq_ids: Vec::new(),
-                ticket: 0,
-                ..batch
-            };
-            if let Err(e) = next.send(out).await {
-                tracing::error!(pipeline = %self.pipeline, stage, error = %e, "next stage unavailable");
+        // Through this stage; the next one counts it from here.
+        self.queue.finish(batch.ticket);
+        match &self.next {
+            Some(next) if !passed.is_empty() => {
+                // The batch's completion travels on with it.
+                let done = batch.done.clone();
+                let out = RecordBatch {
+                    records: passed.into_iter().map(|(r, _)| r).collect(),
+                    dlq_ids: Vec::new(),
+                    ticket: 0,
+                    ..batch
+                };
+                if let Err(e) = next.send(out).await {
+                    tracing::error!(pipeline = %self.pipeline, stage, error = %e, "next stage unavailable");
+                    if let Some(done) = done {
+                        done.spoil();
+                    }
+                }
+            }
+            // The last stage, or nothing left to pass on.
+            _ => {
+                if let Some(done) = &batch.done {
+                    done.settle();
+                }
             }
         }
     }
@@ -225,18 +528,20 @@ impl Handler<RecordBatch> for StageActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, batch: RecordBatch, _: &mut Self::Context) -> Self::Result {
-        self.queue.leave(batch.ticket);
-        let work = Work {
-            pipeline: self.pipeline.clone(),
-            kind: self.kind,
-            next: self.next.clone(),
-            transform: self.transform.clone(),
-            exporter: self.exporter.clone(),
-            store: self.store.clone(),
-            metrics: self.metrics.clone(),
-            clock: self.clock.clone(),
-        };
-        // Atomic: one batch at a time, so the mailbox bound is the stage's real queue.
+        self.queue.start(batch.ticket);
+        let work = self.work();
+        // A replay is written at once: its caller waits for the outcome.
+        if self.kind == StageKind::Export && batch.dlq_ids.is_empty() {
+            self.buffer.records += batch.records.len();
+            self.buffer.since.get_or_insert_with(Instant::now);
+            self.buffer.batches.push(batch);
+            if !self.buffer.due() {
+                return AtomicResponse::new(Box::pin(actix::fut::ready(())));
+            }
+            let batches = self.buffer.take();
+            return AtomicResponse::new(Box::pin(work.export(batches).into_actor(self)));
+        }
+        // Atomic: one batch at a time; the queue holds the ones waiting.
         AtomicResponse::new(Box::pin(work.process(batch).into_actor(self)))
     }
 }
@@ -261,10 +566,15 @@ pub fn build_pipeline(
     let mut links = Vec::new();
     for kind in settings.stages.iter().rev() {
         let capacity = settings.queue_capacity_batches as u64 * max_batch_records;
-        let queue = Arc::new(StageQueue::new(&settings.name, kind.as_str(), capacity));
+        let queue = Arc::new(StageQueue::new(
+            &settings.name,
+            kind.as_str(),
+            settings.queue_capacity_batches,
+            capacity,
+        ));
         metrics.stage_capacity(&settings.name, kind.as_str(), capacity as f64);
         metrics.stage_queue(&settings.name, kind.as_str(), 0, Duration::ZERO);
-        let addr = StageActor {
+        let actor = StageActor {
             pipeline: settings.name.clone(),
             kind: *kind,
             mailbox: settings.queue_capacity_batches,
@@ -272,11 +582,19 @@ pub fn build_pipeline(
             next: next.take(),
             transform: transform.clone().unwrap_or_default(),
             exporter: exporter.clone(),
+            buffer: ExportBuffer {
+                batches: Vec::new(),
+                records: 0,
+                since: None,
+                max_records: settings.export_buffer_records,
+                max_wait: settings.export_buffer_interval,
+            },
+            writer: None,
             store: store.clone(),
             metrics: metrics.clone(),
             clock: clock.clone(),
-        }
-        .start();
+        };
+        let addr = actor.start();
         let link = StageLink {
             addr: addr.recipient(),
             queue,

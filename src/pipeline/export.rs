@@ -35,12 +35,18 @@ pub fn object_key(provider: &str, stream: &str, now_ms: i64, id: &str) -> String
 /// One record a line.
 pub fn json_lines(records: &[Value]) -> Vec<u8> {
     let mut out = Vec::with_capacity(records.len() * 256);
+    append_json_lines(&mut out, records);
+    out
+}
+
+/// Appends one record a line.
+pub fn append_json_lines(out: &mut Vec<u8>, records: &[Value]) {
+    out.reserve(records.len() * 256);
     for r in records {
         // Serialising a Value cannot fail.
-        let _ = serde_json::to_writer(&mut out, r);
+        let _ = serde_json::to_writer(&mut *out, r);
         out.push(b'\n');
     }
-    out
 }
 
 impl Exporter {

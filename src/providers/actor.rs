@@ -20,7 +20,7 @@ use crate::config::ProviderSettings;
 use crate::domain::clock::rfc3339;
 use crate::domain::duration::format_duration;
 use crate::domain::{Clock, ErrorClass};
-use crate::pipeline::{RecordBatch, StageLink};
+use crate::pipeline::{RecordBatch, StageLink, completion};
 use crate::store::{Store, SyncRun, new_id};
 use crate::telemetry::Metrics;
 
@@ -300,6 +300,8 @@ impl SyncJob {
             let mut drifted: (u64, Option<String>) = (0, None);
             let mut walker = Walker::new(&stream.pagination);
             let mut n = 0u64;
+            // The stream's pages in the pipeline: its cursor moves once they are through.
+            let mut in_pipeline = Vec::new();
             while let Some(position) = walker.next().cloned() {
                 if walker.pages() >= stream.pagination.max_pages {
                     error = Some(FetchError {
@@ -349,6 +351,7 @@ impl SyncJob {
                 if page.records.is_empty() {
                     continue;
                 }
+                let (done, finished) = completion();
                 let batch = RecordBatch {
                     provider: provider.clone(),
                     connection: self.connection.clone(),
@@ -356,10 +359,35 @@ impl SyncJob {
                     records: page.records,
                     dlq_ids: Vec::new(),
                     ticket: 0,
+                    done: Some(done),
                 };
-                if let Err(e) = self.pipeline.send(batch).await {
-                    tracing::error!(provider = %provider, error = %e, "pipeline unavailable");
+                // Waits for room in the first stage's queue (backpressure), not for the
+                // pipeline: the next page is fetched while this one goes through.
+                match self.pipeline.send(batch).await {
+                    Ok(()) => in_pipeline.push(finished),
+                    Err(e) => {
+                        tracing::error!(provider = %provider, error = %e, "pipeline unavailable")
+                    }
                 }
+            }
+            // Stored (or in the DLQ) before the cursor moves past them.
+            let mut abandoned = 0;
+            for f in in_pipeline {
+                if !f.wait().await {
+                    abandoned += 1;
+                }
+            }
+            if abandoned > 0 && error.is_none() {
+                error = Some(FetchError {
+                    class: ErrorClass::Server,
+                    reason: format!(
+                        "{abandoned} pages of {} did not get through the pipeline (see its log); the cursor was not moved",
+                        stream.name
+                    ),
+                    status: None,
+                    retry_after: None,
+                    deferred: false,
+                });
             }
             pages += walker.pages();
             per_stream.push((stream.name.clone(), n));

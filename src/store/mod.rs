@@ -40,6 +40,9 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite rather than PostgreSQL: long statements use anonymous `?` parameters there, since
+    /// SQLite looks each numbered one up by name (quadratic in their number).
+    sqlite: bool,
 }
 
 /// A page of tickets and the cursor of the next one.
@@ -163,13 +166,14 @@ impl Store {
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA cache_size = -16384").await?;
                     Ok(())
                 })
             });
         }
         let pool = options.connect(&url).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, sqlite })
     }
 
     /// Whether the database answers.
@@ -613,7 +617,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         // Six parameters a row; SQLite accepts 32,766 in a statement, PostgreSQL 65,535.
-        const ROWS: usize = 200;
+        const ROWS: usize = 1_000;
         // One batch may hold the same record twice (a provider paging over a changing list):
         // a statement may touch a row once, so the last copy wins.
         let mut last = std::collections::HashMap::new();
@@ -622,9 +626,13 @@ impl Store {
         }
         let mut keep: Vec<usize> = last.into_values().collect();
         keep.sort_unstable();
+        let sqlite = self.sqlite;
         let statement = |chunk: &[usize]| {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
+                    if sqlite {
+                        return "(?, ?, ?, ?, ?, ?)".to_string();
+                    }
                     let b = i * 6;
                     format!(
                         "(${}, ${}, ${}, ${}, ${}, ${})",

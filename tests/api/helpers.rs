@@ -111,6 +111,8 @@ pub struct Options {
     pub pipeline_extra: &'static str,
     pub evaluation_interval: &'static str,
     pub rules: String,
+    /// The database (default a SQLite file in the test's directory).
+    pub storage_url: Option<String>,
 }
 
 impl Default for Options {
@@ -131,6 +133,7 @@ impl Default for Options {
             pipeline_extra: "",
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
+            storage_url: None,
         }
     }
 }
@@ -142,6 +145,7 @@ pub struct TestApp {
     pub slack: FakeSlack,
     pub smtp: FakeSmtp,
     pub dir: tempfile::TempDir,
+    storage_url: String,
     running: Option<Running>,
 }
 
@@ -278,13 +282,17 @@ route:
             conns = conns.join(", ")
         ));
     }
+    let storage_url = opts
+        .storage_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("syncwatch.db").display()));
     let config_text = format!(
         r#"[server]
 listen = "127.0.0.1:0"
 public_url = "http://syncwatch.test"
 
 [storage]
-url = "sqlite://{db}"
+url = "{db}"
 
 [rules]
 files = ["{rules}"]
@@ -305,7 +313,7 @@ stages = {stages}
 {pipeline_extra}
 {providers}
 {extra}"#,
-        db = dir.path().join("syncwatch.db").display(),
+        db = storage_url,
         rules = dir.path().join("rules.yml").display(),
         alerting = dir.path().join("alerting.yml").display(),
         runbooks = repo.join("runbooks").display(),
@@ -336,7 +344,32 @@ stages = {stages}
         slack,
         smtp,
         dir,
+        storage_url,
     }
+}
+
+/// The local PostgreSQL (trust auth).
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// The URL of a fresh database on the local PostgreSQL, or `None` (skipped; a failure under
+/// `SYNCWATCH_TEST_STRICT`) when it is not reachable.
+pub async fn postgres_database() -> Option<String> {
+    let name = format!(
+        "syncwatch_test_{}",
+        syncwatch::store::new_id().replace('-', "")
+    );
+    let admin = match sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await {
+        Ok(p) => p,
+        Err(e) => {
+            skip_or_fail(&format!("PostgreSQL is not reachable at {POSTGRES}: {e}"));
+            return None;
+        }
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    Some(format!("{POSTGRES}/{name}"))
 }
 
 /// The value of one series in a Prometheus exposition.
@@ -384,12 +417,9 @@ impl TestApp {
 
     /// A second handle on the application's SQLite store.
     pub async fn store(&self) -> syncwatch::store::Store {
-        syncwatch::store::Store::connect(&format!(
-            "sqlite://{}",
-            self.path().join("syncwatch.db").display()
-        ))
-        .await
-        .unwrap()
+        syncwatch::store::Store::connect(&self.storage_url)
+            .await
+            .unwrap()
     }
 
     /// Stops the application (all its actors and servers) and starts it again on the same

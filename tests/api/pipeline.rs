@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sqlx::Connection;
 use syncwatch::simulator::data::RECORDS_PER_CONNECTION;
 
 use super::helpers::{Options, metric_value, spawn_app, spawn_app_with, wait_for};
@@ -174,7 +175,7 @@ steps = [
 }
 
 #[actix_web::test]
-async fn the_export_stage_writes_each_batch_as_a_json_lines_object() {
+async fn the_export_stage_writes_the_records_as_json_lines_objects() {
     let app = spawn_app_with(Options {
         stages: r#"["validate", "store", "export"]"#,
         pipeline_extra: r#"export_url = "file://{dir}/export""#,
@@ -228,4 +229,155 @@ async fn the_export_stage_writes_each_batch_as_a_json_lines_object() {
         .is_some_and(|n| n >= (2 * RECORDS_PER_CONNECTION) as f64),
         "{m}"
     );
+}
+
+/// The store stage stuck (its table locked by another session): its iterator age grows, the
+/// stage before it backs up, syncs do not finish, the alert fires; freed, the backlog drains
+/// into the store once and the alert resolves.
+#[actix_web::test]
+async fn a_stuck_stage_backs_up_the_pipeline_fires_its_alert_and_drains_when_freed() {
+    let Some(url) = super::helpers::postgres_database().await else {
+        return;
+    };
+    // Migrated before the app starts, so the lock can be taken before the first sync.
+    let store = syncwatch::store::Store::connect(&url).await.unwrap();
+    let mut lock = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+    sqlx::query("LOCK TABLE records IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let app = spawn_app_with(Options {
+        storage_url: Some(url),
+        pipeline_extra: "queue_capacity = 1",
+        // 24 pages in all: more than the stages can hold.
+        profile_edits: vec![("tekion", "page_size = 50", "page_size = 10")],
+        rules: r#"groups:
+  - name: test
+    rules:
+      - alert: StageIteratorAgeHigh
+        expr: max by (pipeline, stage) (syncwatch_stage_iterator_age_seconds) > 2
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $labels.pipeline }}/{{ $labels.stage }} is {{ $value }}s behind"
+"#
+        .into(),
+        ..Options::default()
+    })
+    .await;
+    let age = |m: &str, stage: &str| {
+        metric_value(
+            m,
+            &format!(r#"syncwatch_stage_iterator_age_seconds{{pipeline="dms",stage="{stage}"}}"#),
+        )
+    };
+    let alert = wait_for("StageIteratorAgeHigh", Duration::from_secs(30), || async {
+        app.alerts().await.into_iter().find(|a| {
+            a["name"] == "StageIteratorAgeHigh"
+                && a["state"] == "firing"
+                && a["labels"]["stage"] == "store"
+        })
+    })
+    .await;
+    assert_eq!(alert["labels"]["pipeline"], "dms");
+    let m = app.metrics().await;
+    assert!(age(&m, "store").unwrap() > 2.0, "{m}");
+    // Backpressure: batches wait at the stage before it too, and no sync finishes.
+    let waiting = metric_value(
+        &m,
+        r#"syncwatch_stage_queue_records{pipeline="dms",stage="validate"}"#,
+    )
+    .unwrap();
+    assert!(waiting > 0.0, "nothing waits at validate: {m}");
+    assert!(
+        metric_value(
+            &m,
+            r#"syncwatch_sync_runs_total{provider="tekion",status="success"}"#
+        )
+        .is_none_or(|n| n == 0.0),
+        "a sync finished while its records could not be stored: {m}"
+    );
+    // The age keeps growing while the stage is stuck.
+    let before = age(&m, "store").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = age(&app.metrics().await, "store").unwrap();
+    assert!(later > before, "{before} then {later}");
+
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    wait_for("the backlog stored", Duration::from_secs(30), || async {
+        (store.count_records("tekion").await.unwrap() == 2 * RECORDS_PER_CONNECTION as i64)
+            .then_some(())
+    })
+    .await;
+    wait_for("syncs finish", Duration::from_secs(20), || async {
+        metric_value(
+            &app.metrics().await,
+            r#"syncwatch_sync_runs_total{provider="tekion",status="success"}"#,
+        )
+        .filter(|n| *n >= 2.0)
+    })
+    .await;
+    wait_for("the age back to zero", Duration::from_secs(10), || async {
+        (age(&app.metrics().await, "store") == Some(0.0)).then_some(())
+    })
+    .await;
+    wait_for(
+        "StageIteratorAgeHigh resolved",
+        Duration::from_secs(20),
+        || async {
+            (!app
+                .alerts()
+                .await
+                .iter()
+                .any(|a| a["name"] == "StageIteratorAgeHigh" && a["state"] == "firing"))
+            .then_some(())
+        },
+    )
+    .await;
+    // Replayed syncs upsert: one row per record, however often it came.
+    assert_eq!(
+        store.count_records("tekion").await.unwrap(),
+        2 * RECORDS_PER_CONNECTION as i64
+    );
+}
+
+/// Objects are written once the buffer holds `export_buffer_records` (here long before
+/// `export_buffer_interval`): several pages go into one object.
+#[actix_web::test]
+async fn the_export_stage_buffers_pages_into_larger_objects() {
+    let app = spawn_app_with(Options {
+        stages: r#"["validate", "store", "export"]"#,
+        pipeline_extra: "export_url = \"file://{dir}/export\"\nexport_buffer_records = 100\nexport_buffer_interval = \"15m\"",
+        ..Options::default()
+    })
+    .await;
+    let objects = || {
+        let mut sizes = Vec::new();
+        let mut dirs = vec![app.path().join("export")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    sizes.push(std::fs::read_to_string(e.path()).unwrap().lines().count());
+                }
+            }
+        }
+        sizes
+    };
+    // 240 records in pages of 50: two objects of at least 100, the rest still buffered.
+    let sizes = wait_for("two objects", Duration::from_secs(20), || async {
+        let s = objects();
+        (s.len() >= 2).then_some(s)
+    })
+    .await;
+    assert!(sizes.iter().all(|n| *n >= 100), "{sizes:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sizes = objects();
+    assert!(
+        sizes.iter().sum::<usize>() < 2 * RECORDS_PER_CONNECTION,
+        "{sizes:?}"
+    );
+    assert!(sizes.iter().all(|n| *n >= 100), "{sizes:?}");
 }

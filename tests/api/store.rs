@@ -6,9 +6,7 @@ use syncwatch::domain::Alert;
 use syncwatch::domain::ticket::{DedupKey, TicketPolicy, TicketStatus, new_ticket};
 use syncwatch::store::{Store, StoreError, TicketFilter, new_id};
 
-use super::helpers::skip_or_fail;
-
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+use super::helpers::postgres_database;
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,19 +18,8 @@ async fn sqlite() -> (Store, tempfile::TempDir) {
 
 /// A fresh database on the local PostgreSQL, or `None` (skipped) when it is not reachable.
 async fn postgres() -> Option<Store> {
-    let name = format!("syncwatch_test_{}", new_id().replace('-', ""));
-    let admin = match sqlx::PgPool::connect(&format!("{POSTGRES}/postgres")).await {
-        Ok(p) => p,
-        Err(e) => {
-            skip_or_fail(&format!("PostgreSQL is not reachable at {POSTGRES}: {e}"));
-            return None;
-        }
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    Some(Store::connect(&format!("{POSTGRES}/{name}")).await.unwrap())
+    let url = postgres_database().await?;
+    Some(Store::connect(&url).await.unwrap())
 }
 
 fn alert(provider: &str) -> Alert {
