@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use syncwatch::config::{PipelineSettings, StageKind};
 use syncwatch::domain::{Clock, SystemClock};
-use syncwatch::pipeline::{RecordBatch, build_pipeline, completion, transform};
+use syncwatch::pipeline::{RecordBatch, build_pipeline, completion, schema, transform};
 use syncwatch::simulator::data::{RECORDS_PER_CONNECTION, records};
 use syncwatch::store::Store;
 use syncwatch::telemetry::{Metrics, MetricsRegistry};
@@ -57,6 +57,7 @@ async fn main() {
             StageKind::Export,
         ],
         transform: None,
+        schemas_dir: None,
         export_dir: Some(dir.path().join("export")),
         queue_capacity_batches: 16,
         export_buffer_records: 10_000,
@@ -67,6 +68,9 @@ async fn main() {
         &settings,
         RECORDS_PER_CONNECTION as u64,
         Some(Arc::new(t)),
+        Some(Arc::new(
+            schema::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")).unwrap(),
+        )),
         &store,
         &metrics,
         &clock,

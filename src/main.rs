@@ -153,13 +153,14 @@ fn check(path: &std::path::Path) -> ExitCode {
         Ok(l) => {
             let rules: usize = l.rule_groups.iter().map(|g| g.rules.len()).sum();
             println!(
-                "{}: ok ({} rule groups, {} rules, {} receivers, {} runbooks, {} provider profiles)",
+                "{}: ok ({} rule groups, {} rules, {} receivers, {} runbooks, {} provider profiles, {} stream schemas)",
                 path.display(),
                 l.rule_groups.len(),
                 rules,
                 l.alerting.receivers.len(),
                 l.runbooks.len(),
-                l.profiles.len()
+                l.profiles.len(),
+                l.schemas.values().map(|s| s.len()).sum::<usize>()
             );
             ExitCode::SUCCESS
         }

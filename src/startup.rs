@@ -36,6 +36,8 @@ pub struct Loaded {
     pub profiles: BTreeMap<String, Profile>,
     /// Pipeline → its transform stage's mapping.
     pub transforms: BTreeMap<String, Arc<crate::pipeline::transform::Transform>>,
+    /// Pipeline → its validate stage's JSON Schemas.
+    pub schemas: BTreeMap<String, Arc<crate::pipeline::schema::Schemas>>,
     pub scenario: Vec<FaultSpec>,
 }
 
@@ -65,6 +67,14 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
             transforms.insert(p.name.clone(), Arc::new(t));
         }
     }
+    let mut schemas = BTreeMap::new();
+    for p in &settings.pipelines {
+        if let Some(dir) = &p.schemas_dir
+            && let Some(s) = take(crate::pipeline::schema::load_dir(dir), &mut problems)
+        {
+            schemas.insert(p.name.clone(), Arc::new(s));
+        }
+    }
     let scenario = match (&settings.simulator.scenario, settings.simulator.enabled) {
         (Some(path), true) => take(load_scenario(path), &mut problems),
         _ => Some(Vec::new()),
@@ -79,6 +89,7 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
                 runbooks,
                 profiles,
                 transforms,
+                schemas,
                 scenario,
             })
         }
@@ -265,7 +276,8 @@ impl Application {
                 .max()
                 .unwrap_or(1);
             let transform = loaded.transforms.get(&p.name).cloned();
-            let stages = build_pipeline(p, max_batch, transform, &store, &metrics, &clock)
+            let schemas = loaded.schemas.get(&p.name).cloned();
+            let stages = build_pipeline(p, max_batch, transform, schemas, &store, &metrics, &clock)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("Failed to start pipeline {}", p.name))?;
             all_queues.extend(stages.iter().map(|(_, l)| l.queue.clone()));

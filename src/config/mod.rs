@@ -141,6 +141,9 @@ pub struct PipelineSettings {
     pub stages: Vec<StageKind>,
     /// The `transform` stage's field mapping (when the pipeline has that stage).
     pub transform: Option<PathBuf>,
+    /// The `validate` stage's JSON Schemas, `<stream>.json` or `<provider>/<stream>.json`
+    /// (when the pipeline has that stage; a missing default directory means none).
+    pub schemas_dir: Option<PathBuf>,
     /// The directory the `export` stage writes JSON Lines objects under (when it has one).
     pub export_dir: Option<PathBuf>,
     /// Batches each stage's mailbox holds before senders wait.
@@ -307,6 +310,7 @@ struct RawPipeline {
     stages: Vec<S>,
     queue_capacity: Option<Spanned<i64>>,
     transform: Option<S>,
+    schemas: Option<S>,
     export_url: Option<S>,
     export_buffer_records: Option<Spanned<i64>>,
     export_buffer_interval: Option<S>,
@@ -647,6 +651,27 @@ impl Validator<'_> {
                 }
                 None
             };
+            let raw_schemas = &p.get_ref().schemas;
+            let schemas_dir = if stages.contains(&StageKind::Validate) {
+                let dir = self.path(&format!("{key}.schemas"), raw_schemas, "schemas");
+                if let Some(s) = raw_schemas
+                    && !dir.is_dir()
+                {
+                    self.problem(
+                        s.span().start,
+                        format!("{key}.schemas: {} is not a directory", dir.display()),
+                    );
+                }
+                Some(dir)
+            } else {
+                if let Some(s) = raw_schemas {
+                    self.problem(
+                        s.span().start,
+                        format!("{key}.schemas: the pipeline has no \"validate\" stage"),
+                    );
+                }
+                None
+            };
             let raw_export = &p.get_ref().export_url;
             let export_dir = if stages.contains(&StageKind::Export) {
                 let (url, at) = self.opt_string(
@@ -716,6 +741,7 @@ impl Validator<'_> {
                 name,
                 stages,
                 transform,
+                schemas_dir,
                 export_dir,
                 queue_capacity_batches,
                 export_buffer_records,

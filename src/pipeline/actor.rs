@@ -3,7 +3,8 @@
 //! waits for room in that stage's queue. Stage functions run on the blocking pool, so the
 //! stages of a pipeline work at the same time on consecutive batches.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -11,7 +12,8 @@ use actix::prelude::*;
 use super::RecordBatch;
 use super::export::{Exporter, append_json_lines, object_key};
 use super::queue::{StageLink, StageQueue};
-use super::stage::{to_stored, validate};
+use super::schema::Schemas;
+use super::stage::{record_id, to_stored, validate};
 use super::transform::Transform;
 use crate::config::{PipelineSettings, StageKind};
 use crate::domain::{Clock, ErrorClass};
@@ -30,6 +32,9 @@ pub struct StageActor {
     next: Option<StageLink>,
     /// The field mapping of a `transform` stage (empty for the others).
     transform: Arc<Transform>,
+    /// The JSON Schemas of a `validate` stage (empty for the others).
+    schemas: Arc<Schemas>,
+    drift_seen: Arc<Mutex<BTreeSet<DriftSeen>>>,
     /// Where an `export` stage writes.
     exporter: Option<Arc<Exporter>>,
     /// What an `export` stage holds until it writes an object.
@@ -73,6 +78,8 @@ impl StageActor {
             writer: self.writer.clone(),
             queue: self.queue.clone(),
             transform: self.transform.clone(),
+            schemas: self.schemas.clone(),
+            drift_seen: self.drift_seen.clone(),
             exporter: self.exporter.clone(),
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -125,11 +132,18 @@ struct Work {
     writer: Option<tokio::sync::mpsc::Sender<StoreWrite>>,
     queue: Arc<StageQueue>,
     transform: Arc<Transform>,
+    schemas: Arc<Schemas>,
+    /// Drift logged already: (provider, stream, change, field).
+    drift_seen: Arc<Mutex<BTreeSet<DriftSeen>>>,
     exporter: Option<Arc<Exporter>>,
     store: Store,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
 }
+
+type DriftSeen = (String, String, &'static str, String);
+/// Distinct drifts logged per stage, at most (the counter counts them all).
+const DRIFT_LOGGED: usize = 1_000;
 
 type Passed = Vec<(serde_json::Value, Option<String>)>;
 
@@ -152,36 +166,71 @@ const STORE_ROWS_PER_WRITE: usize = 1_000;
 /// Objects to write: (provider, stream), body, and the outcome once written.
 type Objects = Vec<((String, String), Vec<u8>, Option<Result<(), String>>)>;
 
-/// What a validate, transform or store stage decides about each record (with its dead letter
-/// id when the batch is a replay), and, for the store stage, the rows to write.
+/// What a validate, transform or store stage decides about a batch.
+struct Decided {
+    /// Each record with its dead letter id when the batch is a replay.
+    passed: Passed,
+    failed: Failed,
+    /// The `store` stage's rows.
+    rows: Vec<crate::store::StoredRecord>,
+    /// Schema drift found by a `validate` stage: (change, breaking) → occurrences, and the
+    /// fields, once each.
+    drift: BTreeMap<(&'static str, bool), u64>,
+    drift_fields: BTreeSet<(&'static str, String, bool)>,
+}
+
+/// The stage function over a batch.
 fn decide(
     kind: StageKind,
-    transform: &Transform,
-    provider: &str,
-    connection: &str,
-    stream: &str,
+    functions: &(Arc<Transform>, Arc<Schemas>),
+    (provider, connection, stream): (&str, &str, &str),
     records: Vec<serde_json::Value>,
     ids: Vec<String>,
-) -> (Passed, Failed, Vec<crate::store::StoredRecord>) {
+) -> Decided {
+    let (transform, schemas) = functions;
+    let schema = schemas.get(provider, stream);
     let mut ids = ids.into_iter();
-    let mut passed: Passed = Vec::with_capacity(records.len());
-    let mut failed: Failed = Vec::new();
-    let mut rows = Vec::new();
+    let mut d = Decided {
+        passed: Vec::with_capacity(records.len()),
+        failed: Vec::new(),
+        rows: Vec::new(),
+        drift: BTreeMap::new(),
+        drift_fields: BTreeSet::new(),
+    };
     for r in records {
         let id = ids.next();
         let failure = match kind {
-            StageKind::Validate => validate(&r).err(),
+            StageKind::Validate => match schema {
+                // The stream's schema decides; the store still needs an id.
+                Some(schema) => {
+                    let checked = schema.check(&r);
+                    for drift in checked.drift {
+                        *d.drift
+                            .entry((drift.change.as_str(), drift.breaking))
+                            .or_default() += 1;
+                        if d.drift_fields.len() < 20 {
+                            d.drift_fields.insert((
+                                drift.change.as_str(),
+                                drift.field,
+                                drift.breaking,
+                            ));
+                        }
+                    }
+                    checked.failure.or_else(|| record_id(&r).err())
+                }
+                None => validate(&r).err(),
+            },
             // The original goes to the DLQ when a step fails, not a half-changed copy.
             StageKind::Transform => match transform.apply(stream, r.clone()) {
                 Ok(out) => {
-                    passed.push((out, id));
+                    d.passed.push((out, id));
                     continue;
                 }
                 Err(f) => Some(f),
             },
             StageKind::Store => match to_stored(provider, connection, stream, &r) {
                 Ok(row) => {
-                    rows.push(row);
+                    d.rows.push(row);
                     None
                 }
                 Err(f) => Some(f),
@@ -189,12 +238,13 @@ fn decide(
             StageKind::Export => None,
         };
         match failure {
-            None => passed.push((r, id)),
-            Some(f) => failed.push((r, id, f.class, f.message)),
+            None => d.passed.push((r, id)),
+            Some(f) => d.failed.push((r, id, f.class, f.message)),
         }
     }
-    (passed, failed, rows)
+    d
 }
+
 type Failed = Vec<(serde_json::Value, Option<String>, ErrorClass, String)>;
 
 impl Work {
@@ -211,7 +261,7 @@ impl Work {
         // The stage function is CPU work: it runs on the blocking pool, so that stages (and
         // the HTTP server and rules on this thread) work at the same time.
         let kind = self.kind;
-        let transform = self.transform.clone();
+        let functions = (self.transform.clone(), self.schemas.clone());
         let (provider, connection, stream) = (
             batch.provider.clone(),
             batch.connection.clone(),
@@ -220,16 +270,20 @@ impl Work {
         let decided = tokio::task::spawn_blocking(move || {
             decide(
                 kind,
-                &transform,
-                &provider,
-                &connection,
-                &stream,
+                &functions,
+                (&provider, &connection, &stream),
                 records,
                 ids,
             )
         })
         .await;
-        let (passed, failed, rows) = match decided {
+        let Decided {
+            passed,
+            failed,
+            rows,
+            drift,
+            drift_fields,
+        } = match decided {
             Ok(d) => d,
             Err(e) => {
                 // A panic in a stage function: the batch is lost, and counted.
@@ -248,6 +302,19 @@ impl Work {
                 return;
             }
         };
+        if !drift.is_empty() {
+            self.metrics
+                .schema_drift(&self.pipeline, &batch.provider, &batch.stream, &drift);
+            // Each drift is logged the first time it is seen; the counter counts every one.
+            let mut seen = self.drift_seen.lock().unwrap_or_else(|e| e.into_inner());
+            for (change, field, breaking) in drift_fields {
+                let key = (batch.provider.clone(), batch.stream.clone(), change, field);
+                if seen.len() < DRIFT_LOGGED && !seen.contains(&key) {
+                    tracing::warn!(pipeline = %self.pipeline, provider = %batch.provider, stream = %batch.stream, change, field = %key.3, breaking, "schema drift");
+                    seen.insert(key);
+                }
+            }
+        }
         if let Some(writer) = &self.writer {
             let write = StoreWrite {
                 batch,
@@ -554,6 +621,7 @@ pub fn build_pipeline(
     settings: &PipelineSettings,
     max_batch_records: u64,
     transform: Option<Arc<Transform>>,
+    schemas: Option<Arc<Schemas>>,
     store: &Store,
     metrics: &Metrics,
     clock: &Arc<dyn Clock>,
@@ -581,6 +649,8 @@ pub fn build_pipeline(
             queue: queue.clone(),
             next: next.take(),
             transform: transform.clone().unwrap_or_default(),
+            schemas: schemas.clone().unwrap_or_default(),
+            drift_seen: Arc::default(),
             exporter: exporter.clone(),
             buffer: ExportBuffer {
                 batches: Vec::new(),

@@ -23,21 +23,28 @@ fn schema(message: impl Into<String>) -> RecordFailure {
 const NUMBER_FIELDS: [&str; 1] = ["amount"];
 const STRING_FIELDS: [&str; 2] = ["updated_at", "status"];
 
-/// Validates one record: a JSON object with a non-empty `id` (string or integer), and the
-/// known fields of the right type. Returns the record id.
-pub fn validate(record: &Value) -> Result<String, RecordFailure> {
+/// The id of a record: a JSON object with a non-empty `id` (string or integer), which the
+/// store keys records by.
+pub fn record_id(record: &Value) -> Result<String, RecordFailure> {
     let obj = record
         .as_object()
         .ok_or_else(|| schema("record is not a JSON object"))?;
-    let id = match obj.get("id") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-        Some(_) => {
-            return Err(schema(
-                "field id: expected a non-empty string or an integer",
-            ));
-        }
-        None => return Err(schema("field id: missing")),
+    match obj.get("id") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        Some(_) => Err(schema(
+            "field id: expected a non-empty string or an integer",
+        )),
+        None => Err(schema("field id: missing")),
+    }
+}
+
+/// Validates one record of a stream without a JSON Schema: an id, and the known fields of the
+/// right type. Returns the record id.
+pub fn validate(record: &Value) -> Result<String, RecordFailure> {
+    let id = record_id(record)?;
+    let Some(obj) = record.as_object() else {
+        return Err(schema("record is not a JSON object"));
     };
     for f in NUMBER_FIELDS {
         if let Some(v) = obj.get(f).filter(|v| !v.is_null() && !v.is_number()) {
@@ -59,7 +66,7 @@ pub fn to_stored(
     stream: &str,
     record: &Value,
 ) -> Result<StoredRecord, RecordFailure> {
-    let id = validate(record)?;
+    let id = record_id(record)?;
     Ok(StoredRecord {
         provider: provider.to_string(),
         stream: stream.to_string(),

@@ -23,6 +23,7 @@ pub const STAGE_RECORDS_DROPPED_TOTAL: &str = "syncwatch_stage_records_dropped_t
 pub const STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS: &str =
     "syncwatch_stage_last_processed_timestamp_seconds";
 pub const DLQ_RECORDS: &str = "syncwatch_dlq_records";
+pub const SCHEMA_DRIFT_TOTAL: &str = "syncwatch_schema_drift_total";
 pub const ALERTS: &str = "syncwatch_alerts";
 pub const RULE_EVALUATION_DURATION_SECONDS: &str = "syncwatch_rule_evaluation_duration_seconds";
 pub const RULE_EVALUATION_FAILURES_TOTAL: &str = "syncwatch_rule_evaluation_failures_total";
@@ -125,7 +126,7 @@ pub const ALL: &[(&str, Kind, &str)] = &[
     (
         STAGE_QUEUE_RECORDS,
         Kind::Gauge,
-        "Records waiting at a stage's input.",
+        "Records waiting at a stage's input, not yet taken up.",
     ),
     (
         STAGE_QUEUE_CAPACITY_RECORDS,
@@ -135,7 +136,7 @@ pub const ALL: &[(&str, Kind, &str)] = &[
     (
         STAGE_ITERATOR_AGE_SECONDS,
         Kind::Gauge,
-        "Age of the oldest record waiting at a stage's input (0 when empty).",
+        "Age of the oldest record a stage has not got through yet, waiting or in progress (0 when none).",
     ),
     (
         STAGE_RECORDS_DROPPED_TOTAL,
@@ -146,6 +147,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         STAGE_LAST_PROCESSED_TIMESTAMP_SECONDS,
         Kind::Gauge,
         "A stage's heartbeat: when it last processed a batch or, idle, showed it is alive (seconds since the epoch).",
+    ),
+    (
+        SCHEMA_DRIFT_TOTAL,
+        Kind::Counter,
+        "Differences of records from their stream's JSON Schema, by change; breaking=\"true\" ones failed the record.",
     ),
     (
         DLQ_RECORDS,

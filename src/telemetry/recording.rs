@@ -146,6 +146,28 @@ impl Metrics {
         });
     }
 
+    /// Schema drift the validate stage found in a batch: (change, breaking) → occurrences.
+    pub fn schema_drift(
+        &self,
+        pipeline: &str,
+        provider: &str,
+        stream: &str,
+        drift: &std::collections::BTreeMap<(&'static str, bool), u64>,
+    ) {
+        for ((change, breaking), n) in drift {
+            let (p, pr, st) = (
+                pipeline.to_string(),
+                provider.to_string(),
+                stream.to_string(),
+            );
+            let (change, breaking) = (*change, if *breaking { "true" } else { "false" });
+            self.record(|| {
+                counter!(SCHEMA_DRIFT_TOTAL, "pipeline" => p, "provider" => pr, "stream" => st, "change" => change, "breaking" => breaking)
+                    .increment(*n)
+            });
+        }
+    }
+
     /// Records a stage let go of without passing them on or to the DLQ, and why.
     pub fn stage_dropped(
         &self,

@@ -113,6 +113,8 @@ pub struct Options {
     pub rules: String,
     /// The database (default a SQLite file in the test's directory).
     pub storage_url: Option<String>,
+    /// JSON Schema files of the validate stage: (path under `schemas/`, text).
+    pub schemas: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
@@ -134,6 +136,7 @@ impl Default for Options {
             evaluation_interval: "100ms",
             rules: TEST_RULES.into(),
             storage_url: None,
+            schemas: Vec::new(),
         }
     }
 }
@@ -281,6 +284,12 @@ route:
             profile = profile.display(),
             conns = conns.join(", ")
         ));
+    }
+    // The pipeline's default schema directory is `schemas/` beside the config.
+    for (name, text) in &opts.schemas {
+        let path = dir.path().join("schemas").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     let storage_url = opts
         .storage_url

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::Connection;
 use syncwatch::simulator::data::RECORDS_PER_CONNECTION;
 
-use super::helpers::{Options, metric_value, spawn_app, spawn_app_with, wait_for};
+use super::helpers::{Options, metric_value, repo, spawn_app, spawn_app_with, wait_for};
 
 #[actix_web::test]
 async fn synced_records_are_stored_once_and_malformed_ones_go_to_the_dlq() {
@@ -380,4 +380,98 @@ async fn the_export_stage_buffers_pages_into_larger_objects() {
         "{sizes:?}"
     );
     assert!(sizes.iter().all(|n| *n >= 100), "{sizes:?}");
+}
+
+/// With a JSON Schema for the stream: fields it does not list are counted as non-breaking
+/// drift and the records pass; records that break it (no id, a number as a string) go to the
+/// DLQ with the schema's reason, are counted as breaking drift, and the alert fires.
+#[actix_web::test]
+async fn a_streams_json_schema_classifies_drift_and_breaking_drift_pages() {
+    let shipped = std::fs::read_to_string(repo().join("schemas/repair_orders.json")).unwrap();
+    // This copy does not know the `source` field the simulator sends.
+    let schema = shipped.replace(
+        r#""source": { "type": "string" }"#,
+        r#""vin": { "type": "string" }"#,
+    );
+    assert_ne!(schema, shipped);
+    let app = spawn_app_with(Options {
+        schemas: vec![("repair_orders.json", schema)],
+        rules: r#"groups:
+  - name: test
+    rules:
+      - alert: SchemaDriftBreaking
+        expr: sum by (pipeline, provider, stream, change) (increase(syncwatch_schema_drift_total{breaking="true"}[1m])) > 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $labels.provider }}/{{ $labels.stream }} changed shape ({{ $labels.change }})"
+"#
+        .into(),
+        ..Options::default()
+    })
+    .await;
+    let store = app.store().await;
+    wait_for("every record stored", Duration::from_secs(20), || async {
+        (store.count_records("tekion").await.unwrap() == 2 * RECORDS_PER_CONNECTION as i64)
+            .then_some(())
+    })
+    .await;
+    let series = |change: &str, breaking: bool| {
+        format!(
+            r#"syncwatch_schema_drift_total{{pipeline="dms",provider="tekion",stream="repair_orders",change="{change}",breaking="{breaking}"}}"#
+        )
+    };
+    let m = app.metrics().await;
+    // Every record has `source` (not in the schema) and lacks `vin` (optional in it).
+    assert!(
+        metric_value(&m, &series("unexpected_field", false)).unwrap()
+            >= 2.0 * RECORDS_PER_CONNECTION as f64,
+        "{m}"
+    );
+    assert!(
+        metric_value(&m, &series("missing_field", false)).unwrap()
+            >= 2.0 * RECORDS_PER_CONNECTION as f64,
+        "{m}"
+    );
+    assert!(
+        metric_value(&m, &series("type_changed", true)).is_none(),
+        "{m}"
+    );
+    assert_eq!(
+        store.count_dead_letters("dms", "validate").await.unwrap(),
+        0
+    );
+
+    app.inject_fault(
+        &json!({"provider": "tekion", "kind": "malformed", "duration": "1h", "ratio": 1.0}),
+    )
+    .await;
+    let alert = wait_for("SchemaDriftBreaking", Duration::from_secs(40), || async {
+        app.alerts()
+            .await
+            .into_iter()
+            .find(|a| a["name"] == "SchemaDriftBreaking" && a["state"] == "firing")
+    })
+    .await;
+    assert_eq!(alert["labels"]["provider"], "tekion");
+    assert_eq!(alert["labels"]["stream"], "repair_orders");
+    let m = app.metrics().await;
+    assert!(
+        metric_value(&m, &series("type_changed", true)).unwrap() >= 1.0,
+        "{m}"
+    );
+    assert!(
+        metric_value(&m, &series("missing_field", true)).unwrap() >= 1.0,
+        "{m}"
+    );
+    let dlq = app.get_json("/api/v1/dlq?stage=validate").await;
+    let error = dlq["dead_letters"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with("schema repair_orders.json: "),
+        "the schema's reason: {error}"
+    );
+    assert!(error.contains("/amount"), "{error}");
 }
