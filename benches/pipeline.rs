@@ -59,6 +59,7 @@ async fn main() {
         transform: None,
         schemas_dir: None,
         export_dir: Some(dir.path().join("export")),
+        export_s3: None,
         queue_capacity_batches: 16,
         export_buffer_records: 10_000,
         export_buffer_interval: std::time::Duration::from_secs(1),

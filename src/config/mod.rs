@@ -144,14 +144,32 @@ pub struct PipelineSettings {
     /// The `validate` stage's JSON Schemas, `<stream>.json` or `<provider>/<stream>.json`
     /// (when the pipeline has that stage; a missing default directory means none).
     pub schemas_dir: Option<PathBuf>,
-    /// The directory the `export` stage writes JSON Lines objects under (when it has one).
+    /// The directory the `export` stage writes JSON Lines objects under (a `file://` URL).
     pub export_dir: Option<PathBuf>,
+    /// The S3 bucket (and prefix) it writes them to instead (an `s3://` URL).
+    pub export_s3: Option<S3Target>,
     /// Batches each stage's mailbox holds before senders wait.
     pub queue_capacity_batches: usize,
     /// The `export` stage writes an object once it holds this many records...
     pub export_buffer_records: usize,
     /// ...or once its oldest record has waited this long (Firehose's buffering hints).
     pub export_buffer_interval: Duration,
+}
+
+/// Where an `export` stage writes in S3 or an S3-compatible store. Unset fields come from the
+/// usual `AWS_*` environment variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, ...).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct S3Target {
+    pub bucket: String,
+    /// Keys start with this (no leading or trailing `/`; may be empty).
+    pub prefix: String,
+    /// An S3-compatible endpoint (MinIO, Ceph, LocalStack...), e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow a plain `http://` endpoint.
+    pub allow_http: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -305,6 +323,16 @@ impl<'de> Deserialize<'de> for RawConnection {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawS3 {
+    endpoint: Option<S>,
+    region: Option<S>,
+    access_key_id: Option<S>,
+    secret_access_key: Option<S>,
+    allow_http: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPipeline {
     name: S,
     stages: Vec<S>,
@@ -312,6 +340,7 @@ struct RawPipeline {
     transform: Option<S>,
     schemas: Option<S>,
     export_url: Option<S>,
+    export_s3: Option<Spanned<RawS3>>,
     export_buffer_records: Option<Spanned<i64>>,
     export_buffer_interval: Option<S>,
 }
@@ -673,31 +702,59 @@ impl Validator<'_> {
                 None
             };
             let raw_export = &p.get_ref().export_url;
-            let export_dir = if stages.contains(&StageKind::Export) {
+            let raw_s3 = &p.get_ref().export_s3;
+            let (mut export_dir, mut export_s3) = (None, None);
+            if stages.contains(&StageKind::Export) {
                 let (url, at) = self.opt_string(
                     &format!("{key}.export_url"),
                     raw_export,
                     &format!("file://data/export/{name}"),
                 );
-                match url.strip_prefix("file://") {
-                    Some(dir) if !dir.is_empty() => Some(self.resolve(dir)),
-                    _ => {
-                        self.problem(
-                            at,
-                            format!("{key}.export_url: {url:?} is not a file:// URL (the only kind supported)"),
-                        );
-                        None
+                if let Some(dir) = url.strip_prefix("file://").filter(|d| !d.is_empty()) {
+                    export_dir = Some(self.resolve(dir));
+                } else if let Some(rest) = url.strip_prefix("s3://") {
+                    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                    if bucket.is_empty() {
+                        self.problem(at, format!("{key}.export_url: {url:?} names no bucket"));
                     }
-                }
-            } else {
-                if let Some(e) = raw_export {
+                    export_s3 = Some(S3Target {
+                        bucket: bucket.to_string(),
+                        prefix: prefix.trim_matches('/').to_string(),
+                        ..S3Target::default()
+                    });
+                } else {
                     self.problem(
-                        e.span().start,
-                        format!("{key}.export_url: the pipeline has no \"export\" stage"),
+                        at,
+                        format!("{key}.export_url: {url:?} is neither a file:// nor an s3:// URL"),
                     );
                 }
-                None
-            };
+            } else if let Some(e) = raw_export {
+                self.problem(
+                    e.span().start,
+                    format!("{key}.export_url: the pipeline has no \"export\" stage"),
+                );
+            }
+            if let Some(raw) = raw_s3 {
+                let k = format!("{key}.export_s3");
+                match &mut export_s3 {
+                    Some(t) => {
+                        let r = raw.get_ref();
+                        let mut opt = |field: &str, v: &Option<S>| {
+                            v.as_ref()
+                                .map(|_| self.opt_string(&format!("{k}.{field}"), v, "").0)
+                        };
+                        t.endpoint = opt("endpoint", &r.endpoint);
+                        t.region = opt("region", &r.region);
+                        t.access_key_id = opt("access_key_id", &r.access_key_id);
+                        t.secret_access_key = opt("secret_access_key", &r.secret_access_key);
+                        t.allow_http = r.allow_http.unwrap_or(false);
+                    }
+                    None => self.problem(
+                        raw.span().start,
+                        format!("{k}: export_url is not an s3:// URL"),
+                    ),
+                }
+            }
             let export_buffer_records = match &p.get_ref().export_buffer_records {
                 Some(c) if *c.get_ref() < 1 || *c.get_ref() > 1_000_000 => {
                     self.problem(
@@ -743,6 +800,7 @@ impl Validator<'_> {
                 transform,
                 schemas_dir,
                 export_dir,
+                export_s3,
                 queue_capacity_batches,
                 export_buffer_records,
                 export_buffer_interval,
@@ -1113,14 +1171,42 @@ jitter = "1s""#,
             s.pipelines[0].export_dir,
             Some(PathBuf::from("/var/export"))
         );
+        let s = parse_str(&with(
+            r#"["validate", "store", "export"]"#,
+            "export_url = \"s3://exports/dms/raw/\"\nexport_s3 = { endpoint = \"http://127.0.0.1:9000\", region = \"eu-west-1\", allow_http = true }",
+        ))
+        .unwrap();
+        assert_eq!(s.pipelines[0].export_dir, None);
+        assert_eq!(
+            s.pipelines[0].export_s3,
+            Some(S3Target {
+                bucket: "exports".into(),
+                prefix: "dms/raw".into(),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: Some("eu-west-1".into()),
+                access_key_id: None,
+                secret_access_key: None,
+                allow_http: true,
+            })
+        );
         let err = parse_str(&with(
             r#"["validate", "store", "export"]"#,
-            r#"export_url = "s3://bucket/x""#,
+            r#"export_url = "gs://bucket/x""#,
         ))
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains(":8: pipelines[0].export_url: \"s3://bucket/x\" is not a file:// URL"),
+            err.contains(":8: pipelines[0].export_url: \"gs://bucket/x\" is neither a file:// nor an s3:// URL"),
+            "{err}"
+        );
+        let err = parse_str(&with(
+            r#"["validate", "store", "export"]"#,
+            "export_s3 = { region = \"eu-west-1\" }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(":8: pipelines[0].export_s3: export_url is not an s3:// URL"),
             "{err}"
         );
         let err = parse_str(&with(r#"["validate"]"#, r#"export_url = "file:///x""#))

@@ -626,9 +626,10 @@ pub fn build_pipeline(
     metrics: &Metrics,
     clock: &Arc<dyn Clock>,
 ) -> Result<Vec<(StageKind, StageLink)>, String> {
-    let exporter = match &settings.export_dir {
-        Some(dir) => Some(Arc::new(Exporter::to_dir(dir)?)),
-        None => None,
+    let exporter = match (&settings.export_dir, &settings.export_s3) {
+        (Some(dir), _) => Some(Arc::new(Exporter::to_dir(dir)?)),
+        (None, Some(s3)) => Some(Arc::new(Exporter::to_s3(s3)?)),
+        (None, None) => None,
     };
     let mut next: Option<StageLink> = None;
     let mut links = Vec::new();

@@ -475,3 +475,162 @@ async fn a_streams_json_schema_classifies_drift_and_breaking_drift_pages() {
     );
     assert!(error.contains("/amount"), "{error}");
 }
+
+/// A local S3 (moto's server, `pip install 'moto[server]'`), killed on drop.
+struct FakeS3 {
+    child: std::process::Child,
+    url: String,
+}
+
+impl FakeS3 {
+    /// Starts it with an empty `bucket`; `None` (skipped, or failed under strict mode) when
+    /// moto_server is not installed.
+    async fn start(port: u16, bucket: &str) -> Option<Self> {
+        let child = match std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                super::helpers::skip_or_fail(&format!(
+                    "moto_server cannot run ({e}): pip install 'moto[server]'"
+                ));
+                return None;
+            }
+        };
+        let s3 = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        wait_for("moto_server up", Duration::from_secs(30), || async {
+            client.get(&s3.url).send().await.ok().map(|_| ())
+        })
+        .await;
+        s3.client(&["create", bucket]);
+        Some(s3)
+    }
+
+    /// Runs the boto3 client script; its output.
+    fn client(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("python3")
+            .arg(repo().join("tests/api/s3_client.py"))
+            .arg(&self.url)
+            .args(args)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "s3_client.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Every object under `prefix`, read back with boto3: key → records.
+    fn objects(&self, bucket: &str, prefix: &str) -> Vec<(String, Vec<serde_json::Value>)> {
+        let dump: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&self.client(&["dump", bucket, prefix])).unwrap();
+        dump.into_iter()
+            .map(|(key, text)| {
+                let lines = text
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect();
+                (key, lines)
+            })
+            .collect()
+    }
+}
+
+impl Drop for FakeS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `export_url = "s3://…"`: objects land in the bucket under the prefix, signed by the
+/// configured keys. With the store down, records go to the DLQ at the export stage; once it is
+/// back, a replay writes them.
+#[actix_web::test]
+async fn the_export_stage_writes_to_s3_and_a_replay_recovers_an_outage() {
+    let port = super::helpers::free_port();
+    let Some(s3) = FakeS3::start(port, "exports").await else {
+        return;
+    };
+    let extra = format!(
+        "export_url = \"s3://exports/dms/raw\"\nexport_buffer_interval = \"200ms\"\nexport_s3 = {{ endpoint = \"http://127.0.0.1:{port}\", region = \"us-east-1\", access_key_id = \"test\", secret_access_key = \"test\", allow_http = true }}"
+    );
+    let app = spawn_app_with(Options {
+        stages: r#"["validate", "store", "export"]"#,
+        pipeline_extra: Box::leak(extra.into_boxed_str()),
+        ..Options::default()
+    })
+    .await;
+    let objects = wait_for("every record in S3", Duration::from_secs(30), || async {
+        let o = s3.objects("exports", "dms/raw/");
+        let n: usize = o.iter().map(|(_, l)| l.len()).sum();
+        (n >= 2 * RECORDS_PER_CONNECTION).then_some(o)
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (key, lines) in &objects {
+        assert!(
+            key.starts_with("dms/raw/tekion/repair_orders/") && key.ends_with(".jsonl"),
+            "{key}"
+        );
+        ids.extend(lines.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2 * RECORDS_PER_CONNECTION);
+
+    // The store goes away; records that change meanwhile (one a connection every ~10 s)
+    // cannot be written and wait in the DLQ.
+    drop(s3);
+    let store = app.store().await;
+    wait_for(
+        "dead letters at export",
+        Duration::from_secs(60),
+        || async { (store.count_dead_letters("dms", "export").await.unwrap() > 0).then_some(()) },
+    )
+    .await;
+    let dlq = app.get_json("/api/v1/dlq?stage=export").await;
+    let letter = &dlq["dead_letters"][0];
+    assert_eq!(letter["error_class"], "server");
+    assert!(
+        letter["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("export failed: "),
+        "{letter}"
+    );
+    let lost_id = letter["record"]["id"].as_str().unwrap().to_string();
+
+    // Back (empty: moto keeps nothing), and the replay writes what failed.
+    let s3 = FakeS3::start(port, "exports").await.unwrap();
+    let replay = app
+        .post_json(
+            "/api/v1/dlq/replay",
+            &json!({"filter": {"pipeline": "dms", "stage": "export"}}),
+        )
+        .await;
+    assert!(replay.status().is_success(), "{}", replay.status());
+    let body: serde_json::Value = replay.json().await.unwrap();
+    assert_eq!(body["still_failing"], 0, "{body}");
+    let objects = wait_for(
+        "the replayed record in S3",
+        Duration::from_secs(20),
+        || async {
+            let o = s3.objects("exports", "dms/raw/");
+            o.iter()
+                .any(|(_, lines)| lines.iter().any(|r| r["id"] == lost_id.as_str()))
+                .then_some(o)
+        },
+    )
+    .await;
+    assert!(!objects.is_empty());
+}
