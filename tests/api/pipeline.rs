@@ -298,11 +298,31 @@ async fn a_stuck_stage_backs_up_the_pipeline_fires_its_alert_and_drains_when_fre
         .is_none_or(|n| n == 0.0),
         "a sync finished while its records could not be stored: {m}"
     );
-    // The age keeps growing while the stage is stuck.
+    // The age keeps growing while the stage is stuck, and the provider stops fetching: its
+    // fetch loops wait for room in the first stage's queue.
+    let fetched = |m: &str| {
+        metric_value(
+            m,
+            r#"syncwatch_provider_requests_total{provider="tekion",code="2xx"}"#,
+        )
+        .unwrap_or(0.0)
+    };
     let before = age(&m, "store").unwrap();
+    let requests_before = fetched(&m);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let later = age(&app.metrics().await, "store").unwrap();
+    let m = app.metrics().await;
+    let later = age(&m, "store").unwrap();
     assert!(later > before, "{before} then {later}");
+    assert!(requests_before > 0.0, "{m}");
+    assert_eq!(
+        fetched(&m),
+        requests_before,
+        "pages fetched while the pipeline was full"
+    );
+    assert!(
+        requests_before < 24.0,
+        "every page was fetched although the stages hold fewer: {requests_before}"
+    );
 
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     wait_for("the backlog stored", Duration::from_secs(30), || async {
