@@ -158,6 +158,9 @@ struct StoreWrite {
     started: Instant,
 }
 
+/// Batches smaller than this run their stage function on the stage's own thread.
+const INLINE_RECORDS: u64 = 32;
+
 /// Batches prepared ahead of the `store` stage's writer, at most (and no more than the stage's
 /// queue holds).
 const STORE_WRITES_AHEAD: usize = 8;
@@ -267,7 +270,7 @@ impl Work {
             batch.connection.clone(),
             batch.stream.clone(),
         );
-        let decided = tokio::task::spawn_blocking(move || {
+        let run = move || {
             decide(
                 kind,
                 &functions,
@@ -275,8 +278,14 @@ impl Work {
                 records,
                 ids,
             )
-        })
-        .await;
+        };
+        // A few records (an incremental sync's) cost less here than a hand-off to another
+        // thread, and keep the blocking pool, with its per-thread allocator heaps, small.
+        let decided = if received < INLINE_RECORDS {
+            Ok(run())
+        } else {
+            tokio::task::spawn_blocking(run).await
+        };
         let Decided {
             passed,
             failed,
