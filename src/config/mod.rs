@@ -771,11 +771,13 @@ impl Validator<'_> {
                 .duration(&format!("{key}.export_buffer_interval"), raw_interval, "1s")
                 .unwrap_or(Duration::from_secs(1));
             if let Some(at) = raw_interval.as_ref().map(|s| s.span().start)
-                && export_buffer_interval > Duration::from_secs(900)
+                && export_buffer_interval > Duration::from_secs(30)
             {
+                // Buffered records count in the stage's iterator age: longer would trip the
+                // default StageIteratorAgeHigh (60 s) on an idle trickle.
                 self.problem(
                     at,
-                    format!("{key}.export_buffer_interval: must be at most 15m"),
+                    format!("{key}.export_buffer_interval: must be at most 30s (buffered records count in the stage's iterator age)"),
                 );
             }
             if !stages.contains(&StageKind::Export) {
@@ -1233,13 +1235,13 @@ jitter = "1s""#,
             Duration::from_secs(1)
         );
         let s = parse_str(&with(
-            "export_buffer_records = 500\nexport_buffer_interval = \"30s\"",
+            "export_buffer_records = 500\nexport_buffer_interval = \"20s\"",
         ))
         .unwrap();
         assert_eq!(s.pipelines[0].export_buffer_records, 500);
         assert_eq!(
             s.pipelines[0].export_buffer_interval,
-            Duration::from_secs(30)
+            Duration::from_secs(20)
         );
         let err = parse_str(&with("export_buffer_records = 0"))
             .unwrap_err()
@@ -1248,11 +1250,11 @@ jitter = "1s""#,
             err.contains(":8: pipelines[0].export_buffer_records: must be between 1 and 1000000"),
             "{err}"
         );
-        let err = parse_str(&with("export_buffer_interval = \"1h\""))
+        let err = parse_str(&with("export_buffer_interval = \"1m\""))
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains(":8: pipelines[0].export_buffer_interval: must be at most 15m"),
+            err.contains(":8: pipelines[0].export_buffer_interval: must be at most 30s"),
             "{err}"
         );
         let err = parse_str(&GOOD.replace(

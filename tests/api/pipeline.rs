@@ -368,7 +368,7 @@ async fn a_stuck_stage_backs_up_the_pipeline_fires_its_alert_and_drains_when_fre
 async fn the_export_stage_buffers_pages_into_larger_objects() {
     let app = spawn_app_with(Options {
         stages: r#"["validate", "store", "export"]"#,
-        pipeline_extra: "export_url = \"file://{dir}/export\"\nexport_buffer_records = 100\nexport_buffer_interval = \"15m\"",
+        pipeline_extra: "export_url = \"file://{dir}/export\"\nexport_buffer_records = 100\nexport_buffer_interval = \"30s\"",
         ..Options::default()
     })
     .await;
