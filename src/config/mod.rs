@@ -430,6 +430,21 @@ impl Validator<'_> {
         }
     }
 
+    /// A count from 1 to `max` (`default` when absent; 1 when invalid, the problem recorded).
+    fn count(&mut self, key: &str, v: &Option<Spanned<i64>>, max: i64, default: usize) -> usize {
+        match v {
+            Some(c) if !(1..=max).contains(c.get_ref()) => {
+                self.problem(
+                    c.span().start,
+                    format!("{key}: must be between 1 and {max}"),
+                );
+                1
+            }
+            Some(c) => *c.get_ref() as usize,
+            None => default,
+        }
+    }
+
     /// `None` when the value is invalid (the problem is recorded).
     fn duration(&mut self, key: &str, v: &Option<S>, default: &str) -> Option<Duration> {
         let (s, at) = self.opt_string(key, v, default);
@@ -654,17 +669,12 @@ impl Validator<'_> {
                     format!("{key}.stages: at least one stage is required"),
                 );
             }
-            let queue_capacity_batches = match &p.get_ref().queue_capacity {
-                Some(c) if *c.get_ref() < 1 || *c.get_ref() > 100_000 => {
-                    self.problem(
-                        c.span().start,
-                        format!("{key}.queue_capacity: must be between 1 and 100000"),
-                    );
-                    1
-                }
-                Some(c) => *c.get_ref() as usize,
-                None => 16,
-            };
+            let queue_capacity_batches = self.count(
+                &format!("{key}.queue_capacity"),
+                &p.get_ref().queue_capacity,
+                100_000,
+                16,
+            );
             let transform = if stages.contains(&StageKind::Transform) {
                 Some(self.path(
                     &format!("{key}.transform"),
@@ -755,17 +765,12 @@ impl Validator<'_> {
                     ),
                 }
             }
-            let export_buffer_records = match &p.get_ref().export_buffer_records {
-                Some(c) if *c.get_ref() < 1 || *c.get_ref() > 1_000_000 => {
-                    self.problem(
-                        c.span().start,
-                        format!("{key}.export_buffer_records: must be between 1 and 1000000"),
-                    );
-                    1
-                }
-                Some(c) => *c.get_ref() as usize,
-                None => 10_000,
-            };
+            let export_buffer_records = self.count(
+                &format!("{key}.export_buffer_records"),
+                &p.get_ref().export_buffer_records,
+                1_000_000,
+                10_000,
+            );
             let raw_interval = &p.get_ref().export_buffer_interval;
             let export_buffer_interval = self
                 .duration(&format!("{key}.export_buffer_interval"), raw_interval, "1s")
