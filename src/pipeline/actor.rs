@@ -1,7 +1,7 @@
 //! `StageActor`: runs one stage function over each batch, one batch at a time, behind a bounded
 //! queue; failed records go to the DLQ; the rest go to the next stage with `send().await`, which
-//! waits for room in that stage's queue. Stage functions run on the blocking pool, so the
-//! stages of a pipeline work at the same time on consecutive batches.
+//! waits for room in that stage's queue. Stage functions over larger batches run on the
+//! blocking pool, so the stages of a pipeline work at the same time on consecutive batches.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::RecordBatch;
 use super::export::{Exporter, append_json_lines, object_key};
 use super::queue::{StageLink, StageQueue};
 use super::schema::Schemas;
 use super::stage::{record_id, to_stored, validate};
 use super::transform::Transform;
+use super::{Completion, RecordBatch};
 use crate::config::{PipelineSettings, StageKind};
 use crate::domain::{Clock, ErrorClass};
 use crate::store::{DeadLetter, Store};
@@ -261,8 +261,8 @@ impl Work {
         let ids = std::mem::take(&mut batch.dlq_ids);
         let replay = !ids.is_empty();
         let received = records.len() as u64;
-        // The stage function is CPU work: it runs on the blocking pool, so that stages (and
-        // the HTTP server and rules on this thread) work at the same time.
+        // The stage function is CPU work: over a larger batch it runs on the blocking pool, so
+        // that stages (and the HTTP server and rules on this thread) work at the same time.
         let kind = self.kind;
         let functions = (self.transform.clone(), self.schemas.clone());
         let (provider, connection, stream) = (
@@ -297,17 +297,12 @@ impl Work {
             Err(e) => {
                 // A panic in a stage function: the batch is lost, and counted.
                 tracing::error!(pipeline = %self.pipeline, stage = kind.as_str(), error = %e, "stage function failed; batch dropped");
-                self.metrics.stage_dropped(
-                    &self.pipeline,
-                    kind.as_str(),
+                self.lost(
                     "stage_panicked",
-                    false,
                     received,
+                    &[batch.ticket],
+                    batch.done.as_ref(),
                 );
-                self.queue.finish(batch.ticket);
-                if let Some(done) = &batch.done {
-                    done.spoil();
-                }
                 return;
             }
         };
@@ -337,22 +332,27 @@ impl Work {
             // Waits while the writer has its fill: a stuck database stops the stage here.
             if let Err(e) = writer.send(write).await {
                 tracing::error!(pipeline = %self.pipeline, stage = "store", "store writer stopped; batch dropped");
-                self.metrics.stage_dropped(
-                    &self.pipeline,
-                    "store",
-                    "writer_stopped",
-                    false,
-                    received,
-                );
-                self.queue.finish(e.0.batch.ticket);
-                if let Some(done) = &e.0.batch.done {
-                    done.spoil();
-                }
+                let b = &e.0.batch;
+                self.lost("writer_stopped", received, &[b.ticket], b.done.as_ref());
             }
             return;
         }
         self.settle(batch, replay, received, passed, failed, started.elapsed())
             .await;
+    }
+
+    /// Batches the stage lost: counted as dropped unintentionally, out of its queue, and their
+    /// senders told not to count them as done.
+    fn lost(&self, reason: &'static str, records: u64, tickets: &[u64], done: Option<&Completion>) {
+        let stage = self.kind.as_str();
+        self.metrics
+            .stage_dropped(&self.pipeline, stage, reason, false, records);
+        for t in tickets {
+            self.queue.finish(*t);
+        }
+        if let Some(done) = done {
+            done.spoil();
+        }
     }
 
     /// The `store` stage's writer: writes batches in the order the stage prepared them, while
@@ -426,17 +426,9 @@ impl Work {
         let (batches, mut objects) = match serialised {
             Ok(s) => s,
             Err(e) => {
+                // The batches (and their completions, unsettled) went with the panic.
                 tracing::error!(pipeline = %self.pipeline, stage = "export", error = %e, "export failed; batches dropped");
-                self.metrics.stage_dropped(
-                    &self.pipeline,
-                    "export",
-                    "stage_panicked",
-                    false,
-                    records,
-                );
-                for t in tickets {
-                    self.queue.finish(t);
-                }
+                self.lost("stage_panicked", records, &tickets, None);
                 return;
             }
         };
@@ -530,16 +522,9 @@ impl Work {
             dlq_changed = true;
             if let Err(e) = self.store.insert_dead_letters(&new_letters, now).await {
                 tracing::error!(pipeline = %self.pipeline, stage, error = %e, records = new_letters.len(), "cannot write dead letters; records dropped");
-                if let Some(done) = &batch.done {
-                    done.spoil();
-                }
-                self.metrics.stage_dropped(
-                    &self.pipeline,
-                    stage,
-                    "dlq_write_failed",
-                    false,
-                    new_letters.len() as u64,
-                );
+                // The rest of the batch goes on; it leaves the queue when settled.
+                let n = new_letters.len() as u64;
+                self.lost("dlq_write_failed", n, &[], batch.done.as_ref());
             }
         }
         if !failed_again.is_empty() {
