@@ -142,7 +142,12 @@ impl Application {
         };
         let store = Store::connect(&settings.storage.url)
             .await
-            .with_context(|| format!("Failed to open the store at {}", settings.storage.url))?;
+            .with_context(|| {
+                format!(
+                    "Failed to open the store at {}",
+                    crate::domain::secret::redact_url(&settings.storage.url)
+                )
+            })?;
         let registry = Arc::new(MetricsRegistry::new());
         let metrics = Metrics::new(registry.clone());
         let public_url = settings.server.public_url.clone();
@@ -169,6 +174,18 @@ impl Application {
         ));
         let receivers =
             Arc::new(build_receivers(&loaded.alerting, Some(&store)).map_err(anyhow::Error::msg)?);
+        // One node uses this store: whatever a previous process was sending when it stopped is
+        // waiting again (it may have reached its receiver: delivery is at least once).
+        let released = store
+            .release_outbox_claims()
+            .await
+            .context("Failed to read the outbox")?;
+        if released > 0 {
+            tracing::info!(
+                notifications = released,
+                "notifications that were being sent at the last stop will be sent again"
+            );
+        }
         // Sends what is in the outbox, including what was pending before a restart.
         let outbox = OutboxActor::new(
             store.clone(),
@@ -183,12 +200,16 @@ impl Application {
             )
             .await
             .context("Failed to read the notification log")?;
+        let backlog = crate::alerting::backlog::StoreBacklog::new(metrics.clone());
         let dispatch = DispatchActor::new(
             loaded.alerting,
             receivers,
-            tickets,
-            outbox.clone(),
-            store.clone(),
+            crate::alerting::actor::FlushSinks {
+                tickets,
+                outbox: outbox.clone(),
+                store: store.clone(),
+                backlog: backlog.clone(),
+            },
             silences.clone(),
             clock.clone(),
             public_url.clone(),
@@ -247,7 +268,7 @@ impl Application {
             metrics.clone(),
         );
         let alerting_status = Arc::new(RwLock::new(crate::alerting::reload::AlertingStatus {
-            original: alerting_text,
+            original: crate::alerting::config::redacted_yaml(&alerting_text),
             last_reload_error: None,
         }));
         crate::alerting::reload::spawn_reloader(
@@ -383,6 +404,7 @@ impl Application {
             started_at_ms: clock.now_ms(),
             events,
             stages: stage_links,
+            backlog,
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::backlog::{StoreBacklog, Write};
 use super::config::{AlertingConfig, group_labels};
 use super::group::{AggrGroup, Flush};
 use super::route::matching_routes;
@@ -25,7 +26,7 @@ use crate::notify::local::{ConsoleNotifier, EmlNotifier};
 use crate::notify::outbox::{OutboxActor, Wake, row_for, skip_resolved};
 use crate::notify::slack::SlackNotifier;
 use crate::notify::webhook::WebhookNotifier;
-use crate::notify::{NOTIFY_BACKOFF, Notification, Notifier};
+use crate::notify::{Notification, Notifier};
 use crate::rules::AlertTransitions;
 use crate::store::Store;
 use crate::tickets::{TicketActor, TicketAlerts};
@@ -116,9 +117,7 @@ pub struct DispatchActor {
     log: NotificationLog,
     /// One lock per group, held while that group's notification is delivered.
     delivery_locks: HashMap<GroupKey, Arc<tokio::sync::Mutex<()>>>,
-    tickets: Addr<TicketActor>,
-    outbox: Addr<OutboxActor>,
-    store: Store,
+    sinks: FlushSinks,
     silences: super::Silences,
     /// Alerts posted through the Alertmanager API, firing until their `endsAt` (or
     /// `resolve_timeout` after their last post).
@@ -127,14 +126,22 @@ pub struct DispatchActor {
     public_url: String,
 }
 
+/// Where a flush goes: tickets first, then the outbox, both through the store.
+#[derive(Clone)]
+pub struct FlushSinks {
+    pub tickets: Addr<TicketActor>,
+    pub outbox: Addr<OutboxActor>,
+    pub store: Store,
+    /// Flushes waiting for the store to take their writes.
+    pub backlog: StoreBacklog,
+}
+
 impl DispatchActor {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: AlertingConfig,
         receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
-        tickets: Addr<TicketActor>,
-        outbox: Addr<OutboxActor>,
-        store: Store,
+        sinks: FlushSinks,
         silences: super::Silences,
         clock: Arc<dyn Clock>,
         public_url: String,
@@ -157,9 +164,7 @@ impl DispatchActor {
             groups: HashMap::new(),
             log,
             delivery_locks: HashMap::new(),
-            tickets,
-            outbox,
-            store,
+            sinks,
             silences,
             external: HashMap::new(),
             clock,
@@ -234,9 +239,7 @@ impl DispatchActor {
         };
         let group_key = group_key_string(&key);
         let lock = self.delivery_locks.entry(key).or_default().clone();
-        let tickets = self.tickets.clone();
-        let store = self.store.clone();
-        let outbox = self.outbox.clone();
+        let sinks = self.sinks.clone();
         let clock = self.clock.clone();
         let public_url = self.public_url.clone();
         actix::spawn(async move {
@@ -244,7 +247,7 @@ impl DispatchActor {
             let _in_order = lock.lock_owned().await;
             let mut ticket_ids = BTreeMap::new();
             for policy in &integrations.tickets {
-                ticket_ids.extend(ticket_with_retry(&tickets, &flush, policy).await);
+                ticket_ids.extend(ticket_with_retry(&sinks, &flush, policy).await);
             }
             let now = clock.now_ms();
             let log = crate::store::NotificationLogEntry {
@@ -276,8 +279,8 @@ impl DispatchActor {
                     Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
                 }
             }
-            enqueue_with_retry(&store, &rows, &log).await;
-            outbox.do_send(Wake);
+            enqueue_with_retry(&sinks, &rows, &log).await;
+            sinks.outbox.do_send(Wake);
         });
     }
 }
@@ -285,53 +288,63 @@ impl DispatchActor {
 /// Writes a flush (outbox rows and log entry) to the store, retrying while the store is
 /// unavailable: the notification exists only in memory until this succeeds.
 async fn enqueue_with_retry(
-    store: &Store,
+    sinks: &FlushSinks,
     rows: &[crate::store::OutboxRow],
     log: &crate::store::NotificationLogEntry,
 ) {
     let mut attempt = 0;
+    let mut waiting = None;
     loop {
         attempt += 1;
-        match store.enqueue_flush(rows, log).await {
+        match sinks.store.enqueue_flush(rows, log).await {
             Ok(()) => return,
             Err(e) => {
+                waiting.get_or_insert_with(|| sinks.backlog.waiting(Write::Outbox));
                 tracing::error!(error = %e, attempt, receiver = %log.receiver, "cannot write to the outbox, retrying");
-                tokio::time::sleep(NOTIFY_BACKOFF.delay(attempt.min(8), rand::random::<f64>()))
-                    .await;
+                tokio::time::sleep(STORE_BACKOFF.delay(attempt, rand::random::<f64>())).await;
             }
         }
     }
 }
 
+/// Tickets a flush's alerts, retrying for as long as the store refuses the writes: a ticket is
+/// as durable as the notification that links it (which waits for it). Only a ticket actor that
+/// is gone ends the wait, with no ticket.
 async fn ticket_with_retry(
-    tickets: &Addr<TicketActor>,
+    sinks: &FlushSinks,
     flush: &Flush,
     policy: &TicketPolicy,
 ) -> BTreeMap<crate::domain::Fingerprint, String> {
     let mut attempt = 0;
+    let mut waiting = None;
     loop {
         attempt += 1;
         let msg = TicketAlerts {
             alerts: flush.alerts.clone(),
             policy: policy.clone(),
         };
-        match tickets.send(msg).await {
+        match sinks.tickets.send(msg).await {
             Ok(Ok(ids)) => return ids,
-            Ok(Err(e)) if NOTIFY_BACKOFF.may_retry(attempt) => {
-                tracing::warn!(error = %e, attempt, "ticket write failed, retrying");
-                tokio::time::sleep(NOTIFY_BACKOFF.delay(attempt, rand::random::<f64>())).await;
-            }
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "ticket write failed");
-                return BTreeMap::new();
+                waiting.get_or_insert_with(|| sinks.backlog.waiting(Write::Ticket));
+                tracing::warn!(error = %e, attempt, "ticket write failed, retrying");
+                tokio::time::sleep(STORE_BACKOFF.delay(attempt, rand::random::<f64>())).await;
             }
             Err(e) => {
-                tracing::error!(error = %e, "ticket actor unavailable");
+                tracing::error!(error = %e, "ticket actor unavailable; no ticket for this flush");
                 return BTreeMap::new();
             }
         }
     }
 }
+
+/// Waits between attempts to write to a store that is down: 250 ms up to 5 s, so a store that
+/// is back is written to within 5 s.
+const STORE_BACKOFF: crate::domain::backoff::Backoff = crate::domain::backoff::Backoff {
+    base: Duration::from_millis(250),
+    max: Duration::from_secs(5),
+    max_attempts: u32::MAX,
+};
 
 impl Actor for DispatchActor {
     type Context = Context<Self>;

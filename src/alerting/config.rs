@@ -14,21 +14,7 @@ use crate::domain::duration::parse_duration;
 use crate::domain::matcher::Matcher;
 use crate::domain::ticket::{Priority, TicketPolicy, Tier};
 
-/// A secret value: never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::domain::secret::Secret;
 
 /// The validated routing configuration.
 #[derive(Debug, Clone)]
@@ -483,7 +469,7 @@ impl V<'_> {
 
     fn secret_file(&mut self, key: &str, file: &str) -> Option<Secret> {
         self.read_file(key, file)
-            .map(|s| Secret(s.trim().to_string()))
+            .map(|s| Secret::new(s.trim().to_string()))
     }
 
     /// Reads a file named in the config (relative to the config's directory).
@@ -533,7 +519,7 @@ impl V<'_> {
                             format!("tls_config: cert_file {c:?} and key_file {k:?} are not a valid PEM certificate and key"),
                         );
                     }
-                    tls.client_identity = Some((cert, Secret(key)));
+                    tls.client_identity = Some((cert, Secret::new(key)));
                 }
             }
             (None, None) => {}
@@ -835,20 +821,20 @@ impl V<'_> {
         let mut slack = Vec::new();
         for s in &r.slack_configs {
             let webhook = match (&s.api_url, &s.api_url_file) {
-                (Some(u), _) => Some(Secret(self.s("api_url", u))),
+                (Some(u), _) => Some(Secret::new(self.s("api_url", u))),
                 (None, Some(f)) => self.secret_file("api_url_file", f),
                 _ => None,
             };
             let token = match (&s.app_token, &s.app_token_file, &g.slack_app_token) {
-                (Some(t), _, _) => Some(Secret(self.s("app_token", t))),
+                (Some(t), _, _) => Some(Secret::new(self.s("app_token", t))),
                 (None, Some(f), _) => self.secret_file("app_token_file", f),
-                (None, None, Some(t)) => Some(Secret(self.s("slack_app_token", t))),
+                (None, None, Some(t)) => Some(Secret::new(self.s("slack_app_token", t))),
                 _ => None,
             };
             let webhook = webhook.or_else(|| {
                 g.slack_api_url
                     .as_ref()
-                    .map(|u| Secret(self.s("slack_api_url", u)))
+                    .map(|u| Secret::new(self.s("slack_api_url", u)))
             });
             let target = match (token, webhook) {
                 (Some(token), _) => {
@@ -858,7 +844,7 @@ impl V<'_> {
                         .or_else(|| g.slack_app_url.clone())
                         .unwrap_or_else(|| DEFAULT_SLACK_APP_URL.to_string());
                     let app_url = self.s("app_url", &app_url);
-                    if !app_url.starts_with("http://") && !app_url.starts_with("https://") {
+                    if !is_http_url(&app_url) {
                         self.p(
                             "app_url:",
                             format!("{}: must be an http(s) URL", ctx("slack_configs.app_url")),
@@ -876,10 +862,13 @@ impl V<'_> {
                     SlackTarget::App { token, app_url }
                 }
                 (None, Some(url)) => {
-                    if !url.0.starts_with("http://") && !url.0.starts_with("https://") {
+                    if !is_http_url(url.expose()) {
                         self.p(
                             "api_url:",
-                            format!("{}: must be an http(s) URL", ctx("slack_configs.api_url")),
+                            format!(
+                                "{}: must be an http(s) URL with a host",
+                                ctx("slack_configs.api_url")
+                            ),
                         );
                     }
                     SlackTarget::Webhook { url }
@@ -921,7 +910,7 @@ impl V<'_> {
                 continue;
             };
             let password = match (&e.auth_password, &e.auth_password_file) {
-                (Some(p), None) => Some(Secret(self.s("auth_password", p))),
+                (Some(p), None) => Some(Secret::new(self.s("auth_password", p))),
                 (None, Some(f)) => self.secret_file("auth_password_file", f),
                 (Some(_), Some(_)) => {
                     self.p(
@@ -934,7 +923,7 @@ impl V<'_> {
                     None
                 }
                 (None, None) => match (&g.smtp_auth_password, &g.smtp_auth_password_file) {
-                    (Some(p), _) => Some(Secret(self.s("smtp_auth_password", p))),
+                    (Some(p), _) => Some(Secret::new(self.s("smtp_auth_password", p))),
                     (None, Some(f)) => self.secret_file("smtp_auth_password_file", f),
                     (None, None) => None,
                 },
@@ -1048,7 +1037,7 @@ impl V<'_> {
         let mut webhook = Vec::new();
         for w in &r.webhook_configs {
             let url = match (&w.url, &w.url_file) {
-                (Some(u), None) => Some(Secret(self.s("url", u))),
+                (Some(u), None) => Some(Secret::new(self.s("url", u))),
                 (None, Some(f)) => self.secret_file("url_file", f),
                 _ => {
                     self.p(
@@ -1062,14 +1051,17 @@ impl V<'_> {
                 }
             };
             let Some(url) = url else { continue };
-            if !url.0.starts_with("http://") && !url.0.starts_with("https://") {
+            if !is_http_url(url.expose()) {
                 self.p(
                     "url:",
-                    format!("{}: url must be an http(s) URL", ctx("webhook_configs")),
+                    format!(
+                        "{}: url must be an http(s) URL with a host",
+                        ctx("webhook_configs")
+                    ),
                 );
             }
             let secret = match (&w.secret, &w.secret_file) {
-                (Some(s), None) => Some(Secret(self.s("secret", s))),
+                (Some(s), None) => Some(Secret::new(self.s("secret", s))),
                 (None, Some(f)) => self.secret_file("secret_file", f),
                 (None, None) => None,
                 _ => {
@@ -1440,5 +1432,110 @@ receivers:
             err.contains("a.yml:27: inhibit_rules[0].target_matchers: invalid matcher"),
             "{err}"
         );
+    }
+}
+
+/// Whether `s` parses as an `http://` or `https://` URL with a host (what a notifier can send
+/// to). The value itself is never put in an error: it may be a secret.
+fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// Keys whose values are secrets wherever they appear in `alerting.yml`: Alertmanager's
+/// `Secret` and `SecretURL` fields (`api_url` and webhook `url` included, since a webhook's path
+/// or query is often its credential) and the HTTP client's credentials.
+const SECRET_KEYS: &[&str] = &[
+    "api_url",
+    "url",
+    "webhook_url",
+    "slack_api_url",
+    "app_token",
+    "slack_app_token",
+    "auth_password",
+    "smtp_auth_password",
+    "auth_secret",
+    "smtp_auth_secret",
+    "secret",
+    "routing_key",
+    "service_key",
+    "password",
+    "credentials",
+    "bearer_token",
+    "client_secret",
+    "api_key",
+    "token",
+];
+
+/// `alerting.yml` as `GET /api/v2/status` shows it (Alertmanager's `config.original`): the
+/// YAML re-serialised with every secret value as `<secret>`, and any other URL's password and
+/// credential-looking query values masked. Text that does not parse is not shown at all.
+pub fn redacted_yaml(text: &str) -> String {
+    fn walk(v: &mut serde_norway::Value, secret: bool) {
+        use serde_norway::Value;
+        match v {
+            Value::Mapping(m) => {
+                for (k, child) in m.iter_mut() {
+                    let is_secret = k.as_str().is_some_and(|k| SECRET_KEYS.contains(&k));
+                    walk(child, is_secret);
+                }
+            }
+            Value::Sequence(items) => items.iter_mut().for_each(|c| walk(c, secret)),
+            Value::Tagged(t) => walk(&mut t.value, secret),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) if secret => {
+                *v = Value::String(crate::domain::secret::REDACTED.into());
+            }
+            Value::String(s) if s.contains("://") || s.contains('@') => {
+                *s = crate::domain::secret::redact_url(s);
+            }
+            _ => {}
+        }
+    }
+    match serde_norway::from_str::<serde_norway::Value>(text) {
+        Ok(mut v) => {
+            walk(&mut v, false);
+            serde_norway::to_string(&v).unwrap_or_default()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_of_alerting_yml_is_masked_and_the_rest_kept() {
+        let text = r#"
+global:
+  slack_api_url: https://hooks.slack.com/services/T0/B0/PLANTED1
+  smtp_auth_password: PLANTED2
+  smtp_smarthost: smtp.example.com:587
+route: {receiver: team, group_by: [alertname]}
+receivers:
+  - name: team
+    slack_configs:
+      - app_token: xoxb-PLANTED3
+        app_url: https://slack.example.com/api/chat.postMessage?token=PLANTED4
+        channel: '#ops'
+    webhook_configs:
+      - url: https://hooks.example.com/x/PLANTED5
+        secret: PLANTED6
+        http_config:
+          authorization: {credentials: PLANTED7}
+          proxy_url: http://user:PLANTED8@proxy:3128
+"#;
+        let shown = redacted_yaml(text);
+        for i in 1..=8 {
+            assert!(
+                !shown.contains(&format!("PLANTED{i}")),
+                "PLANTED{i} shown:\n{shown}"
+            );
+        }
+        assert!(shown.contains("channel: '#ops'"), "{shown}");
+        assert!(shown.contains("smtp.example.com:587"));
+        assert!(shown.contains("app_token: <secret>"), "{shown}");
+        assert_eq!(redacted_yaml("route: ["), "");
     }
 }

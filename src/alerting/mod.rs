@@ -3,6 +3,7 @@
 //! and tickets.
 
 pub mod actor;
+pub mod backlog;
 pub mod config;
 pub mod group;
 pub mod inhibit;

@@ -21,7 +21,7 @@ use crate::telemetry::Metrics;
 /// What `GET /api/v2/status` and `/readyz` show of the routing config.
 #[derive(Debug, Clone, Default)]
 pub struct AlertingStatus {
-    /// The text of the `alerting.yml` in use.
+    /// The `alerting.yml` in use, re-serialised with its secrets masked.
     pub original: String,
     pub last_reload_error: Option<String>,
 }
@@ -63,7 +63,7 @@ pub async fn reload(path: &Path, t: &Targets) {
                 return;
             }
             let mut status = t.status.write().unwrap_or_else(|e| e.into_inner());
-            status.original = text;
+            status.original = super::config::redacted_yaml(&text);
             status.last_reload_error = None;
             t.metrics.alerting_reloaded(true);
         }

@@ -9,7 +9,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready when the store answers and rules are loaded. A refused rule reload does not make it
+/// Ready when the store answers and rules are loaded. `checks.store_backlog` counts the alert
+/// flushes whose ticket or outbox writes wait for the store (retried until it takes them). A refused rule reload does not make it
 /// unready (the previous rules keep running) but shows in `checks.rules_reload`; a refused
 /// `alerting.yml` reload likewise in `checks.alerting_reload`.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -32,6 +33,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "rules_reload": match &rules.last_reload_error {
                 None => "ok".to_string(),
                 Some(e) => format!("last reload refused, previous rules running: {e}"),
+            },
+            "store_backlog": {
+                "ticket_writes": state.backlog.tickets(),
+                "outbox_writes": state.backlog.outbox(),
             },
             "alerting_reload": match &alerting.last_reload_error {
                 None => "ok".to_string(),

@@ -54,6 +54,8 @@ pub struct AppState {
     pub events: Arc<crate::pipeline::events::EventSink>,
     /// Every pipeline stage by (pipeline, stage), for DLQ replays.
     pub stages: BTreeMap<(String, String), crate::pipeline::StageLink>,
+    /// Alert flushes waiting for the store to take their ticket or outbox writes.
+    pub backlog: crate::alerting::backlog::StoreBacklog,
 }
 
 /// An API error.

@@ -167,7 +167,7 @@ pub struct S3Target {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<crate::domain::Secret>,
     /// Allow a plain `http://` endpoint.
     pub allow_http: bool,
 }
@@ -756,7 +756,8 @@ impl Validator<'_> {
                         t.endpoint = opt("endpoint", &r.endpoint);
                         t.region = opt("region", &r.region);
                         t.access_key_id = opt("access_key_id", &r.access_key_id);
-                        t.secret_access_key = opt("secret_access_key", &r.secret_access_key);
+                        t.secret_access_key = opt("secret_access_key", &r.secret_access_key)
+                            .map(crate::domain::Secret::new);
                         t.allow_http = r.allow_http.unwrap_or(false);
                     }
                     None => self.problem(

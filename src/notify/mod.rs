@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::backoff::Backoff;
 use crate::domain::{Alert, Fingerprint, Labels};
 
 /// One message to send: a group's alerts at flush time, with their ticket ids.
@@ -140,13 +139,6 @@ pub trait Notifier: Send + Sync {
     fn send_resolved(&self) -> bool;
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError>;
 }
-
-/// The retry policy of notifications.
-pub const NOTIFY_BACKOFF: Backoff = Backoff {
-    base: Duration::from_millis(500),
-    max: Duration::from_secs(30),
-    max_attempts: 8,
-};
 
 #[cfg(test)]
 mod tests {

@@ -3,10 +3,18 @@
 //!
 //! A *stream* is one receiver's integration for one alert group. Its notifications are
 //! delivered strictly in order, one at a time, so a resolution never overtakes its firing
-//! notification; different streams deliver independently. Retryable failures (server errors,
-//! timeouts, network, rate limits) are retried until they succeed, however long the outage;
-//! only permanent ones (a rejected request or credentials) give up, logged and counted.
-//! Pending rows are picked up again after a restart.
+//! notification; different streams deliver independently. When several rows of a stream wait
+//! (an outage, a slow receiver), only the newest is sent: each row carries the group's whole
+//! state, so the newest says everything the older ones would have, and a delivered firing is
+//! still followed by its resolution. The older rows are marked superseded.
+//!
+//! Each attempt is a claim in the store ([`Store::claim_notification`]) that only one poller
+//! holds, and every later change is guarded on it, so a stale poll or a second poller never
+//! sends a row twice. Retryable failures (server errors, timeouts, network, rate limits) are
+//! retried until they succeed, however long the outage; a success brings the integration's
+//! other waiting rows forward, so a recovered receiver gets its backlog at once. Only permanent
+//! failures (a rejected request or credentials) give up, logged and counted. Pending rows are
+//! picked up again after a restart.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,19 +26,25 @@ use super::{Notification, NotifyError};
 use crate::alerting::actor::ReceiverIntegrations;
 use crate::domain::Clock;
 use crate::domain::backoff::Backoff;
-use crate::store::{OutboxRow, Store, new_id};
+use crate::store::{OutboxClaim, OutboxRow, Store, new_id};
 use crate::telemetry::Metrics;
 
-/// Delays between attempts of one notification: from 500 ms up to a minute.
+/// Delays between attempts of one notification: from 500 ms up to 15 s, so a receiver that is
+/// back is tried again within 15 s (and then its whole backlog at once).
 pub const OUTBOX_BACKOFF: Backoff = Backoff {
     base: Duration::from_millis(500),
-    max: Duration::from_secs(60),
+    max: Duration::from_secs(15),
     max_attempts: u32::MAX,
 };
 /// How often pending rows are looked at without a wake-up.
 const POLL: Duration = Duration::from_millis(500);
 /// Delivered and failed rows are kept this long, then pruned.
 const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+/// One delivery attempt longer than this counts as a timeout (and is retried).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a claim holds: well past [`DELIVERY_TIMEOUT`], so a live poller never loses its
+/// claim mid-attempt; a claim of a poller that died is taken over after this.
+pub const CLAIM: Duration = Duration::from_secs(90);
 
 /// The stream a row belongs to.
 pub fn stream_key(row: &OutboxRow) -> String {
@@ -40,23 +54,51 @@ pub fn stream_key(row: &OutboxRow) -> String {
     )
 }
 
-/// The rows to attempt now: the oldest pending row of each stream that has none in flight, if
-/// its time has come. `pending` is ordered oldest first.
-pub fn due<'a>(
-    pending: &'a [OutboxRow],
-    in_flight: &HashSet<String>,
-    now_ms: i64,
-) -> Vec<&'a OutboxRow> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut out = Vec::new();
-    for row in pending {
+/// A stream's next attempt: send `row` (its newest waiting row), as attempt number `attempts`.
+#[derive(Debug, PartialEq)]
+pub struct Due<'a> {
+    pub row: &'a OutboxRow,
+    pub attempts: i64,
+    /// How many older rows of the stream it supersedes.
+    pub supersedes: usize,
+}
+
+/// The attempts to make now, one per stream: a stream whose rows are being sent (a live claim
+/// in the store, or `in_flight` here) waits; otherwise, once its oldest waiting row's time has
+/// come, its newest is sent, counting attempts on from the most tried row (the backoff goes on).
+/// `rows` are ordered oldest first.
+pub fn due<'a>(rows: &'a [OutboxRow], in_flight: &HashSet<String>, now_ms: i64) -> Vec<Due<'a>> {
+    let mut streams: Vec<(String, Vec<&'a OutboxRow>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for row in rows {
         let key = stream_key(row);
-        if !seen.insert(key.clone()) {
-            continue; // a later row of a stream waits for the earlier one
+        match index.get(&key) {
+            Some(&i) => streams[i].1.push(row),
+            None => {
+                index.insert(key.clone(), streams.len());
+                streams.push((key, vec![row]));
+            }
         }
-        if !in_flight.contains(&key) && row.next_attempt_at_ms <= now_ms {
-            out.push(row);
+    }
+    let mut out = Vec::new();
+    for (key, rows) in &streams {
+        if in_flight.contains(key)
+            || rows
+                .iter()
+                .any(|r| r.claimed_until_ms.is_some_and(|t| t >= now_ms))
+        {
+            continue;
         }
+        let (head, newest) = (rows[0], rows[rows.len() - 1]);
+        if head.next_attempt_at_ms > now_ms {
+            continue;
+        }
+        let tried = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
+        out.push(Due {
+            row: newest,
+            attempts: tried + 1,
+            supersedes: rows.len() - 1,
+        });
     }
     out
 }
@@ -86,6 +128,7 @@ pub fn row_for(
         attempts: 0,
         next_attempt_at_ms: now_ms,
         created_at_ms: now_ms,
+        claimed_until_ms: None,
     })
 }
 
@@ -100,11 +143,16 @@ struct Attempted {
     stream: String,
 }
 
+/// Delivers the outbox. Several may poll one store (each claims what it sends).
 pub struct OutboxActor {
     store: Store,
     receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
+    /// This poller's name on its claims.
+    owner: String,
+    /// Integrations (receiver, integration key) whose last attempt failed.
+    failing: Failing,
     in_flight: HashSet<String>,
     polling: bool,
     poll_again: bool,
@@ -122,6 +170,8 @@ impl OutboxActor {
             receivers,
             metrics,
             clock,
+            owner: new_id(),
+            failing: Failing::default(),
             in_flight: HashSet::new(),
             polling: false,
             poll_again: false,
@@ -143,8 +193,8 @@ impl OutboxActor {
                     match result {
                         Ok(rows) => {
                             let now = act.clock.now_ms();
-                            for row in due(&rows, &act.in_flight, now) {
-                                act.attempt(row.clone(), ctx);
+                            for d in due(&rows, &act.in_flight, now) {
+                                act.attempt(d.row.clone(), d.attempts, ctx);
                             }
                         }
                         Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
@@ -156,83 +206,164 @@ impl OutboxActor {
         );
     }
 
-    fn attempt(&mut self, row: OutboxRow, ctx: &mut Context<Self>) {
+    fn attempt(&mut self, row: OutboxRow, attempts: i64, ctx: &mut Context<Self>) {
         let stream = stream_key(&row);
         self.in_flight.insert(stream.clone());
-        let store = self.store.clone();
-        let receivers = self.receivers.clone();
-        let metrics = self.metrics.clone();
-        let clock = self.clock.clone();
+        let delivery = Delivery {
+            store: self.store.clone(),
+            receivers: self.receivers.clone(),
+            metrics: self.metrics.clone(),
+            clock: self.clock.clone(),
+            owner: self.owner.clone(),
+            failing: self.failing.clone(),
+        };
         let addr = ctx.address();
         actix::spawn(async move {
-            deliver_row(&row, &store, &receivers, &metrics, clock.as_ref()).await;
+            delivery.run(&row, attempts).await;
             addr.do_send(Attempted { stream });
         });
     }
 }
 
-async fn deliver_row(
-    row: &OutboxRow,
-    store: &Store,
-    receivers: &HashMap<String, Arc<ReceiverIntegrations>>,
-    metrics: &Metrics,
-    clock: &dyn Clock,
-) {
-    let attempts = row.attempts + 1;
-    let give_up = |reason: String| async move {
-        tracing::error!(receiver = %row.receiver, integration = %row.integration, error = %reason, "notification dropped: it cannot be delivered");
-        if let Err(e) = store
-            .notification_failed(&row.id, attempts, &reason, None)
-            .await
-        {
-            tracing::error!(error = %e, "cannot update the outbox");
+/// Integrations whose last attempt failed, by (receiver, integration key). A std mutex: held
+/// only to insert or remove, never across an await.
+type Failing = Arc<std::sync::Mutex<HashSet<(String, String)>>>;
+
+/// One attempt at one row, off the actor.
+struct Delivery {
+    store: Store,
+    receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    failing: Failing,
+}
+
+impl Delivery {
+    async fn run(&self, row: &OutboxRow, attempts: i64) {
+        let now = self.clock.now_ms();
+        let claim = OutboxClaim {
+            owner: self.owner.clone(),
+            now_ms: now,
+            until_ms: now + CLAIM.as_millis() as i64,
+        };
+        match self.store.claim_notification(row, attempts, &claim).await {
+            Ok(true) => {}
+            // Another poller has it, or it was settled after it was read: not ours to send.
+            Ok(false) => return,
+            Err(e) => return tracing::error!(error = %e, "cannot claim an outbox row"),
         }
-    };
-    let n: Notification = match serde_json::from_str(&row.payload) {
-        Ok(n) => n,
-        Err(e) => return give_up(format!("unreadable notification: {e}")).await,
-    };
-    let Some(notifier) = receivers
-        .get(&row.receiver)
-        .and_then(|r| r.notifier(&row.integration))
-    else {
-        return give_up(format!(
-            "receiver {} has no integration {} any more",
-            row.receiver, row.integration
-        ))
-        .await;
-    };
-    let result = notifier.notify(&n).await;
-    let now = clock.now_ms();
-    let update = match result {
-        Ok(()) => {
-            let latency = Duration::from_millis((now - n.transition_ms()).max(0) as u64);
-            // Counted once the outbox knows it was delivered, so the count never runs ahead of
-            // what a restart would consider sent.
-            let recorded = store.notification_delivered(&row.id, attempts, now).await;
-            metrics.notification(notifier.integration(), Some(latency));
-            recorded
-        }
-        Err(e) => {
-            metrics.notification_failed(notifier.integration(), e.reason.as_str());
-            match retry_at(attempts as u32, &e, now, rand::random::<f64>()) {
-                Some(at) => {
-                    tracing::warn!(receiver = %row.receiver, integration = %row.integration, attempt = attempts, error = %e, retry_in_ms = at - now, "notification failed, will retry");
-                    store
-                        .notification_failed(&row.id, attempts, &e.to_string(), Some(at))
-                        .await
-                }
-                None => {
-                    tracing::error!(receiver = %row.receiver, integration = %row.integration, attempt = attempts, error = %e, "notification failed permanently");
-                    store
-                        .notification_failed(&row.id, attempts, &e.to_string(), None)
-                        .await
-                }
+        let n: Notification = match serde_json::from_str(&row.payload) {
+            Ok(n) => n,
+            Err(e) => {
+                return self
+                    .give_up(row, format!("unreadable notification: {e}"))
+                    .await;
+            }
+        };
+        let Some(notifier) = self
+            .receivers
+            .get(&row.receiver)
+            .and_then(|r| r.notifier(&row.integration))
+            .cloned()
+        else {
+            let why = format!(
+                "receiver {} has no integration {} any more",
+                row.receiver, row.integration
+            );
+            return self.give_up(row, why).await;
+        };
+        let result = match tokio::time::timeout(DELIVERY_TIMEOUT, notifier.notify(&n)).await {
+            Ok(r) => r,
+            Err(_) => Err(NotifyError::new(
+                super::FailureReason::Timeout,
+                format!("no answer within {}s", DELIVERY_TIMEOUT.as_secs()),
+            )),
+        };
+        let now = self.clock.now_ms();
+        let recorded = match result {
+            Ok(()) => self.delivered(row, &n, notifier.integration(), now).await,
+            Err(e) => {
+                self.failed(row, attempts, notifier.integration(), &e, now)
+                    .await
+            }
+        };
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(receiver = %row.receiver, integration = %row.integration, "the claim on a notification lapsed during its delivery; another poller may send it again")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot update the outbox; the notification may be sent again")
             }
         }
-    };
-    if let Err(e) = update {
-        tracing::error!(error = %e, "cannot update the outbox; the notification may be sent again");
+    }
+
+    async fn delivered(
+        &self,
+        row: &OutboxRow,
+        n: &Notification,
+        integration: &'static str,
+        now: i64,
+    ) -> Result<bool, crate::store::StoreError> {
+        let latency = Duration::from_millis((now - n.transition_ms()).max(0) as u64);
+        let recorded = self
+            .store
+            .notification_delivered(&row.id, &self.owner, now)
+            .await?;
+        // Counted once the outbox knows it was delivered, so the count never runs ahead of
+        // what a restart would consider sent.
+        self.metrics.notification(integration, Some(latency));
+        let recovered = self
+            .failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(row.receiver.clone(), row.integration.clone()));
+        if recovered {
+            // The receiver answers again: what else waits for it goes now, not after its backoff.
+            let waiting = self
+                .store
+                .notifications_due_now(&row.receiver, &row.integration, now)
+                .await?;
+            tracing::info!(receiver = %row.receiver, integration = %row.integration, waiting, "receiver reachable again; sending its backlog now");
+        }
+        Ok(recorded)
+    }
+
+    async fn failed(
+        &self,
+        row: &OutboxRow,
+        attempts: i64,
+        integration: &'static str,
+        e: &NotifyError,
+        now: i64,
+    ) -> Result<bool, crate::store::StoreError> {
+        self.metrics
+            .notification_failed(integration, e.reason.as_str());
+        self.failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((row.receiver.clone(), row.integration.clone()));
+        let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
+        let at = retry_at(attempt, e, now, rand::random::<f64>());
+        match at {
+            Some(at) => {
+                tracing::warn!(receiver = %row.receiver, integration = %row.integration, attempt = attempts, error = %e, retry_in_ms = at - now, "notification failed, will retry")
+            }
+            None => {
+                tracing::error!(receiver = %row.receiver, integration = %row.integration, attempt = attempts, error = %e, "notification failed permanently")
+            }
+        }
+        self.store
+            .notification_failed(&row.id, &self.owner, &e.to_string(), at)
+            .await
+    }
+
+    async fn give_up(&self, row: &OutboxRow, reason: String) {
+        tracing::error!(receiver = %row.receiver, integration = %row.integration, error = %reason, "notification dropped: it cannot be delivered");
+        if let Err(e) = self.store.notification_dropped(&row.id, &reason).await {
+            tracing::error!(error = %e, "cannot update the outbox");
+        }
     }
 }
 
@@ -306,38 +437,65 @@ mod tests {
             attempts: 0,
             next_attempt_at_ms: next,
             created_at_ms: created,
+            claimed_until_ms: None,
         }
     }
 
+    fn ids<'a>(due: &[Due<'a>]) -> Vec<&'a str> {
+        due.iter().map(|d| d.row.id.as_str()).collect()
+    }
+
     #[test]
-    fn each_stream_delivers_its_oldest_row_first_and_one_at_a_time() {
+    fn a_stream_sends_its_newest_row_one_at_a_time_and_streams_go_independently() {
         let rows = vec![
             row("firing-a", "a", 1, 0),
             row("resolved-a", "a", 2, 0),
             row("firing-b", "b", 3, 0),
         ];
-        let ids: Vec<&str> = due(&rows, &HashSet::new(), 10)
-            .iter()
-            .map(|r| r.id.as_str())
-            .collect();
+        let got = due(&rows, &HashSet::new(), 10);
+        assert_eq!(ids(&got), vec!["resolved-a", "firing-b"]);
         assert_eq!(
-            ids,
-            vec!["firing-a", "firing-b"],
-            "resolved-a waits for firing-a"
+            got[0].supersedes, 1,
+            "resolved-a carries firing-a's group state"
         );
+        assert_eq!(got[1].supersedes, 0);
         let busy: HashSet<String> = [stream_key(&rows[0])].into();
-        let ids: Vec<&str> = due(&rows, &busy, 10)
-            .iter()
-            .map(|r| r.id.as_str())
-            .collect();
-        assert_eq!(ids, vec!["firing-b"]);
+        assert_eq!(ids(&due(&rows, &busy, 10)), vec!["firing-b"]);
     }
 
     #[test]
-    fn a_row_waiting_for_its_retry_holds_back_its_stream() {
-        let rows = vec![row("firing-a", "a", 1, 100), row("resolved-a", "a", 2, 0)];
+    fn a_row_claimed_in_the_store_holds_back_its_stream_until_the_claim_lapses() {
+        let rows = vec![
+            OutboxRow {
+                claimed_until_ms: Some(100),
+                ..row("firing-a", "a", 1, 0)
+            },
+            row("resolved-a", "a", 2, 0),
+        ];
+        assert!(
+            due(&rows, &HashSet::new(), 100).is_empty(),
+            "another poller sends firing-a"
+        );
+        assert_eq!(
+            ids(&due(&rows, &HashSet::new(), 101)),
+            vec!["resolved-a"],
+            "its claim lapsed"
+        );
+    }
+
+    #[test]
+    fn a_row_waiting_for_its_retry_holds_back_its_stream_and_its_backoff_goes_on() {
+        let rows = vec![
+            OutboxRow {
+                attempts: 4,
+                ..row("firing-a", "a", 1, 100)
+            },
+            row("resolved-a", "a", 2, 0),
+        ];
         assert!(due(&rows, &HashSet::new(), 50).is_empty());
-        assert_eq!(due(&rows, &HashSet::new(), 100)[0].id, "firing-a");
+        let got = due(&rows, &HashSet::new(), 100);
+        assert_eq!(ids(&got), vec!["resolved-a"]);
+        assert_eq!(got[0].attempts, 5, "the fifth attempt at this stream");
     }
 
     #[test]
@@ -346,8 +504,8 @@ mod tests {
         let at = retry_at(1, &server, 1_000, 1.0).unwrap();
         assert_eq!(at, 1_500);
         assert!(
-            retry_at(1_000, &server, 0, 1.0).unwrap() <= 60_000,
-            "capped"
+            retry_at(1_000, &server, 0, 1.0).unwrap() <= 15_000,
+            "capped, so a receiver that is back is noticed within 15 s"
         );
         let limited = NotifyError {
             retry_after: Some(Duration::from_secs(30)),

@@ -99,7 +99,7 @@ impl Exporter {
             b = b.with_access_key_id(k);
         }
         if let Some(k) = &target.secret_access_key {
-            b = b.with_secret_access_key(k);
+            b = b.with_secret_access_key(k.expose());
         }
         if target.allow_http {
             b = b.with_allow_http(true);

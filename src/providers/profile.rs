@@ -286,7 +286,7 @@ impl Check<'_> {
     }
 
     fn secret(&mut self, key: &str, v: &str) -> Secret {
-        Secret(self.value(key, v))
+        Secret::new(self.value(key, v))
     }
 
     fn value(&mut self, key: &str, v: &str) -> String {

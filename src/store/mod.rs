@@ -10,6 +10,9 @@ use sqlx::{AnyPool, Row};
 use crate::domain::ticket::{Priority, RunbookRef, Ticket, TicketStatus, Tier};
 use crate::domain::{ErrorClass, Labels, Severity};
 
+mod outbox;
+pub use outbox::{OutboxClaim, OutboxRow};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +157,11 @@ impl Store {
         let sqlite = url.starts_with("sqlite:");
         let mut options = AnyPoolOptions::new()
             // SQLite serialises writers anyway; one connection avoids "database is locked".
-            .max_connections(if sqlite { 1 } else { 10 });
+            .max_connections(if sqlite { 1 } else { 10 })
+            // A PostgreSQL that is down fails each statement within 5 s rather than sqlx's 30 s:
+            // callers retry with their own backoff. SQLite's one connection may be busy with a
+            // long write, which is no outage: it keeps the 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(if sqlite { 30 } else { 5 }));
         if sqlite {
             // Set on every connection the pool opens. WAL with synchronous=NORMAL: a commit
             // survives a crash of the process (what a restart test does); only an OS crash or
@@ -175,9 +182,13 @@ impl Store {
         Ok(Self { pool, sqlite })
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers within 2 s.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let ping = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+            Ok(Ok(_))
+        )
     }
 
     // ---- tickets --------------------------------------------------------------------------
@@ -941,97 +952,6 @@ impl Store {
     }
 }
 
-/// A notification waiting in (or delivered from) the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxRow {
-    pub id: String,
-    pub receiver: String,
-    /// Which integration of the receiver (`slack/0`, `email/1`, …).
-    pub integration: String,
-    pub group_key: String,
-    /// The notification, as JSON.
-    pub payload: String,
-    pub attempts: i64,
-    pub next_attempt_at_ms: i64,
-    pub created_at_ms: i64,
-}
-
-impl Store {
-    /// Pending rows, oldest first (the caller delivers each stream's oldest only).
-    pub async fn pending_notifications(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, receiver, integration, group_key, payload, attempts, next_attempt_at, created_at \
-             FROM outbox WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutboxRow {
-                    id: r.try_get("id")?,
-                    receiver: r.try_get("receiver")?,
-                    integration: r.try_get("integration")?,
-                    group_key: r.try_get("group_key")?,
-                    payload: r.try_get("payload")?,
-                    attempts: r.try_get("attempts")?,
-                    next_attempt_at_ms: r.try_get("next_attempt_at")?,
-                    created_at_ms: r.try_get("created_at")?,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn notification_delivered(
-        &self,
-        id: &str,
-        attempts: i64,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'delivered', attempts = $1, delivered_at = $2, last_error = NULL WHERE id = $3")
-            .bind(attempts)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Records a failed attempt: `retry_at` schedules another, `None` gives up.
-    pub async fn notification_failed(
-        &self,
-        id: &str,
-        attempts: i64,
-        error: &str,
-        retry_at_ms: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let (status, next) = match retry_at_ms {
-            Some(t) => ("pending", t),
-            None => ("failed", 0),
-        };
-        sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5")
-            .bind(status)
-            .bind(attempts)
-            .bind(next)
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes delivered and failed rows older than `before_ms` (the log keeps a while).
-    pub async fn prune_outbox(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM outbox WHERE status <> 'pending' AND created_at < $1")
-                .bind(before_ms)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
-    }
-}
-
 /// One entry of the notification log: what a group last notified to a receiver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotificationLogEntry {
@@ -1043,50 +963,6 @@ pub struct NotificationLogEntry {
 }
 
 impl Store {
-    /// Writes a flush in one transaction: its outbox rows and the group's notification-log entry
-    /// (removed when nothing is left firing). Either both are stored or neither.
-    pub async fn enqueue_flush(
-        &self,
-        rows: &[OutboxRow],
-        log: &NotificationLogEntry,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for row in rows {
-            sqlx::query(
-                "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
-            )
-            .bind(&row.id)
-            .bind(&row.receiver)
-            .bind(&row.integration)
-            .bind(&row.group_key)
-            .bind(&row.payload)
-            .bind(row.attempts)
-            .bind(row.next_attempt_at_ms)
-            .bind(row.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM notification_log WHERE group_key = $1 AND receiver = $2")
-            .bind(&log.group_key)
-            .bind(&log.receiver)
-            .execute(&mut *tx)
-            .await?;
-        if !log.firing.is_empty() {
-            let firing = serde_json::to_string(&log.firing)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query("INSERT INTO notification_log (group_key, receiver, firing, sent_at) VALUES ($1, $2, $3, $4)")
-                .bind(&log.group_key)
-                .bind(&log.receiver)
-                .bind(firing)
-                .bind(log.sent_at_ms)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The notification log, after deleting entries last written before `before_ms`.
     pub async fn load_notification_log(
         &self,

@@ -36,6 +36,7 @@ pub const NOTIFICATIONS_TOTAL: &str = "syncwatch_notifications_total";
 pub const NOTIFICATIONS_FAILED_TOTAL: &str = "syncwatch_notifications_failed_total";
 pub const NOTIFICATION_LATENCY_SECONDS: &str = "syncwatch_notification_latency_seconds";
 pub const TICKETS_CREATED_TOTAL: &str = "syncwatch_tickets_created_total";
+pub const STORE_WRITES_WAITING: &str = "syncwatch_store_writes_waiting";
 pub const RUNBOOK_LOOKUPS_TOTAL: &str = "syncwatch_runbook_lookups_total";
 
 /// The kind of a metric.
@@ -209,6 +210,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         TICKETS_CREATED_TOTAL,
         Kind::Counter,
         "Tickets opened, by severity.",
+    ),
+    (
+        STORE_WRITES_WAITING,
+        Kind::Gauge,
+        "Alert group flushes whose ticket or outbox write waits for the store to answer, by write.",
     ),
     (
         RUNBOOK_LOOKUPS_TOTAL,

@@ -326,6 +326,11 @@ impl Metrics {
         });
     }
 
+    /// Flushes waiting for the store to take their `write` (`ticket`, `outbox`).
+    pub fn store_writes_waiting(&self, write: &'static str, flushes: usize) {
+        self.record(|| gauge!(STORE_WRITES_WAITING, "write" => write).set(flushes as f64));
+    }
+
     pub fn runbook_lookup(&self, match_reason: &'static str) {
         self.record(|| {
             counter!(RUNBOOK_LOOKUPS_TOTAL, "match_reason" => match_reason).increment(1)

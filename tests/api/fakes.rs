@@ -230,3 +230,59 @@ impl FakeSmtp {
         self.messages.lock().unwrap().clone()
     }
 }
+
+/// A TCP proxy in front of a server (PostgreSQL in the outage tests) that can be cut: while
+/// down it closes every connection it has and every new one at once, as a database refusing
+/// connections does to its clients.
+pub struct TcpProxy {
+    pub port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    /// Starts forwarding `127.0.0.1:<port>` to `upstream` on a thread of its own.
+    pub fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, watch) = tokio::sync::watch::channel(true);
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((mut client, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let mut watch = watch.clone();
+                    if !*watch.borrow() {
+                        drop(client);
+                        continue;
+                    }
+                    tokio::spawn(async move {
+                        let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = watch.wait_for(|up| !*up) => {}
+                        }
+                    });
+                }
+            });
+        });
+        Self { port, up }
+    }
+
+    /// Cuts every connection and refuses new ones until [`TcpProxy::restore`].
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}

@@ -9,6 +9,7 @@ mod fakes;
 mod health;
 mod helpers;
 mod notifications;
+mod outbox;
 mod pipeline;
 mod prometheus;
 mod providers;

@@ -15,11 +15,12 @@ async fn slack_down_for_a_while_delays_notifications_but_never_drops_or_reorders
     app.slack.fail_next(4);
     app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
         .await;
-    wait_for("the failed attempts", WAIT, || async {
-        (app.slack.calls().iter().filter(|c| !c.delivered).count() >= 2).then_some(())
-    })
+    wait_for(
+        "the firing message, after the failed attempts",
+        WAIT,
+        || async { app.slack.calls().iter().find(|c| c.delivered).map(|_| ()) },
+    )
     .await;
-    // The alert resolves while its firing message is still retrying.
     app.clear_faults().await;
     // The resolution is an update of the message plus a reply in its thread: wait for both.
     wait_for("the resolution and its thread reply", WAIT, || async {
@@ -85,6 +86,80 @@ async fn slack_down_for_a_while_delays_notifications_but_never_drops_or_reorders
             .filter(|m| m.contains("Subject: [FIRING:1]"))
             .count(),
         1
+    );
+}
+
+/// Slack down from before an alert fires until after it resolves: when it is back, the group's
+/// current state (resolved) is sent once, not the firing message and then its resolution, and
+/// it is sent within the outbox's 15 s backoff cap of the recovery.
+#[actix_web::test]
+async fn an_outage_spanning_a_firing_and_its_resolution_sends_the_current_state_once() {
+    let app = spawn_app().await;
+    app.slack.fail_next(usize::MAX);
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    wait_for("Slack to be failing", WAIT, || async {
+        (app.slack.calls().iter().filter(|c| !c.delivered).count() >= 2).then_some(())
+    })
+    .await;
+    app.clear_faults().await;
+    let store = app.store().await;
+    wait_for(
+        "the resolution to wait behind the firing message",
+        WAIT,
+        || async {
+            let rows = store.pending_notifications(100).await.unwrap();
+            (rows
+                .iter()
+                .filter(|r| r.integration.starts_with("slack"))
+                .count()
+                == 2)
+                .then_some(())
+        },
+    )
+    .await;
+    app.slack.fail_next(0);
+    let recovered = std::time::Instant::now();
+    let sent = wait_for("the current state", WAIT, || async {
+        app.slack.calls().into_iter().find(|c| c.delivered)
+    })
+    .await;
+    assert!(
+        sent.at.duration_since(recovered) <= Duration::from_secs(20),
+        "noticed {:?} after the recovery",
+        sent.at.duration_since(recovered)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivered: Vec<_> = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.delivered)
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "one message: {:?}",
+        delivered.iter().map(|c| &c.body).collect::<Vec<_>>()
+    );
+    assert!(
+        delivered[0].body.to_string().contains("RESOLVED"),
+        "{}",
+        delivered[0].body
+    );
+    let counts: std::collections::HashMap<String, i64> =
+        store.outbox_counts().await.unwrap().into_iter().collect();
+    assert!(
+        counts.get("superseded").is_some_and(|n| *n >= 1),
+        "{counts:?}"
+    );
+    let failed = app.slack.calls().iter().filter(|c| !c.delivered).count();
+    let m = app.metrics().await;
+    assert!(
+        m.contains(&format!(
+            r#"syncwatch_notifications_failed_total{{integration="slack",reason="serverError"}} {failed}"#
+        )),
+        "{m}"
     );
 }
 

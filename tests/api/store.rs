@@ -8,7 +8,8 @@ use syncwatch::store::{Store, StoreError, TicketFilter, new_id};
 
 use super::helpers::postgres_database;
 
-async fn sqlite() -> (Store, tempfile::TempDir) {
+/// A fresh SQLite store in a temporary directory (kept while the directory lives).
+pub(super) async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
         .await
@@ -17,7 +18,7 @@ async fn sqlite() -> (Store, tempfile::TempDir) {
 }
 
 /// A fresh database on the local PostgreSQL, or `None` (skipped) when it is not reachable.
-async fn postgres() -> Option<Store> {
+pub(super) async fn postgres() -> Option<Store> {
     let url = postgres_database().await?;
     Some(Store::connect(&url).await.unwrap())
 }
@@ -186,6 +187,7 @@ async fn a_flush_stores_its_rows_and_log_entry_together(store: &Store) {
         attempts: 0,
         next_attempt_at_ms: 10,
         created_at_ms: 10,
+        claimed_until_ms: None,
     };
     let entry = |firing: &[&str], at: i64| NotificationLogEntry {
         group_key: "{0}:{provider=\"cdk\"}".into(),

@@ -187,3 +187,68 @@ async fn with_tokens_the_silence_form_asks_for_one_with_the_silences_scope() {
     let silences = app.get_json("/api/v2/silences").await;
     assert_eq!(silences.as_array().unwrap().len(), 1);
 }
+
+/// PostgreSQL refusing connections while an alert fires: the ticket is written once the store
+/// is back (however long it was away), the page that links it follows, and meanwhile the
+/// waiting write shows in `/readyz` and `syncwatch_store_writes_waiting`.
+#[actix_web::test]
+async fn a_ticket_waits_out_a_store_outage_and_the_backlog_shows_meanwhile() {
+    let Some(url) = super::helpers::postgres_database().await else {
+        return;
+    };
+    let proxy = super::fakes::TcpProxy::start("127.0.0.1:5432".parse().unwrap());
+    let proxied = url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let app = spawn_app_with(Options {
+        providers: Vec::new(),
+        storage_url: Some(proxied),
+        ..Options::default()
+    })
+    .await;
+    proxy.cut();
+    app.post_alerts(&json!([{
+        "labels": {"alertname": "DealerFeedDown", "provider": "cdk", "severity": "critical"},
+        "annotations": {"summary": "feed down"}
+    }]))
+    .await;
+    let ready = wait_for(
+        "the waiting ticket write",
+        Duration::from_secs(30),
+        || async {
+            let r = app.get("/readyz").await;
+            let body: serde_json::Value = r.json().await.unwrap();
+            (body["checks"]["store_backlog"]["ticket_writes"] == 1).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(ready["checks"]["store"], "unreachable", "{ready}");
+    let waiting = r#"syncwatch_store_writes_waiting{write="ticket"}"#;
+    assert_eq!(
+        super::helpers::metric_value(&app.metrics().await, waiting),
+        Some(1.0)
+    );
+    // Longer than the eight attempts ticket writes used to give up after.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert!(
+        app.slack.delivered("DealerFeedDown").is_empty(),
+        "the page waits for its ticket"
+    );
+    proxy.restore();
+
+    let page = wait_for("the page", Duration::from_secs(30), || async {
+        app.slack.delivered("DealerFeedDown").into_iter().next()
+    })
+    .await;
+    let tickets = app.tickets("?alertname=DealerFeedDown").await;
+    let tickets = tickets["tickets"].as_array().unwrap().clone();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let id = tickets[0]["id"].as_str().unwrap();
+    assert!(
+        page.raw.contains(id),
+        "the page links ticket {id}: {}",
+        page.raw
+    );
+    assert_eq!(
+        super::helpers::metric_value(&app.metrics().await, waiting),
+        Some(0.0)
+    );
+}
