@@ -396,6 +396,7 @@ impl Application {
             searcher,
             public_url,
             tokens: settings.api.tokens.clone(),
+            metrics_need_token: settings.api.metrics_need_token,
             rules_status,
             silences,
             clock: clock.clone(),
@@ -420,6 +421,8 @@ impl Application {
                         Ok(res)
                     }
                 })
+                // Every route's token and scope, before the route (and its body) is read.
+                .wrap(actix_web::middleware::from_fn(api::auth::authorize))
                 .app_data(state.clone())
                 .configure(api::configure)
         })

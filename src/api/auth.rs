@@ -1,11 +1,124 @@
-//! Bearer tokens with scopes (`[[api.tokens]]`). With no tokens configured the API is open;
-//! with tokens, protected endpoints need one with the right scope (401 unknown, 403 scope).
+//! Bearer tokens with scopes (`[[api.tokens]]`). With no tokens configured the API is open; with
+//! tokens, every route that reads or changes data needs a token holding its scope (401 without a
+//! known token, 403 without the scope; `admin` holds every scope). [`ROUTES`] is the one table of
+//! what each route needs, applied to every request by the [`authorize`] middleware before the
+//! route runs, so no handler can forget it. `/healthz` and `/readyz` stay open, `/metrics` too
+//! unless `api.metrics_auth = "token"` (then it needs `metrics:read`, Prometheus'
+//! `authorization: {credentials: …}`). A route missing from the table needs `admin`.
 
-use actix_web::HttpRequest;
-use actix_web::http::StatusCode;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, ResponseError, web};
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, AppState};
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (liveness, readiness, the silence form, which asks for its own token).
+    Open,
+    /// `/metrics`: open, or `metrics:read` when `api.metrics_auth = "token"`.
+    Metrics,
+    /// A token holding this scope.
+    Scope(&'static str),
+}
+
+/// Every route (method, actix path pattern) and what it needs.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Access::Open),
+    ("GET", "/readyz", Access::Open),
+    ("GET", "/metrics", Access::Metrics),
+    ("GET", "/api/v1/alerts", Access::Scope("alerts:read")),
+    ("GET", "/api/v2/alerts", Access::Scope("alerts:read")),
+    ("POST", "/api/v2/alerts", Access::Scope("alerts:write")),
+    ("GET", "/api/v2/status", Access::Scope("status:read")),
+    ("GET", "/api/v1/tickets", Access::Scope("tickets:read")),
+    ("GET", "/api/v1/tickets/{id}", Access::Scope("tickets:read")),
+    ("GET", "/api/v1/providers", Access::Scope("providers:read")),
+    (
+        "GET",
+        "/api/v1/providers/{provider}/connections/{connection}/runs",
+        Access::Scope("providers:read"),
+    ),
+    (
+        "POST",
+        "/api/v1/providers/{provider}/connections/{connection}/sync",
+        Access::Scope("providers:write"),
+    ),
+    (
+        "POST",
+        "/api/v1/providers/{provider}/connections/{connection}/{action}",
+        Access::Scope("providers:write"),
+    ),
+    ("POST", "/api/v1/events", Access::Scope("events:write")),
+    ("GET", "/api/v1/dlq", Access::Scope("dlq:read")),
+    ("POST", "/api/v1/dlq/replay", Access::Scope("dlq:write")),
+    ("GET", "/api/v2/silences", Access::Scope("silences:read")),
+    ("POST", "/api/v2/silences", Access::Scope("silences:write")),
+    (
+        "GET",
+        "/api/v2/silence/{id}",
+        Access::Scope("silences:read"),
+    ),
+    (
+        "DELETE",
+        "/api/v2/silence/{id}",
+        Access::Scope("silences:write"),
+    ),
+    // The form itself holds no data; posting it checks the token typed into it.
+    ("GET", "/silences/new", Access::Open),
+    ("POST", "/silences/new", Access::Open),
+    ("GET", "/api/v1/runbooks", Access::Scope("runbooks:read")),
+    (
+        "GET",
+        "/api/v1/runbooks/{id}",
+        Access::Scope("runbooks:read"),
+    ),
+    (
+        "POST",
+        "/api/v1/runbooks/lookup",
+        Access::Scope("runbooks:read"),
+    ),
+];
+
+/// What `method` on the route matched by `pattern` needs; `None` for no route (a 404 follows).
+/// A route that is not in [`ROUTES`] needs `admin`: forgetting one closes it, never opens it.
+pub fn access(method: &Method, pattern: Option<&str>) -> Option<Access> {
+    let pattern = pattern?;
+    Some(
+        ROUTES
+            .iter()
+            .find(|(m, p, _)| *p == pattern && *m == method.as_str())
+            .map(|(_, _, a)| *a)
+            .unwrap_or(Access::Scope("admin")),
+    )
+}
+
+/// The middleware: checks every request against [`ROUTES`] before its route runs.
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let denied = match req.app_data::<web::Data<AppState>>() {
+        Some(state) if !state.tokens.is_empty() => {
+            match access(req.method(), req.match_pattern().as_deref()) {
+                Some(Access::Scope(scope)) => require(req.request(), state, scope).err(),
+                Some(Access::Metrics) if state.metrics_need_token => {
+                    require(req.request(), state, "metrics:read").err()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match denied {
+        Some(e) => Ok(req.into_response(e.error_response())),
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+    }
+}
 
 fn unauthorized(m: &str) -> ApiError {
     ApiError {
@@ -20,13 +133,21 @@ pub fn require(req: &HttpRequest, state: &AppState, scope: &str) -> Result<(), A
     if state.tokens.is_empty() {
         return Ok(());
     }
-    let token = req
-        .headers()
+    let token = bearer(req).ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
+    check(state, token, scope)
+}
+
+/// Whether the request's token (if any) holds `scope`; always with no tokens configured. For
+/// parts of an answer that need more than the route does.
+pub fn holds(req: &HttpRequest, state: &AppState, scope: &str) -> bool {
+    require(req, state, scope).is_ok()
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
-    check(state, token, scope)
 }
 
 /// Checks a token given some other way (a form field) for `scope`.
@@ -48,5 +169,38 @@ pub fn check(state: &AppState, token: &str, scope: &str) -> Result<(), ApiError>
             code: "forbidden",
             message: format!("token {:?} lacks scope {scope}", t.name),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_route_has_its_access_and_an_unlisted_one_needs_admin() {
+        assert_eq!(access(&Method::GET, Some("/healthz")), Some(Access::Open));
+        assert_eq!(
+            access(&Method::GET, Some("/api/v1/tickets/{id}")),
+            Some(Access::Scope("tickets:read"))
+        );
+        assert_eq!(
+            access(&Method::DELETE, Some("/api/v2/silence/{id}")),
+            Some(Access::Scope("silences:write"))
+        );
+        assert_eq!(
+            access(&Method::PUT, Some("/api/v1/tickets/{id}")),
+            Some(Access::Scope("admin")),
+            "fails closed"
+        );
+        assert_eq!(access(&Method::GET, None), None);
+    }
+
+    #[test]
+    fn every_scope_in_the_table_is_one_a_token_can_hold() {
+        for (_, path, a) in ROUTES {
+            if let Access::Scope(s) = a {
+                assert!(crate::config::SCOPES.contains(s), "{path}: {s}");
+            }
+        }
     }
 }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub searcher: Addr<RunbookSearcher>,
     pub public_url: String,
     pub tokens: Vec<ApiToken>,
+    /// `/metrics` needs a `metrics:read` token (`api.metrics_auth = "token"`).
+    pub metrics_need_token: bool,
     pub rules_status: Arc<std::sync::RwLock<crate::rules::RulesStatus>>,
     pub silences: crate::alerting::Silences,
     pub clock: Arc<dyn crate::domain::Clock>,

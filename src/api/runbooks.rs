@@ -34,7 +34,9 @@ fn summary(state: &AppState, rb: &Runbook) -> serde_json::Value {
     })
 }
 
+/// `similar_tickets` is empty for a caller whose token lacks `tickets:read`.
 pub async fn lookup(
+    http: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LookupRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -72,13 +74,15 @@ pub async fn lookup(
             .and_then(|r| state.runbooks.get(&r.id))
             .and_then(|rb| rb.alerts.first().cloned())
     });
+    // Ticket ids and titles are for callers who may read tickets.
+    let may_read_tickets = super::auth::holds(&http, &state, "tickets:read");
     let similar = match alertname {
-        Some(a) => state
+        Some(a) if may_read_tickets => state
             .store
             .resolved_tickets_like(&a, 5)
             .await
             .map_err(ApiError::internal)?,
-        None => Vec::new(),
+        _ => Vec::new(),
     };
     let results: Vec<serde_json::Value> = results
         .into_iter()
@@ -134,7 +138,7 @@ pub async fn get(
     let rb = state
         .runbooks
         .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no runbook {id:?}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("no runbook {:?}", id.as_str())))?;
     let mut v = summary(&state, rb);
     let sections: serde_json::Map<String, serde_json::Value> = SECTIONS
         .iter()

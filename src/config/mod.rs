@@ -175,6 +175,9 @@ pub struct S3Target {
 #[derive(Debug, Clone, Default)]
 pub struct ApiSettings {
     pub tokens: Vec<ApiToken>,
+    /// `/metrics` needs a token with `metrics:read` (`api.metrics_auth = "token"`); by default
+    /// it stays open for Prometheus to scrape, as `/healthz` and `/readyz` always are.
+    pub metrics_need_token: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -185,16 +188,25 @@ pub struct ApiToken {
     pub scopes: Vec<String>,
 }
 
-/// The scopes a token can hold.
-pub const SCOPES: [&str; 8] = [
+/// The scopes a token can hold: a read and a write scope per resource (`admin` holds them all),
+/// and `metrics:read` for a `/metrics` behind a token. Which route needs which is
+/// `api::auth::ROUTES`.
+pub const SCOPES: [&str; 15] = [
+    "admin",
+    "alerts:read",
+    "alerts:write",
     "tickets:read",
     "tickets:write",
-    "admin",
-    "events:write",
-    "alerts:write",
+    "silences:read",
     "silences:write",
+    "providers:read",
+    "providers:write",
+    "runbooks:read",
+    "events:write",
     "dlq:read",
     "dlq:write",
+    "status:read",
+    "metrics:read",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -350,6 +362,7 @@ struct RawPipeline {
 struct RawApi {
     #[serde(default)]
     tokens: Vec<Spanned<RawToken>>,
+    metrics_auth: Option<S>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -955,7 +968,22 @@ impl Validator<'_> {
                 scopes,
             });
         }
-        ApiSettings { tokens }
+        let (metrics_auth, at) = self.opt_string("api.metrics_auth", &raw.metrics_auth, "open");
+        let metrics_need_token = match metrics_auth.as_str() {
+            "open" => false,
+            "token" => true,
+            _ => {
+                self.problem(
+                    at,
+                    "api.metrics_auth: expected \"open\" or \"token\"".to_string(),
+                );
+                false
+            }
+        };
+        ApiSettings {
+            tokens,
+            metrics_need_token,
+        }
     }
 }
 

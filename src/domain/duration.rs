@@ -14,7 +14,13 @@ pub enum DurationError {
     Invalid(String),
     #[error("invalid duration {0:?}: units must go from largest to smallest, each at most once")]
     Order(String),
+    #[error("duration {0:?} out of range: at most 292y (Prometheus' limit)")]
+    OutOfRange(String),
 }
+
+/// The longest duration accepted: what fits in a signed 64-bit count of nanoseconds, the limit
+/// of Prometheus' (and Go's) durations, about 292 years.
+pub const MAX_DURATION_MS: u64 = (i64::MAX / 1_000_000) as u64;
 
 const UNITS: [(&str, u64); 7] = [
     ("y", 365 * 24 * 3600 * 1000),
@@ -65,7 +71,8 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         total = number
             .checked_mul(UNITS[index].1)
             .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| DurationError::Invalid(input.to_string()))?;
+            .filter(|ms| *ms <= MAX_DURATION_MS)
+            .ok_or_else(|| DurationError::OutOfRange(input.to_string()))?;
     }
     Ok(Duration::from_millis(total))
 }
@@ -132,6 +139,23 @@ mod tests {
             parse_duration("1s1s"),
             Err(DurationError::Order(_))
         ));
+    }
+
+    #[test]
+    fn durations_past_prometheus_range_are_refused() {
+        assert!(matches!(
+            parse_duration("99999999999h"),
+            Err(DurationError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_duration("99999999999999999999y"),
+            Err(DurationError::Invalid(_)) | Err(DurationError::OutOfRange(_))
+        ));
+        assert_eq!(
+            parse_duration("292y").unwrap(),
+            Duration::from_millis(292 * 365 * 24 * 3600 * 1000)
+        );
+        assert!(parse_duration("293y").is_err());
     }
 
     #[test]

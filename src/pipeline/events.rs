@@ -18,6 +18,14 @@ pub const MAX_EVENTS: usize = 10_000;
 
 /// How far in the future an event's timestamp may be (clocks drift).
 const MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
+/// How old an event may be: older ones are mistakes (a zero date, a wrong unit), not late
+/// reports, and would set a stage's heartbeat years back.
+const MAX_PAST_MS: i64 = 7 * 24 * 3600 * 1000;
+/// The largest count one event may report: 2^53, the largest integer every consumer of a
+/// Prometheus sample (a float64) holds exactly. Sums saturate, so no counter wraps.
+pub const MAX_COUNT: u64 = 1 << 53;
+/// The longest duration or iterator age an event may report: 10 years, in seconds.
+pub const MAX_SECONDS: f64 = 315_360_000.0;
 
 /// One checked observation.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +141,20 @@ fn check(r: RawEvent<'_>, now_ms: i64) -> Result<Event, String> {
     if timestamp_ms > now_ms + MAX_FUTURE_MS {
         return Err("timestamp: more than 5 minutes in the future".into());
     }
+    if timestamp_ms < now_ms - MAX_PAST_MS {
+        return Err("timestamp: more than 7 days in the past".into());
+    }
+    for (field, v) in [
+        ("records_in", r.records_in),
+        ("records_out", r.records_out),
+        ("records_failed", r.records_failed),
+        ("queue_records", r.queue_records),
+        ("queue_capacity_records", r.queue_capacity_records),
+    ] {
+        if v.is_some_and(|v| v > MAX_COUNT) {
+            return Err(format!("{field}: at most {MAX_COUNT} (2^53)"));
+        }
+    }
     for (field, v) in [
         ("duration_seconds", r.duration_seconds),
         ("iterator_age_seconds", r.iterator_age_seconds),
@@ -141,6 +163,9 @@ fn check(r: RawEvent<'_>, now_ms: i64) -> Result<Event, String> {
             return Err(format!(
                 "{field}: expected a non-negative number of seconds"
             ));
+        }
+        if v.is_some_and(|v| v > MAX_SECONDS) {
+            return Err(format!("{field}: at most {MAX_SECONDS} seconds (10 years)"));
         }
     }
     let error_class = match &r.error_class {
@@ -254,11 +279,11 @@ pub fn fold(events: Vec<Event>) -> Vec<StageTotals> {
             }
         };
         let t = &mut out[i];
-        t.records_in += e.records_in;
-        t.records_out += e.records_out;
+        t.records_in = t.records_in.saturating_add(e.records_in);
+        t.records_out = t.records_out.saturating_add(e.records_out);
         if e.records_failed > 0 {
             match t.failed.iter_mut().find(|(c, _)| *c == e.error_class) {
-                Some((_, n)) => *n += e.records_failed,
+                Some((_, n)) => *n = n.saturating_add(e.records_failed),
                 None => t.failed.push((e.error_class, e.records_failed)),
             }
         }
@@ -404,6 +429,18 @@ mod tests {
             (
                 json!({"pipeline": "dms", "stage": "export", "timestamp": "yesterday", "records_in": 1}),
                 "events[3].timestamp: \"yesterday\" is not an RFC 3339 time",
+            ),
+            (
+                json!({"pipeline": "dms", "stage": "export", "timestamp": "0001-01-01T00:00:00Z", "records_in": 1}),
+                "events[3].timestamp: more than 7 days in the past",
+            ),
+            (
+                json!({"pipeline": "dms", "stage": "export", "iterator_age_seconds": 1e308}),
+                "events[3].iterator_age_seconds: at most 315360000 seconds (10 years)",
+            ),
+            (
+                json!({"pipeline": "dms", "stage": "export", "records_in": u64::MAX}),
+                "events[3].records_in: at most 9007199254740992 (2^53)",
             ),
             (
                 json!({"pipeline": "dms", "stage": "export", "timestamp": "2099-01-01T00:00:00Z", "records_in": 1}),

@@ -1,6 +1,7 @@
 //! Integration tests: one binary. `helpers::spawn_app` starts syncwatch on port 0 with a fresh
 //! SQLite file, the provider simulator, a fake Slack Web API and a fake SMTP server.
 
+mod auth;
 mod check_cli;
 mod dlq;
 mod end_to_end;
@@ -16,6 +17,7 @@ mod providers;
 mod rules_cli;
 mod rules_engine;
 mod runbooks;
+mod secrets;
 mod smtp;
 mod store;
 mod tickets;

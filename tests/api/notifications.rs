@@ -348,15 +348,44 @@ async fn bad_silences_are_refused_with_the_reason() {
             .as_u16(),
         400
     );
-    assert_eq!(
-        app.client
-            .delete(format!("{}/api/v2/silence/nope", app.address))
-            .send()
+    let r = app
+        .client
+        .delete(format!("{}/api/v2/silence/nope", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "no silence \"nope\"", "{body}");
+    // The form refuses a duration Prometheus could not hold, instead of muting "until 1970".
+    let form = [
+        ("matchers", "provider=\"cdk\""),
+        ("duration", "99999999999h"),
+        ("created_by", "ana"),
+        ("comment", "forever"),
+    ];
+    let r = app
+        .client
+        .post(format!("{}/silences/new", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("duration: duration &quot;99999999999h&quot; out of range"),
+        "{body}"
+    );
+    let r = app.get("/api/v1/tickets/x").await;
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "no ticket \"x\"", "{body}");
+    assert!(
+        app.get_json("/api/v2/silences")
             .await
+            .as_array()
             .unwrap()
-            .status()
-            .as_u16(),
-        404
+            .is_empty()
     );
 }
 

@@ -146,7 +146,7 @@ async fn with_tokens_the_silence_form_asks_for_one_with_the_silences_scope() {
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
     let app = spawn_app_with(Options {
         extra_config: format!(
-            "[[api.tokens]]\nname = \"oncall\"\ntoken_sha256 = \"{}\"\nscopes = [\"silences:write\"]\n\n[[api.tokens]]\nname = \"desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"tickets:read\"]\n",
+            "[[api.tokens]]\nname = \"oncall\"\ntoken_sha256 = \"{}\"\nscopes = [\"silences:write\", \"silences:read\"]\n\n[[api.tokens]]\nname = \"desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"tickets:read\"]\n",
             hash("oncall-secret"),
             hash("desk-secret")
         ),
@@ -184,7 +184,16 @@ async fn with_tokens_the_silence_form_asks_for_one_with_the_silences_scope() {
             .contains("lacks scope silences:write")
     );
     assert_eq!(submit("oncall-secret").await.status().as_u16(), 201);
-    let silences = app.get_json("/api/v2/silences").await;
+    let silences: serde_json::Value = app
+        .client
+        .get(format!("{}/api/v2/silences", app.address))
+        .bearer_auth("oncall-secret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(silences.as_array().unwrap().len(), 1);
 }
 
