@@ -13,7 +13,7 @@ use lettre::transport::smtp::client::{
 };
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::render::{html, text, title};
+use super::render::{html, subject, text};
 use super::{FailureReason, Notification, Notifier, NotifyError};
 use crate::alerting::config::{EmailConfig, SmtpSecurity, SmtpSettings, TlsMinVersion};
 
@@ -32,7 +32,7 @@ pub fn build_message(from: &str, to: &[String], n: &Notification) -> Result<Mess
     };
     let mut b = Message::builder()
         .from(from.parse::<Mailbox>().map_err(|_| bad("from", from))?)
-        .subject(title(n));
+        .subject(subject(n));
     for addr in to {
         b = b.to(addr.parse::<Mailbox>().map_err(|_| bad("to", addr))?);
     }

@@ -8,6 +8,24 @@ use crate::domain::duration::format_duration;
 use crate::rules::template::format_value;
 
 /// `[FIRING:2] ProviderAuthFailing tekion` / `[RESOLVED] …`.
+/// `s` cut to at most `max` characters, the last one `…` when something was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+    }
+}
+
+/// The longest email subject: RFC 5322 allows 998 characters a line, and a long subject of one
+/// word (a huge label value) cannot be folded, so servers refuse it ("line too long").
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// The email subject: the [`title`], cut to [`MAX_SUBJECT_CHARS`].
+pub fn subject(n: &Notification) -> String {
+    truncate(&title(n), MAX_SUBJECT_CHARS)
+}
+
 pub fn title(n: &Notification) -> String {
     let firing = n.firing().count();
     let head = if firing > 0 {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use slack_morphism::errors::*;
 use slack_morphism::prelude::*;
 
-use super::render::{escape_mrkdwn, mrkdwn_sections, title};
+use super::render::{escape_mrkdwn, mrkdwn_sections, title, truncate};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -144,27 +144,53 @@ impl SlackNotifier {
     }
 
     fn content(n: &Notification) -> SlackMessageContent {
+        let sections = mrkdwn_sections(n);
+        // Header, sections, context: one section fewer when the rest is summarised.
+        let room = MAX_BLOCKS - 2;
+        let shown = if sections.len() > room {
+            room - 1
+        } else {
+            sections.len()
+        };
         let mut blocks: Vec<SlackBlock> =
-            vec![SlackHeaderBlock::new(pt!(truncate(&title(n), 150))).into()];
-        for s in mrkdwn_sections(n) {
+            vec![SlackHeaderBlock::new(pt!(truncate(&title(n), MAX_HEADER_CHARS))).into()];
+        for s in &sections[..shown] {
             blocks.push(
                 SlackSectionBlock::new()
-                    .with_text(md!(truncate(&s, 3000)))
+                    .with_text(md!(truncate(s, MAX_SECTION_CHARS)))
+                    .into(),
+            );
+        }
+        if shown < sections.len() {
+            blocks.push(
+                SlackSectionBlock::new()
+                    .with_text(md!(format!(
+                        "… and {} more: <{}/api/v1/alerts|all alerts>",
+                        sections.len() - shown,
+                        n.public_url
+                    )))
                     .into(),
             );
         }
         blocks.push(
-            SlackContextBlock::new(vec![md!(format!(
-                "receiver {} · syncwatch",
-                escape_mrkdwn(&n.receiver)
+            SlackContextBlock::new(vec![md!(truncate(
+                &format!("receiver {} · syncwatch", escape_mrkdwn(&n.receiver)),
+                MAX_SECTION_CHARS
             ))])
             .into(),
         );
         SlackMessageContent::new()
-            .with_text(title(n))
+            .with_text(truncate(&title(n), MAX_SECTION_CHARS))
             .with_blocks(blocks)
     }
 }
+
+/// Slack's documented Block Kit limits: 50 blocks a message, 150 characters of header text,
+/// 3,000 of section (and context) text. A message past them is refused (`invalid_blocks`), so
+/// what does not fit is summarised, never sent whole.
+pub const MAX_BLOCKS: usize = 50;
+pub const MAX_HEADER_CHARS: usize = 150;
+pub const MAX_SECTION_CHARS: usize = 3_000;
 
 /// The thread reply of a resolution: which alerts resolved and after how long.
 pub fn resolved_reply(n: &Notification) -> String {
@@ -182,14 +208,6 @@ pub fn resolved_reply(n: &Notification) -> String {
         .unwrap_or(start);
     let lasted = crate::domain::format_duration(Duration::from_millis((end - start).max(0) as u64));
     format!(":white_check_mark: Resolved after {lasted}.")
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max - 1).collect::<String>() + "…"
-    }
 }
 
 /// Maps a Slack client error to a failure reason. Messages carry no token or URL.
@@ -286,6 +304,59 @@ mod tests {
             pacing_wait(Some(now - Duration::from_secs(5)), now),
             Duration::ZERO
         );
+    }
+
+    fn group_of(n: usize, label: &str) -> Notification {
+        let alerts = (0..n)
+            .map(|i| crate::domain::Alert {
+                labels: [
+                    ("alertname", "DealerFeedDown"),
+                    ("provider", label),
+                    ("connection", &format!("dealer-{i}")),
+                ]
+                .into_iter()
+                .collect(),
+                annotations: Default::default(),
+                starts_at_ms: 0,
+                ends_at_ms: None,
+                value: None,
+                generator_url: String::new(),
+            })
+            .collect();
+        Notification {
+            receiver: "oncall".into(),
+            group_key: "g".into(),
+            group_labels: [("provider", label)].into_iter().collect(),
+            alerts,
+            tickets: Default::default(),
+            public_url: "http://sw".into(),
+        }
+    }
+
+    fn blocks(n: &Notification) -> Vec<serde_json::Value> {
+        let v = serde_json::to_value(SlackNotifier::content(n)).unwrap();
+        v["blocks"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn a_message_keeps_to_slacks_block_limits_and_summarises_the_rest() {
+        assert_eq!(
+            blocks(&group_of(48, "cdk")).len(),
+            50,
+            "48 alerts fit exactly"
+        );
+        let b = blocks(&group_of(49, "cdk"));
+        assert_eq!(b.len(), MAX_BLOCKS);
+        assert_eq!(
+            b[48]["text"]["text"],
+            "… and 2 more: <http://sw/api/v1/alerts|all alerts>"
+        );
+        let huge = "z".repeat(100_000);
+        let content = serde_json::to_value(SlackNotifier::content(&group_of(1, &huge))).unwrap();
+        let chars = |v: &serde_json::Value| v.as_str().unwrap().chars().count();
+        assert!(chars(&content["blocks"][0]["text"]["text"]) <= MAX_HEADER_CHARS);
+        assert!(chars(&content["blocks"][1]["text"]["text"]) <= MAX_SECTION_CHARS);
+        assert!(chars(&content["text"]) <= MAX_SECTION_CHARS);
     }
 
     #[test]

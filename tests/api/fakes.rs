@@ -70,6 +70,24 @@ fn in_outage(failing: &std::sync::atomic::AtomicUsize) -> bool {
         .is_ok()
 }
 
+/// Whether a message breaks Slack's documented limits, which Slack refuses (`invalid_blocks`,
+/// `msg_too_long`): more than 50 blocks, a header over 150 characters, section or context text
+/// over 3,000, `text` over 40,000.
+fn breaks_slack_limits(msg: &Value) -> bool {
+    let chars = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+    let blocks = msg["blocks"].as_array().cloned().unwrap_or_default();
+    blocks.len() > 50
+        || chars(&msg["text"]) > 40_000
+        || blocks.iter().any(|b| match b["type"].as_str() {
+            Some("header") => chars(&b["text"]["text"]) > 150,
+            Some("section") => chars(&b["text"]["text"]) > 3_000,
+            Some("context") => b["elements"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| chars(&e["text"]) > 3_000)),
+            _ => false,
+        })
+}
+
 impl FakeSlack {
     /// Starts a server answering `POST /api/{method}` like Slack does for a valid token, and
     /// incoming webhooks (`POST /services/…`) with a plain-text "ok".
@@ -96,9 +114,14 @@ impl FakeSlack {
                     "/services/{path:.*}",
                     web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
                         let outage = in_outage(&state.1);
-                        state.0.lock().unwrap().push(call(&req, "webhook".into(), &body, !outage));
+                        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let broken = breaks_slack_limits(&parsed);
+                        state.0.lock().unwrap().push(call(&req, "webhook".into(), &body, !outage && !broken));
                         if outage {
                             return HttpResponse::InternalServerError().body("outage");
+                        }
+                        if broken {
+                            return HttpResponse::BadRequest().body("invalid_blocks");
                         }
                         HttpResponse::Ok().content_type("text/html").body("ok")
                     }),
@@ -110,8 +133,9 @@ impl FakeSlack {
                         let outage = in_outage(&state.1);
                         let limited = !outage && in_outage(&state.2);
                         let authorized = header(&req, "authorization").as_deref() == Some("Bearer xoxb-test-token");
+                        let broken = breaks_slack_limits(&parsed);
                         let mut calls = state.0.lock().unwrap();
-                        calls.push(call(&req, method.into_inner(), &body, !outage && !limited && authorized));
+                        calls.push(call(&req, method.into_inner(), &body, !outage && !limited && authorized && !broken));
                         if outage {
                             return HttpResponse::InternalServerError().body("outage");
                         }
@@ -123,6 +147,9 @@ impl FakeSlack {
                         }
                         if !authorized {
                             return HttpResponse::Ok().json(json!({"ok": false, "error": "invalid_auth"}));
+                        }
+                        if broken {
+                            return HttpResponse::Ok().json(json!({"ok": false, "error": "invalid_blocks"}));
                         }
                         // As Slack documents chat.postMessage's answer.
                         let ts = format!("1700000000.{:06}", calls.len());

@@ -163,6 +163,48 @@ async fn an_outage_spanning_a_firing_and_its_resolution_sends_the_current_state_
     );
 }
 
+/// 60 alerts in one group once made one Slack message of 62 blocks, which Slack refuses
+/// (`invalid_blocks`) and syncwatch gave up on. The fake Slack refuses what Slack refuses; the
+/// message fits in 50 blocks with the rest summarised, and a 100 KB label fits too.
+#[actix_web::test]
+async fn a_group_too_big_for_one_slack_message_is_summarised_and_delivered() {
+    let app = spawn_app_with(Options {
+        providers: Vec::new(),
+        ..Options::default()
+    })
+    .await;
+    let alerts: Vec<serde_json::Value> = (0..60)
+        .map(|i| {
+            json!({"labels": {"alertname": "DealerFeedDown", "provider": "cdk", "connection": format!("dealer-{i:03}"), "severity": "critical"}})
+        })
+        .collect();
+    app.post_alerts(&json!(alerts)).await;
+    let huge = "y".repeat(100_000);
+    app.post_alerts(
+        &json!([{"labels": {"alertname": "Marker", "provider": huge, "severity": "warning"}}]),
+    )
+    .await;
+    let big = wait_for("the big group's message", WAIT, || async {
+        app.slack.delivered("DealerFeedDown").into_iter().next()
+    })
+    .await;
+    let blocks = big.body["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 50, "{}", big.body);
+    let summary = blocks[48]["text"]["text"].as_str().unwrap();
+    assert!(summary.starts_with("… and 13 more"), "{summary}");
+    let marker = wait_for("the huge label's message", WAIT, || async {
+        app.slack.delivered("Marker").into_iter().next()
+    })
+    .await;
+    assert!(
+        marker.raw.len() < 20_000,
+        "cut to fit: {} bytes",
+        marker.raw.len()
+    );
+    let refused = app.slack.calls().iter().filter(|c| !c.delivered).count();
+    assert_eq!(refused, 0, "nothing was refused");
+}
+
 #[actix_web::test]
 async fn a_notification_pending_across_a_restart_is_delivered_once_after_it() {
     let mut app = spawn_app_with(Options::default()).await;

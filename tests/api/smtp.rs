@@ -373,3 +373,48 @@ async fn a_certificate_outside_the_trusted_roots_is_refused_and_retried() {
     email_network_failures(&app).await;
     assert!(smtp.messages().is_empty(), "{:?}", smtp.messages());
 }
+
+/// A 100 KB label value in `group_by` once made a subject line the SMTP server refused ("line
+/// too long"), and the page was dropped: the subject is cut to fit and the mail arrives, the
+/// whole value still in its body.
+#[actix_web::test]
+async fn a_huge_group_label_still_makes_a_mail_the_server_takes() {
+    let port = super::helpers::free_port();
+    let Some(smtp) = real_smtp(port) else {
+        return;
+    };
+    let app = spawn_app_with(Options {
+        smtp_port: Some(port),
+        providers: Vec::new(),
+        ..Options::default()
+    })
+    .await;
+    let huge = "x".repeat(100_000);
+    app.post_alerts(&json!([{
+        "labels": {"alertname": "DealerFeedDown", "provider": huge, "severity": "critical"}
+    }]))
+    .await;
+    let mail = wait_for("the email", WAIT, || async {
+        smtp.messages()
+            .into_iter()
+            .find(|m| m.contains("DealerFeedDown"))
+    })
+    .await;
+    let subject = mail
+        .lines()
+        .find(|l| l.starts_with("Subject:"))
+        .expect("a subject");
+    assert!(
+        subject.len() < 300 && subject.ends_with('…') || subject.contains("=?utf-8?"),
+        "{subject}"
+    );
+    assert!(
+        mail.lines().all(|l| l.len() <= 998),
+        "every line within RFC 5322's limit"
+    );
+    let failed = super::helpers::metric_value(
+        &app.metrics().await,
+        r#"syncwatch_notifications_failed_total{integration="email",reason="clientError"}"#,
+    );
+    assert_eq!(failed, None, "no attempt was refused");
+}
