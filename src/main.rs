@@ -94,13 +94,17 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match app.run_until_stopped().await {
-                Ok(()) => ExitCode::SUCCESS,
+            let code = match app.run_until_stopped().await {
+                Ok(()) => 0,
                 Err(e) => {
                     eprintln!("syncwatch: {e}");
-                    ExitCode::FAILURE
+                    1
                 }
-            }
+            };
+            // Everything worth finishing was finished or left in the store for the restart;
+            // what still runs is abandoned work, and dropping it as the runtime winds down
+            // would touch the database outside it.
+            std::process::exit(code)
         }
         Command::Simulate { listen, scenario } => {
             telemetry::init_tracing();

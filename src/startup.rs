@@ -104,7 +104,17 @@ pub struct Application {
     simulator_port: Option<u16>,
     server: Server,
     simulator: Option<actix_web::dev::ServerHandle>,
+    /// What a shutdown drains, in order.
+    dispatch: Addr<DispatchActor>,
+    outbox: Addr<OutboxActor>,
+    store: Store,
 }
+
+/// How long a shutdown waits for each step: HTTP requests under way, flushes being written,
+/// deliveries under way (one attempt's own limit), and the store's connections.
+const SHUTDOWN_HTTP: u64 = 10;
+const SHUTDOWN_FLUSHES: Duration = Duration::from_secs(10);
+const SHUTDOWN_STORE: Duration = Duration::from_secs(5);
 
 impl Application {
     /// Starts everything. Must run inside an actix system (`#[actix_web::main]`).
@@ -259,6 +269,9 @@ impl Application {
         }
         let rules = rules.start();
         let dispatch_addr = dispatch.clone();
+        let dispatch_addr_for_shutdown = dispatch.clone();
+        let outbox_for_shutdown = outbox.clone();
+        let store_for_shutdown = store.clone();
         spawn_reloader(
             settings.rules.files.clone(),
             rules_version,
@@ -387,7 +400,7 @@ impl Application {
             metrics.clone(),
         ));
         let state = web::Data::new(AppState {
-            store,
+            store: store.clone(),
             registry,
             metrics: metrics.clone(),
             rules,
@@ -427,6 +440,7 @@ impl Application {
                 .configure(api::configure)
         })
         .workers(2)
+        .shutdown_timeout(SHUTDOWN_HTTP)
         .listen(listener)?
         .run();
         tracing::info!(listen = %settings.server.listen, port, "syncwatch listening");
@@ -436,6 +450,9 @@ impl Application {
             simulator_port,
             server,
             simulator,
+            dispatch: dispatch_addr_for_shutdown,
+            outbox: outbox_for_shutdown,
+            store: store_for_shutdown,
         })
     }
 
@@ -452,12 +469,42 @@ impl Application {
         self.simulator_port
     }
 
-    /// Runs until the HTTP server stops (Ctrl-C / SIGTERM).
+    /// Runs until the HTTP server stops (Ctrl-C / SIGTERM), then shuts down in order: intake
+    /// stops (HTTP requests under way finish), groups with something not yet notified are
+    /// flushed and their writes awaited, deliveries under way are recorded, and the store's
+    /// connections are closed. Each step is bounded; what a step abandons (a store that is
+    /// down) is redone after the restart: outbox rows stay pending, alert state and sync
+    /// cursors are in the store. The caller should exit right after: tasks still running are
+    /// abandoned work, not to be dropped outside the runtime.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        tracing::info!("shutting down");
         if let Some(sim) = self.simulator {
             sim.stop(true).await;
         }
+        let drain = crate::alerting::actor::Drain {
+            within: SHUTDOWN_FLUSHES,
+        };
+        if !matches!(self.dispatch.send(drain).await, Ok(true)) {
+            tracing::warn!(
+                "flushes still being written at shutdown; they are redone after the restart"
+            );
+        }
+        let drain = crate::notify::outbox::Drain {
+            within: crate::notify::outbox::DELIVERY_TIMEOUT,
+        };
+        if !matches!(self.outbox.send(drain).await, Ok(true)) {
+            tracing::warn!(
+                "deliveries still under way at shutdown; they are sent again after the restart"
+            );
+        }
+        if tokio::time::timeout(SHUTDOWN_STORE, self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("store connections still in use at shutdown");
+        }
+        tracing::info!("stopped");
         result
     }
 }

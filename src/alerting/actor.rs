@@ -124,6 +124,10 @@ pub struct DispatchActor {
     external: HashMap<crate::domain::Fingerprint, (crate::domain::Alert, i64)>,
     clock: Arc<dyn Clock>,
     public_url: String,
+    /// Flushes being written (tickets, then outbox rows); a drain waits for them.
+    flushing: Arc<std::sync::atomic::AtomicUsize>,
+    /// Shutting down: no flush starts any more.
+    draining: bool,
 }
 
 /// Where a flush goes: tickets first, then the outbox, both through the store.
@@ -169,10 +173,15 @@ impl DispatchActor {
             external: HashMap::new(),
             clock,
             public_url,
+            flushing: Arc::default(),
+            draining: false,
         }
     }
 
     fn flush_due(&mut self) {
+        if self.draining {
+            return;
+        }
         let now = self.clock.now_ms();
         self.expire_external(now);
         let due: Vec<GroupKey> = self
@@ -241,6 +250,7 @@ impl DispatchActor {
         let lock = self.delivery_locks.entry(key).or_default().clone();
         let sinks = self.sinks.clone();
         let clock = self.clock.clone();
+        let flushing = Flushing::start(&self.flushing);
         let public_url = self.public_url.clone();
         actix::spawn(async move {
             // One flush of a group at a time, so its rows enter the outbox in flush order.
@@ -281,6 +291,7 @@ impl DispatchActor {
             }
             enqueue_with_retry(&sinks, &rows, &log).await;
             sinks.outbox.do_send(Wake);
+            drop(flushing);
         });
     }
 }
@@ -354,6 +365,58 @@ impl Actor for DispatchActor {
         ctx.set_mailbox_capacity(256);
         ctx.run_interval(TICK, |act, _| act.flush_due());
     }
+}
+
+/// Counts one flush being written until dropped.
+struct Flushing(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Flushing {
+    fn start(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Flushing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Shutting down: every group with something not yet notified is flushed now, so accepted
+/// alerts reach the outbox (and are sent after a restart) instead of dying with the process;
+/// then no flush starts any more. Answers `true` once every flush is written, `false` if
+/// `within` passed first (a store that is down): that work is abandoned, and redone after the
+/// restart from the persisted alert state.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "bool")]
+pub struct Drain {
+    pub within: Duration,
+}
+
+impl Handler<Drain> for DispatchActor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: Drain, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now_ms();
+        self.groups.values_mut().for_each(|g| g.expedite(now));
+        self.flush_due();
+        self.draining = true;
+        let flushing = self.flushing.clone();
+        Box::pin(wait_until_zero(flushing, msg.within))
+    }
+}
+
+/// Waits until `count` is zero (`true`) or `within` passed (`false`).
+pub async fn wait_until_zero(count: Arc<std::sync::atomic::AtomicUsize>, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while count.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
 }
 
 /// Firing alerts the rules actor restored after a restart. They are routed like any alert; the

@@ -87,6 +87,13 @@ impl AggrGroup {
         self.alerts.is_empty()
     }
 
+    /// Makes the group due now (shutting down: what waits out `group_wait` or `group_interval`
+    /// is flushed before the process exits, so it reaches the outbox). A group with nothing
+    /// new still sends nothing when flushed.
+    pub fn expedite(&mut self, now_ms: i64) {
+        self.next_flush_ms = self.next_flush_ms.min(now_ms);
+    }
+
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
         self.alerts.values()
     }

@@ -154,8 +154,12 @@ pub struct OutboxActor {
     /// Integrations (receiver, integration key) whose last attempt failed.
     failing: Failing,
     in_flight: HashSet<String>,
+    /// Deliveries under way (a drain waits for them).
+    delivering: Arc<std::sync::atomic::AtomicUsize>,
     polling: bool,
     poll_again: bool,
+    /// Shutting down: no attempt starts any more.
+    draining: bool,
 }
 
 impl OutboxActor {
@@ -173,12 +177,17 @@ impl OutboxActor {
             owner: new_id(),
             failing: Failing::default(),
             in_flight: HashSet::new(),
+            delivering: Arc::default(),
             polling: false,
             poll_again: false,
+            draining: false,
         }
     }
 
     fn poll(&mut self, ctx: &mut Context<Self>) {
+        if self.draining {
+            return;
+        }
         if self.polling {
             self.poll_again = true;
             return;
@@ -191,12 +200,13 @@ impl OutboxActor {
                 .map(|result, act, ctx| {
                     act.polling = false;
                     match result {
-                        Ok(rows) => {
+                        Ok(rows) if !act.draining => {
                             let now = act.clock.now_ms();
                             for d in due(&rows, &act.in_flight, now) {
                                 act.attempt(d.row.clone(), d.attempts, ctx);
                             }
                         }
+                        Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
                     }
                     if std::mem::take(&mut act.poll_again) {
@@ -218,8 +228,11 @@ impl OutboxActor {
             failing: self.failing.clone(),
         };
         let addr = ctx.address();
+        let delivering = self.delivering.clone();
+        delivering.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         actix::spawn(async move {
             delivery.run(&row, attempts).await;
+            delivering.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             addr.do_send(Attempted { stream });
         });
     }
@@ -391,6 +404,26 @@ impl Handler<Wake> for OutboxActor {
 
     fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
         self.poll(ctx);
+    }
+}
+
+/// Shutting down: no attempt starts any more; answers `true` once the attempts under way are
+/// recorded, `false` if `within` passed first. What was not sent stays pending for the restart.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "bool")]
+pub struct Drain {
+    pub within: Duration,
+}
+
+impl Handler<Drain> for OutboxActor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: Drain, _: &mut Self::Context) -> Self::Result {
+        self.draining = true;
+        Box::pin(crate::alerting::actor::wait_until_zero(
+            self.delivering.clone(),
+            msg.within,
+        ))
     }
 }
 

@@ -182,6 +182,12 @@ impl Store {
         Ok(Self { pool, sqlite })
     }
 
+    /// Closes the pool: new statements fail, and this waits for the connections in use to come
+    /// back (shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Whether the database answers within 2 s.
     pub async fn ping(&self) -> bool {
         let ping = sqlx::query("SELECT 1").execute(&self.pool);

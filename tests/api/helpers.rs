@@ -555,3 +555,94 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// `syncwatch serve` as a real process (for signals, kills and restarts), its stdout and stderr
+/// collected.
+pub struct ServeProcess {
+    child: std::process::Child,
+    pub base: String,
+    logs: Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ServeProcess {
+    /// Starts `syncwatch serve` in `dir` (its `syncwatch.toml`, listening on `port`) with
+    /// `env`, and waits until it answers.
+    pub async fn start(dir: &Path, port: u16, env: &[(&str, &str)]) -> Self {
+        use std::io::Read;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"));
+        cmd.current_dir(dir)
+            .args(["serve", "--config", "syncwatch.toml"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("syncwatch starts");
+        let logs: Arc<std::sync::Mutex<String>> = Arc::default();
+        let mut readers = Vec::new();
+        let out: Vec<Box<dyn Read + Send>> = vec![
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for mut stream in out {
+            let logs = logs.clone();
+            readers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    logs.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }));
+        }
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let ready = format!("{base}/healthz");
+        wait_for("syncwatch to answer", Duration::from_secs(60), || async {
+            client.get(&ready).send().await.ok().map(|_| ())
+        })
+        .await;
+        Self {
+            child,
+            base,
+            logs,
+            readers,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns its code and everything printed.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        (status.code(), self.finish())
+    }
+
+    /// Kills it (SIGKILL, as a crash) and returns everything printed.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.finish()
+    }
+
+    fn finish(&mut self) -> String {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

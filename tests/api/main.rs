@@ -18,6 +18,7 @@ mod rules_cli;
 mod rules_engine;
 mod runbooks;
 mod secrets;
+mod shutdown;
 mod smtp;
 mod store;
 mod tickets;

@@ -21,8 +21,9 @@ async fn a_real_prometheus_pages_and_resolves_through_syncwatch() {
     let dir = tempfile::tempdir().unwrap();
     let port = super::helpers::free_port();
     let sw = app.address.trim_start_matches("http://").to_string();
-    // Fires at once and resolves 8 seconds later.
-    let until = chrono::Utc::now().timestamp() + 8;
+    // Fires at once and resolves 15 seconds later (Prometheus may take seconds to start on a
+    // busy machine, and an alert that resolved before its first evaluation never fires).
+    let until = chrono::Utc::now().timestamp() + 15;
     std::fs::write(
         dir.path().join("rules.yml"),
         format!("groups:\n  - name: p\n    rules:\n      - alert: FromPrometheus\n        expr: vector(time()) < {until}\n        labels:\n          severity: critical\n          provider: dealerfx\n        annotations:\n          summary: sent by a real Prometheus\n"),

@@ -4,15 +4,14 @@
 //! or answers: its logs at debug level while deliveries, syncs and exports fail, every API route,
 //! `/metrics`, `/readyz`, and the errors of `check` and of a `serve` that cannot start.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use syncwatch::api::auth::ROUTES;
 
 use super::fakes::FakeSlack;
-use super::helpers::{free_port, postgres_database, repo, wait_for};
+use super::helpers::{ServeProcess, free_port, postgres_database, repo, wait_for};
 
 const PLANTED: [&str; 11] = [
     "PLANTED-PG-PASSWORD",
@@ -133,39 +132,17 @@ scopes = ["admin"]
         root = root.display(),
     );
     std::fs::write(dir.path().join("syncwatch.toml"), config).unwrap();
-    let mut child = syncwatch()
-        .current_dir(dir.path())
-        .args(["serve", "--config", "syncwatch.toml"])
-        .env("RUST_LOG", "debug")
-        .env("TEKION_CLIENT_SECRET", "PLANTED-OAUTH-SECRET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let err_log = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let out_log = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_for("syncwatch to answer", Duration::from_secs(60), || async {
-        client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .ok()
-            .map(|_| ())
-    })
+    let app = ServeProcess::start(
+        dir.path(),
+        port,
+        &[
+            ("RUST_LOG", "debug"),
+            ("TEKION_CLIENT_SECRET", "PLANTED-OAUTH-SECRET"),
+        ],
+    )
     .await;
+    let client = reqwest::Client::new();
+    let base = app.base.clone();
     let alerts = serde_json::json!([{
         "labels": {"alertname": "DealerFeedDown", "provider": "cdk", "severity": "critical"},
         "annotations": {"summary": "feed down"}
@@ -211,9 +188,7 @@ scopes = ["admin"]
         answers.contains("syncwatch_notifications_failed_total"),
         "{answers}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
-    let logs = err_log.join().unwrap() + &out_log.join().unwrap();
+    let logs = app.kill();
     assert!(logs.contains("DEBUG"), "debug logs were on:\n{logs}");
     assert!(
         logs.contains("notification failed"),
