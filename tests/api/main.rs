@@ -3,6 +3,7 @@
 
 mod auth;
 mod check_cli;
+mod crash;
 mod dlq;
 mod end_to_end;
 mod events;
