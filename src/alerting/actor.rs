@@ -113,6 +113,10 @@ pub struct DispatchActor {
     config: AlertingConfig,
     receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
     groups: HashMap<GroupKey, AggrGroup>,
+    /// When groups are due: flush time → groups. An entry may be stale (the group flushed or
+    /// went); a group is always listed at or before its next flush, so a tick looks only at
+    /// what is due, never at every group.
+    timers: BTreeMap<i64, Vec<GroupKey>>,
     /// Entries not yet claimed by a group; a new group takes its own.
     log: NotificationLog,
     /// One lock per group, held while that group's notification is delivered.
@@ -121,7 +125,7 @@ pub struct DispatchActor {
     silences: super::Silences,
     /// Alerts posted through the Alertmanager API, firing until their `endsAt` (or
     /// `resolve_timeout` after their last post).
-    external: HashMap<crate::domain::Fingerprint, (crate::domain::Alert, i64)>,
+    external: super::external::ExternalAlerts,
     clock: Arc<dyn Clock>,
     public_url: String,
     /// Flushes being written (tickets, then outbox rows); a drain waits for them.
@@ -166,11 +170,12 @@ impl DispatchActor {
             config,
             receivers,
             groups: HashMap::new(),
+            timers: BTreeMap::new(),
             log,
             delivery_locks: HashMap::new(),
             sinks,
             silences,
-            external: HashMap::new(),
+            external: Default::default(),
             clock,
             public_url,
             flushing: Arc::default(),
@@ -184,12 +189,7 @@ impl DispatchActor {
         }
         let now = self.clock.now_ms();
         self.expire_external(now);
-        let due: Vec<GroupKey> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.next_flush_ms() <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let due = self.due_groups(now);
         // Every firing alert can inhibit others, whichever group it is in.
         let firing: BTreeMap<crate::domain::Fingerprint, crate::domain::Alert> =
             if self.config.inhibit_rules.is_empty() || due.is_empty() {
@@ -202,6 +202,7 @@ impl DispatchActor {
                     .map(|a| (a.fingerprint(), a.clone()))
                     .collect()
             };
+        let flushed_any = !due.is_empty();
         for key in due {
             let Some(group) = self.groups.get_mut(&key) else {
                 continue;
@@ -210,6 +211,9 @@ impl DispatchActor {
                 group.skip(now);
                 if group.is_empty() {
                     self.groups.remove(&key);
+                } else {
+                    let at = group.next_flush_ms();
+                    self.timers.entry(at).or_default().push(key);
                 }
                 continue;
             }
@@ -227,12 +231,44 @@ impl DispatchActor {
                 let labels = group.labels.clone();
                 self.spawn_delivery(key.clone(), receiver, labels, flush);
             }
-            if self.groups.get(&key).is_some_and(AggrGroup::is_empty) {
-                self.groups.remove(&key);
+            match self.groups.get(&key) {
+                Some(g) if g.is_empty() => {
+                    self.groups.remove(&key);
+                }
+                Some(g) => {
+                    let at = g.next_flush_ms();
+                    self.timers.entry(at).or_default().push(key);
+                }
+                None => {}
             }
         }
-        self.delivery_locks
-            .retain(|k, lock| self.groups.contains_key(k) || Arc::strong_count(lock) > 1);
+        if flushed_any {
+            self.delivery_locks
+                .retain(|k, lock| self.groups.contains_key(k) || Arc::strong_count(lock) > 1);
+        }
+    }
+
+    /// The groups due at `now`, taken off the timers: each once, only if it still exists and
+    /// is due (one whose flush moved later is listed again at its new time).
+    fn due_groups(&mut self, now: i64) -> Vec<GroupKey> {
+        let later = self.timers.split_off(&(now + 1));
+        let ripe = std::mem::replace(&mut self.timers, later);
+        let mut seen = std::collections::HashSet::new();
+        let mut due = Vec::new();
+        for key in ripe.into_values().flatten() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            match self.groups.get(&key) {
+                Some(g) if g.next_flush_ms() <= now => due.push(key),
+                Some(g) => {
+                    let at = g.next_flush_ms();
+                    self.timers.entry(at).or_default().push(key);
+                }
+                None => {}
+            }
+        }
+        due
     }
 
     fn spawn_delivery(
@@ -399,7 +435,10 @@ impl Handler<Drain> for DispatchActor {
 
     fn handle(&mut self, msg: Drain, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now_ms();
-        self.groups.values_mut().for_each(|g| g.expedite(now));
+        for (key, g) in &mut self.groups {
+            g.expedite(now);
+            self.timers.entry(now).or_default().push(key.clone());
+        }
         self.flush_due();
         self.draining = true;
         let flushing = self.flushing.clone();
@@ -429,6 +468,7 @@ impl DispatchActor {
     /// The group of `labels` under `route`, created (from its log entry, if any) when new.
     fn group_for<'a>(
         groups: &'a mut HashMap<GroupKey, AggrGroup>,
+        timers: &mut BTreeMap<i64, Vec<GroupKey>>,
         log: &mut NotificationLog,
         route: &super::config::Route,
         labels: &Labels,
@@ -451,6 +491,10 @@ impl DispatchActor {
             {
                 group.seed(notified, sent_at);
             }
+            timers
+                .entry(group.next_flush_ms())
+                .or_default()
+                .push(key.clone());
             group
         })
     }
@@ -480,8 +524,14 @@ impl Handler<ReloadAlerting> for DispatchActor {
                 let fp = alert.fingerprint();
                 let notified = group.was_notified(&fp);
                 for route in matching_routes(&self.config.route, &alert.labels) {
-                    let new =
-                        Self::group_for(&mut self.groups, &mut self.log, route, &alert.labels, now);
+                    let new = Self::group_for(
+                        &mut self.groups,
+                        &mut self.timers,
+                        &mut self.log,
+                        route,
+                        &alert.labels,
+                        now,
+                    );
                     let same = (new.route_id.as_str(), &new.labels) == (key.0.as_str(), &key.1)
                         && new.receiver == group.receiver;
                     if notified && same {
@@ -512,26 +562,27 @@ impl Handler<RestoreFiring> for DispatchActor {
 }
 
 impl DispatchActor {
-    fn route(&mut self, alert: crate::domain::Alert, now: i64) {
+    fn route(&mut self, alert: impl Into<Arc<crate::domain::Alert>>, now: i64) {
+        let alert = alert.into();
         for route in matching_routes(&self.config.route, &alert.labels) {
-            Self::group_for(&mut self.groups, &mut self.log, route, &alert.labels, now)
-                .insert(alert.clone());
+            Self::group_for(
+                &mut self.groups,
+                &mut self.timers,
+                &mut self.log,
+                route,
+                &alert.labels,
+                now,
+            )
+            .insert(alert.clone());
         }
     }
 
     /// Posted alerts not re-posted before their end resolve now.
     fn expire_external(&mut self, now: i64) {
-        let expired: Vec<crate::domain::Fingerprint> = self
-            .external
-            .iter()
-            .filter(|(_, (_, until))| *until <= now)
-            .map(|(fp, _)| *fp)
-            .collect();
-        for fp in expired {
-            if let Some((mut alert, until)) = self.external.remove(&fp) {
-                alert.ends_at_ms = Some(until);
-                self.route(alert, now);
-            }
+        for (alert, until) in self.external.take_ended(now) {
+            let mut alert = crate::domain::Alert::clone(&alert);
+            alert.ends_at_ms = Some(until);
+            self.route(alert, now);
         }
     }
 }
@@ -567,18 +618,18 @@ impl Handler<PostAlerts> for DispatchActor {
             }
             match ends_at {
                 Some(end) if end <= now => {
-                    self.external.remove(&fp);
+                    self.external.release(&fp);
                     alert.ends_at_ms = Some(end);
+                    self.route(alert, now);
                 }
                 _ => {
                     alert.ends_at_ms = None;
-                    self.external.insert(
-                        fp,
-                        (alert.clone(), ends_at.unwrap_or(now + resolve_timeout)),
-                    );
+                    let alert = Arc::new(alert);
+                    let until = ends_at.unwrap_or(now + resolve_timeout);
+                    self.external.hold(fp, alert.clone(), until);
+                    self.route(alert, now);
                 }
             }
-            self.route(alert, now);
         }
         self.flush_due();
     }

@@ -4,6 +4,7 @@
 //! alerts whose firing was sent, and leave the group once they were.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{Alert, Fingerprint, Labels};
@@ -15,7 +16,9 @@ pub struct AggrGroup {
     pub labels: Labels,
     group_interval: Duration,
     repeat_interval: Duration,
-    alerts: BTreeMap<Fingerprint, Alert>,
+    /// Shared with the dispatcher's other holders of the same alert (other groups, the posted
+    /// alerts): one copy each, however many routes it matches.
+    alerts: BTreeMap<Fingerprint, Arc<Alert>>,
     /// Firing alerts included in the last notification.
     notified_firing: BTreeSet<Fingerprint>,
     last_notified_ms: Option<i64>,
@@ -52,7 +55,8 @@ impl AggrGroup {
     }
 
     /// Adds or updates an alert (a resolved one replaces its firing self).
-    pub fn insert(&mut self, alert: Alert) {
+    pub fn insert(&mut self, alert: impl Into<Arc<Alert>>) {
+        let alert = alert.into();
         self.alerts.insert(alert.fingerprint(), alert);
     }
 
@@ -66,7 +70,8 @@ impl AggrGroup {
 
     /// Adds a firing alert that was already notified before a reload: no new notification
     /// goes out for it, but its resolution will.
-    pub fn restore_notified(&mut self, alert: Alert, now_ms: i64) {
+    pub fn restore_notified(&mut self, alert: impl Into<Arc<Alert>>, now_ms: i64) {
+        let alert = alert.into();
         let fp = alert.fingerprint();
         self.alerts.insert(fp, alert);
         self.notified_firing.insert(fp);
@@ -95,7 +100,7 @@ impl AggrGroup {
     }
 
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.alerts.values()
+        self.alerts.values().map(Arc::as_ref)
     }
 
     /// Called when the timer is due: what to send, if anything. Firing alerts `muted` (silenced)
@@ -132,7 +137,7 @@ impl AggrGroup {
             .filter(|(_, a)| !a.is_resolved() && !muted(a))
             .map(|(fp, _)| *fp)
             .collect();
-        let has_resolved = self.alerts.values().any(Alert::is_resolved);
+        let has_resolved = self.alerts.values().any(|a| a.is_resolved());
         let changed = has_resolved || !firing.is_subset(&self.notified_firing);
         let repeat_due = !firing.is_empty()
             && self
@@ -145,7 +150,7 @@ impl AggrGroup {
             .alerts
             .iter()
             .filter(|(fp, a)| a.is_resolved() || firing.contains(fp))
-            .map(|(_, a)| a.clone())
+            .map(|(_, a)| Alert::clone(a))
             .collect();
         self.notified_firing = firing;
         self.last_notified_ms = Some(now_ms);

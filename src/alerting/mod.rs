@@ -5,6 +5,7 @@
 pub mod actor;
 pub mod backlog;
 pub mod config;
+pub mod external;
 pub mod group;
 pub mod inhibit;
 pub mod reload;

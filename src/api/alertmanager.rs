@@ -87,6 +87,9 @@ pub fn parse_alerts(
     Ok(out)
 }
 
+/// Largest `POST /api/v2/alerts` body (413 past it): 8 MiB, about 40,000 alerts.
+pub const MAX_ALERTS_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 pub async fn post_alerts(
     state: web::Data<AppState>,
     body: web::Json<Vec<PostableAlert>>,

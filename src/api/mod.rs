@@ -188,8 +188,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/api/v1/providers/{provider}/connections/{connection}/{action}",
         web::post().to(providers::set_paused),
     )
-    .route("/api/v2/alerts", web::post().to(alertmanager::post_alerts))
-    .route("/api/v2/alerts", web::get().to(alertmanager::get_alerts))
+    .service(
+        web::resource("/api/v2/alerts")
+            // Alertmanager takes batches of any size; Prometheus sends up to its
+            // `max_samples_per_send`-sized batches of alerts (about 1 MB with big annotations).
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(alertmanager::MAX_ALERTS_BODY_BYTES)
+                    .error_handler(|e, _| json_error(e).into()),
+            )
+            .route(web::post().to(alertmanager::post_alerts))
+            .route(web::get().to(alertmanager::get_alerts)),
+    )
     .route("/api/v2/status", web::get().to(alertmanager::status))
     .route("/silences/new", web::get().to(silence_page::new))
     .route("/silences/new", web::post().to(silence_page::create))
