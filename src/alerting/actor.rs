@@ -345,18 +345,23 @@ async fn enqueue_with_retry(
         attempt += 1;
         match sinks.store.enqueue_flush(rows, log).await {
             Ok(()) => return,
-            Err(e) => {
+            Err(e) if e.is_transient() || attempt < PERMANENT_ATTEMPTS => {
                 waiting.get_or_insert_with(|| sinks.backlog.waiting(Write::Outbox));
                 tracing::error!(error = %e, attempt, receiver = %log.receiver, "cannot write to the outbox, retrying");
                 tokio::time::sleep(STORE_BACKOFF.delay(attempt, rand::random::<f64>())).await;
+            }
+            Err(e) => {
+                return tracing::error!(error = %e, receiver = %log.receiver, group = %log.group_key, "the store refuses this notification; it is dropped");
             }
         }
     }
 }
 
-/// Tickets a flush's alerts, retrying for as long as the store refuses the writes: a ticket is
-/// as durable as the notification that links it (which waits for it). Only a ticket actor that
-/// is gone ends the wait, with no ticket.
+/// Tickets a flush's alerts, retrying for as long as the store is unavailable: a ticket is as
+/// durable as the notification that links it (which waits for it). A write the store refuses
+/// for what it is ([`crate::store::StoreError::is_transient`] false) is tried [`PERMANENT_ATTEMPTS`] times,
+/// then the notification goes out without its ticket rather than blocking its group for good;
+/// a ticket actor that is gone likewise.
 async fn ticket_with_retry(
     sinks: &FlushSinks,
     flush: &Flush,
@@ -372,10 +377,14 @@ async fn ticket_with_retry(
         };
         match sinks.tickets.send(msg).await {
             Ok(Ok(ids)) => return ids,
-            Ok(Err(e)) => {
+            Ok(Err(e)) if e.is_transient() || attempt < PERMANENT_ATTEMPTS => {
                 waiting.get_or_insert_with(|| sinks.backlog.waiting(Write::Ticket));
                 tracing::warn!(error = %e, attempt, "ticket write failed, retrying");
                 tokio::time::sleep(STORE_BACKOFF.delay(attempt, rand::random::<f64>())).await;
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the store refuses these tickets; the notification goes out without them");
+                return BTreeMap::new();
             }
             Err(e) => {
                 tracing::error!(error = %e, "ticket actor unavailable; no ticket for this flush");
@@ -384,6 +393,9 @@ async fn ticket_with_retry(
         }
     }
 }
+
+/// Attempts at a write the store refuses for what it is, before giving up on it.
+const PERMANENT_ATTEMPTS: u32 = 3;
 
 /// Waits between attempts to write to a store that is down: 250 ms up to 5 s, so a store that
 /// is back is written to within 5 s.
@@ -541,6 +553,13 @@ impl Handler<ReloadAlerting> for DispatchActor {
                     }
                 }
             }
+        }
+        // A restored group flushes at its own time, which may differ from its first timer.
+        for (key, g) in &self.groups {
+            self.timers
+                .entry(g.next_flush_ms())
+                .or_default()
+                .push(key.clone());
         }
         tracing::info!(
             groups = self.groups.len(),

@@ -1486,7 +1486,7 @@ pub fn redacted_yaml(text: &str) -> String {
             Value::String(_) | Value::Number(_) | Value::Bool(_) if secret => {
                 *v = Value::String(crate::domain::secret::REDACTED.into());
             }
-            Value::String(s) if s.contains("://") || s.contains('@') => {
+            Value::String(s) if s.contains("://") => {
                 *s = crate::domain::secret::redact_url(s);
             }
             _ => {}

@@ -59,6 +59,12 @@ pub fn parse_alerts(
         if let Some(bad) = a.labels.keys().find(|k| !valid_label_name(k)) {
             return Err(at(format!("labels: {bad:?} is not a valid label name")));
         }
+        // PostgreSQL text cannot hold NUL, and no real label or annotation has one.
+        for (field, map) in [("labels", &a.labels), ("annotations", &a.annotations)] {
+            if let Some(k) = map.iter().find(|(_, v)| v.contains('\0')).map(|(k, _)| k) {
+                return Err(at(format!("{field}.{k}: contains a NUL character")));
+            }
+        }
         let ends = optional_time("endsAt", &a.ends_at).map_err(at)?;
         // As Alertmanager: no startsAt means now, or the end for an alert sent already ended.
         let starts = optional_time("startsAt", &a.starts_at)
@@ -237,5 +243,8 @@ mod tests {
         let err = parse_alerts(vec![item(json!({"labels": {"a": "x"}, "startsAt": "2026-01-02T00:00:00Z", "endsAt": "2026-01-01T00:00:00Z"}))], 0)
             .unwrap_err();
         assert_eq!(err, "[0].endsAt: is before startsAt");
+        let err =
+            parse_alerts(vec![item(json!({"labels": {"alertname": "X\u{0}"}}))], 0).unwrap_err();
+        assert_eq!(err, "[0].labels.alertname: contains a NUL character");
     }
 }

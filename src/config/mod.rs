@@ -980,6 +980,15 @@ impl Validator<'_> {
                 false
             }
         };
+        let scrapers = tokens
+            .iter()
+            .any(|t| t.scopes.iter().any(|s| s == "metrics:read" || s == "admin"));
+        if metrics_need_token && !scrapers {
+            self.problem(
+                at,
+                "api.metrics_auth: \"token\" needs an [[api.tokens]] entry with scope metrics:read (or admin); with none, /metrics would be open".to_string(),
+            );
+        }
         ApiSettings {
             tokens,
             metrics_need_token,
@@ -1101,6 +1110,14 @@ pipeline = "dms"
             "{err}"
         );
         assert!(err.contains("unknown scope \"root\""), "{err}");
+        // A /metrics behind tokens with no token that may scrape would be open: refused.
+        let hash = "a".repeat(64);
+        let text = format!(
+            "{GOOD}\n[api]\nmetrics_auth = \"token\"\n[[api.tokens]]\nname = \"desk\"\ntoken_sha256 = \"{hash}\"\nscopes = [\"tickets:read\"]\n"
+        );
+        let err = parse_str(&text).unwrap_err().to_string();
+        assert!(err.contains("api.metrics_auth: \"token\" needs"), "{err}");
+        assert!(parse_str(&text.replace("\"tickets:read\"", "\"metrics:read\"")).is_ok());
     }
 
     #[test]

@@ -143,7 +143,8 @@ struct Attempted {
     stream: String,
 }
 
-/// Delivers the outbox. Several may poll one store (each claims what it sends).
+/// Delivers the outbox. Several may poll one store in one process (each claims what it sends);
+/// one process uses a store until replicated mode, since a start releases every claim.
 pub struct OutboxActor {
     store: Store,
     receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
@@ -194,8 +195,9 @@ impl OutboxActor {
         }
         self.polling = true;
         let store = self.store.clone();
+        let now = self.clock.now_ms();
         ctx.spawn(
-            async move { store.pending_notifications(10_000).await }
+            async move { store.due_notifications(now, 10_000).await }
                 .into_actor(self)
                 .map(|result, act, ctx| {
                     act.polling = false;

@@ -28,6 +28,34 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether trying again later can succeed: the database is unreachable, busy, restarting or
+    /// refused a transaction for a conflict with another (PostgreSQL SQLSTATE classes 08, 53,
+    /// 57P, 40; SQLite's BUSY and LOCKED). A refused value, a constraint or a corrupt row is
+    /// not: it fails the same way every time.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::BeginFailed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                ["08", "53", "57P", "40"]
+                    .iter()
+                    .any(|p| code.starts_with(p))
+                    || ["5", "6", "261", "262", "517", "518"].contains(&code.as_ref())
+            }),
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

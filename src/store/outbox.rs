@@ -112,6 +112,27 @@ impl Store {
         rows.iter().map(outbox_row).collect()
     }
 
+    /// The rows a poller may act on at `now_ms`, oldest first: those being sent (their streams
+    /// wait) and those waiting whose time has come. Rows backing off are left out, so a dead
+    /// integration's backlog never fills the `limit` ahead of the others.
+    pub async fn due_notifications(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        // Only constants are spliced in.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM outbox \
+             WHERE status = 'sending' OR (status = 'pending' AND next_attempt_at <= $1) \
+             ORDER BY created_at, id LIMIT $2"
+        )))
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_row).collect()
+    }
+
     /// Claims `row` for delivery, superseding the older waiting rows of its stream (`row`
     /// carries the group's current state), and sets its attempt count to `attempts` (the
     /// stream's backoff goes on). `false` when the row is no longer to be sent by this caller:
@@ -160,9 +181,13 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
+        // Older rows waiting, or left `sending` by a claim that lapsed (a poller that died, or
+        // whose record of the outcome failed): the newer state replaces them, so none of them
+        // can be sent after it.
         sqlx::query(
             "UPDATE outbox SET status = 'superseded', claimed_by = NULL \
-             WHERE receiver = $1 AND integration = $2 AND group_key = $3 AND status = 'pending' \
+             WHERE receiver = $1 AND integration = $2 AND group_key = $3 \
+             AND (status = 'pending' OR (status = 'sending' AND claimed_until < $6)) \
              AND (created_at < $4 OR (created_at = $4 AND id < $5))",
         )
         .bind(&row.receiver)
@@ -170,6 +195,7 @@ impl Store {
         .bind(&row.group_key)
         .bind(row.created_at_ms)
         .bind(&row.id)
+        .bind(claim.now_ms)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -211,6 +211,70 @@ async fn sending_the_newest_row_supersedes_the_older_ones_of_its_stream(store: &
     );
     let counts: HashMap<String, i64> = store.outbox_counts().await.unwrap().into_iter().collect();
     assert_eq!(counts.get("superseded"), Some(&2));
+
+    // A firing left `sending` (its delivery's record failed), then a resolution: once the
+    // claim lapses, sending the resolution supersedes the firing, which is never sent after it.
+    let (f, r) = (row("f3", "h", 40), row("r3", "h", 41));
+    store
+        .enqueue_flush(&[f.clone(), r.clone()], &log("h"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_notification(&f, 1, &claim("a", 50))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_notification(&r, 1, &claim("b", 60))
+            .await
+            .unwrap(),
+        "f3 is being sent"
+    );
+    assert!(
+        store
+            .claim_notification(&r, 1, &claim("b", 151))
+            .await
+            .unwrap()
+    );
+    let left: Vec<String> = store
+        .pending_notifications(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(!left.contains(&"f3".to_string()), "{left:?}");
+    assert!(
+        !store
+            .claim_notification(&f, 2, &claim("c", 300))
+            .await
+            .unwrap()
+    );
+    // Rows backing off are not handed to pollers until due.
+    assert!(
+        store
+            .notification_failed("r3", "b", "503", Some(1_000))
+            .await
+            .unwrap()
+    );
+    let due: Vec<String> = store
+        .due_notifications(500, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(!due.contains(&"r3".to_string()), "{due:?}");
+    assert!(
+        store
+            .due_notifications(1_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.id == "r3")
+    );
 }
 
 #[actix_web::test]
