@@ -26,7 +26,7 @@ enum Func {
     Humanize,
     HumanizeDuration,
     HumanizePercentage,
-    Printf(String),
+    Printf(PrintfFormat),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,15 +82,14 @@ impl Template {
             let mut stages = action.split('|').map(str::trim);
             let first = stages.next().unwrap_or_default();
             let (operand, mut funcs) = if let Some(args) = first.strip_prefix("printf ") {
-                let args = args.trim();
-                let fmt_end = args[1..]
-                    .find('"')
-                    .map(|i| i + 1)
+                let quoted = args
+                    .trim()
+                    .strip_prefix('"')
                     .ok_or("printf needs a quoted format")?;
-                let fmt = args[1..fmt_end].to_string();
+                let fmt_end = quoted.find('"').ok_or("printf needs a quoted format")?;
                 (
-                    parse_operand(&args[fmt_end + 1..])?,
-                    vec![Func::Printf(fmt)],
+                    parse_operand(&quoted[fmt_end + 1..])?,
+                    vec![Func::Printf(parse_printf(&quoted[..fmt_end])?)],
                 )
             } else {
                 (parse_operand(first)?, vec![])
@@ -107,16 +106,11 @@ impl Template {
                                 && quoted.starts_with('"')
                                 && quoted.ends_with('"') =>
                         {
-                            let fmt = quoted[1..quoted.len() - 1].to_string();
-                            validate_printf(&fmt)?;
-                            Func::Printf(fmt)
+                            Func::Printf(parse_printf(&quoted[1..quoted.len() - 1])?)
                         }
                         _ => return Err(format!("unsupported template function {other:?}")),
                     },
                 });
-            }
-            if let Some(Func::Printf(fmt)) = funcs.first() {
-                validate_printf(fmt)?;
             }
             parts.push(Part::Action(operand, funcs));
             rest = &after[end + 2..];
@@ -167,33 +161,84 @@ impl Template {
     }
 }
 
-fn validate_printf(fmt: &str) -> Result<(), String> {
-    let specs = fmt.matches('%').count() - fmt.matches("%%").count() * 2;
-    if specs != 1
-        || !(fmt.contains('f') || fmt.contains('d') || fmt.contains('g') || fmt.contains('v'))
-    {
-        return Err(format!(
-            "unsupported printf format {fmt:?}: one %f, %d, %g or %v"
-        ));
-    }
-    Ok(())
+/// The largest printf precision taken (Go has no limit; a huge one only makes huge text).
+const MAX_PRINTF_PRECISION: usize = 100;
+
+/// A printf format with exactly one verb: `prefix %[flags][width][.precision]verb suffix`, with
+/// `%%` a literal `%` anywhere. Verbs: `f`, `d`, `g`, `v` (Go's, applied to the value).
+#[derive(Debug, Clone, PartialEq)]
+struct PrintfFormat {
+    prefix: String,
+    precision: Option<usize>,
+    verb: char,
+    suffix: String,
 }
 
-fn printf(fmt: &str, n: f64) -> String {
-    let start = fmt.find('%').unwrap_or(0);
-    let spec_end = fmt[start + 1..]
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map(|i| start + 1 + i)
-        .unwrap_or(fmt.len() - 1);
-    let spec = &fmt[start + 1..spec_end];
-    let conv = &fmt[spec_end..=spec_end];
-    let precision = spec.split('.').nth(1).and_then(|p| p.parse::<usize>().ok());
-    let body = match (conv, precision) {
-        ("d", _) => format!("{}", n.trunc() as i64),
-        ("f", p) => format!("{:.*}", p.unwrap_or(6), n),
+/// Parses a printf format at load, so rendering cannot fail.
+fn parse_printf(fmt: &str) -> Result<PrintfFormat, String> {
+    let unsupported = || format!("unsupported printf format {fmt:?}: one %f, %d, %g or %v");
+    let (mut prefix, mut suffix) = (String::new(), String::new());
+    let mut verb: Option<(Option<usize>, char)> = None;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        let out = if verb.is_some() {
+            &mut suffix
+        } else {
+            &mut prefix
+        };
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        if verb.is_some() {
+            return Err(unsupported());
+        }
+        let mut spec = String::new();
+        while let Some(&d) = chars.peek() {
+            if !(d.is_ascii_digit() || matches!(d, '.' | '-' | '+' | ' ' | '#')) {
+                break;
+            }
+            spec.push(d);
+            chars.next();
+        }
+        let v = chars.next().ok_or_else(unsupported)?;
+        if !matches!(v, 'f' | 'd' | 'g' | 'v') {
+            return Err(unsupported());
+        }
+        // Go reads `%.f` as precision 0.
+        let precision = match spec.split_once('.') {
+            None => None,
+            Some((_, "")) => Some(0),
+            Some((_, p)) => Some(p.parse::<usize>().map_err(|_| unsupported())?),
+        };
+        if precision.is_some_and(|p| p > MAX_PRINTF_PRECISION) {
+            return Err(format!(
+                "printf format {fmt:?}: precision above {MAX_PRINTF_PRECISION}"
+            ));
+        }
+        verb = Some((precision, v));
+    }
+    let (precision, verb) = verb.ok_or_else(unsupported)?;
+    Ok(PrintfFormat {
+        prefix,
+        precision,
+        verb,
+        suffix,
+    })
+}
+
+fn printf(fmt: &PrintfFormat, n: f64) -> String {
+    let body = match fmt.verb {
+        'd' => format!("{}", n.trunc() as i64),
+        'f' => format!("{:.*}", fmt.precision.unwrap_or(6), n),
         _ => format_go_v(n),
     };
-    format!("{}{}{}", &fmt[..start], body, &fmt[spec_end + 1..]).replace("%%", "%")
+    format!("{}{body}{}", fmt.prefix, fmt.suffix)
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest exact decimal, never an exponent
@@ -356,6 +401,24 @@ mod tests {
         [("provider", "cdk"), ("connection", "dealer-001")]
             .into_iter()
             .collect()
+    }
+
+    #[test]
+    fn printf_formats_are_checked_at_load_and_render_whatever_the_value() {
+        // Found by the `template` fuzz target: a trailing `%` used to panic at render time.
+        assert!(Template::parse(r#"{{ printf ".1f%" $value }}"#).is_err());
+        assert!(Template::parse(r#"{{ printf }}"#).is_err());
+        assert!(Template::parse(r#"{{ printf "é" $value }}"#).is_err());
+        assert!(Template::parse(r#"{{ printf "%.1000f" $value }}"#).is_err());
+        assert!(Template::parse(r#"{{ printf "%f %f" $value }}"#).is_err());
+        let labels = Labels::new();
+        let t = Template::parse(r#"{{ printf "%%%.f%%" $value }}"#).unwrap();
+        assert_eq!(t.render(&labels, 41.6), "%42%");
+        let t = Template::parse(r#"{{ $value | printf "took %d s" }}"#).unwrap();
+        assert_eq!(t.render(&labels, 7.9), "took 7 s");
+        for v in [f64::NAN, f64::INFINITY, -1e308, 5e-324] {
+            let _ = t.render(&labels, v);
+        }
     }
 
     #[test]
