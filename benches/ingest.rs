@@ -4,12 +4,12 @@
 //! one route, `group_by: [alertname]` (so the storm is one group that grows to a million
 //! alerts), `group_wait: 30s`, a receiver with no integration.
 //!
-//! Per server:
+//! Per server, each phase on a fresh process:
 //! 1. **storm**: 16 concurrent keep-alive clients post for 20 s; alerts accepted per second and
 //!    the request latency (p50, p99) over that time;
-//! 2. **fill**: posting goes on until 1,000,000 alerts are held; the server's resident memory
-//!    (VmRSS) after 5 s;
-//! 3. **idle**: no requests for 10 s; the server's CPU time over them (a share of one core).
+//! 2. **fill**: posting until 1,000,000 alerts are held, then past `group_wait` (the group's
+//!    first flush); the server's resident memory (VmRSS), and its CPU time over 10 idle
+//!    seconds (a share of one core).
 //!
 //! Run: `cargo bench --bench ingest` (or `bench/ingest.sh`); `-- ALERTS SECONDS` change the fill
 //! size and the storm's length. Without Alertmanager only syncwatch is measured.
@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use support::{Children, free_port};
 
 const BATCH: u64 = 100;
+/// The routing's `group_wait`, for both servers.
+const GROUP_WAIT: Duration = Duration::from_secs(30);
 const CLIENTS: usize = 16;
 
 /// One batch of `BATCH` new alerts, numbered from `first`.
@@ -150,43 +152,86 @@ struct Figures {
     held: u64,
 }
 
-fn measure(name: &str, port: u16, pid: u32, fill: u64, storm: Duration) -> Figures {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+/// The storm on a fresh server: alerts/s and request latency over `storm`.
+fn storm_phase(name: &str, port: u16, storm: Duration) -> (f64, f64, f64) {
+    runtime().block_on(async {
         let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
         let next = Arc::new(AtomicU64::new(0));
         let s = post_until(&url, &next, move |_, elapsed| elapsed >= storm).await;
         let alerts_per_s = s.alerts as f64 / s.seconds;
-        let (p50_ms, p99_ms) = (percentile(&s.latencies_ms, 0.5), percentile(&s.latencies_ms, 0.99));
+        let (p50, p99) = (
+            percentile(&s.latencies_ms, 0.5),
+            percentile(&s.latencies_ms, 0.99),
+        );
         println!(
-            "{name}: storm {} alerts in {:.1} s = {alerts_per_s:.0} alerts/s; request p50 {p50_ms:.1} ms, p99 {p99_ms:.1} ms; {} failed requests",
+            "{name}: storm {} alerts in {:.1} s = {alerts_per_s:.0} alerts/s; request p50 {p50:.1} ms, p99 {p99:.1} ms; {} failed requests",
             s.alerts, s.seconds, s.failures
         );
-        let already = s.alerts;
-        let f = if already < fill {
-            post_until(&url, &next, move |total, _| already + total >= fill).await
-        } else {
-            Phase { alerts: 0, seconds: 0.0, latencies_ms: Vec::new(), failures: 0 }
-        };
-        let held = already + f.alerts;
+        (alerts_per_s, p50, p99)
+    })
+}
+
+/// On another fresh server: posts until `fill` alerts are held, waits past `group_wait` (the
+/// group's first flush), then reads resident memory and the CPU of 10 idle seconds.
+fn fill_phase(name: &str, port: u16, pid: u32, fill: u64) -> (f64, f64) {
+    runtime().block_on(async {
+        let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
+        let next = Arc::new(AtomicU64::new(0));
+        let f = post_until(&url, &next, move |total, _| total >= fill).await;
         println!(
-            "{name}: filled to {held} alerts ({} more in {:.1} s, {:.0} alerts/s, request p99 {:.1} ms)",
+            "{name}: filled to {} alerts in {:.1} s ({:.0} alerts/s, request p99 {:.1} ms)",
             f.alerts,
             f.seconds,
             f.alerts as f64 / f.seconds.max(1e-9),
             percentile(&f.latencies_ms, 0.99)
         );
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(GROUP_WAIT + Duration::from_secs(10)).await;
         let rss = rss_mib(pid);
         let before = cpu_seconds(pid);
         tokio::time::sleep(Duration::from_secs(10)).await;
         let idle_cpu = (cpu_seconds(pid) - before) / 10.0;
-        println!("{name}: {rss:.0} MiB resident with {held} alerts; idle CPU {:.1} % of a core", idle_cpu * 100.0);
-        Figures { alerts_per_s, p50_ms, p99_ms, rss_mib: rss, idle_cpu, held }
+        println!(
+            "{name}: {rss:.0} MiB resident with {} alerts held; idle CPU {:.1} % of a core",
+            f.alerts,
+            idle_cpu * 100.0
+        );
+        (rss, idle_cpu)
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Both phases, each on a fresh server started by `start`.
+fn measure<C>(
+    name: &str,
+    start: impl Fn(&Path) -> Option<(C, u16, u32)>,
+    dir: &Path,
+    fill: u64,
+    storm: Duration,
+) -> Option<Figures> {
+    let d = dir.join(format!("{name}-storm"));
+    std::fs::create_dir_all(&d).unwrap();
+    let (server, port, _) = start(&d)?;
+    let (alerts_per_s, p50_ms, p99_ms) = storm_phase(name, port, storm);
+    drop(server);
+    let d = dir.join(format!("{name}-fill"));
+    std::fs::create_dir_all(&d).unwrap();
+    let (server, port, pid) = start(&d)?;
+    let (rss_mib, idle_cpu) = fill_phase(name, port, pid, fill);
+    drop(server);
+    Some(Figures {
+        alerts_per_s,
+        p50_ms,
+        p99_ms,
+        rss_mib,
+        idle_cpu,
+        held: fill,
     })
 }
 
@@ -208,7 +253,7 @@ fn wait_ready(port: u16, path: &str) {
     panic!("127.0.0.1:{port}{path} never answered");
 }
 
-fn start_syncwatch(dir: &Path) -> (Children, u16, u32) {
+fn start_syncwatch(dir: &Path) -> Option<(Children, u16, u32)> {
     let port = free_port();
     std::fs::write(
         dir.join("alerting.yml"),
@@ -234,21 +279,27 @@ fn start_syncwatch(dir: &Path) -> (Children, u16, u32) {
     let pid = child.id();
     let children = Children(vec![child]);
     wait_ready(port, "/readyz");
-    (children, port, pid)
+    Some((children, port, pid))
 }
 
-fn start_alertmanager(dir: &Path) -> Option<(Children, u16, u32, String)> {
+/// `prometheus-alertmanager --version`'s first line, if it is installed.
+fn alertmanager_version() -> Option<String> {
     let version = Command::new("prometheus-alertmanager")
         .arg("--version")
         .output()
         .ok()?;
     // Go programs print their version on stdout or stderr, depending on the release.
     let printed = [version.stdout, version.stderr].concat();
-    let version = String::from_utf8_lossy(&printed)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
+    Some(
+        String::from_utf8_lossy(&printed)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+    )
+}
+
+fn start_alertmanager(dir: &Path) -> Option<(Children, u16, u32)> {
     let port = free_port();
     std::fs::write(
         dir.join("alertmanager.yml"),
@@ -270,7 +321,7 @@ fn start_alertmanager(dir: &Path) -> Option<(Children, u16, u32, String)> {
     let pid = child.id();
     let children = Children(vec![child]);
     wait_ready(port, "/-/ready");
-    Some((children, port, pid, version))
+    Some((children, port, pid))
 }
 
 fn main() {
@@ -281,37 +332,31 @@ fn main() {
     let fill = args.first().copied().unwrap_or(1_000_000);
     let storm = Duration::from_secs(args.get(1).copied().unwrap_or(20));
     let dir = tempfile::tempdir().unwrap();
-    let am = {
-        let d = dir.path().join("am-run");
-        std::fs::create_dir_all(&d).unwrap();
-        match start_alertmanager(&d) {
-            Some((children, port, pid, version)) => {
-                println!("peer: {version}");
-                let f = measure("alertmanager", port, pid, fill, storm);
-                drop(children);
-                Some(f)
-            }
-            None => {
-                println!(
-                    "peer: prometheus-alertmanager not installed (apt-get install prometheus-alertmanager): syncwatch only"
-                );
-                None
-            }
+    let am = match alertmanager_version() {
+        Some(version) => {
+            println!("peer: {version}");
+            measure("alertmanager", start_alertmanager, dir.path(), fill, storm)
+        }
+        None => {
+            println!(
+                "peer: prometheus-alertmanager not installed (apt-get install prometheus-alertmanager): syncwatch only"
+            );
+            None
         }
     };
-    let d = dir.path().join("sw-run");
-    std::fs::create_dir_all(&d).unwrap();
-    let (children, port, pid) = start_syncwatch(&d);
-    let sw = measure("syncwatch", port, pid, fill, storm);
-    drop(children);
+    let sw =
+        measure("syncwatch", start_syncwatch, dir.path(), fill, storm).expect("syncwatch starts");
     if let Some(am) = am {
         println!(
-            "ratio syncwatch / alertmanager: alerts/s {:.2} (target >= 3), memory at {} alerts {:.2} (target <= 0.33), request p99 {:.2} ({:.1} ms; target <= 50 ms), idle CPU {:.1} % vs {:.1} % of a core",
+            "ratio syncwatch / alertmanager: alerts/s {:.2} (target >= 3); request p99 {:.2} ({:.1} ms vs {:.1} ms; target <= 50 ms); memory with {} alerts {:.2} ({:.0} MiB vs {:.0} MiB; target <= 0.33); idle CPU {:.1} % vs {:.1} % of a core",
             sw.alerts_per_s / am.alerts_per_s,
-            sw.held.min(am.held),
-            sw.rss_mib / am.rss_mib,
             sw.p99_ms / am.p99_ms,
             sw.p99_ms,
+            am.p99_ms,
+            sw.held,
+            sw.rss_mib / am.rss_mib,
+            sw.rss_mib,
+            am.rss_mib,
             sw.idle_cpu * 100.0,
             am.idle_cpu * 100.0,
         );
