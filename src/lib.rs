@@ -22,6 +22,7 @@ pub mod alerting;
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod drain;
 pub mod notify;
 pub mod pipeline;
 pub mod providers;

@@ -17,7 +17,7 @@ use actix::prelude::*;
 
 use super::backlog::{StoreBacklog, Write};
 use super::config::{AlertingConfig, group_labels};
-use super::group::{AggrGroup, Flush};
+use super::group::{AggrGroup, Flush, GroupTimers};
 use super::route::matching_routes;
 use crate::domain::ticket::TicketPolicy;
 use crate::domain::{Clock, Labels};
@@ -113,10 +113,8 @@ pub struct DispatchActor {
     config: AlertingConfig,
     receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
     groups: HashMap<GroupKey, AggrGroup>,
-    /// When groups are due: flush time → groups. An entry may be stale (the group flushed or
-    /// went); a group is always listed at or before its next flush, so a tick looks only at
-    /// what is due, never at every group.
-    timers: BTreeMap<i64, Vec<GroupKey>>,
+    /// When groups are due (a group is listed at or before its next flush).
+    timers: GroupTimers<GroupKey>,
     /// Entries not yet claimed by a group; a new group takes its own.
     log: NotificationLog,
     /// One lock per group, held while that group's notification is delivered.
@@ -129,7 +127,7 @@ pub struct DispatchActor {
     clock: Arc<dyn Clock>,
     public_url: String,
     /// Flushes being written (tickets, then outbox rows); a drain waits for them.
-    flushing: Arc<std::sync::atomic::AtomicUsize>,
+    flushing: crate::drain::InFlight,
     /// Shutting down: no flush starts any more.
     draining: bool,
 }
@@ -170,7 +168,7 @@ impl DispatchActor {
             config,
             receivers,
             groups: HashMap::new(),
-            timers: BTreeMap::new(),
+            timers: GroupTimers::default(),
             log,
             delivery_locks: HashMap::new(),
             sinks,
@@ -178,7 +176,7 @@ impl DispatchActor {
             external: Default::default(),
             clock,
             public_url,
-            flushing: Arc::default(),
+            flushing: Default::default(),
             draining: false,
         }
     }
@@ -213,7 +211,7 @@ impl DispatchActor {
                     self.groups.remove(&key);
                 } else {
                     let at = group.next_flush_ms();
-                    self.timers.entry(at).or_default().push(key);
+                    self.timers.schedule(at, key);
                 }
                 continue;
             }
@@ -237,7 +235,7 @@ impl DispatchActor {
                 }
                 Some(g) => {
                     let at = g.next_flush_ms();
-                    self.timers.entry(at).or_default().push(key);
+                    self.timers.schedule(at, key);
                 }
                 None => {}
             }
@@ -251,11 +249,10 @@ impl DispatchActor {
     /// The groups due at `now`, taken off the timers: each once, only if it still exists and
     /// is due (one whose flush moved later is listed again at its new time).
     fn due_groups(&mut self, now: i64) -> Vec<GroupKey> {
-        let later = self.timers.split_off(&(now + 1));
-        let ripe = std::mem::replace(&mut self.timers, later);
+        let ripe = self.timers.take_due(now);
         let mut seen = std::collections::HashSet::new();
         let mut due = Vec::new();
-        for key in ripe.into_values().flatten() {
+        for key in ripe {
             if !seen.insert(key.clone()) {
                 continue;
             }
@@ -263,7 +260,7 @@ impl DispatchActor {
                 Some(g) if g.next_flush_ms() <= now => due.push(key),
                 Some(g) => {
                     let at = g.next_flush_ms();
-                    self.timers.entry(at).or_default().push(key);
+                    self.timers.schedule(at, key);
                 }
                 None => {}
             }
@@ -286,7 +283,7 @@ impl DispatchActor {
         let lock = self.delivery_locks.entry(key).or_default().clone();
         let sinks = self.sinks.clone();
         let clock = self.clock.clone();
-        let flushing = Flushing::start(&self.flushing);
+        let flushing = self.flushing.start();
         let public_url = self.public_url.clone();
         actix::spawn(async move {
             // One flush of a group at a time, so its rows enter the outbox in flush order.
@@ -415,22 +412,6 @@ impl Actor for DispatchActor {
     }
 }
 
-/// Counts one flush being written until dropped.
-struct Flushing(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Flushing {
-    fn start(count: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Self(count.clone())
-    }
-}
-
-impl Drop for Flushing {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// Shutting down: every group with something not yet notified is flushed now, so accepted
 /// alerts reach the outbox (and are sent after a restart) instead of dying with the process;
 /// then no flush starts any more. Answers `true` once every flush is written, `false` if
@@ -449,25 +430,13 @@ impl Handler<Drain> for DispatchActor {
         let now = self.clock.now_ms();
         for (key, g) in &mut self.groups {
             g.expedite(now);
-            self.timers.entry(now).or_default().push(key.clone());
+            self.timers.schedule(now, key.clone());
         }
         self.flush_due();
         self.draining = true;
         let flushing = self.flushing.clone();
-        Box::pin(wait_until_zero(flushing, msg.within))
+        Box::pin(async move { flushing.drained(msg.within).await })
     }
-}
-
-/// Waits until `count` is zero (`true`) or `within` passed (`false`).
-pub async fn wait_until_zero(count: Arc<std::sync::atomic::AtomicUsize>, within: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    while count.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    true
 }
 
 /// Firing alerts the rules actor restored after a restart. They are routed like any alert; the
@@ -480,7 +449,7 @@ impl DispatchActor {
     /// The group of `labels` under `route`, created (from its log entry, if any) when new.
     fn group_for<'a>(
         groups: &'a mut HashMap<GroupKey, AggrGroup>,
-        timers: &mut BTreeMap<i64, Vec<GroupKey>>,
+        timers: &mut GroupTimers<GroupKey>,
         log: &mut NotificationLog,
         route: &super::config::Route,
         labels: &Labels,
@@ -503,10 +472,7 @@ impl DispatchActor {
             {
                 group.seed(notified, sent_at);
             }
-            timers
-                .entry(group.next_flush_ms())
-                .or_default()
-                .push(key.clone());
+            timers.schedule(group.next_flush_ms(), key.clone());
             group
         })
     }
@@ -556,10 +522,7 @@ impl Handler<ReloadAlerting> for DispatchActor {
         }
         // A restored group flushes at its own time, which may differ from its first timer.
         for (key, g) in &self.groups {
-            self.timers
-                .entry(g.next_flush_ms())
-                .or_default()
-                .push(key.clone());
+            self.timers.schedule(g.next_flush_ms(), key.clone());
         }
         tracing::info!(
             groups = self.groups.len(),

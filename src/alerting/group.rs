@@ -159,6 +159,38 @@ impl AggrGroup {
     }
 }
 
+/// When groups are due: flush time (Unix ms) → group keys. An entry may be stale (the group
+/// flushed since, or went): the caller checks each key it takes against its group. Keeping every
+/// group listed at or before its next flush lets a tick look only at what is due, never at every
+/// group.
+#[derive(Debug)]
+pub struct GroupTimers<K>(BTreeMap<i64, Vec<K>>);
+
+impl<K> Default for GroupTimers<K> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
+    }
+}
+
+impl<K> GroupTimers<K> {
+    /// Lists `key` as due at `at_ms`.
+    pub fn schedule(&mut self, at_ms: i64, key: K) {
+        self.0.entry(at_ms).or_default().push(key);
+    }
+
+    /// Takes every key listed at or before `now_ms`, earliest first (a key may come twice).
+    pub fn take_due(&mut self, now_ms: i64) -> Vec<K> {
+        let later = match now_ms.checked_add(1) {
+            Some(after) => self.0.split_off(&after),
+            None => BTreeMap::new(),
+        };
+        std::mem::replace(&mut self.0, later)
+            .into_values()
+            .flatten()
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +219,18 @@ mod tests {
             Duration::from_secs(3600),
             now,
         )
+    }
+
+    #[test]
+    fn timers_hand_out_what_is_due_and_keep_the_rest() {
+        let mut t = GroupTimers::default();
+        t.schedule(30, "b");
+        t.schedule(10, "a");
+        t.schedule(30, "c");
+        assert_eq!(t.take_due(9), Vec::<&str>::new());
+        assert_eq!(t.take_due(30), vec!["a", "b", "c"]);
+        t.schedule(i64::MAX, "d");
+        assert_eq!(t.take_due(i64::MAX), vec!["d"]);
     }
 
     #[test]

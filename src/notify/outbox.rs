@@ -146,17 +146,11 @@ struct Attempted {
 /// Delivers the outbox. Several may poll one store in one process (each claims what it sends);
 /// one process uses a store until replicated mode, since a start releases every claim.
 pub struct OutboxActor {
-    store: Store,
-    receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
-    metrics: Metrics,
-    clock: Arc<dyn Clock>,
-    /// This poller's name on its claims.
-    owner: String,
-    /// Integrations (receiver, integration key) whose last attempt failed.
-    failing: Failing,
+    /// What every attempt works with; cloned into each one.
+    delivery: Delivery,
     in_flight: HashSet<String>,
     /// Deliveries under way (a drain waits for them).
-    delivering: Arc<std::sync::atomic::AtomicUsize>,
+    delivering: crate::drain::InFlight,
     polling: bool,
     poll_again: bool,
     /// Shutting down: no attempt starts any more.
@@ -171,14 +165,16 @@ impl OutboxActor {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            store,
-            receivers,
-            metrics,
-            clock,
-            owner: new_id(),
-            failing: Failing::default(),
+            delivery: Delivery {
+                store,
+                receivers,
+                metrics,
+                clock,
+                owner: new_id(),
+                failing: Failing::default(),
+            },
             in_flight: HashSet::new(),
-            delivering: Arc::default(),
+            delivering: Default::default(),
             polling: false,
             poll_again: false,
             draining: false,
@@ -194,8 +190,8 @@ impl OutboxActor {
             return;
         }
         self.polling = true;
-        let store = self.store.clone();
-        let now = self.clock.now_ms();
+        let store = self.delivery.store.clone();
+        let now = self.delivery.clock.now_ms();
         ctx.spawn(
             async move { store.due_notifications(now, 10_000).await }
                 .into_actor(self)
@@ -203,7 +199,7 @@ impl OutboxActor {
                     act.polling = false;
                     match result {
                         Ok(rows) if !act.draining => {
-                            let now = act.clock.now_ms();
+                            let now = act.delivery.clock.now_ms();
                             for d in due(&rows, &act.in_flight, now) {
                                 act.attempt(d.row.clone(), d.attempts, ctx);
                             }
@@ -221,20 +217,12 @@ impl OutboxActor {
     fn attempt(&mut self, row: OutboxRow, attempts: i64, ctx: &mut Context<Self>) {
         let stream = stream_key(&row);
         self.in_flight.insert(stream.clone());
-        let delivery = Delivery {
-            store: self.store.clone(),
-            receivers: self.receivers.clone(),
-            metrics: self.metrics.clone(),
-            clock: self.clock.clone(),
-            owner: self.owner.clone(),
-            failing: self.failing.clone(),
-        };
+        let delivery = self.delivery.clone();
         let addr = ctx.address();
-        let delivering = self.delivering.clone();
-        delivering.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let delivering = self.delivering.start();
         actix::spawn(async move {
             delivery.run(&row, attempts).await;
-            delivering.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            drop(delivering);
             addr.do_send(Attempted { stream });
         });
     }
@@ -245,6 +233,7 @@ impl OutboxActor {
 type Failing = Arc<std::sync::Mutex<HashSet<(String, String)>>>;
 
 /// One attempt at one row, off the actor.
+#[derive(Clone)]
 struct Delivery {
     store: Store,
     receivers: Arc<HashMap<String, Arc<ReceiverIntegrations>>>,
@@ -390,8 +379,8 @@ impl Actor for OutboxActor {
         self.poll(ctx);
         ctx.run_interval(POLL, |act, ctx| act.poll(ctx));
         ctx.run_interval(Duration::from_secs(3600), |act, _| {
-            let store = act.store.clone();
-            let before = act.clock.now_ms() - KEEP_MS;
+            let store = act.delivery.store.clone();
+            let before = act.delivery.clock.now_ms() - KEEP_MS;
             actix::spawn(async move {
                 if let Err(e) = store.prune_outbox(before).await {
                     tracing::warn!(error = %e, "cannot prune the outbox");
@@ -422,10 +411,8 @@ impl Handler<Drain> for OutboxActor {
 
     fn handle(&mut self, msg: Drain, _: &mut Self::Context) -> Self::Result {
         self.draining = true;
-        Box::pin(crate::alerting::actor::wait_until_zero(
-            self.delivering.clone(),
-            msg.within,
-        ))
+        let delivering = self.delivering.clone();
+        Box::pin(async move { delivering.drained(msg.within).await })
     }
 }
 
@@ -438,7 +425,7 @@ impl Handler<SetReceivers> for OutboxActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetReceivers, _: &mut Self::Context) {
-        self.receivers = msg.0;
+        self.delivery.receivers = msg.0;
     }
 }
 

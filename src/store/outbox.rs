@@ -98,18 +98,10 @@ impl Store {
         Ok(())
     }
 
-    /// Rows not yet settled (waiting or being sent), oldest first. A row being sent has its
-    /// claim's end in `claimed_until_ms`, so the caller holds back the rest of its stream.
+    /// Rows not yet settled (waiting or being sent), oldest first: every row that will ever be
+    /// due. A row being sent has its claim's end in `claimed_until_ms`.
     pub async fn pending_notifications(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        // Only constants are spliced in.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM outbox WHERE status IN ('pending', 'sending') \
-             ORDER BY created_at, id LIMIT $1"
-        )))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(outbox_row).collect()
+        self.due_notifications(i64::MAX, limit).await
     }
 
     /// The rows a poller may act on at `now_ms`, oldest first: those being sent (their streams
