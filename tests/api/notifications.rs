@@ -104,16 +104,22 @@ async fn an_outage_spanning_a_firing_and_its_resolution_sends_the_current_state_
     .await;
     app.clear_faults().await;
     let store = app.store().await;
-    // The resolution is in the outbox, behind (or already superseding) the firing message.
-    wait_for("the resolution in the outbox", WAIT, || async {
-        let rows = store.pending_notifications(100).await.unwrap();
-        rows.iter()
+    // Recover only once the resolution has superseded the firing message and no attempt is
+    // under way: an attempt already on the wire when Slack comes back could still deliver the
+    // firing message (and then its resolution), which is right, but not this case.
+    wait_for("the resolution alone in the outbox", WAIT, || async {
+        let rows: Vec<_> = store
+            .pending_notifications(100)
+            .await
+            .unwrap()
+            .into_iter()
             .filter(|r| r.integration.starts_with("slack"))
-            .filter_map(|r| {
-                serde_json::from_str::<syncwatch::notify::Notification>(&r.payload).ok()
-            })
-            .any(|n| n.status() == "resolved")
-            .then_some(())
+            .collect();
+        let alone = rows.len() == 1
+            && rows[0].claimed_until_ms.is_none()
+            && serde_json::from_str::<syncwatch::notify::Notification>(&rows[0].payload)
+                .is_ok_and(|n| n.status() == "resolved");
+        alone.then_some(())
     })
     .await;
     app.slack.fail_next(0);
