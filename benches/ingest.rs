@@ -8,8 +8,9 @@
 //! 1. **storm**: 16 concurrent keep-alive clients post for 20 s; alerts accepted per second and
 //!    the request latency (p50, p99) over that time;
 //! 2. **fill**: posting until 1,000,000 alerts are held, then past `group_wait` (the group's
-//!    first flush); the server's resident memory (VmRSS), and its CPU time over 10 idle
-//!    seconds (a share of one core).
+//!    first flush, its notification log entry written to the store), timing a read that needs
+//!    the store every 100 ms meanwhile; then the server's resident memory (VmRSS), and its
+//!    CPU time over 10 idle seconds (a share of one core).
 //!
 //! Run: `cargo bench --bench ingest` (or `bench/ingest.sh`); `-- ALERTS SECONDS` change the fill
 //! size and the storm's length. Without Alertmanager only syncwatch is measured.
@@ -172,8 +173,9 @@ fn storm_phase(name: &str, port: u16, storm: Duration) -> (f64, f64, f64) {
 }
 
 /// On another fresh server: posts until `fill` alerts are held, waits past `group_wait` (the
-/// group's first flush), then reads resident memory and the CPU of 10 idle seconds.
-fn fill_phase(name: &str, port: u16, pid: u32, fill: u64) -> (f64, f64) {
+/// group's first flush) reading `probe_path` every 100 ms, then reads resident memory and the
+/// CPU of 10 idle seconds.
+fn fill_phase(name: &str, port: u16, pid: u32, fill: u64, probe_path: &str) -> (f64, f64) {
     runtime().block_on(async {
         let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
         let next = Arc::new(AtomicU64::new(0));
@@ -185,7 +187,29 @@ fn fill_phase(name: &str, port: u16, pid: u32, fill: u64) -> (f64, f64) {
             f.alerts as f64 / f.seconds.max(1e-9),
             percentile(&f.latencies_ms, 0.99)
         );
-        tokio::time::sleep(GROUP_WAIT + Duration::from_secs(10)).await;
+        // Through the group's first flush (a million alerts), a read that needs the store
+        // (syncwatch's tickets, Alertmanager's silences) every 100 ms: how long others wait.
+        let probe = format!("http://127.0.0.1:{port}{probe_path}");
+        let client = reqwest::Client::new();
+        let until = Instant::now() + GROUP_WAIT + Duration::from_secs(10);
+        let mut waits = Vec::new();
+        while Instant::now() < until {
+            let t = Instant::now();
+            let ok = client
+                .get(&probe)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            assert!(ok, "{probe} fails during the flush");
+            waits.push(t.elapsed().as_secs_f64() * 1000.0);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        waits.sort_by(f64::total_cmp);
+        println!(
+            "{name}: through the flush, GET {probe_path} every 100 ms: p50 {:.1} ms, max {:.1} ms",
+            percentile(&waits, 0.5),
+            waits.last().copied().unwrap_or(f64::NAN)
+        );
         let rss = rss_mib(pid);
         let before = cpu_seconds(pid);
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -210,6 +234,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Both phases, each on a fresh server started by `start`.
 fn measure<C>(
     name: &str,
+    probe_path: &str,
     start: impl Fn(&Path) -> Option<(C, u16, u32)>,
     dir: &Path,
     fill: u64,
@@ -223,7 +248,7 @@ fn measure<C>(
     let d = dir.join(format!("{name}-fill"));
     std::fs::create_dir_all(&d).unwrap();
     let (server, port, pid) = start(&d)?;
-    let (rss_mib, idle_cpu) = fill_phase(name, port, pid, fill);
+    let (rss_mib, idle_cpu) = fill_phase(name, port, pid, fill, probe_path);
     drop(server);
     Some(Figures {
         alerts_per_s,
@@ -335,7 +360,14 @@ fn main() {
     let am = match alertmanager_version() {
         Some(version) => {
             println!("peer: {version}");
-            measure("alertmanager", start_alertmanager, dir.path(), fill, storm)
+            measure(
+                "alertmanager",
+                "/api/v2/silences",
+                start_alertmanager,
+                dir.path(),
+                fill,
+                storm,
+            )
         }
         None => {
             println!(
@@ -344,8 +376,15 @@ fn main() {
             None
         }
     };
-    let sw =
-        measure("syncwatch", start_syncwatch, dir.path(), fill, storm).expect("syncwatch starts");
+    let sw = measure(
+        "syncwatch",
+        "/api/v1/tickets",
+        start_syncwatch,
+        dir.path(),
+        fill,
+        storm,
+    )
+    .expect("syncwatch starts");
     if let Some(am) = am {
         println!(
             "ratio syncwatch / alertmanager: alerts/s {:.2} (target >= 3); request p99 {:.2} ({:.1} ms vs {:.1} ms; target <= 50 ms); memory with {} alerts {:.2} ({:.0} MiB vs {:.0} MiB; target <= 0.33); idle CPU {:.1} % vs {:.1} % of a core",

@@ -156,11 +156,7 @@ impl DispatchActor {
         let log = log
             .into_iter()
             .map(|e| {
-                let firing = e
-                    .firing
-                    .iter()
-                    .filter_map(|f| crate::domain::Fingerprint::parse(f))
-                    .collect();
+                let firing = e.firing.into_iter().collect();
                 ((e.group_key, e.receiver), (firing, e.sent_at_ms))
             })
             .collect();
@@ -189,17 +185,16 @@ impl DispatchActor {
         self.expire_external(now);
         let due = self.due_groups(now);
         // Every firing alert can inhibit others, whichever group it is in.
-        let firing: BTreeMap<crate::domain::Fingerprint, crate::domain::Alert> =
-            if self.config.inhibit_rules.is_empty() || due.is_empty() {
-                BTreeMap::new()
-            } else {
-                self.groups
-                    .values()
-                    .flat_map(|g| g.alerts())
-                    .filter(|a| !a.is_resolved())
-                    .map(|a| (a.fingerprint(), a.clone()))
-                    .collect()
-            };
+        // (Rules copied: the loop below needs `self` mutably; a config has a handful.)
+        let rules = if due.is_empty() {
+            Vec::new()
+        } else {
+            self.config.inhibit_rules.clone()
+        };
+        let sources = super::inhibit::Sources::new(
+            self.groups.values().flat_map(|g| g.shared_alerts()),
+            &rules,
+        );
         let flushed_any = !due.is_empty();
         for key in due {
             let Some(group) = self.groups.get_mut(&key) else {
@@ -216,11 +211,9 @@ impl DispatchActor {
                 continue;
             }
             let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
-            let sources: Vec<&crate::domain::Alert> = firing.values().collect();
-            let rules = &self.config.inhibit_rules;
             let muted = |a: &crate::domain::Alert| {
                 silences.iter().any(|s| s.mutes(&a.labels, now))
-                    || !super::inhibit::inhibited_by(a, &sources, rules).is_empty()
+                    || !sources.inhibiting(a).is_empty()
             };
             let flushed = group.flush_muted(now, &muted);
             drop(silences);
@@ -300,7 +293,7 @@ impl DispatchActor {
                     .alerts
                     .iter()
                     .filter(|a| !a.is_resolved())
-                    .map(|a| a.fingerprint().to_string())
+                    .map(|a| a.fingerprint())
                     .collect(),
                 sent_at_ms: now,
             };
@@ -311,13 +304,19 @@ impl DispatchActor {
                 alerts: flush.alerts,
                 tickets: ticket_ids,
                 public_url,
+                omitted: Default::default(),
             };
             let mut rows = Vec::new();
             for (integration, notifier) in &integrations.notifiers {
                 if skip_resolved(&n, notifier.send_resolved()) {
                     continue;
                 }
-                match row_for(&n, integration, &group_key, now) {
+                match row_for(
+                    &n.listing_at_most(notifier.max_listed()),
+                    integration,
+                    &group_key,
+                    now,
+                ) {
                     Ok(row) => rows.push(row),
                     Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
                 }
@@ -640,12 +639,10 @@ impl Handler<ListAlerts> for DispatchActor {
     fn handle(&mut self, _: ListAlerts, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now_ms();
         let silences = self.silences.read().unwrap_or_else(|e| e.into_inner());
-        let firing: Vec<&crate::domain::Alert> = self
-            .groups
-            .values()
-            .flat_map(|g| g.alerts())
-            .filter(|a| !a.is_resolved())
-            .collect();
+        let sources = super::inhibit::Sources::new(
+            self.groups.values().flat_map(|g| g.shared_alerts()),
+            &self.config.inhibit_rules,
+        );
         let mut held: BTreeMap<crate::domain::Fingerprint, HeldAlert> = BTreeMap::new();
         for g in self.groups.values() {
             let muted_by = self.config.route_muted_by(&g.route_id, now);
@@ -654,14 +651,11 @@ impl Handler<ListAlerts> for DispatchActor {
                     alert: a.clone(),
                     receivers: Vec::new(),
                     silenced_by: crate::domain::silence::silenced_by(&silences, &a.labels, now),
-                    inhibited_by: super::inhibit::inhibited_by(
-                        a,
-                        &firing,
-                        &self.config.inhibit_rules,
-                    )
-                    .into_iter()
-                    .map(|fp| fp.to_string())
-                    .collect(),
+                    inhibited_by: sources
+                        .inhibiting(a)
+                        .into_iter()
+                        .map(|fp| fp.to_string())
+                        .collect(),
                     ends_at_ms: self.external.get(&a.fingerprint()).map(|(_, until)| *until),
                     muted_by: Vec::new(),
                 });

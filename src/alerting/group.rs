@@ -28,7 +28,8 @@ pub struct AggrGroup {
 /// A notification to send: the group's alerts at flush time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flush {
-    pub alerts: Vec<Alert>,
+    /// Shared with the group (and the notification it becomes): a flush copies no alert.
+    pub alerts: Vec<Arc<Alert>>,
 }
 
 impl AggrGroup {
@@ -103,6 +104,11 @@ impl AggrGroup {
         self.alerts.values().map(Arc::as_ref)
     }
 
+    /// The alerts, as shared with the group's other holders.
+    pub fn shared_alerts(&self) -> impl Iterator<Item = &Arc<Alert>> {
+        self.alerts.values()
+    }
+
     /// Called when the timer is due: what to send, if anything. Firing alerts `muted` (silenced)
     /// are left out; a resolution of an alert whose firing was sent always goes out.
     pub fn flush(&mut self, now_ms: i64) -> Option<Flush> {
@@ -146,11 +152,11 @@ impl AggrGroup {
         if !(changed || repeat_due) {
             return None;
         }
-        let alerts: Vec<Alert> = self
+        let alerts: Vec<Arc<Alert>> = self
             .alerts
             .iter()
             .filter(|(fp, a)| a.is_resolved() || firing.contains(fp))
-            .map(|(_, a)| Alert::clone(a))
+            .map(|(_, a)| Arc::clone(a))
             .collect();
         self.notified_firing = firing;
         self.last_notified_ms = Some(now_ms);
@@ -194,14 +200,13 @@ impl<K> GroupTimers<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap as Map;
 
     fn alert(provider: &str, resolved_at: Option<i64>) -> Alert {
         Alert {
             labels: [("alertname", "A"), ("provider", provider)]
                 .into_iter()
                 .collect(),
-            annotations: Map::new(),
+            annotations: Default::default(),
             starts_at_ms: 0,
             ends_at_ms: resolved_at,
             value: None,
@@ -354,7 +359,7 @@ mod tests {
         // cdk is then silenced too, and resolves: the resolution still goes out.
         g.insert(alert("cdk", Some(20_000)));
         let f = g.flush_muted(70_000, &|_| true).unwrap();
-        assert!(f.alerts.iter().all(Alert::is_resolved) && f.alerts.len() == 1);
+        assert!(f.alerts.iter().all(|a| a.is_resolved()) && f.alerts.len() == 1);
         // When the silence ends, the still-firing tekion alert is notified as new.
         let f = g.flush_muted(130_000, &|_| false).unwrap();
         assert_eq!(f.alerts[0].labels.value("provider"), "tekion");

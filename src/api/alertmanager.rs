@@ -81,7 +81,7 @@ pub fn parse_alerts(
         out.push((
             Alert {
                 labels,
-                annotations: a.annotations,
+                annotations: a.annotations.into(),
                 starts_at_ms: starts,
                 ends_at_ms: None,
                 value: None,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::labels::{Fingerprint, Labels};
+use super::pairs::SortedPairs;
 use super::severity::Severity;
 
 /// Where an alerting rule's alert is in its life.
@@ -31,7 +32,7 @@ impl AlertState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub labels: Labels,
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Annotations,
     pub starts_at_ms: i64,
     /// Set once the alert resolved.
     pub ends_at_ms: Option<i64>,
@@ -58,7 +59,7 @@ impl Alert {
     }
 
     pub fn annotation(&self, name: &str) -> Option<&str> {
-        self.annotations.get(name).map(String::as_str)
+        self.annotations.get(name)
     }
 
     pub fn status_str(&self) -> &'static str {
@@ -67,5 +68,65 @@ impl Alert {
         } else {
             "firing"
         }
+    }
+}
+
+/// An alert's annotations (`summary`, `runbook_url`, …): names to texts, sorted by name. Unlike
+/// labels, an empty value is kept. Held compactly ([`SortedPairs`]): a million held alerts each
+/// have theirs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotations(SortedPairs);
+
+/// Read like the pairs they are (`get`, `iter`, `len`, `is_empty`).
+impl std::ops::Deref for Annotations {
+    type Target = SortedPairs;
+
+    fn deref(&self) -> &SortedPairs {
+        &self.0
+    }
+}
+
+impl Annotations {
+    /// As a map (for templates and API bodies that want one).
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+/// Of a name given twice the last value counts.
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Annotations {
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
+        Annotations(SortedPairs::from_pairs(iter.into_iter().collect()))
+    }
+}
+
+impl From<BTreeMap<String, String>> for Annotations {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        map.into_iter().collect()
+    }
+}
+
+impl std::ops::Index<&str> for Annotations {
+    type Output = str;
+
+    /// The annotation's text; panics when absent, as a map's index does.
+    fn index(&self, name: &str) -> &str {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no annotation {name:?}"))
+    }
+}
+
+/// As a JSON object, the way Prometheus and Alertmanager write annotations.
+impl Serialize for Annotations {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Annotations {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(BTreeMap::<String, String>::deserialize(d)?.into())
     }
 }

@@ -3,26 +3,24 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
+use super::pairs::SortedPairs;
+
 use serde::{Deserialize, Serialize};
 
-/// A sorted set of label name/value pairs.
+/// A sorted set of label name/value pairs, none with an empty value.
 ///
-/// Held as a vector sorted by name: label sets are small (a handful of pairs) and there are many
-/// of them (one per series and per alert), so a flat vector costs a fraction of a tree's nodes.
+/// Held compactly ([`SortedPairs`]: two allocations per set): there are many of them (one per
+/// series and per held alert) and each is small.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(SortedPairs);
 
 impl Labels {
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn position(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
-    }
-
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.position(name).ok().map(|i| self.0[i].1.as_str())
+        self.0.get(name)
     }
 
     /// The value of a label, or `""` when absent (PromQL and Alertmanager treat both alike).
@@ -31,26 +29,23 @@ impl Labels {
     }
 
     /// Sets a label; an empty value removes it, as in Prometheus.
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let value = value.into();
-        let name = name.into();
-        match (self.position(&name), value.is_empty()) {
-            (Ok(i), true) => {
-                self.0.remove(i);
-            }
-            (Ok(i), false) => self.0[i].1 = value,
-            (Err(_), true) => {}
-            (Err(i), false) => self.0.insert(i, (name, value)),
+    pub fn insert(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if value.is_empty() {
+            self.remove(name);
+        } else {
+            self.0 = self.0.with(name, value);
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let i = self.position(name).ok()?;
-        Some(self.0.remove(i).1)
+        let old = self.get(name)?.to_string();
+        self.0 = self.0.filter(|k, _| k != name);
+        Some(old)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_ {
+        self.0.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -63,24 +58,12 @@ impl Labels {
 
     /// Only the named labels (those present).
     pub fn keep(&self, names: &[String]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(k, _)| names.iter().any(|n| n == k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Labels(self.0.filter(|k, _| names.iter().any(|n| n == k)))
     }
 
     /// All labels but the named ones.
     pub fn drop_names(&self, names: &[String]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(k, _)| !names.iter().any(|n| n == k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Labels(self.0.filter(|k, _| !names.iter().any(|n| n == k)))
     }
 
     /// A stable fingerprint of the whole set.
@@ -91,7 +74,7 @@ impl Labels {
         const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
         let mut h = OFFSET;
-        for (k, v) in &self.0 {
+        for (k, v) in self.iter() {
             for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xff]) {
                 h = (h ^ u64::from(b)).wrapping_mul(PRIME);
             }
@@ -100,14 +83,12 @@ impl Labels {
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
+/// Of a name given twice the last value counts; an empty value is no label.
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Labels {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {
-        let mut l = Labels::new();
-        for (k, v) in iter {
-            l.insert(k, v);
-        }
-        l.0.shrink_to_fit();
-        l
+        let pairs: Vec<(K, V)> = iter.into_iter().collect();
+        let all = SortedPairs::from_pairs(pairs);
+        Labels(all.filter(|_, v| !v.is_empty()))
     }
 }
 
@@ -128,7 +109,7 @@ impl<'de> Deserialize<'de> for Labels {
 impl std::fmt::Display for Labels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("{")?;
-        for (i, (k, v)) in self.0.iter().enumerate() {
+        for (i, (k, v)) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

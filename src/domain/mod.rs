@@ -11,12 +11,13 @@ pub mod duration;
 pub mod error_class;
 pub mod labels;
 pub mod matcher;
+pub mod pairs;
 pub mod secret;
 pub mod severity;
 pub mod silence;
 pub mod ticket;
 
-pub use alert::{Alert, AlertState};
+pub use alert::{Alert, AlertState, Annotations};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{format_duration, parse_duration};
 pub use error_class::ErrorClass;

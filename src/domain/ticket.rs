@@ -270,13 +270,19 @@ pub struct KeyedAlerts<'a> {
 }
 
 /// Splits a notification's alerts by dedup key, keeping first-seen order.
-pub fn by_dedup_key<'a>(alerts: &'a [Alert], dedup_by: &[String]) -> Vec<KeyedAlerts<'a>> {
+/// Linear in the alerts (a giant group's keys are looked up, not scanned).
+pub fn by_dedup_key<'a>(
+    alerts: impl IntoIterator<Item = &'a Alert>,
+    dedup_by: &[String],
+) -> Vec<KeyedAlerts<'a>> {
     let mut out: Vec<KeyedAlerts<'a>> = Vec::new();
+    let mut index: std::collections::HashMap<DedupKey, usize> = Default::default();
     for a in alerts {
         let key = DedupKey::from_labels(&a.labels, dedup_by);
-        let idx = match out.iter().position(|k| k.key == key) {
-            Some(i) => i,
+        let idx = match index.get(&key) {
+            Some(&i) => i,
             None => {
+                index.insert(key.clone(), out.len());
                 out.push(KeyedAlerts {
                     key,
                     firing: vec![],
@@ -303,7 +309,6 @@ pub fn occurrence_key(alert: &Alert) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn alert(name: &str, provider: &str, resolved: bool) -> Alert {
         Alert {
@@ -314,7 +319,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
-            annotations: BTreeMap::from([("summary".to_string(), "auth failing".to_string())]),
+            annotations: [("summary", "auth failing")].into_iter().collect(),
             starts_at_ms: 1_000,
             ends_at_ms: resolved.then_some(2_000),
             value: Some(1.0),

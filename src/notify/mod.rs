@@ -16,6 +16,7 @@ pub mod slack;
 pub mod webhook;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,25 +31,104 @@ pub struct Notification {
     #[serde(default)]
     pub group_key: String,
     pub group_labels: Labels,
-    pub alerts: Vec<Alert>,
+    /// Shared with the group that flushed them: a flush copies no alert.
+    pub alerts: Vec<Arc<Alert>>,
     /// Ticket id per alert, when a ticket config of the same receiver ticketed it.
     pub tickets: BTreeMap<Fingerprint, String>,
     /// Base of links (runbooks, tickets).
     pub public_url: String,
+    /// Alerts of the group left out of `alerts` (see [`Notification::listing_at_most`]).
+    #[serde(default, skip_serializing_if = "Omitted::is_none")]
+    pub omitted: Omitted,
+}
+
+/// How many firing and resolved alerts a notification counts but does not list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Omitted {
+    pub firing: usize,
+    pub resolved: usize,
+}
+
+impl Omitted {
+    pub fn is_none(&self) -> bool {
+        self.total() == 0
+    }
+
+    pub fn total(&self) -> usize {
+        self.firing + self.resolved
+    }
 }
 
 impl Notification {
     pub fn firing(&self) -> impl Iterator<Item = &Alert> {
-        self.alerts.iter().filter(|a| !a.is_resolved())
+        self.alerts
+            .iter()
+            .map(Arc::as_ref)
+            .filter(|a| !a.is_resolved())
     }
 
     pub fn resolved(&self) -> impl Iterator<Item = &Alert> {
-        self.alerts.iter().filter(|a| a.is_resolved())
+        self.alerts
+            .iter()
+            .map(Arc::as_ref)
+            .filter(|a| a.is_resolved())
+    }
+
+    /// Firing alerts in the group, listed or not.
+    pub fn firing_count(&self) -> usize {
+        self.firing().count() + self.omitted.firing
+    }
+
+    /// The notification an integration stores and sends: at most `max` firing and `max`
+    /// resolved alerts listed (in the group's order), the rest only counted in `omitted`.
+    /// A million-alert group so costs each outbox row and each message a bounded size (Slack
+    /// shows under 50 alerts, an SMTP server refuses a message of hundreds of megabytes);
+    /// `max` 0 lists every alert.
+    pub fn listing_at_most(&self, max: usize) -> Notification {
+        let (firing, resolved) = (self.firing().count(), self.resolved().count());
+        if max == 0 || (firing <= max && resolved <= max) {
+            return self.clone();
+        }
+        let mut listed = Notification {
+            alerts: Vec::with_capacity(firing.min(max) + resolved.min(max)),
+            omitted: Omitted {
+                firing: self.omitted.firing + firing.saturating_sub(max),
+                resolved: self.omitted.resolved + resolved.saturating_sub(max),
+            },
+            ..Notification::clone_without_alerts(self)
+        };
+        let (mut f, mut r) = (0, 0);
+        for a in &self.alerts {
+            let n = if a.is_resolved() { &mut r } else { &mut f };
+            if *n < max {
+                *n += 1;
+                listed.alerts.push(Arc::clone(a));
+            }
+        }
+        for a in &listed.alerts {
+            let fp = a.fingerprint();
+            if let Some(id) = self.tickets.get(&fp) {
+                listed.tickets.insert(fp, id.clone());
+            }
+        }
+        listed
+    }
+
+    fn clone_without_alerts(&self) -> Notification {
+        Notification {
+            receiver: self.receiver.clone(),
+            group_key: self.group_key.clone(),
+            group_labels: self.group_labels.clone(),
+            alerts: Vec::new(),
+            tickets: BTreeMap::new(),
+            public_url: self.public_url.clone(),
+            omitted: self.omitted,
+        }
     }
 
     /// `firing` while any alert fires, else `resolved`.
     pub fn status(&self) -> &'static str {
-        if self.firing().next().is_some() {
+        if self.firing_count() > 0 {
             "firing"
         } else {
             "resolved"
@@ -80,6 +160,10 @@ impl Notification {
             .unwrap_or_default()
     }
 }
+
+/// Alerts a message lists unless its integration says otherwise: an email of 1,000 alerts is
+/// about 1 MB, under the 10–25 MB most SMTP servers accept.
+pub const DEFAULT_MAX_LISTED: usize = 1_000;
 
 /// Why a delivery attempt failed: the fixed set used as the `reason` metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +221,11 @@ pub trait Notifier: Send + Sync {
     fn integration(&self) -> &'static str;
     /// Whether notifications with only resolved alerts go out.
     fn send_resolved(&self) -> bool;
+    /// The most firing (and resolved) alerts one message lists; the rest are counted
+    /// ([`Notification::listing_at_most`]). 0: all.
+    fn max_listed(&self) -> usize {
+        DEFAULT_MAX_LISTED
+    }
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError>;
 }
 
@@ -148,7 +237,7 @@ mod tests {
     fn notifications_round_trip_through_json_with_their_tickets() {
         let alert = Alert {
             labels: [("alertname", "A")].into_iter().collect(),
-            annotations: BTreeMap::new(),
+            annotations: Default::default(),
             starts_at_ms: 5,
             ends_at_ms: Some(9),
             value: Some(1.5),
@@ -159,8 +248,9 @@ mod tests {
             group_key: "{}:{}".into(),
             group_labels: Labels::new(),
             tickets: BTreeMap::from([(alert.fingerprint(), "t-1".to_string())]),
-            alerts: vec![alert],
+            alerts: vec![alert.into()],
             public_url: "http://x".into(),
+            omitted: Default::default(),
         };
         let back: Notification = serde_json::from_str(&serde_json::to_string(&n).unwrap()).unwrap();
         assert_eq!(back.alerts, n.alerts);
@@ -170,5 +260,66 @@ mod tests {
         );
         assert_eq!(back.status(), "resolved");
         assert!(!FailureReason::AuthError.retryable() && FailureReason::Timeout.retryable());
+    }
+
+    #[test]
+    fn a_giant_group_lists_a_bounded_share_and_counts_the_rest() {
+        let alert = |i: usize, resolved: bool| {
+            Arc::new(Alert {
+                labels: [("alertname", "A".to_string()), ("i", i.to_string())]
+                    .into_iter()
+                    .collect(),
+                annotations: Default::default(),
+                starts_at_ms: 0,
+                ends_at_ms: resolved.then_some(1),
+                value: None,
+                generator_url: String::new(),
+            })
+        };
+        let alerts: Vec<Arc<Alert>> = (0..10).map(|i| alert(i, i % 5 == 0)).collect();
+        let n = Notification {
+            receiver: "r".into(),
+            group_key: "{}:{}".into(),
+            group_labels: Labels::new(),
+            tickets: alerts
+                .iter()
+                .map(|a| (a.fingerprint(), format!("t-{}", a.labels.value("i"))))
+                .collect(),
+            alerts,
+            public_url: "http://x".into(),
+            omitted: Default::default(),
+        };
+        // 8 firing and 2 resolved; at most 3 of each are listed, in the group's order.
+        let listed = n.listing_at_most(3);
+        let shown: Vec<&str> = listed.alerts.iter().map(|a| a.labels.value("i")).collect();
+        assert_eq!(shown, ["0", "1", "2", "3", "5"]);
+        assert_eq!(
+            listed.omitted,
+            Omitted {
+                firing: 5,
+                resolved: 0
+            }
+        );
+        assert_eq!((listed.firing_count(), listed.status()), (8, "firing"));
+        assert_eq!(listed.tickets.len(), 5, "only the listed alerts' tickets");
+        // Listing again counts what was already left out; 0 and a big enough bound keep all.
+        assert_eq!(
+            listed.listing_at_most(1).omitted,
+            Omitted {
+                firing: 7,
+                resolved: 1
+            }
+        );
+        assert_eq!(n.listing_at_most(0).alerts.len(), 10);
+        assert_eq!(n.listing_at_most(8).omitted, Omitted::default());
+        // What is left out survives the outbox's JSON.
+        let back: Notification =
+            serde_json::from_str(&serde_json::to_string(&listed).unwrap()).unwrap();
+        assert_eq!(back.omitted, listed.omitted);
+        assert!(
+            render::text(&back)
+                .contains("… and 5 more alerts (5 firing, 0 resolved): http://x/api/v1/alerts")
+        );
+        assert!(render::title(&back).starts_with("[FIRING:8]"));
     }
 }

@@ -27,7 +27,7 @@ pub fn subject(n: &Notification) -> String {
 }
 
 pub fn title(n: &Notification) -> String {
-    let firing = n.firing().count();
+    let firing = n.firing_count();
     let head = if firing > 0 {
         format!("[FIRING:{firing}]")
     } else {
@@ -106,6 +106,9 @@ pub fn text(n: &Notification) -> String {
             out.push_str(&format!("  {k}: {v}\n"));
         }
     }
+    if let Some(more) = omitted_line(n) {
+        out.push_str(&format!("\n{more}\n"));
+    }
     out
 }
 
@@ -177,8 +180,26 @@ pub fn html(n: &Notification) -> String {
         }
         out.push_str("</table>");
     }
+    if let Some(more) = omitted_line(n) {
+        out.push_str(&format!("<p>{}</p>", escape_html(&more)));
+    }
     out.push_str("</body></html>");
     out
+}
+
+/// "… and 12 more alerts (7 firing, 5 resolved): <all alerts>", when the notification lists
+/// only part of its group ([`Notification::listing_at_most`]).
+pub fn omitted_line(n: &Notification) -> Option<String> {
+    let o = n.omitted;
+    (!o.is_none()).then(|| {
+        format!(
+            "… and {} more alerts ({} firing, {} resolved): {}/api/v1/alerts",
+            o.total(),
+            o.firing,
+            o.resolved,
+            n.public_url
+        )
+    })
 }
 
 #[cfg(test)]
@@ -196,16 +217,12 @@ mod tests {
             ]
             .into_iter()
             .collect(),
-            annotations: BTreeMap::from([
-                (
-                    "summary".to_string(),
-                    "cdk & co rejects <credentials>".to_string(),
-                ),
-                (
-                    "runbook_url".to_string(),
-                    "http://h/api/v1/runbooks/provider-auth".to_string(),
-                ),
-            ]),
+            annotations: [
+                ("summary", "cdk & co rejects <credentials>"),
+                ("runbook_url", "http://h/api/v1/runbooks/provider-auth"),
+            ]
+            .into_iter()
+            .collect(),
             starts_at_ms: 0,
             ends_at_ms: resolved.then_some(90_000),
             value: Some(3.0),
@@ -219,9 +236,10 @@ mod tests {
             group_labels: [("alertname", "ProviderAuthFailing"), ("provider", "<cdk>")]
                 .into_iter()
                 .collect::<Labels>(),
-            alerts: vec![alert],
+            alerts: vec![alert.into()],
             tickets,
             public_url: "http://h".into(),
+            omitted: Default::default(),
         }
     }
 

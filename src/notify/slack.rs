@@ -147,8 +147,8 @@ impl SlackNotifier {
         let sections = mrkdwn_sections(n);
         // Header, sections, context: one section fewer when the rest is summarised.
         let room = MAX_BLOCKS - 2;
-        let shown = if sections.len() > room {
-            room - 1
+        let shown = if sections.len() > room || !n.omitted.is_none() {
+            sections.len().min(room - 1)
         } else {
             sections.len()
         };
@@ -161,12 +161,12 @@ impl SlackNotifier {
                     .into(),
             );
         }
-        if shown < sections.len() {
+        let more = sections.len() - shown + n.omitted.total();
+        if more > 0 {
             blocks.push(
                 SlackSectionBlock::new()
                     .with_text(md!(format!(
-                        "… and {} more: <{}/api/v1/alerts|all alerts>",
-                        sections.len() - shown,
+                        "… and {more} more: <{}/api/v1/alerts|all alerts>",
                         n.public_url
                     )))
                     .into(),
@@ -272,6 +272,11 @@ impl Notifier for SlackNotifier {
         self.config.send_resolved
     }
 
+    /// A message shows under [`MAX_BLOCKS`] alerts; the rest are counted.
+    fn max_listed(&self) -> usize {
+        MAX_BLOCKS
+    }
+
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let content = Self::content(n);
         let result = match &self.config.target {
@@ -322,6 +327,7 @@ mod tests {
                 value: None,
                 generator_url: String::new(),
             })
+            .map(std::sync::Arc::new)
             .collect();
         Notification {
             receiver: "oncall".into(),
@@ -330,6 +336,7 @@ mod tests {
             alerts,
             tickets: Default::default(),
             public_url: "http://sw".into(),
+            omitted: Default::default(),
         }
     }
 

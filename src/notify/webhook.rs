@@ -1,8 +1,6 @@
 //! Webhooks: Alertmanager's v4 JSON payload, field for field, POSTed to the configured URL, with
 //! an `X-Syncwatch-Signature: sha256=<hex HMAC-SHA256 of the body>` header when a secret is set.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -11,7 +9,7 @@ use sha2::Sha256;
 use super::{FailureReason, Notification, Notifier, NotifyError};
 use crate::alerting::config::WebhookConfig;
 use crate::domain::clock::rfc3339;
-use crate::domain::{Alert, Labels};
+use crate::domain::{Alert, Annotations, Labels};
 use crate::providers::classify::parse_retry_after;
 
 /// Go's zero time, which Alertmanager sends as `endsAt` of firing alerts.
@@ -27,7 +25,7 @@ pub struct Payload {
     pub receiver: String,
     pub group_labels: Labels,
     pub common_labels: Labels,
-    pub common_annotations: BTreeMap<String, String>,
+    pub common_annotations: Annotations,
     #[serde(rename = "externalURL")]
     pub external_url: String,
     pub alerts: Vec<PayloadAlert>,
@@ -38,7 +36,7 @@ pub struct Payload {
 pub struct PayloadAlert {
     pub status: &'static str,
     pub labels: Labels,
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Annotations,
     pub starts_at: String,
     pub ends_at: String,
     #[serde(rename = "generatorURL")]
@@ -61,9 +59,12 @@ fn common<'a>(maps: impl Iterator<Item = Vec<(&'a str, &'a str)>>) -> Vec<(Strin
     out
 }
 
+/// The most alerts a payload lists when `max_alerts` is 0 (about 4 MB of JSON).
+pub const MAX_PAYLOAD_ALERTS: usize = 10_000;
+
 /// The v4 payload of a notification; `max_alerts` 0 keeps every alert.
 pub fn payload(n: &Notification, max_alerts: usize) -> Payload {
-    let alerts: Vec<&Alert> = n.alerts.iter().collect();
+    let alerts: Vec<&Alert> = n.alerts.iter().map(AsRef::as_ref).collect();
     let kept = if max_alerts > 0 {
         alerts.len().min(max_alerts)
     } else {
@@ -72,18 +73,14 @@ pub fn payload(n: &Notification, max_alerts: usize) -> Payload {
     let common_labels: Labels = common(alerts.iter().map(|a| a.labels.iter().collect()))
         .into_iter()
         .collect();
-    let common_annotations: BTreeMap<String, String> = common(alerts.iter().map(|a| {
-        a.annotations
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }))
-    .into_iter()
-    .collect();
+    let common_annotations: Annotations =
+        common(alerts.iter().map(|a| a.annotations.iter().collect()))
+            .into_iter()
+            .collect();
     Payload {
         version: "4",
         group_key: n.group_key.clone(),
-        truncated_alerts: alerts.len() - kept,
+        truncated_alerts: alerts.len() - kept + n.omitted.total(),
         status: n.status(),
         receiver: n.receiver.clone(),
         group_labels: n.group_labels.clone(),
@@ -140,6 +137,17 @@ impl Notifier for WebhookNotifier {
 
     fn send_resolved(&self) -> bool {
         self.config.send_resolved
+    }
+
+    /// `max_alerts` when set. Otherwise Alertmanager sends every alert, however many; here a
+    /// group past [`MAX_PAYLOAD_ALERTS`] is cut there and the rest counted in
+    /// `truncatedAlerts`, as `max_alerts` does (a payload stays a few MB, which receivers
+    /// behind a proxy's default body limit still take).
+    fn max_listed(&self) -> usize {
+        match self.config.max_alerts {
+            0 => MAX_PAYLOAD_ALERTS,
+            n => n,
+        }
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
@@ -199,6 +207,7 @@ impl Notifier for WebhookNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn alert(provider: &str, resolved: bool) -> Alert {
         Alert {
@@ -209,7 +218,9 @@ mod tests {
             ]
             .into_iter()
             .collect(),
-            annotations: BTreeMap::from([("summary".to_string(), format!("{provider} fails"))]),
+            annotations: [("summary", format!("{provider} fails"))]
+                .into_iter()
+                .collect(),
             starts_at_ms: 1_795_000_000_000,
             ends_at_ms: resolved.then_some(1_795_000_060_000),
             value: Some(1.0),
@@ -222,9 +233,10 @@ mod tests {
             receiver: "oncall".into(),
             group_key: "{0}:{alertname=\"ProviderAuthFailing\"}".into(),
             group_labels: [("alertname", "ProviderAuthFailing")].into_iter().collect(),
-            alerts,
+            alerts: alerts.into_iter().map(std::sync::Arc::new).collect(),
             tickets: BTreeMap::new(),
             public_url: "http://h".into(),
+            omitted: Default::default(),
         }
     }
 

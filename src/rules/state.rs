@@ -31,7 +31,7 @@ impl ActiveAlert {
     pub fn to_alert(&self, resolved_at_ms: Option<i64>, generator_url: &str) -> Alert {
         Alert {
             labels: self.labels.clone(),
-            annotations: self.annotations.clone(),
+            annotations: self.annotations.iter().collect(),
             starts_at_ms: self.active_at_ms,
             ends_at_ms: resolved_at_ms,
             value: Some(self.value),

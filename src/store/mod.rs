@@ -8,7 +8,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::domain::ticket::{Priority, RunbookRef, Ticket, TicketStatus, Tier};
-use crate::domain::{ErrorClass, Labels, Severity};
+use crate::domain::{ErrorClass, Fingerprint, Labels, Severity};
 
 mod outbox;
 pub use outbox::{OutboxClaim, OutboxRow};
@@ -71,6 +71,11 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where the API's reads go (listing and reading tickets, sync runs, dead letters). On
+    /// SQLite its own read-only connections: in WAL mode a reader never waits for the writer,
+    /// so a long write (a million-alert group's flush) does not hold up the API. On PostgreSQL
+    /// the same pool.
+    reader: AnyPool,
     /// SQLite rather than PostgreSQL: long statements use anonymous `?` parameters there, since
     /// SQLite looks each numbered one up by name (quadratic in their number).
     sqlite: bool,
@@ -160,6 +165,9 @@ pub struct StoredRecord {
     pub payload: String,
 }
 
+/// Read-only SQLite connections for the API's reads (see [`Store`]).
+const READERS: u32 = 4;
+
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -207,13 +215,35 @@ impl Store {
         }
         let pool = options.connect(&url).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, sqlite })
+        let reader = if sqlite {
+            AnyPoolOptions::new()
+                .max_connections(READERS)
+                .acquire_timeout(std::time::Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA query_only = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?
+        } else {
+            pool.clone()
+        };
+        Ok(Self {
+            pool,
+            reader,
+            sqlite,
+        })
     }
 
     /// Closes the pool: new statements fail, and this waits for the connections in use to come
     /// back (shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.reader.close().await;
     }
 
     /// Whether the database answers within 2 s.
@@ -254,7 +284,7 @@ impl Store {
     pub async fn get_ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
         let row = sqlx::query("SELECT * FROM tickets WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.map(|r| ticket_from_row(&r)).transpose()
     }
@@ -423,7 +453,7 @@ impl Store {
                 Bind::Int(i) => q.bind(i),
             };
         }
-        Ok(q.fetch_all(&self.pool).await?)
+        Ok(q.fetch_all(&self.reader).await?)
     }
 
     pub async fn list_tickets(&self, f: &TicketFilter) -> Result<TicketPage, StoreError> {
@@ -535,7 +565,7 @@ impl Store {
         .bind(at)
         .bind(id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let cursors = |s: Option<String>| -> Result<BTreeMap<String, String>, StoreError> {
             match s {
@@ -895,7 +925,7 @@ impl Store {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM dlq WHERE pipeline = $1 AND stage = $2")
             .bind(pipeline)
             .bind(stage)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok(row.try_get::<i64, _>("n")?)
     }
@@ -991,9 +1021,34 @@ impl Store {
 pub struct NotificationLogEntry {
     pub group_key: String,
     pub receiver: String,
-    /// Fingerprints (hex) of the firing alerts in that notification.
-    pub firing: Vec<String>,
+    /// The firing alerts in that notification (stored as a JSON array of their hex
+    /// fingerprints).
+    pub firing: Vec<Fingerprint>,
     pub sent_at_ms: i64,
+}
+
+/// Fingerprints as a JSON array of their hex forms (`["00000000000000aa", …]`), written
+/// directly: a million-alert group's entry is 19 bytes an alert with no intermediate strings.
+pub(crate) fn fingerprints_json(fps: &[Fingerprint]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + fps.len() * 19);
+    out.push('[');
+    for (i, fp) in fps.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{fp}\"");
+    }
+    out.push(']');
+    out
+}
+
+/// Reads what [`fingerprints_json`] wrote.
+fn parse_fingerprints(json: &str) -> Result<Vec<Fingerprint>, String> {
+    let hex: Vec<&str> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    hex.into_iter()
+        .map(|h| Fingerprint::parse(h).ok_or_else(|| format!("{h:?} is not a fingerprint")))
+        .collect()
 }
 
 impl Store {
@@ -1015,7 +1070,7 @@ impl Store {
                 Ok(NotificationLogEntry {
                     group_key: r.try_get("group_key")?,
                     receiver: r.try_get("receiver")?,
-                    firing: serde_json::from_str(&firing).map_err(|e| {
+                    firing: parse_fingerprints(&firing).map_err(|e| {
                         StoreError::Corrupt(format!("notification_log.firing: {e}"))
                     })?,
                     sent_at_ms: r.try_get("sent_at")?,

@@ -84,8 +84,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if !log.firing.is_empty() {
-            let firing = serde_json::to_string(&log.firing)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let firing = super::fingerprints_json(&log.firing);
             sqlx::query("INSERT INTO notification_log (group_key, receiver, firing, sent_at) VALUES ($1, $2, $3, $4)")
                 .bind(&log.group_key)
                 .bind(&log.receiver)

@@ -21,7 +21,7 @@ use crate::telemetry::Metrics;
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<BTreeMap<Fingerprint, String>, StoreError>")]
 pub struct TicketAlerts {
-    pub alerts: Vec<Alert>,
+    pub alerts: Vec<Arc<Alert>>,
     pub policy: TicketPolicy,
 }
 
@@ -73,7 +73,7 @@ struct Work {
 impl Work {
     async fn run(self, msg: TicketAlerts) -> Result<BTreeMap<Fingerprint, String>, StoreError> {
         let mut out = BTreeMap::new();
-        for keyed in by_dedup_key(&msg.alerts, &msg.policy.dedup_by) {
+        for keyed in by_dedup_key(msg.alerts.iter().map(AsRef::as_ref), &msg.policy.dedup_by) {
             let key = keyed.key.as_str();
             if let Some(first) = keyed.firing.first() {
                 let id = self.open(key, first, &msg.policy).await?;

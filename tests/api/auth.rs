@@ -3,8 +3,6 @@
 //! right scope (or `admin`); `/healthz` and `/readyz` stay open, `/metrics` follows
 //! `api.metrics_auth`.
 
-use std::collections::BTreeMap;
-
 use sha2::{Digest, Sha256};
 use syncwatch::api::auth::{Access, ROUTES};
 use syncwatch::config::SCOPES;
@@ -151,7 +149,7 @@ async fn the_runbook_lookup_shows_similar_tickets_only_to_who_may_read_tickets()
         labels: [("alertname", "ProviderAuthFailing"), ("provider", "cdk")]
             .into_iter()
             .collect(),
-        annotations: BTreeMap::new(),
+        annotations: Default::default(),
         starts_at_ms: 1_000,
         ends_at_ms: None,
         value: None,

@@ -101,6 +101,8 @@ impl FakeSlack {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                // A giant group's webhook payload is a few MB.
+                .app_data(web::PayloadConfig::new(32 << 20))
                 // A generic webhook receiver (Alertmanager webhook_configs).
                 .route(
                     "/hook",

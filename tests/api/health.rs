@@ -78,4 +78,38 @@ async fn unknown_paths_and_bad_bodies_get_json_errors() {
     assert_eq!(r.status().as_u16(), 413);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");
+
+    // Long URLs: under the HTTP layer's 64 KiB URI limit syncwatch answers (JSON); past it the
+    // HTTP layer refuses the request (400, then 431 past a 128 KiB head) and serves the next.
+    // (Sent raw: an HTTP client refuses to build such a URI.)
+    let long = |n: usize| format!("/api/v1/nope?q={}", "x".repeat(n));
+    let (status, body) = raw_get(&app.address, &long(60 * 1024)).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("\"not_found\""), "{body:.200}");
+    assert_eq!(raw_get(&app.address, &long(100 * 1024)).await.0, 400);
+    assert_eq!(raw_get(&app.address, &long(200 * 1024)).await.0, 431);
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+}
+
+/// `GET path` over a plain TCP connection: the status and the body.
+async fn raw_get(address: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    // The server may answer and close before it has read the whole request.
+    let _ = conn.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {answer:.200}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
 }

@@ -210,6 +210,49 @@ async fn a_group_too_big_for_one_slack_message_is_summarised_and_delivered() {
 }
 
 #[actix_web::test]
+async fn a_giant_group_sends_a_bounded_message_that_counts_every_alert() {
+    let app = spawn_app_with(Options {
+        providers: Vec::new(),
+        extra_integrations:
+            "    webhook_configs:\n      - url: http://127.0.0.1:{slack}/hook\n        max_alerts: 100\n"
+                .into(),
+        ..Options::default()
+    })
+    .await;
+    // One group of 250 firing alerts (one post, so one flush): past the webhook's `max_alerts`
+    // and Slack's 50. (Without `max_alerts` a webhook lists up to 10,000 the same way.)
+    let alerts: Vec<serde_json::Value> = (0..250)
+        .map(|n| json!({"labels": {"alertname": "DealerFeedDown", "provider": "cdk", "connection": format!("dealer-{n:05}"), "severity": "critical"}}))
+        .collect();
+    app.post_alerts(&json!(alerts)).await;
+    let hook = wait_for("the webhook", WAIT, || async {
+        app.slack.calls().into_iter().find(|c| c.method == "hook")
+    })
+    .await;
+    assert_eq!(hook.body["alerts"].as_array().unwrap().len(), 100);
+    assert_eq!(hook.body["truncatedAlerts"], 150);
+    assert_eq!(hook.body["commonLabels"]["alertname"], "DealerFeedDown");
+    let slack = wait_for("the Slack message", WAIT, || async {
+        app.slack.delivered("DealerFeedDown").into_iter().next()
+    })
+    .await;
+    let blocks = slack.body["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 50);
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[FIRING:250]"),
+        "the title counts every alert: {}",
+        blocks[0]
+    );
+    // 50 listed, 47 shown; 3 + the 200 left out of the listing.
+    let summary = blocks[48]["text"]["text"].as_str().unwrap();
+    assert!(summary.starts_with("… and 203 more"), "{summary}");
+    assert!(slack.raw.len() < 100_000, "{} bytes", slack.raw.len());
+}
+
+#[actix_web::test]
 async fn a_notification_pending_across_a_restart_is_delivered_once_after_it() {
     let mut app = spawn_app_with(Options::default()).await;
     app.slack.fail_next(usize::MAX);

@@ -335,7 +335,7 @@ fn notification(group: &str, resolved: bool) -> Notification {
         labels: [("alertname", "SyncFailing"), ("group", group)]
             .into_iter()
             .collect(),
-        annotations: BTreeMap::new(),
+        annotations: Default::default(),
         starts_at_ms: 1,
         ends_at_ms: resolved.then_some(2),
         value: None,
@@ -345,9 +345,10 @@ fn notification(group: &str, resolved: bool) -> Notification {
         receiver: "oncall".into(),
         group_key: group.into(),
         group_labels: Default::default(),
-        alerts: vec![alert],
+        alerts: vec![alert.into()],
         tickets: BTreeMap::new(),
         public_url: "http://syncwatch.test".into(),
+        omitted: Default::default(),
     }
 }
 

@@ -1,7 +1,5 @@
 //! Store contract tests, run against SQLite and (when reachable) PostgreSQL.
 
-use std::collections::BTreeMap;
-
 use syncwatch::domain::Alert;
 use syncwatch::domain::ticket::{DedupKey, TicketPolicy, TicketStatus, new_ticket};
 use syncwatch::store::{Store, StoreError, TicketFilter, new_id};
@@ -32,7 +30,7 @@ fn alert(provider: &str) -> Alert {
         ]
         .into_iter()
         .collect(),
-        annotations: BTreeMap::new(),
+        annotations: Default::default(),
         starts_at_ms: 1_000,
         ends_at_ms: None,
         value: Some(1.0),
@@ -177,6 +175,7 @@ async fn postgres_pages_tickets() {
 }
 
 async fn a_flush_stores_its_rows_and_log_entry_together(store: &Store) {
+    use syncwatch::domain::Fingerprint;
     use syncwatch::store::{NotificationLogEntry, OutboxRow};
     let row = |id: &str| OutboxRow {
         id: id.into(),
@@ -192,7 +191,10 @@ async fn a_flush_stores_its_rows_and_log_entry_together(store: &Store) {
     let entry = |firing: &[&str], at: i64| NotificationLogEntry {
         group_key: "{0}:{provider=\"cdk\"}".into(),
         receiver: "oncall".into(),
-        firing: firing.iter().map(|s| s.to_string()).collect(),
+        firing: firing
+            .iter()
+            .map(|s| Fingerprint::parse(s).unwrap())
+            .collect(),
         sent_at_ms: at,
     };
     let both = entry(&["00000000000000aa", "00000000000000bb"], 10);
