@@ -935,7 +935,13 @@ async fn a_slack_429_is_waited_out_for_its_retry_after_and_the_message_sent_once
         );
     }
     assert_eq!(sent.body, calls[0].body, "the same message is retried");
-    let m = app.metrics().await;
+    // Slack answered before the outbox recorded the delivery: wait for the count.
+    let m = wait_for("the delivery counted", WAIT, || async {
+        let m = app.metrics().await;
+        m.contains(r#"syncwatch_notifications_total{integration="slack"} 1"#)
+            .then_some(m)
+    })
+    .await;
     assert!(
         m.contains(
             r#"syncwatch_notifications_failed_total{integration="slack",reason="rateLimited"} 2"#
