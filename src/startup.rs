@@ -434,6 +434,8 @@ impl Application {
                         Ok(res)
                     }
                 })
+                // A POST with an Idempotency-Key answered once (after the token is checked).
+                .wrap(actix_web::middleware::from_fn(api::idempotency::replay))
                 // Every route's token and scope, before the route (and its body) is read.
                 .wrap(actix_web::middleware::from_fn(api::auth::authorize))
                 .app_data(state.clone())

@@ -37,6 +37,26 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v2/status", Access::Scope("status:read")),
     ("GET", "/api/v1/tickets", Access::Scope("tickets:read")),
     ("GET", "/api/v1/tickets/{id}", Access::Scope("tickets:read")),
+    (
+        "PATCH",
+        "/api/v1/tickets/{id}",
+        Access::Scope("tickets:write"),
+    ),
+    (
+        "GET",
+        "/api/v1/tickets/{id}/events",
+        Access::Scope("tickets:read"),
+    ),
+    (
+        "POST",
+        "/api/v1/tickets/{id}/comments",
+        Access::Scope("tickets:write"),
+    ),
+    (
+        "GET",
+        "/api/v1/tickets/{id}/comments",
+        Access::Scope("tickets:read"),
+    ),
     ("GET", "/api/v1/providers", Access::Scope("providers:read")),
     (
         "GET",
@@ -152,6 +172,17 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Who a change is recorded as made by: the name of the request's token, or `anonymous`
+/// when no tokens are configured (or the token is unknown, which [`require`] refuses first).
+pub fn actor(req: &HttpRequest, state: &AppState) -> String {
+    bearer(req)
+        .and_then(|token| {
+            let hash = hex::encode(Sha256::digest(token.trim().as_bytes()));
+            state.tokens.iter().find(|t| t.token_sha256 == hash)
+        })
+        .map_or_else(|| "anonymous".to_string(), |t| t.name.clone())
 }
 
 /// Checks a token given some other way (a form field) for `scope`.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dlq;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod providers;
 pub mod runbooks;
 pub mod silence_page;
@@ -172,6 +173,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/alerts", web::get().to(alerts::list))
     .route("/api/v1/tickets", web::get().to(tickets::list))
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
+    .route("/api/v1/tickets/{id}", web::patch().to(tickets::patch))
+    .route(
+        "/api/v1/tickets/{id}/events",
+        web::get().to(tickets::events),
+    )
+    .route(
+        "/api/v1/tickets/{id}/comments",
+        web::post().to(tickets::comment),
+    )
+    .route(
+        "/api/v1/tickets/{id}/comments",
+        web::get().to(tickets::comments),
+    )
     .route("/api/v1/providers", web::get().to(providers::list))
     .route("/api/v1/events", web::post().to(events::post))
     .route("/api/v1/dlq", web::get().to(dlq::list))

@@ -1,15 +1,19 @@
-//! `GET /api/v1/tickets` (filters, newest first, cursor pagination) and `GET /api/v1/tickets/{id}`.
+//! `GET /api/v1/tickets` (filters, newest first, cursor pagination), `GET /api/v1/tickets/{id}`
+//! (with its strong `ETag`), `PATCH /api/v1/tickets/{id}` (a JSON merge patch, RFC 7396, made
+//! against the ETag given in `If-Match`, RFC 9110 §13.1.1) and `GET /api/v1/tickets/{id}/events`
+//! (its history).
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
-use crate::domain::ticket::TicketStatus;
+use crate::domain::ticket::{ChangeError, Priority, TicketChange, TicketStatus, Tier};
 use crate::domain::ticket::{RunbookRef, Ticket};
 use crate::domain::{Labels, Severity};
-use crate::store::{TicketFilter, parse_cursor};
+use crate::store::{TicketFilter, TicketUpdate, parse_cursor};
 
 /// The ticket as clients see it (DESIGN §7).
 #[derive(Serialize)]
@@ -35,6 +39,8 @@ pub struct TicketView {
     resolved_at: Option<String>,
     closed_at: Option<String>,
     updated_at: String,
+    resolution: Option<String>,
+    resolved_by: Option<String>,
 }
 
 impl TicketView {
@@ -61,8 +67,22 @@ impl TicketView {
             resolved_at: t.resolved_at_ms.map(rfc3339),
             closed_at: t.closed_at_ms.map(rfc3339),
             updated_at: rfc3339(t.updated_at_ms),
+            resolution: t.resolution,
+            resolved_by: t.resolved_by,
         }
     }
+}
+
+/// The ticket's strong ETag: its version, quoted.
+fn etag(t: &Ticket) -> String {
+    format!("\"{}\"", t.version)
+}
+
+/// The ticket with its ETag.
+fn with_etag(status: StatusCode, t: Ticket, public_url: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(&t)))
+        .json(TicketView::new(t, public_url))
 }
 
 #[derive(Deserialize)]
@@ -171,7 +191,282 @@ pub async fn get(
         .await
         .map_err(ApiError::internal)?
     {
-        Some(t) => Ok(HttpResponse::Ok().json(TicketView::new(t, &state.public_url))),
+        Some(t) => Ok(with_etag(StatusCode::OK, t, &state.public_url)),
         None => Err(ApiError::not_found(format!("no ticket {:?}", id.as_str()))),
     }
+}
+
+/// The version an `If-Match` names: `None` for `*` (any version), an error for a header that
+/// is missing (428: a change must say what it was made against) or not one of our ETags.
+fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let value = req
+        .headers()
+        .get("if-match")
+        .ok_or_else(|| ApiError {
+            status: StatusCode::PRECONDITION_REQUIRED,
+            code: "precondition_required",
+            message: "If-Match: the ticket's ETag (from GET) is required, so that two people \
+                      never overwrite each other"
+                .into(),
+        })?
+        .to_str()
+        .unwrap_or("")
+        .trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    // A version no ticket has (a weak or foreign tag) can never match.
+    Ok(Some(
+        value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1),
+    ))
+}
+
+/// Reads a merge patch: `status`, `assignee` (null unassigns), `tier`, `priority`,
+/// `resolution`; anything else is refused by name.
+fn parse_patch(body: &[u8]) -> Result<TicketChange, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err(ApiError::bad_request(
+            "the body is a JSON object (a merge patch)",
+        ));
+    };
+    let text = |name: &str, v: &serde_json::Value| -> Result<String, ApiError> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad_request(format!("{name}: expected a string")))
+    };
+    let mut change = TicketChange::default();
+    for (name, v) in &fields {
+        match name.as_str() {
+            "status" => {
+                let s = text(name, v)?;
+                change.status = Some(TicketStatus::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "status: {s:?} is not one of open, acknowledged, resolved, closed"
+                    ))
+                })?);
+            }
+            "assignee" => {
+                change.assignee = Some(match v {
+                    serde_json::Value::Null => None,
+                    v => Some(text(name, v)?).filter(|s| !s.trim().is_empty()),
+                });
+            }
+            "tier" => {
+                let s = text(name, v)?;
+                change.tier = Some(Tier::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request(format!("tier: {s:?} is not one of L1, L2, L3"))
+                })?);
+            }
+            "priority" => {
+                let s = text(name, v)?;
+                change.priority = Some(Priority::parse(&s).ok_or_else(|| {
+                    ApiError::bad_request(format!("priority: {s:?} is not one of P1, P2, P3, P4"))
+                })?);
+            }
+            "resolution" => {
+                let s = text(name, v)?;
+                if s.len() > MAX_RESOLUTION_BYTES {
+                    return Err(ApiError::bad_request(format!(
+                        "resolution: longer than {MAX_RESOLUTION_BYTES} bytes"
+                    )));
+                }
+                change.resolution = Some(s);
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "{other}: not a field a PATCH changes (status, assignee, tier, priority, resolution)"
+                )));
+            }
+        }
+    }
+    Ok(change)
+}
+
+/// The longest resolution text (as a comment: 16 KiB).
+const MAX_RESOLUTION_BYTES: usize = 16 * 1024;
+
+/// `PATCH /api/v1/tickets/{id}`: 200 with the ticket and its new ETag; 428 without `If-Match`,
+/// 412 (with the current ETag) when the ticket changed since, 409 for a status change the
+/// lifecycle does not allow (naming the allowed ones) or a reopen while another ticket of the
+/// same problem is active, 422 for a resolution on a ticket left unresolved, 415 for a body
+/// that is not JSON. The change is recorded as made by the request's token.
+pub async fn patch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if content_type != "application/json" && content_type != "application/merge-patch+json" {
+        return Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: "Content-Type: application/merge-patch+json or application/json".into(),
+        });
+    }
+    let expected = if_match(&req)?;
+    let change = parse_patch(&body)?;
+    let actor = super::auth::actor(&req, &state);
+    let now = state.clock.now_ms();
+    let outcome = state
+        .store
+        .update_ticket(&id, expected, &change, &actor, now)
+        .await
+        .map_err(ApiError::internal)?;
+    match outcome {
+        TicketUpdate::Updated(t) => Ok(with_etag(StatusCode::OK, t, &state.public_url)),
+        TicketUpdate::Stale(t) => Ok(HttpResponse::PreconditionFailed()
+            .insert_header(("ETag", etag(&t)))
+            .json(json!({"error": {
+                "code": "precondition_failed",
+                "message": format!("the ticket changed since (now {}): GET it again and re-apply the change", etag(&t)),
+            }}))),
+        TicketUpdate::NotFound => Err(ApiError::not_found(format!("no ticket {:?}", id.as_str()))),
+        TicketUpdate::Refused(ChangeError::Transition(e)) => Err(ApiError::conflict(e.to_string())),
+        TicketUpdate::Refused(ChangeError::Field(m)) => Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "unprocessable",
+            message: m,
+        }),
+        TicketUpdate::DuplicateActive(other) => Err(ApiError::conflict(format!(
+            "ticket {other:?} is already active for this problem; work that one"
+        ))),
+    }
+}
+
+/// `GET /api/v1/tickets/{id}/events`: the ticket's history, oldest first.
+pub async fn events(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if state
+        .store
+        .get_ticket(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no ticket {:?}", id.as_str())));
+    }
+    let events = state
+        .store
+        .ticket_events(&id)
+        .await
+        .map_err(ApiError::internal)?;
+    let events: Vec<serde_json::Value> = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "ticket_id": e.ticket_id,
+                "at": rfc3339(e.at_ms),
+                "kind": e.kind,
+                "actor": e.actor,
+                "from": e.from,
+                "to": e.to,
+                "detail": e.detail,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"events": events})))
+}
+
+/// The longest comment (markdown): 16 KiB.
+const MAX_COMMENT_BYTES: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    body: String,
+    #[serde(default = "internal")]
+    visibility: String,
+}
+
+fn internal() -> String {
+    "internal".into()
+}
+
+fn comment_json(c: crate::store::StoredComment) -> serde_json::Value {
+    json!({
+        "id": c.id,
+        "ticket_id": c.ticket_id,
+        "at": rfc3339(c.at_ms),
+        "actor": c.actor,
+        "visibility": c.visibility,
+        "body": c.body,
+    })
+}
+
+/// `POST /api/v1/tickets/{id}/comments` `{body, visibility}`: 201 with the comment. `body` is
+/// markdown, 1 byte to 16 KiB; `visibility` `internal` (default) or `public`. Recorded as made
+/// by the request's token, with a `commented` event. Honours `Idempotency-Key`.
+pub async fn comment(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<NewComment>,
+) -> Result<HttpResponse, ApiError> {
+    let NewComment { body, visibility } = body.into_inner();
+    if body.trim().is_empty() {
+        return Err(ApiError::bad_request("body: empty"));
+    }
+    if body.len() > MAX_COMMENT_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "body: longer than {MAX_COMMENT_BYTES} bytes"
+        )));
+    }
+    if visibility != "internal" && visibility != "public" {
+        return Err(ApiError::bad_request(format!(
+            "visibility: {visibility:?} is not internal or public"
+        )));
+    }
+    let actor = super::auth::actor(&req, &state);
+    let now = state.clock.now_ms();
+    match state
+        .store
+        .add_comment(&id, &actor, &visibility, &body, now)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(c) => Ok(HttpResponse::Created().json(comment_json(c))),
+        None => Err(ApiError::not_found(format!("no ticket {:?}", id.as_str()))),
+    }
+}
+
+/// `GET /api/v1/tickets/{id}/comments`: the comments, oldest first.
+pub async fn comments(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if state
+        .store
+        .get_ticket(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no ticket {:?}", id.as_str())));
+    }
+    let comments = state
+        .store
+        .ticket_comments(&id)
+        .await
+        .map_err(ApiError::internal)?;
+    let comments: Vec<serde_json::Value> = comments.into_iter().map(comment_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"comments": comments})))
 }

@@ -105,6 +105,61 @@ impl Tier {
     }
 }
 
+/// The lifecycle's transitions (DESIGN §7, as support desks such as Zendesk and PagerDuty
+/// have them): an open ticket is acknowledged or resolved; an acknowledged one resolved, or
+/// handed back (open); a resolved one reopened or closed; a closed ticket is final (the problem
+/// coming back opens a new ticket). Asking for the status a ticket already has changes nothing.
+pub fn allowed_transitions(from: TicketStatus) -> &'static [TicketStatus] {
+    use TicketStatus::*;
+    match from {
+        Open => &[Acknowledged, Resolved],
+        Acknowledged => &[Open, Resolved],
+        Resolved => &[Open, Closed],
+        Closed => &[],
+    }
+}
+
+/// A status change that the lifecycle does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: TicketStatus,
+    pub to: TicketStatus,
+}
+
+impl std::fmt::Display for InvalidTransition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let allowed: Vec<&str> = allowed_transitions(self.from)
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        write!(
+            f,
+            "a ticket cannot go from {} to {}; from {} it can go to: {}",
+            self.from.as_str(),
+            self.to.as_str(),
+            self.from.as_str(),
+            if allowed.is_empty() {
+                "nothing (closed is final)".to_string()
+            } else {
+                allowed.join(", ")
+            }
+        )
+    }
+}
+
+/// Checks `from` → `to`: `Ok(true)` when it changes the status, `Ok(false)` when it is the
+/// status already.
+pub fn check_transition(from: TicketStatus, to: TicketStatus) -> Result<bool, InvalidTransition> {
+    if from == to {
+        return Ok(false);
+    }
+    if allowed_transitions(from).contains(&to) {
+        Ok(true)
+    } else {
+        Err(InvalidTransition { from, to })
+    }
+}
+
 /// The key that makes two alerts "the same problem": the values of the `dedup_by` labels.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -161,6 +216,15 @@ pub struct Ticket {
     pub resolved_at_ms: Option<i64>,
     pub closed_at_ms: Option<i64>,
     pub updated_at_ms: i64,
+    /// How it was resolved (a person's text), and by whom (a token's name, or `alert` when the
+    /// alert resolved it).
+    #[serde(default)]
+    pub resolution: Option<String>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    /// Incremented by every change: the ticket's strong ETag.
+    #[serde(default)]
+    pub version: i64,
 }
 
 /// What a ticket config asks for (validated from `ticket_configs`).
@@ -258,7 +322,147 @@ pub fn new_ticket(
         resolved_at_ms: None,
         closed_at_ms: None,
         updated_at_ms: now_ms,
+        resolution: None,
+        resolved_by: None,
+        version: 1,
     }
+}
+
+/// What a person changes on a ticket (`PATCH /api/v1/tickets/{id}`); `None` leaves a field as
+/// it is. `assignee: Some(None)` unassigns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketChange {
+    pub status: Option<TicketStatus>,
+    pub assignee: Option<Option<String>>,
+    pub tier: Option<Tier>,
+    pub priority: Option<Priority>,
+    pub resolution: Option<String>,
+}
+
+/// One entry of a ticket's history: what changed, who changed it, from what to what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketEvent {
+    pub kind: &'static str,
+    pub actor: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// Why a change cannot apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeError {
+    /// The status change is not in the lifecycle (409).
+    Transition(InvalidTransition),
+    /// A field does not fit the change (422), e.g. a resolution on a ticket left open.
+    Field(String),
+}
+
+impl std::fmt::Display for ChangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChangeError::Transition(t) => t.fmt(f),
+            ChangeError::Field(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Applies a person's change to `t`: the ticket after it and the history it adds (nothing
+/// when nothing changes). Timestamps follow the lifecycle: the first acknowledgement is kept
+/// (MTTA counts from it) even if the ticket is handed back; resolving records who and how;
+/// reopening clears the resolution; closing stamps `closed_at`.
+pub fn apply_change(
+    t: &Ticket,
+    change: &TicketChange,
+    actor: &str,
+    now_ms: i64,
+) -> Result<(Ticket, Vec<TicketEvent>), ChangeError> {
+    let mut next = t.clone();
+    let mut events = Vec::new();
+    let event = |kind, from: Option<&str>, to: Option<&str>| TicketEvent {
+        kind,
+        actor: actor.to_string(),
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+    };
+    if let Some(to) = change.status
+        && check_transition(t.status, to).map_err(ChangeError::Transition)?
+    {
+        use TicketStatus::*;
+        let kind = match (t.status, to) {
+            (_, Acknowledged) => {
+                next.acknowledged_at_ms.get_or_insert(now_ms);
+                "acknowledged"
+            }
+            (_, Resolved) => {
+                next.resolved_at_ms = Some(now_ms);
+                next.resolved_by = Some(actor.to_string());
+                "resolved"
+            }
+            (Resolved, Open) => {
+                next.resolved_at_ms = None;
+                next.resolved_by = None;
+                next.resolution = None;
+                "reopened"
+            }
+            (_, Open) => "unacknowledged",
+            (_, Closed) => {
+                next.closed_at_ms = Some(now_ms);
+                "closed"
+            }
+        };
+        next.status = to;
+        events.push(event(kind, Some(t.status.as_str()), Some(to.as_str())));
+    }
+    if let Some(text) = &change.resolution {
+        if !matches!(next.status, TicketStatus::Resolved | TicketStatus::Closed) {
+            return Err(ChangeError::Field(format!(
+                "resolution: is given when resolving (the ticket would be {})",
+                next.status.as_str()
+            )));
+        }
+        if next.resolution.as_deref() != Some(text.as_str()) {
+            events.push(event(
+                "resolution_changed",
+                next.resolution.as_deref(),
+                Some(text),
+            ));
+            next.resolution = Some(text.clone());
+        }
+    }
+    if let Some(assignee) = &change.assignee
+        && *assignee != t.assignee
+    {
+        events.push(event(
+            "assigned",
+            t.assignee.as_deref(),
+            assignee.as_deref(),
+        ));
+        next.assignee = assignee.clone();
+    }
+    if let Some(tier) = change.tier
+        && tier != t.tier
+    {
+        events.push(event(
+            "tier_changed",
+            Some(t.tier.as_str()),
+            Some(tier.as_str()),
+        ));
+        next.tier = tier;
+    }
+    if let Some(priority) = change.priority
+        && priority != t.priority
+    {
+        events.push(event(
+            "priority_changed",
+            Some(t.priority.as_str()),
+            Some(priority.as_str()),
+        ));
+        next.priority = priority;
+    }
+    if !events.is_empty() {
+        next.updated_at_ms = now_ms;
+    }
+    Ok((next, events))
 }
 
 /// One dedup key's share of a notification: the alerts that fire under it and those resolved.
@@ -414,5 +618,119 @@ mod tests {
         assert_eq!(split[0].firing.len(), 1);
         assert_eq!(split[0].resolved.len(), 1);
         assert_eq!(split[1].resolved.len(), 1);
+    }
+
+    #[test]
+    fn the_lifecycle_table() {
+        use TicketStatus::*;
+        // (from, to, allowed): every pair, so a change to the table shows here.
+        let table = [
+            (Open, Open, true),
+            (Open, Acknowledged, true),
+            (Open, Resolved, true),
+            (Open, Closed, false),
+            (Acknowledged, Open, true),
+            (Acknowledged, Acknowledged, true),
+            (Acknowledged, Resolved, true),
+            (Acknowledged, Closed, false),
+            (Resolved, Open, true),
+            (Resolved, Acknowledged, false),
+            (Resolved, Resolved, true),
+            (Resolved, Closed, true),
+            (Closed, Open, false),
+            (Closed, Acknowledged, false),
+            (Closed, Resolved, false),
+            (Closed, Closed, true),
+        ];
+        for (from, to, allowed) in table {
+            let got = check_transition(from, to);
+            assert_eq!(got.is_ok(), allowed, "{from:?} -> {to:?}");
+            if let Ok(changes) = got {
+                assert_eq!(changes, from != to, "{from:?} -> {to:?}");
+            }
+        }
+        let e = check_transition(Open, Closed).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "a ticket cannot go from open to closed; from open it can go to: acknowledged, resolved"
+        );
+        assert!(
+            check_transition(Closed, Open)
+                .unwrap_err()
+                .to_string()
+                .contains("closed is final")
+        );
+    }
+
+    #[test]
+    fn a_change_moves_the_lifecycle_and_records_who_did_what() {
+        let t = ticket(TicketStatus::Open, None);
+        let ack = TicketChange {
+            status: Some(TicketStatus::Acknowledged),
+            assignee: Some(Some("ana".into())),
+            ..Default::default()
+        };
+        let (acked, events) = apply_change(&t, &ack, "l1-desk", 50).unwrap();
+        assert_eq!(acked.status, TicketStatus::Acknowledged);
+        assert_eq!(
+            (acked.acknowledged_at_ms, acked.updated_at_ms),
+            (Some(50), 50)
+        );
+        let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.to.as_deref())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("acknowledged", Some("acknowledged")),
+                ("assigned", Some("ana"))
+            ]
+        );
+        assert!(events.iter().all(|e| e.actor == "l1-desk"));
+        // Handed back and acknowledged again: the first acknowledgement stays.
+        let back = TicketChange {
+            status: Some(TicketStatus::Open),
+            ..Default::default()
+        };
+        let (open, _) = apply_change(&acked, &back, "x", 60).unwrap();
+        let (again, _) = apply_change(&open, &ack, "x", 70).unwrap();
+        assert_eq!(again.acknowledged_at_ms, Some(50));
+        // Resolving records how and by whom; reopening clears it; the same change twice is
+        // no change.
+        let resolve = TicketChange {
+            status: Some(TicketStatus::Resolved),
+            resolution: Some("rotated the API key".into()),
+            ..Default::default()
+        };
+        let (done, events) = apply_change(&again, &resolve, "l2-desk", 80).unwrap();
+        assert_eq!(done.resolved_by.as_deref(), Some("l2-desk"));
+        assert_eq!(done.resolution.as_deref(), Some("rotated the API key"));
+        assert_eq!(events.len(), 2, "resolved, resolution_changed");
+        assert!(
+            apply_change(&done, &resolve, "l2-desk", 90)
+                .unwrap()
+                .1
+                .is_empty()
+        );
+        let (reopened, events) = apply_change(&done, &back, "l2-desk", 95).unwrap();
+        assert_eq!(events[0].kind, "reopened");
+        assert_eq!((reopened.resolution, reopened.resolved_at_ms), (None, None));
+        // What the lifecycle refuses.
+        let close = TicketChange {
+            status: Some(TicketStatus::Closed),
+            ..Default::default()
+        };
+        assert!(matches!(
+            apply_change(&t, &close, "x", 1),
+            Err(ChangeError::Transition(_))
+        ));
+        let early = TicketChange {
+            resolution: Some("?".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            apply_change(&t, &early, "x", 1),
+            Err(ChangeError::Field(_))
+        ));
+        let (closed, _) = apply_change(&done, &close, "x", 100).unwrap();
+        assert_eq!(closed.closed_at_ms, Some(100));
     }
 }

@@ -75,8 +75,10 @@ async fn one_active_ticket_per_dedup_key(store: &Store) {
         Ticket {
             occurrences: 2,
             updated_at_ms: 3_000,
+            version: 2,
             ..t1.clone()
-        }
+        },
+        "every change moves the version (the ETag)"
     );
     // Once resolved, a new active ticket for the key is allowed.
     assert!(
@@ -241,5 +243,97 @@ async fn sqlite_stores_flushes_atomically() {
 async fn postgres_stores_flushes_atomically() {
     if let Some(store) = postgres().await {
         a_flush_stores_its_rows_and_log_entry_together(&store).await;
+    }
+}
+
+mod lifecycle {
+    use super::*;
+    use syncwatch::domain::ticket::TicketChange;
+    use syncwatch::store::TicketUpdate;
+
+    fn ticket(id: &str, at: i64) -> syncwatch::domain::ticket::Ticket {
+        let a = alert("cdk");
+        let key = DedupKey::from_labels(&a.labels, &TicketPolicy::default().dedup_by);
+        new_ticket(id.into(), &a, key, &TicketPolicy::default(), None, at)
+    }
+
+    async fn two_changes_against_one_version_apply_once(store: Store) {
+        store
+            .create_ticket(&ticket("t1", 1_000), "a@1")
+            .await
+            .unwrap();
+        let ack = TicketChange {
+            status: Some(TicketStatus::Acknowledged),
+            ..Default::default()
+        };
+        let assign = TicketChange {
+            assignee: Some(Some("ben".into())),
+            ..Default::default()
+        };
+        let first = store
+            .update_ticket("t1", Some(1), &ack, "ana", 2_000)
+            .await
+            .unwrap();
+        let TicketUpdate::Updated(now) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!((now.version, now.status), (2, TicketStatus::Acknowledged));
+        let second = store
+            .update_ticket("t1", Some(1), &assign, "ben", 2_001)
+            .await
+            .unwrap();
+        assert!(
+            matches!(second, TicketUpdate::Stale(ref t) if t.version == 2),
+            "{second:?}"
+        );
+        // The history has the one change, by its actor.
+        let events = store.ticket_events("t1").await.unwrap();
+        let kinds: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(kinds, [("created", "syncwatch"), ("acknowledged", "ana")]);
+        // Reopening while another ticket of the same problem is active is refused.
+        let resolve = TicketChange {
+            status: Some(TicketStatus::Resolved),
+            ..Default::default()
+        };
+        store
+            .update_ticket("t1", None, &resolve, "ana", 3_000)
+            .await
+            .unwrap();
+        store
+            .create_ticket(&ticket("t2", 3_500), "a@2")
+            .await
+            .unwrap();
+        let reopen = TicketChange {
+            status: Some(TicketStatus::Open),
+            ..Default::default()
+        };
+        let r = store
+            .update_ticket("t1", None, &reopen, "ana", 4_000)
+            .await
+            .unwrap();
+        assert_eq!(r, TicketUpdate::DuplicateActive("t2".into()));
+        assert_eq!(
+            store
+                .update_ticket("nope", None, &reopen, "ana", 4_000)
+                .await
+                .unwrap(),
+            TicketUpdate::NotFound
+        );
+    }
+
+    #[actix_web::test]
+    async fn sqlite_two_changes_against_one_version_apply_once() {
+        let (store, _dir) = sqlite().await;
+        two_changes_against_one_version_apply_once(store).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres_two_changes_against_one_version_apply_once() {
+        if let Some(store) = postgres().await {
+            two_changes_against_one_version_apply_once(store).await;
+        }
     }
 }

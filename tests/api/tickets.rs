@@ -261,3 +261,272 @@ async fn a_ticket_waits_out_a_store_outage_and_the_backlog_shows_meanwhile() {
         Some(0.0)
     );
 }
+
+#[actix_web::test]
+async fn support_works_a_ticket_through_its_lifecycle_with_etags() {
+    let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+    let app = spawn_app_with(Options {
+        extra_config: format!(
+            "[[api.tokens]]\nname = \"l1-desk\"\ntoken_sha256 = \"{}\"\nscopes = [\"tickets:read\", \"tickets:write\"]\n\n[[api.tokens]]\nname = \"reader\"\ntoken_sha256 = \"{}\"\nscopes = [\"tickets:read\"]\n",
+            hash("desk"),
+            hash("reader")
+        ),
+        ..Options::default()
+    })
+    .await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    let url = format!("{}/api/v1/tickets", app.address);
+    let id = wait_for("a ticket", Duration::from_secs(20), || async {
+        let r = app
+            .client
+            .get(&url)
+            .bearer_auth("desk")
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["tickets"][0]["id"].as_str().map(str::to_string)
+    })
+    .await;
+    let ticket = format!("{url}/{id}");
+    let get = || async {
+        let r = app
+            .client
+            .get(&ticket)
+            .bearer_auth("desk")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let tag = r.headers()["etag"].to_str().unwrap().to_string();
+        (tag, r.json::<serde_json::Value>().await.unwrap())
+    };
+    let patch = |token: &'static str, if_match: Option<String>, body: serde_json::Value| {
+        let mut req = app
+            .client
+            .patch(&ticket)
+            .bearer_auth(token)
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            req = req.header("if-match", tag);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let (tag, before) = get().await;
+    assert!(
+        tag.starts_with('"') && tag.ends_with('"'),
+        "strong ETag: {tag}"
+    );
+    assert_eq!(before["status"], "open");
+    let tier_before = before["tier"].as_str().unwrap().to_string();
+    assert_ne!(tier_before, "L3");
+
+    // Without If-Match: 428; with the read scope only: 403.
+    let r = patch("desk", None, json!({"status": "acknowledged"})).await;
+    assert_eq!(r.status().as_u16(), 428);
+    let r = patch(
+        "reader",
+        Some(tag.clone()),
+        json!({"status": "acknowledged"}),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 403);
+
+    // Two people with the same ETag: the first applies, the second gets 412 and the new tag.
+    let r = patch(
+        "desk",
+        Some(tag.clone()),
+        json!({"status": "acknowledged", "assignee": "ana", "tier": "L3"}),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let new_tag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_tag, tag);
+    let acked: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(acked["status"], "acknowledged");
+    assert_eq!(
+        (acked["assignee"].as_str(), acked["tier"].as_str()),
+        (Some("ana"), Some("L3"))
+    );
+    assert!(acked["acknowledged_at"].is_string());
+    let r = patch("desk", Some(tag.clone()), json!({"assignee": "ben"})).await;
+    assert_eq!(r.status().as_u16(), 412);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), new_tag);
+    assert_eq!(
+        get().await.1["assignee"],
+        "ana",
+        "the stale change was not applied"
+    );
+
+    // A transition the lifecycle refuses: 409 naming the allowed ones; a resolution on an
+    // unresolved ticket: 422; an unknown field: 400 naming it.
+    let r = patch("desk", Some(new_tag.clone()), json!({"status": "closed"})).await;
+    assert_eq!(r.status().as_u16(), 409);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("it can go to: open, resolved"),
+        "{body}"
+    );
+    let r = patch("desk", Some(new_tag.clone()), json!({"resolution": "?"})).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let r = patch("desk", Some(new_tag.clone()), json!({"colour": "red"})).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("colour"));
+
+    // Resolved by a person, with how; then unassigned with a merge patch's null.
+    let r = patch(
+        "desk",
+        Some(new_tag.clone()),
+        json!({"status": "resolved", "resolution": "rotated the API key", "assignee": null}),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, done) = get().await;
+    assert_eq!(done["status"], "resolved");
+    assert_eq!(done["resolved_by"], "l1-desk");
+    assert_eq!(done["resolution"], "rotated the API key");
+    assert!(done["assignee"].is_null());
+
+    // The history: who did what, from what to what, oldest first.
+    let r = app
+        .client
+        .get(format!("{ticket}/events"))
+        .bearer_auth("reader")
+        .send()
+        .await
+        .unwrap();
+    let events: serde_json::Value = r.json().await.unwrap();
+    let seen: Vec<(String, String, String)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "l1-desk")
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["from"].as_str().unwrap_or("-").to_string(),
+                e["to"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("acknowledged", "open", "acknowledged"),
+        ("assigned", "-", "ana"),
+        ("tier_changed", tier_before.as_str(), "L3"),
+        ("resolved", "acknowledged", "resolved"),
+        ("resolution_changed", "-", "rotated the API key"),
+        ("assigned", "ana", "-"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(seen, want, "{events}");
+    assert_eq!(events["events"][0]["kind"], "created");
+}
+
+#[actix_web::test]
+async fn comments_and_every_post_honour_an_idempotency_key() {
+    let app = spawn_app().await;
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    let id = wait_for("a ticket", Duration::from_secs(20), || async {
+        app.tickets("").await["tickets"][0]["id"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    let url = format!("{}/api/v1/tickets/{id}/comments", app.address);
+    let post = |key: &'static str, body: serde_json::Value| {
+        let req = app
+            .client
+            .post(&url)
+            .header("idempotency-key", key)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let note =
+        json!({"body": "Customer rotated the key at 10:05; **retrying**.", "visibility": "public"});
+    let first = post("k-1", note.clone()).await;
+    assert_eq!(first.status().as_u16(), 201);
+    let first: serde_json::Value = first.json().await.unwrap();
+    // The same request again: the same answer, and still one comment.
+    let again = post("k-1", note.clone()).await;
+    assert_eq!(again.status().as_u16(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again, first);
+    // The same key for another request: 422; a new key: a second comment.
+    let other = post("k-1", json!({"body": "something else"})).await;
+    assert_eq!(other.status().as_u16(), 422);
+    assert_eq!(
+        post("k-2", json!({"body": "second"}))
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+    let listed = app
+        .get_json(&format!("/api/v1/tickets/{id}/comments"))
+        .await;
+    let bodies: Vec<&str> = listed["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["Customer rotated the key at 10:05; **retrying**.", "second"]
+    );
+    assert_eq!(listed["comments"][0]["visibility"], "public");
+    assert_eq!(listed["comments"][1]["visibility"], "internal");
+    // Bad comments name the field.
+    let r = post("k-3", json!({"body": "x".repeat(17 * 1024)})).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("body"));
+    let r = post("k-4", json!({"body": "hi", "visibility": "everyone"})).await;
+    assert_eq!(r.status().as_u16(), 400);
+    // The history shows both comments.
+    let events = app.get_json(&format!("/api/v1/tickets/{id}/events")).await;
+    let commented = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "commented")
+        .count();
+    assert_eq!(commented, 2);
+
+    // Any POST: a silence posted twice with one key is created once.
+    let silence = json!({
+        "matchers": [{"name": "provider", "value": "tekion", "isRegex": false, "isEqual": true}],
+        "startsAt": chrono::Utc::now().to_rfc3339(),
+        "endsAt": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+        "createdBy": "ana",
+        "comment": "maintenance",
+    });
+    let send = || {
+        let req = app
+            .client
+            .post(format!("{}/api/v2/silences", app.address))
+            .header("idempotency-key", "s-1")
+            .json(&silence);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = (send().await, send().await);
+    assert_eq!(a["silenceID"], b["silenceID"], "{a} {b}");
+    let silences = app.get_json("/api/v2/silences").await;
+    assert_eq!(silences.as_array().unwrap().len(), 1, "{silences}");
+}

@@ -1,0 +1,587 @@
+//! The `tickets`, `ticket_events` and `ticket_occurrences` tables: tickets, their history, and
+//! the alert instances each has counted. The database keeps at most one open or acknowledged
+//! ticket per dedup key (a partial unique index); these functions never rely on timing for it.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Bind, Store, StoreError, make_cursor, new_id};
+use crate::domain::ticket::{
+    ChangeError, Priority, RunbookRef, Ticket, TicketChange, TicketEvent, TicketStatus, Tier,
+    apply_change,
+};
+use crate::domain::{Labels, Severity};
+
+/// A page of tickets and the cursor of the next one.
+#[derive(Debug, Clone)]
+pub struct TicketPage {
+    pub tickets: Vec<Ticket>,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of `GET /api/v1/tickets`.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<TicketStatus>,
+    pub severity: Option<Severity>,
+    pub provider: Option<String>,
+    pub connection: Option<String>,
+    pub alertname: Option<String>,
+    pub since_ms: Option<i64>,
+    /// `(created_at, id)` of the last ticket of the previous page.
+    pub cursor: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+impl Store {
+    // ---- tickets --------------------------------------------------------------------------
+
+    pub async fn active_ticket(&self, dedup_key: &str) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM tickets WHERE dedup_key = $1 AND status IN ('open', 'acknowledged')",
+        )
+        .bind(dedup_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| ticket_from_row(&r)).transpose()
+    }
+
+    pub async fn last_inactive_ticket(
+        &self,
+        dedup_key: &str,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM tickets WHERE dedup_key = $1 AND status IN ('resolved', 'closed') \
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(dedup_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| ticket_from_row(&r)).transpose()
+    }
+
+    pub async fn get_ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| ticket_from_row(&r)).transpose()
+    }
+
+    /// Inserts a new ticket with its first occurrence and a `created` event, atomically.
+    /// Fails with [`StoreError::Conflict`] when the key already has an active ticket.
+    pub async fn create_ticket(&self, t: &Ticket, alert_key: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let labels =
+            serde_json::to_string(&t.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO tickets (id, dedup_key, status, severity, priority, tier, title, summary, labels, \
+             provider, connection, alertname, runbook_id, runbook_title, runbook_url, assignee, occurrences, \
+             created_at, acknowledged_at, resolved_at, closed_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+        )
+        .bind(&t.id)
+        .bind(t.dedup_key.as_str())
+        .bind(t.status.as_str())
+        .bind(t.severity.as_str())
+        .bind(t.priority.as_str())
+        .bind(t.tier.as_str())
+        .bind(&t.title)
+        .bind(&t.summary)
+        .bind(labels)
+        .bind(t.provider.clone())
+        .bind(t.connection.clone())
+        .bind(&t.alertname)
+        .bind(t.runbook.as_ref().map(|r| r.id.clone()))
+        .bind(t.runbook.as_ref().map(|r| r.title.clone()))
+        .bind(t.runbook.as_ref().map(|r| r.url.clone()))
+        .bind(t.assignee.clone())
+        .bind(t.occurrences)
+        .bind(t.created_at_ms)
+        .bind(t.acknowledged_at_ms)
+        .bind(t.resolved_at_ms)
+        .bind(t.closed_at_ms)
+        .bind(t.updated_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        insert_occurrence(&mut tx, &t.id, alert_key, t.created_at_ms).await?;
+        insert_event(&mut tx, &t.id, t.created_at_ms, "created", &t.summary).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts an alert instance on a ticket once; returns whether it was new.
+    pub async fn add_occurrence(
+        &self,
+        ticket_id: &str,
+        alert_key: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let added = insert_occurrence(&mut tx, ticket_id, alert_key, now_ms).await?;
+        if added {
+            sqlx::query(
+                "UPDATE tickets SET version = version + 1, occurrences = occurrences + 1, updated_at = $1 WHERE id = $2",
+            )
+            .bind(now_ms)
+            .bind(ticket_id)
+            .execute(&mut *tx)
+            .await?;
+            insert_event(&mut tx, ticket_id, now_ms, "occurrence", alert_key).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Reopens a resolved ticket for a new occurrence.
+    pub async fn reopen_ticket(
+        &self,
+        ticket_id: &str,
+        alert_key: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE tickets SET version = version + 1, status = 'open', resolved_at = NULL, resolved_by = NULL, resolution = NULL, acknowledged_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = 'resolved'",
+        )
+        .bind(now_ms)
+        .bind(ticket_id)
+        .execute(&mut *tx)
+        .await?;
+        if insert_occurrence(&mut tx, ticket_id, alert_key, now_ms).await? {
+            sqlx::query("UPDATE tickets SET version = version + 1, occurrences = occurrences + 1 WHERE id = $1")
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_event(&mut tx, ticket_id, now_ms, "reopened", alert_key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks an active ticket resolved; returns whether it was active.
+    pub async fn resolve_ticket(
+        &self,
+        ticket_id: &str,
+        now_ms: i64,
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE tickets SET version = version + 1, status = 'resolved', resolved_at = $1, resolved_by = 'alert', updated_at = $1 \
+             WHERE id = $2 AND status IN ('open', 'acknowledged')",
+        )
+        .bind(now_ms)
+        .bind(ticket_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if done {
+            insert_event(&mut tx, ticket_id, now_ms, "resolved", detail).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// The ticket that counted an alert instance, if any.
+    pub async fn ticket_for_occurrence(
+        &self,
+        alert_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT ticket_id FROM ticket_occurrences WHERE alert_key = $1 ORDER BY at DESC LIMIT 1")
+            .bind(alert_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>("ticket_id"))
+            .transpose()?)
+    }
+
+    pub async fn list_tickets(&self, f: &TicketFilter) -> Result<TicketPage, StoreError> {
+        let mut sql = String::from("SELECT * FROM tickets WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut add = |clause: &str, b: Bind, binds: &mut Vec<Bind>| {
+            binds.push(b);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(s) = f.status {
+            add(" AND status = ?", Bind::Text(s.as_str().into()), &mut binds);
+        }
+        if let Some(s) = f.severity {
+            add(
+                " AND severity = ?",
+                Bind::Text(s.as_str().into()),
+                &mut binds,
+            );
+        }
+        if let Some(p) = &f.provider {
+            add(" AND provider = ?", Bind::Text(p.clone()), &mut binds);
+        }
+        if let Some(c) = &f.connection {
+            add(" AND connection = ?", Bind::Text(c.clone()), &mut binds);
+        }
+        if let Some(a) = &f.alertname {
+            add(" AND alertname = ?", Bind::Text(a.clone()), &mut binds);
+        }
+        if let Some(since) = f.since_ms {
+            add(" AND created_at >= ?", Bind::Int(since), &mut binds);
+        }
+        let rows = self.newest_first(sql, binds, &f.cursor, f.limit).await?;
+        let mut tickets = rows
+            .iter()
+            .map(ticket_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if tickets.len() as i64 > f.limit {
+            tickets.truncate(f.limit as usize);
+            tickets.last().map(|t| make_cursor(t.created_at_ms, &t.id))
+        } else {
+            None
+        };
+        Ok(TicketPage {
+            tickets,
+            next_cursor,
+        })
+    }
+
+    /// Recently resolved tickets of an alert, for "similar tickets" in runbook lookups.
+    pub async fn resolved_tickets_like(
+        &self,
+        alertname: &str,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM tickets WHERE alertname = $1 AND status IN ('resolved', 'closed') \
+             ORDER BY resolved_at DESC LIMIT $2",
+        )
+        .bind(alertname)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+}
+
+async fn insert_occurrence(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ticket_id: &str,
+    alert_key: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "INSERT INTO ticket_occurrences (ticket_id, alert_key, at) VALUES ($1, $2, $3) \
+         ON CONFLICT (ticket_id, alert_key) DO NOTHING",
+    )
+    .bind(ticket_id)
+    .bind(alert_key)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ticket_id: &str,
+    at: i64,
+    kind: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ticket_events (id, ticket_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id())
+    .bind(ticket_id)
+    .bind(at)
+    .bind(kind)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What became of a change asked of a ticket ([`Store::update_ticket`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TicketUpdate {
+    /// Applied (or nothing to change): the ticket now.
+    Updated(Ticket),
+    /// The ticket changed since the version the change was made against: the ticket now.
+    Stale(Ticket),
+    NotFound,
+    Refused(ChangeError),
+    /// Reopening would make a second active ticket for its problem: the id of the active one.
+    DuplicateActive(String),
+}
+
+/// One recorded change of a ticket, as `GET /api/v1/tickets/{id}/events` serves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTicketEvent {
+    pub id: String,
+    pub ticket_id: String,
+    pub at_ms: i64,
+    pub kind: String,
+    pub actor: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Free text some events carry (the alert instance that occurred again, the summary).
+    pub detail: String,
+}
+
+impl Store {
+    /// Applies a person's change to ticket `id`, made against `expected_version` (its ETag):
+    /// checked by [`apply_change`], written with its history in one transaction, and only if
+    /// the ticket is still at that version (two changes made against the same version: one
+    /// applies, the other is [`TicketUpdate::Stale`]).
+    pub async fn update_ticket(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        change: &TicketChange,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<TicketUpdate, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query("SELECT * FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(TicketUpdate::NotFound);
+        };
+        let current = ticket_from_row(&row)?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Ok(TicketUpdate::Stale(current));
+        }
+        let (next, events) = match apply_change(&current, change, actor, now_ms) {
+            Ok(applied) => applied,
+            Err(e) => return Ok(TicketUpdate::Refused(e)),
+        };
+        if events.is_empty() {
+            return Ok(TicketUpdate::Updated(current));
+        }
+        let updated = sqlx::query(
+            "UPDATE tickets SET status = $1, assignee = $2, tier = $3, priority = $4, resolution = $5, \
+             resolved_by = $6, acknowledged_at = $7, resolved_at = $8, closed_at = $9, updated_at = $10, \
+             version = version + 1 WHERE id = $11 AND version = $12",
+        )
+        .bind(next.status.as_str())
+        .bind(next.assignee.clone())
+        .bind(next.tier.as_str())
+        .bind(next.priority.as_str())
+        .bind(next.resolution.clone())
+        .bind(next.resolved_by.clone())
+        .bind(next.acknowledged_at_ms)
+        .bind(next.resolved_at_ms)
+        .bind(next.closed_at_ms)
+        .bind(next.updated_at_ms)
+        .bind(id)
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await;
+        match updated {
+            Ok(r) if r.rows_affected() == 0 => {
+                drop(tx);
+                return match self.get_ticket(id).await? {
+                    Some(t) => Ok(TicketUpdate::Stale(t)),
+                    None => Ok(TicketUpdate::NotFound),
+                };
+            }
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                drop(tx);
+                let active = self.active_ticket(current.dedup_key.as_str()).await?;
+                return Ok(TicketUpdate::DuplicateActive(
+                    active.map(|t| t.id).unwrap_or_default(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for e in &events {
+            record_event(&mut tx, id, now_ms, e, "").await?;
+        }
+        tx.commit().await?;
+        Ok(TicketUpdate::Updated(Ticket {
+            version: current.version + 1,
+            ..next
+        }))
+    }
+
+    /// A ticket's history, oldest first.
+    pub async fn ticket_events(&self, id: &str) -> Result<Vec<StoredTicketEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket_id, at, kind, actor, from_value, to_value, detail FROM ticket_events \
+             WHERE ticket_id = $1 ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredTicketEvent {
+                    id: r.try_get("id")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    at_ms: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    actor: r.try_get("actor")?,
+                    from: r.try_get("from_value")?,
+                    to: r.try_get("to_value")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A comment on a ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredComment {
+    pub id: String,
+    pub ticket_id: String,
+    pub at_ms: i64,
+    pub actor: String,
+    /// `internal` (support only) or `public` (may be shown to the customer).
+    pub visibility: String,
+    /// Markdown.
+    pub body: String,
+}
+
+impl Store {
+    /// Adds a comment to ticket `ticket_id` with its `commented` event; `None` when there is
+    /// no such ticket. The ticket itself (and its ETag) does not change.
+    pub async fn add_comment(
+        &self,
+        ticket_id: &str,
+        actor: &str,
+        visibility: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<Option<StoredComment>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT id FROM tickets WHERE id = $1")
+            .bind(ticket_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let comment = StoredComment {
+            id: new_id(),
+            ticket_id: ticket_id.to_string(),
+            at_ms: now_ms,
+            actor: actor.to_string(),
+            visibility: visibility.to_string(),
+            body: body.to_string(),
+        };
+        sqlx::query(
+            "INSERT INTO ticket_comments (id, ticket_id, at, actor, visibility, body) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&comment.id)
+        .bind(ticket_id)
+        .bind(now_ms)
+        .bind(actor)
+        .bind(visibility)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        let event = TicketEvent {
+            kind: "commented",
+            actor: actor.to_string(),
+            from: None,
+            to: Some(visibility.to_string()),
+        };
+        record_event(&mut tx, ticket_id, now_ms, &event, &comment.id).await?;
+        tx.commit().await?;
+        Ok(Some(comment))
+    }
+
+    /// A ticket's comments, oldest first.
+    pub async fn ticket_comments(&self, ticket_id: &str) -> Result<Vec<StoredComment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ticket_id, at, actor, visibility, body FROM ticket_comments \
+             WHERE ticket_id = $1 ORDER BY at, id",
+        )
+        .bind(ticket_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredComment {
+                    id: r.try_get("id")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    at_ms: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    visibility: r.try_get("visibility")?,
+                    body: r.try_get("body")?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn record_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ticket_id: &str,
+    at: i64,
+    e: &TicketEvent,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ticket_events (id, ticket_id, at, kind, detail, actor, from_value, to_value) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id())
+    .bind(ticket_id)
+    .bind(at)
+    .bind(e.kind)
+    .bind(detail)
+    .bind(e.actor.clone())
+    .bind(e.from.clone())
+    .bind(e.to.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn ticket_from_row(r: &AnyRow) -> Result<Ticket, StoreError> {
+    let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("ticket {what} {v:?}"));
+    let s = |c: &str| r.try_get::<String, _>(c);
+    let o = |c: &str| r.try_get::<Option<String>, _>(c);
+    let status = s("status")?;
+    let priority = s("priority")?;
+    let tier = s("tier")?;
+    let labels: Labels =
+        serde_json::from_str(&s("labels")?).map_err(|e| corrupt("labels", &e.to_string()))?;
+    let runbook = match (o("runbook_id")?, o("runbook_title")?, o("runbook_url")?) {
+        (Some(id), Some(title), Some(url)) => Some(RunbookRef { id, title, url }),
+        _ => None,
+    };
+    Ok(Ticket {
+        id: s("id")?,
+        dedup_key: s("dedup_key")?.into(),
+        status: TicketStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        severity: Severity::from_label(Some(&s("severity")?)),
+        priority: Priority::parse(&priority).ok_or_else(|| corrupt("priority", &priority))?,
+        tier: Tier::parse(&tier).ok_or_else(|| corrupt("tier", &tier))?,
+        title: s("title")?,
+        summary: s("summary")?,
+        labels,
+        provider: o("provider")?,
+        connection: o("connection")?,
+        alertname: s("alertname")?,
+        runbook,
+        assignee: o("assignee")?,
+        occurrences: r.try_get("occurrences")?,
+        created_at_ms: r.try_get("created_at")?,
+        acknowledged_at_ms: r.try_get("acknowledged_at")?,
+        resolved_at_ms: r.try_get("resolved_at")?,
+        closed_at_ms: r.try_get("closed_at")?,
+        updated_at_ms: r.try_get("updated_at")?,
+        resolution: o("resolution")?,
+        resolved_by: o("resolved_by")?,
+        version: r.try_get("version")?,
+    })
+}
