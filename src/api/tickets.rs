@@ -349,20 +349,25 @@ pub async fn patch(
     }
 }
 
+/// 404 unless ticket `id` exists (for its sub-resources).
+async fn require_ticket(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match state
+        .store
+        .get_ticket(id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(format!("no ticket {id:?}"))),
+    }
+}
+
 /// `GET /api/v1/tickets/{id}/events`: the ticket's history, oldest first.
 pub async fn events(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if state
-        .store
-        .get_ticket(&id)
-        .await
-        .map_err(ApiError::internal)?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!("no ticket {:?}", id.as_str())));
-    }
+    require_ticket(&state, &id).await?;
     let events = state
         .store
         .ticket_events(&id)
@@ -453,15 +458,7 @@ pub async fn comments(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if state
-        .store
-        .get_ticket(&id)
-        .await
-        .map_err(ApiError::internal)?
-        .is_none()
-    {
-        return Err(ApiError::not_found(format!("no ticket {:?}", id.as_str())));
-    }
+    require_ticket(&state, &id).await?;
     let comments = state
         .store
         .ticket_comments(&id)
