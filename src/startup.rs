@@ -175,6 +175,7 @@ impl Application {
             metrics.clone(),
             public_url.clone(),
         )
+        .with_close_after(settings.tickets.close_after)
         .start();
         let silences: crate::alerting::Silences = Arc::new(RwLock::new(
             store

@@ -35,6 +35,15 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     pub pipelines: Vec<PipelineSettings>,
     pub api: ApiSettings,
+    pub tickets: TicketsSettings,
+}
+
+/// `[tickets]`: the lifecycle's clocks.
+#[derive(Debug, Clone)]
+pub struct TicketsSettings {
+    /// A resolved ticket closes on its own this long after its resolution (default 72h, as
+    /// Zendesk closes solved tickets); zero: never.
+    pub close_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +244,14 @@ struct RawConfig {
     pipelines: Vec<Spanned<RawPipeline>>,
     #[serde(default)]
     api: RawApi,
+    #[serde(default)]
+    tickets: RawTickets,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTickets {
+    close_after: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -625,6 +642,11 @@ impl Validator<'_> {
         let pipelines = self.pipelines(&raw.pipelines);
         let providers = self.providers(&raw.providers, &pipelines);
         let api = self.api(&raw.api);
+        let tickets = TicketsSettings {
+            close_after: self
+                .duration("tickets.close_after", &raw.tickets.close_after, "72h")
+                .unwrap_or(Duration::from_secs(72 * 3600)),
+        };
 
         Settings {
             file: self.file.to_path_buf(),
@@ -643,6 +665,7 @@ impl Validator<'_> {
             providers,
             pipelines,
             api,
+            tickets,
         }
     }
 
@@ -1033,6 +1056,23 @@ connections = ["dealer-001"]
 schedule = "30s"
 pipeline = "dms"
 "#;
+
+    #[test]
+    fn tickets_close_after_defaults_to_72h_and_a_bad_one_names_its_line() {
+        assert_eq!(
+            parse_str(GOOD).unwrap().tickets.close_after,
+            Duration::from_secs(72 * 3600)
+        );
+        let set = parse_str(&format!("{GOOD}\n[tickets]\nclose_after = \"0s\"\n")).unwrap();
+        assert!(set.tickets.close_after.is_zero());
+        let err = parse_str(&format!("{GOOD}\n[tickets]\nclose_after = \"soon\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("syncwatch.toml:17: tickets.close_after: invalid duration"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_minimal_config_gets_defaults_and_resolved_paths() {

@@ -434,6 +434,52 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Closes the tickets resolved at or before `resolved_before_ms` (`tickets.close_after`),
+    /// each with a `closed` event by `syncwatch`, at most `limit` at a time; their ids.
+    pub async fn close_resolved_tickets(
+        &self,
+        resolved_before_ms: i64,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id FROM tickets WHERE status = 'resolved' AND resolved_at <= $1 \
+             ORDER BY resolved_at, id LIMIT $2",
+        )
+        .bind(resolved_before_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut closed = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let n = sqlx::query(
+                "UPDATE tickets SET version = version + 1, status = 'closed', closed_at = $1, \
+                 updated_at = $1 WHERE id = $2 AND status = 'resolved'",
+            )
+            .bind(now_ms)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                let event = TicketEvent {
+                    kind: "closed",
+                    actor: "syncwatch".into(),
+                    from: Some("resolved".into()),
+                    to: Some("closed".into()),
+                };
+                record_event(&mut tx, &id, now_ms, &event, "close_after").await?;
+                closed.push(id);
+            }
+        }
+        tx.commit().await?;
+        Ok(closed)
+    }
+}
+
 /// A comment on a ticket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredComment {

@@ -31,7 +31,12 @@ pub struct TicketActor {
     runbooks: Arc<RunbookIndex>,
     metrics: Metrics,
     public_url: String,
+    /// `tickets.close_after`; zero: resolved tickets stay resolved.
+    close_after: std::time::Duration,
 }
+
+/// How often resolved tickets past `close_after` are closed.
+const CLOSE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl TicketActor {
     pub fn new(
@@ -47,7 +52,36 @@ impl TicketActor {
             runbooks,
             metrics,
             public_url,
+            close_after: std::time::Duration::ZERO,
         }
+    }
+
+    /// Closes resolved tickets `close_after` their resolution (checked every minute).
+    pub fn with_close_after(mut self, close_after: std::time::Duration) -> Self {
+        self.close_after = close_after;
+        self
+    }
+
+    fn close_expired(&self) {
+        let (store, clock) = (self.store.clone(), self.clock.clone());
+        let after = i64::try_from(self.close_after.as_millis()).unwrap_or(i64::MAX);
+        actix::spawn(async move {
+            let now = clock.now_ms();
+            match store
+                .close_resolved_tickets(now.saturating_sub(after), now, 500)
+                .await
+            {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(
+                        closed = ids.len(),
+                        "closed resolved tickets past close_after"
+                    )
+                }
+                Ok(_) => {}
+                // The next sweep tries again.
+                Err(e) => tracing::warn!(error = %e, "cannot close resolved tickets"),
+            }
+        });
     }
 }
 
@@ -57,6 +91,10 @@ impl Actor for TicketActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Dispatch waits on this mailbox; a full one slows dispatch down instead of growing.
         ctx.set_mailbox_capacity(64);
+        if !self.close_after.is_zero() {
+            self.close_expired();
+            ctx.run_interval(CLOSE_SWEEP, |act, _| act.close_expired());
+        }
     }
 }
 

@@ -324,6 +324,80 @@ mod lifecycle {
         );
     }
 
+    async fn resolved_tickets_close_after_their_time(store: Store) {
+        let resolve = TicketChange {
+            status: Some(TicketStatus::Resolved),
+            ..Default::default()
+        };
+        // t1 resolved at 2,000, t2 at 5,000 (another problem), t3 still open.
+        store
+            .create_ticket(&ticket("t1", 1_000), "a@1")
+            .await
+            .unwrap();
+        store
+            .update_ticket("t1", None, &resolve, "ana", 2_000)
+            .await
+            .unwrap();
+        let mut other = ticket("t2", 1_500);
+        other.dedup_key = DedupKey::from("other".to_string());
+        store.create_ticket(&other, "b@1").await.unwrap();
+        store
+            .update_ticket("t2", None, &resolve, "ana", 5_000)
+            .await
+            .unwrap();
+        let mut open = ticket("t3", 1_600);
+        open.dedup_key = DedupKey::from("third".to_string());
+        store.create_ticket(&open, "c@1").await.unwrap();
+
+        let closed = store
+            .close_resolved_tickets(3_000, 10_000, 100)
+            .await
+            .unwrap();
+        assert_eq!(closed, ["t1"]);
+        let t1 = store.get_ticket("t1").await.unwrap().unwrap();
+        assert_eq!(
+            (t1.status, t1.closed_at_ms),
+            (TicketStatus::Closed, Some(10_000))
+        );
+        let last = store.ticket_events("t1").await.unwrap().pop().unwrap();
+        assert_eq!(
+            (last.kind.as_str(), last.actor.as_str()),
+            ("closed", "syncwatch")
+        );
+        // Nothing twice; the open ticket is never closed by time.
+        assert!(
+            store
+                .close_resolved_tickets(3_000, 11_000, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .close_resolved_tickets(i64::MAX, 12_000, 100)
+                .await
+                .unwrap(),
+            ["t2"]
+        );
+        assert_eq!(
+            store.get_ticket("t3").await.unwrap().unwrap().status,
+            TicketStatus::Open
+        );
+    }
+
+    #[actix_web::test]
+    async fn sqlite_resolved_tickets_close_after_their_time() {
+        let (store, _dir) = sqlite().await;
+        resolved_tickets_close_after_their_time(store).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres_resolved_tickets_close_after_their_time() {
+        if let Some(store) = postgres().await {
+            resolved_tickets_close_after_their_time(store).await;
+        }
+    }
+
     #[actix_web::test]
     async fn sqlite_two_changes_against_one_version_apply_once() {
         let (store, _dir) = sqlite().await;
