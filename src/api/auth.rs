@@ -178,11 +178,14 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 /// when no tokens are configured (or the token is unknown, which [`require`] refuses first).
 pub fn actor(req: &HttpRequest, state: &AppState) -> String {
     bearer(req)
-        .and_then(|token| {
-            let hash = hex::encode(Sha256::digest(token.trim().as_bytes()));
-            state.tokens.iter().find(|t| t.token_sha256 == hash)
-        })
+        .and_then(|token| configured(state, token))
         .map_or_else(|| "anonymous".to_string(), |t| t.name.clone())
+}
+
+/// The configured token a bearer token is (compared by SHA-256).
+fn configured<'a>(state: &'a AppState, token: &str) -> Option<&'a crate::config::ApiToken> {
+    let hash = hex::encode(Sha256::digest(token.trim().as_bytes()));
+    state.tokens.iter().find(|t| t.token_sha256 == hash)
 }
 
 /// Checks a token given some other way (a form field) for `scope`.
@@ -190,12 +193,7 @@ pub fn check(state: &AppState, token: &str, scope: &str) -> Result<(), ApiError>
     if state.tokens.is_empty() {
         return Ok(());
     }
-    let hash = hex::encode(Sha256::digest(token.trim().as_bytes()));
-    let t = state
-        .tokens
-        .iter()
-        .find(|t| t.token_sha256 == hash)
-        .ok_or_else(|| unauthorized("unknown token"))?;
+    let t = configured(state, token).ok_or_else(|| unauthorized("unknown token"))?;
     if t.scopes.iter().any(|s| s == scope || s == "admin") {
         Ok(())
     } else {

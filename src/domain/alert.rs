@@ -86,15 +86,6 @@ impl std::ops::Deref for Annotations {
     }
 }
 
-impl Annotations {
-    /// As a map (for templates and API bodies that want one).
-    pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-}
-
 /// Of a name given twice the last value counts.
 impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Annotations {
     fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> Self {

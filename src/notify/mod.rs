@@ -95,7 +95,11 @@ impl Notification {
                 firing: self.omitted.firing + firing.saturating_sub(max),
                 resolved: self.omitted.resolved + resolved.saturating_sub(max),
             },
-            ..Notification::clone_without_alerts(self)
+            receiver: self.receiver.clone(),
+            group_key: self.group_key.clone(),
+            group_labels: self.group_labels.clone(),
+            tickets: BTreeMap::new(),
+            public_url: self.public_url.clone(),
         };
         let (mut f, mut r) = (0, 0);
         for a in &self.alerts {
@@ -112,18 +116,6 @@ impl Notification {
             }
         }
         listed
-    }
-
-    fn clone_without_alerts(&self) -> Notification {
-        Notification {
-            receiver: self.receiver.clone(),
-            group_key: self.group_key.clone(),
-            group_labels: self.group_labels.clone(),
-            alerts: Vec::new(),
-            tickets: BTreeMap::new(),
-            public_url: self.public_url.clone(),
-            omitted: self.omitted,
-        }
     }
 
     /// `firing` while any alert fires, else `resolved`.

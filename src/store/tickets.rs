@@ -105,7 +105,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_occurrence(&mut tx, &t.id, alert_key, t.created_at_ms).await?;
-        insert_event(&mut tx, &t.id, t.created_at_ms, "created", &t.summary).await?;
+        record_event(
+            &mut tx,
+            &t.id,
+            t.created_at_ms,
+            &by_syncwatch("created"),
+            &t.summary,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -127,7 +134,14 @@ impl Store {
             .bind(ticket_id)
             .execute(&mut *tx)
             .await?;
-            insert_event(&mut tx, ticket_id, now_ms, "occurrence", alert_key).await?;
+            record_event(
+                &mut tx,
+                ticket_id,
+                now_ms,
+                &by_syncwatch("occurrence"),
+                alert_key,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(added)
@@ -155,7 +169,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        insert_event(&mut tx, ticket_id, now_ms, "reopened", alert_key).await?;
+        record_event(
+            &mut tx,
+            ticket_id,
+            now_ms,
+            &by_syncwatch("reopened"),
+            alert_key,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -179,7 +200,14 @@ impl Store {
         .rows_affected()
             > 0;
         if done {
-            insert_event(&mut tx, ticket_id, now_ms, "resolved", detail).await?;
+            record_event(
+                &mut tx,
+                ticket_id,
+                now_ms,
+                &by_syncwatch("resolved"),
+                detail,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -280,26 +308,6 @@ async fn insert_occurrence(
     .await?
     .rows_affected();
     Ok(n > 0)
-}
-
-async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    ticket_id: &str,
-    at: i64,
-    kind: &str,
-    detail: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO ticket_events (id, ticket_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(new_id())
-    .bind(ticket_id)
-    .bind(at)
-    .bind(kind)
-    .bind(detail)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// What became of a change asked of a ticket ([`Store::update_ticket`]).
@@ -568,6 +576,18 @@ impl Store {
     }
 }
 
+/// An event syncwatch itself records (the alert opened, counted, resolved or reopened the
+/// ticket), without from/to values.
+fn by_syncwatch(kind: &'static str) -> TicketEvent {
+    TicketEvent {
+        kind,
+        actor: "syncwatch".into(),
+        from: None,
+        to: None,
+    }
+}
+
+/// Appends one event to a ticket's history.
 async fn record_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     ticket_id: &str,
