@@ -168,15 +168,6 @@ impl Application {
             let index = index.clone();
             SyncArbiter::start(1, move || RunbookSearcher(index.clone()))
         };
-        let tickets = TicketActor::new(
-            store.clone(),
-            clock.clone(),
-            index.clone(),
-            metrics.clone(),
-            public_url.clone(),
-        )
-        .with_close_after(settings.tickets.close_after)
-        .start();
         let silences: crate::alerting::Silences = Arc::new(RwLock::new(
             store
                 .load_silences()
@@ -205,6 +196,16 @@ impl Application {
             clock.clone(),
         )
         .start();
+        let tickets = TicketActor::new(
+            store.clone(),
+            clock.clone(),
+            index.clone(),
+            metrics.clone(),
+            public_url.clone(),
+        )
+        .with_close_after(settings.tickets.close_after)
+        .with_receivers(receivers.clone(), Some(outbox.clone()))
+        .start();
         let notification_log = store
             .load_notification_log(
                 clock.now_ms() - crate::alerting::NOTIFICATION_LOG_RETENTION.as_millis() as i64,
@@ -216,7 +217,7 @@ impl Application {
             loaded.alerting,
             receivers,
             crate::alerting::actor::FlushSinks {
-                tickets,
+                tickets: tickets.clone(),
                 outbox: outbox.clone(),
                 store: store.clone(),
                 backlog: backlog.clone(),
@@ -292,6 +293,7 @@ impl Application {
             crate::alerting::reload::Targets {
                 dispatch: dispatch.clone(),
                 outbox,
+                tickets: tickets.clone(),
                 store: store.clone(),
                 status: alerting_status.clone(),
                 metrics: metrics.clone(),

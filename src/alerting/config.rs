@@ -12,7 +12,7 @@ use super::time_interval::TimeInterval;
 use crate::config::{Env, Problem, Problems, find_line, interpolate};
 use crate::domain::duration::parse_duration;
 use crate::domain::matcher::Matcher;
-use crate::domain::ticket::{Priority, TicketPolicy, Tier};
+use crate::domain::ticket::{EscalationPolicy, EscalationStep, Priority, TicketPolicy, Tier};
 
 pub use crate::domain::secret::Secret;
 
@@ -377,6 +377,21 @@ struct RawTicket {
     dedup_by: Option<Vec<String>>,
     reopen_within: Option<String>,
     send_resolved: Option<bool>,
+    #[serde(default)]
+    escalations: Vec<RawEscalation>,
+    /// Priority (`P1`..`P4`) → duration.
+    #[serde(default)]
+    ack_within: BTreeMap<String, String>,
+    #[serde(default)]
+    resolve_within: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    after: String,
+    tier: String,
+    receiver: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -465,6 +480,92 @@ impl V<'_> {
                 default
             }
         }
+    }
+
+    /// A ticket config's escalation steps (in increasing `after`, each to a defined receiver)
+    /// and its per-priority targets.
+    fn escalation(&mut self, t: &RawTicket, ctx: &str, receivers: &[String]) -> EscalationPolicy {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let mut policy = EscalationPolicy::default();
+        for (i, e) in t.escalations.iter().enumerate() {
+            let after = match parse_duration(&e.after) {
+                Ok(d) if !d.is_zero() => ms(d),
+                Ok(_) => {
+                    self.p(
+                        &format!("after: {}", e.after),
+                        format!("{ctx}.escalations[{i}]: after must be longer than 0s"),
+                    );
+                    continue;
+                }
+                Err(err) => {
+                    self.p(
+                        &format!("after: {}", e.after),
+                        format!("{ctx}.escalations[{i}].after: {err}"),
+                    );
+                    continue;
+                }
+            };
+            let Some(tier) = Tier::parse(&e.tier) else {
+                self.p(
+                    &format!("tier: {}", e.tier),
+                    format!(
+                        "{ctx}.escalations[{i}]: tier {:?} must be one of L1, L2, L3",
+                        e.tier
+                    ),
+                );
+                continue;
+            };
+            if !receivers.contains(&e.receiver) {
+                self.p(
+                    &format!("receiver: {}", e.receiver),
+                    format!(
+                        "{ctx}.escalations[{i}]: receiver {:?} is not defined under receivers",
+                        e.receiver
+                    ),
+                );
+            }
+            if policy.steps.last().is_some_and(|s| s.after_ms >= after) {
+                self.p(
+                    &format!("after: {}", e.after),
+                    format!(
+                        "{ctx}.escalations[{i}]: after {} must be longer than the step before it",
+                        e.after
+                    ),
+                );
+            }
+            policy.steps.push(EscalationStep {
+                after_ms: after,
+                tier,
+                receiver: e.receiver.clone(),
+            });
+        }
+        for (key, raw, targets) in [
+            ("ack_within", &t.ack_within, &mut policy.ack_within_ms),
+            (
+                "resolve_within",
+                &t.resolve_within,
+                &mut policy.resolve_within_ms,
+            ),
+        ] {
+            for (p, d) in raw {
+                let Some(priority) = Priority::parse(p) else {
+                    self.p(
+                        &format!("{p}:"),
+                        format!("{ctx}.{key}: {p:?} must be one of P1, P2, P3, P4"),
+                    );
+                    continue;
+                };
+                match parse_duration(d) {
+                    Ok(d) if !d.is_zero() => targets[priority.index()] = Some(ms(d)),
+                    Ok(_) => self.p(
+                        &format!("{p}:"),
+                        format!("{ctx}.{key}.{p}: must be longer than 0s"),
+                    ),
+                    Err(err) => self.p(&format!("{p}:"), format!("{ctx}.{key}.{p}: {err}")),
+                }
+            }
+        }
+        policy
     }
 
     fn secret_file(&mut self, key: &str, file: &str) -> Option<Secret> {
@@ -576,7 +677,7 @@ impl V<'_> {
         let receivers: Vec<Receiver> = raw
             .receivers
             .iter()
-            .map(|r| self.receiver(r, &raw.global))
+            .map(|r| self.receiver(r, &raw.global, &names))
             .collect();
         let time_intervals = self.time_intervals(&raw);
         let Some(root) = raw.route else {
@@ -815,7 +916,7 @@ impl V<'_> {
         route
     }
 
-    fn receiver(&mut self, r: &RawReceiver, g: &RawGlobal) -> Receiver {
+    fn receiver(&mut self, r: &RawReceiver, g: &RawGlobal, names: &[String]) -> Receiver {
         let name = r.name.clone();
         let ctx = |k: &str| format!("receivers[{name}].{k}");
         let mut slack = Vec::new();
@@ -1006,6 +1107,7 @@ impl V<'_> {
                 policy.reopen_within,
             );
             policy.send_resolved = t.send_resolved.unwrap_or(true);
+            policy.escalation = self.escalation(t, &ctx("ticket_configs"), names);
             tickets.push(policy);
         }
         let console = r
@@ -1187,6 +1289,54 @@ receivers:
         assert_eq!(oncall.email[0].smtp.security, SmtpSecurity::Plain);
         assert_eq!(oncall.tickets[0].tier, Tier::L2);
         assert_eq!(oncall.tickets[0].reopen_within, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn escalations_and_targets_are_read_and_checked_with_their_lines() {
+        let with = |steps: &str| {
+            GOOD.replace(
+                "        reopen_within: 1h\n",
+                &format!("        reopen_within: 1h\n{steps}"),
+            )
+        };
+        let good = with(
+            "        escalations:\n          - {after: 30m, tier: L2, receiver: quiet}\n          - {after: 2h, tier: L3, receiver: oncall}\n        ack_within: {P1: 15m}\n        resolve_within: {P1: 4h, P3: 3d}\n",
+        );
+        let c = parse(Path::new("a.yml"), &good, &env).unwrap();
+        let e = &c.receiver("oncall").unwrap().tickets[0].escalation;
+        assert_eq!(
+            e.steps,
+            [
+                EscalationStep {
+                    after_ms: 1_800_000,
+                    tier: Tier::L2,
+                    receiver: "quiet".into()
+                },
+                EscalationStep {
+                    after_ms: 7_200_000,
+                    tier: Tier::L3,
+                    receiver: "oncall".into()
+                }
+            ]
+        );
+        assert_eq!(e.ack_within(Priority::P1), Some(900_000));
+        assert_eq!(e.ack_within(Priority::P2), None);
+        assert_eq!(e.resolve_within(Priority::P3), Some(3 * 86_400_000));
+        let bad = with(
+            "        escalations:\n          - {after: 2h, tier: L2, receiver: nobody}\n          - {after: 1h, tier: L4, receiver: quiet}\n          - {after: 1h, tier: L3, receiver: quiet}\n        ack_within: {P9: 15m, P1: soon}\n",
+        );
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "a.yml:24: receivers[oncall].ticket_configs.escalations[0]: receiver \"nobody\" is not defined",
+            "a.yml:25: receivers[oncall].ticket_configs.escalations[1]: tier \"L4\" must be one of L1, L2, L3",
+            "a.yml:25: receivers[oncall].ticket_configs.escalations[2]: after 1h must be longer than the step before it",
+            "receivers[oncall].ticket_configs.ack_within: \"P9\" must be one of P1, P2, P3, P4",
+            "a.yml:27: receivers[oncall].ticket_configs.ack_within.P1: invalid duration",
+        ] {
+            assert!(err.contains(want), "{want}\nin\n{err}");
+        }
     }
 
     #[test]

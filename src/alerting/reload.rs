@@ -33,6 +33,8 @@ pub type SharedStatus = Arc<RwLock<AlertingStatus>>;
 pub struct Targets {
     pub dispatch: Addr<DispatchActor>,
     pub outbox: Addr<OutboxActor>,
+    /// Escalation steps notify receivers too.
+    pub tickets: Addr<crate::tickets::TicketActor>,
     pub store: Store,
     pub status: SharedStatus,
     pub metrics: Metrics,
@@ -57,6 +59,10 @@ pub async fn reload(path: &Path, t: &Targets) {
         Ok((text, config, receivers)) => {
             // The outbox first: a notification the new routing enqueues finds its receiver.
             let outbox = t.outbox.send(SetReceivers(receivers.clone())).await;
+            let outbox = match outbox {
+                Ok(()) => t.tickets.send(SetReceivers(receivers.clone())).await,
+                Err(e) => Err(e),
+            };
             let dispatch = t.dispatch.send(ReloadAlerting { config, receivers }).await;
             if let Err(e) = outbox.and(dispatch) {
                 tracing::error!(error = %e, "dispatcher unavailable; routing reload not applied");

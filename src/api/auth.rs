@@ -36,7 +36,17 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v2/alerts", Access::Scope("alerts:write")),
     ("GET", "/api/v2/status", Access::Scope("status:read")),
     ("GET", "/api/v1/tickets", Access::Scope("tickets:read")),
+    (
+        "GET",
+        "/api/v1/tickets/stats",
+        Access::Scope("tickets:read"),
+    ),
     ("GET", "/api/v1/tickets/{id}", Access::Scope("tickets:read")),
+    (
+        "GET",
+        "/api/v1/ticket-events",
+        Access::Scope("tickets:read"),
+    ),
     (
         "PATCH",
         "/api/v1/tickets/{id}",

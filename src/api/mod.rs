@@ -172,8 +172,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/metrics", web::get().to(health::metrics))
     .route("/api/v1/alerts", web::get().to(alerts::list))
     .route("/api/v1/tickets", web::get().to(tickets::list))
+    .route("/api/v1/tickets/stats", web::get().to(tickets::stats))
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
     .route("/api/v1/tickets/{id}", web::patch().to(tickets::patch))
+    .route("/api/v1/ticket-events", web::get().to(tickets::feed))
     .route(
         "/api/v1/tickets/{id}/events",
         web::get().to(tickets::events),

@@ -1,7 +1,8 @@
 //! `GET /api/v1/tickets` (filters, newest first, cursor pagination), `GET /api/v1/tickets/{id}`
 //! (with its strong `ETag`), `PATCH /api/v1/tickets/{id}` (a JSON merge patch, RFC 7396, made
-//! against the ETag given in `If-Match`, RFC 9110 §13.1.1) and `GET /api/v1/tickets/{id}/events`
-//! (its history).
+//! against the ETag given in `If-Match`, RFC 9110 §13.1.1), `GET /api/v1/tickets/{id}/events`
+//! (its history) and `GET /api/v1/ticket-events` (every ticket's events in commit order, after a
+//! cursor: what a support tool syncs from).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -41,10 +42,19 @@ pub struct TicketView {
     updated_at: String,
     resolution: Option<String>,
     resolved_by: Option<String>,
+    /// Escalation steps taken since the ticket last became open.
+    escalation_level: i64,
+    /// When the ticket is due to be acknowledged / resolved (its priority's `ack_within` /
+    /// `resolve_within`), and when it missed that target.
+    acknowledge_by: Option<String>,
+    resolve_by: Option<String>,
+    ack_breached_at: Option<String>,
+    resolve_breached_at: Option<String>,
 }
 
 impl TicketView {
     pub fn new(t: Ticket, public_url: &str) -> Self {
+        let (acknowledge_by, resolve_by) = (t.ack_due_ms(), t.resolve_due_ms());
         Self {
             url: format!("{public_url}/api/v1/tickets/{}", t.id),
             id: t.id,
@@ -67,6 +77,11 @@ impl TicketView {
             resolved_at: t.resolved_at_ms.map(rfc3339),
             closed_at: t.closed_at_ms.map(rfc3339),
             updated_at: rfc3339(t.updated_at_ms),
+            escalation_level: t.escalation_level,
+            acknowledge_by: acknowledge_by.map(rfc3339),
+            resolve_by: resolve_by.map(rfc3339),
+            ack_breached_at: t.ack_breached_at_ms.map(rfc3339),
+            resolve_breached_at: t.resolve_breached_at_ms.map(rfc3339),
             resolution: t.resolution,
             resolved_by: t.resolved_by,
         }
@@ -126,18 +141,7 @@ fn filter(q: ListQuery) -> Result<TicketFilter, ApiError> {
                 })
         })
         .transpose()?;
-    let since_ms = q
-        .since
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(&s)
-                .map(|d| d.timestamp_millis())
-                .map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "since: {s:?} is not an RFC 3339 time such as 2026-11-21T10:00:00Z"
-                    ))
-                })
-        })
-        .transpose()?;
+    let since_ms = rfc3339_param("since", q.since)?;
     let cursor = q
         .cursor
         .map(|c| {
@@ -329,7 +333,10 @@ pub async fn patch(
         .await
         .map_err(ApiError::internal)?;
     match outcome {
-        TicketUpdate::Updated(t) => Ok(with_etag(StatusCode::OK, t, &state.public_url)),
+        TicketUpdate::Updated(t) => {
+            observe_times(&state, &t, now);
+            Ok(with_etag(StatusCode::OK, t, &state.public_url))
+        }
         TicketUpdate::Stale(t) => Ok(HttpResponse::PreconditionFailed()
             .insert_header(("ETag", etag(&t)))
             .json(json!({"error": {
@@ -346,6 +353,22 @@ pub async fn patch(
         TicketUpdate::DuplicateActive(other) => Err(ApiError::conflict(format!(
             "ticket {other:?} is already active for this problem; work that one"
         ))),
+    }
+}
+
+/// Records MTTA / MTTR observations of a change made at `now`: a first acknowledgement (it
+/// keeps its time) and a resolution.
+fn observe_times(state: &AppState, t: &Ticket, now: i64) {
+    let since_created = std::time::Duration::from_millis((now - t.created_at_ms).max(0) as u64);
+    if t.acknowledged_at_ms == Some(now) {
+        state
+            .metrics
+            .ticket_acknowledged(t.severity, t.tier, since_created);
+    }
+    if t.status == TicketStatus::Resolved && t.resolved_at_ms == Some(now) {
+        state
+            .metrics
+            .ticket_resolved(t.severity, t.tier, since_created);
     }
 }
 
@@ -373,22 +396,87 @@ pub async fn events(
         .ticket_events(&id)
         .await
         .map_err(ApiError::internal)?;
-    let events: Vec<serde_json::Value> = events
-        .into_iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "ticket_id": e.ticket_id,
-                "at": rfc3339(e.at_ms),
-                "kind": e.kind,
-                "actor": e.actor,
-                "from": e.from,
-                "to": e.to,
-                "detail": e.detail,
-            })
-        })
-        .collect();
+    let events: Vec<EventView> = events.into_iter().map(EventView::from).collect();
     Ok(HttpResponse::Ok().json(json!({"events": events})))
+}
+
+/// One recorded change of a ticket.
+#[derive(Serialize)]
+pub struct EventView {
+    id: String,
+    /// Where the feed continues after this event (`GET /api/v1/ticket-events?after=`).
+    cursor: String,
+    ticket_id: String,
+    at: String,
+    /// `created`, `occurrence`, `acknowledged`, `unacknowledged`, `assigned`, `tier_changed`,
+    /// `priority_changed`, `commented`, `resolved`, `resolution_changed`, `reopened`, `closed`,
+    /// `escalated`, `sla_breached`.
+    kind: String,
+    /// The API token's name, `anonymous`, or `syncwatch` for what it did itself.
+    actor: String,
+    from: Option<String>,
+    to: Option<String>,
+    detail: String,
+}
+
+impl From<crate::store::StoredTicketEvent> for EventView {
+    fn from(e: crate::store::StoredTicketEvent) -> Self {
+        Self {
+            id: e.id,
+            cursor: e.seq.to_string(),
+            ticket_id: e.ticket_id,
+            at: rfc3339(e.at_ms),
+            kind: e.kind,
+            actor: e.actor,
+            from: e.from,
+            to: e.to,
+            detail: e.detail,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+const FEED_DEFAULT_LIMIT: i64 = 100;
+const FEED_MAX_LIMIT: i64 = 1_000;
+
+/// `GET /api/v1/ticket-events?after=<cursor>&limit=`: every ticket's events in the order they
+/// were committed, after `after` (from the first without it), at most `limit` (default 100, at
+/// most 1,000). `next_cursor` is where to continue; it is `after` itself when nothing is new,
+/// so a support tool polls with the last cursor it got and never misses or repeats an event,
+/// however tickets are written meanwhile.
+pub async fn feed(
+    state: web::Data<AppState>,
+    q: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let after = match q.after.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "after: {c:?} is not a cursor of this feed (use an event's cursor or next_cursor)"
+            ))
+        })?,
+    };
+    let limit = q.limit.unwrap_or(FEED_DEFAULT_LIMIT);
+    if !(1..=FEED_MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: {limit} is not between 1 and {FEED_MAX_LIMIT}"
+        )));
+    }
+    let events = state
+        .store
+        .ticket_event_feed(after, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = events.last().map_or(after, |e| e.seq);
+    let events: Vec<EventView> = events.into_iter().map(EventView::from).collect();
+    Ok(HttpResponse::Ok().json(json!({"events": events, "next_cursor": next.to_string()})))
 }
 
 /// The longest comment (markdown): 16 KiB.
@@ -466,4 +554,83 @@ pub async fn comments(
         .map_err(ApiError::internal)?;
     let comments: Vec<serde_json::Value> = comments.into_iter().map(comment_json).collect();
     Ok(HttpResponse::Ok().json(json!({"comments": comments})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    since: Option<String>,
+    until: Option<String>,
+    group_by: Option<String>,
+}
+
+/// The window of figures when `since` is not given: the last 30 days.
+const STATS_DEFAULT_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
+
+fn rfc3339_param(name: &str, v: Option<String>) -> Result<Option<i64>, ApiError> {
+    v.map(|s| {
+        chrono::DateTime::parse_from_rfc3339(&s)
+            .map(|d| d.timestamp_millis())
+            .map_err(|_| {
+                ApiError::bad_request(format!(
+                    "{name}: {s:?} is not an RFC 3339 time such as 2026-11-21T10:00:00Z"
+                ))
+            })
+    })
+    .transpose()
+}
+
+/// `GET /api/v1/tickets/stats?since=&until=&group_by=`: the figures of the tickets created in
+/// `[since, until)` (default: the 30 days before now), overall and per value of `group_by`
+/// (`provider`, `alertname`, `severity`, `tier`, `priority`), as
+/// [`crate::domain::ticket_stats`] defines them (MTTA, MTTR, escalations, breaches, repeats).
+pub async fn stats(
+    state: web::Data<AppState>,
+    q: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::domain::ticket_stats::summarise;
+    use crate::store::StatsGroup;
+    let q = q.into_inner();
+    let now = state.clock.now_ms();
+    let until = rfc3339_param("until", q.until)?.unwrap_or(now);
+    let since = rfc3339_param("since", q.since)?.unwrap_or(until - STATS_DEFAULT_WINDOW_MS);
+    if since >= until {
+        return Err(ApiError::bad_request("since: must be before until"));
+    }
+    let group = q
+        .group_by
+        .map(|g| {
+            StatsGroup::parse(&g).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "group_by: {g:?} is not one of provider, alertname, severity, tier, priority"
+                ))
+            })
+        })
+        .transpose()?;
+    let facts = state
+        .store
+        .ticket_facts(since, until, group)
+        .await
+        .map_err(ApiError::internal)?;
+    let overall = summarise(facts.iter().map(|(_, f)| f));
+    let mut groups = serde_json::Map::new();
+    if group.is_some() {
+        let mut by: std::collections::BTreeMap<
+            &str,
+            Vec<&crate::domain::ticket_stats::TicketFacts>,
+        > = Default::default();
+        for (g, f) in &facts {
+            by.entry(g.as_str()).or_default().push(f);
+        }
+        for (g, fs) in by {
+            groups.insert(g.to_string(), json!(summarise(fs)));
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "since": rfc3339(since),
+        "until": rfc3339(until),
+        "group_by": group.map(StatsGroup::as_str),
+        "overall": overall,
+        "groups": groups,
+    })))
 }

@@ -16,6 +16,7 @@ pub mod secret;
 pub mod severity;
 pub mod silence;
 pub mod ticket;
+pub mod ticket_stats;
 
 pub use alert::{Alert, AlertState, Annotations};
 pub use clock::{Clock, ManualClock, SystemClock};

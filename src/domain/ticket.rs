@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::alert::Alert;
+use super::duration::format_duration;
 use super::labels::Labels;
 use super::severity::Severity;
 
@@ -59,6 +60,11 @@ impl Priority {
         }
     }
 
+    /// 0 for P1 … 3 for P4.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::P1 => "P1",
@@ -79,7 +85,8 @@ impl Priority {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Support tiers, lowest first (so `L1 < L3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum Tier {
     L1,
     L2,
@@ -225,6 +232,179 @@ pub struct Ticket {
     /// Incremented by every change: the ticket's strong ETag.
     #[serde(default)]
     pub version: i64,
+    /// The escalation policy and targets in force when the ticket opened.
+    #[serde(default)]
+    pub escalation: EscalationPolicy,
+    /// How many escalation steps were taken since the ticket last became open.
+    #[serde(default)]
+    pub escalation_level: i64,
+    /// When the ticket last became open (created, reopened, handed back): escalation counts
+    /// from here; acknowledging stops it.
+    #[serde(default)]
+    pub open_since_ms: i64,
+    /// When the ticket missed its `ack_within` / `resolve_within` target (recorded once).
+    #[serde(default)]
+    pub ack_breached_at_ms: Option<i64>,
+    #[serde(default)]
+    pub resolve_breached_at_ms: Option<i64>,
+    /// The highest tier the ticket has been at.
+    #[serde(default = "first_tier")]
+    pub highest_tier: Tier,
+}
+
+fn first_tier() -> Tier {
+    Tier::L1
+}
+
+impl Ticket {
+    /// When the ticket is due to be acknowledged (`ack_within` of its priority after creation).
+    pub fn ack_due_ms(&self) -> Option<i64> {
+        self.escalation
+            .ack_within(self.priority)
+            .map(|d| self.created_at_ms + d)
+    }
+
+    /// When the ticket is due to be resolved (`resolve_within` of its priority after creation).
+    pub fn resolve_due_ms(&self) -> Option<i64> {
+        self.escalation
+            .resolve_within(self.priority)
+            .map(|d| self.created_at_ms + d)
+    }
+}
+
+/// One step of an escalation policy (`ticket_configs[].escalations`): a ticket left open
+/// (unacknowledged) `after_ms` since it became open moves up to `tier`, and `receiver` is
+/// notified through the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationStep {
+    pub after_ms: i64,
+    pub tier: Tier,
+    pub receiver: String,
+}
+
+/// How a ticket escalates and the times it should meet, per priority (P1..P4), in ms:
+/// `ack_within` counts from creation to the first acknowledgement, `resolve_within` from
+/// creation to resolution (the SLA targets of PagerDuty's and Zendesk's support desks).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EscalationPolicy {
+    /// In increasing `after_ms`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<EscalationStep>,
+    #[serde(default)]
+    pub ack_within_ms: [Option<i64>; 4],
+    #[serde(default)]
+    pub resolve_within_ms: [Option<i64>; 4],
+}
+
+impl EscalationPolicy {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    pub fn ack_within(&self, p: Priority) -> Option<i64> {
+        self.ack_within_ms[p.index()]
+    }
+
+    pub fn resolve_within(&self, p: Priority) -> Option<i64> {
+        self.resolve_within_ms[p.index()]
+    }
+}
+
+/// What a sweep of an active ticket finds due at a time: the escalation steps to take and the
+/// targets it has just missed ([`sweep`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepOutcome {
+    /// The ticket after the sweep (a new tier, escalation level, breach times).
+    pub ticket: Ticket,
+    /// `escalated` and `sla_breached` events, each with its detail.
+    pub events: Vec<(TicketEvent, String)>,
+    /// The steps whose receivers are to be notified, in order.
+    pub notify: Vec<EscalationStep>,
+}
+
+/// Decides what is due on ticket `t` at `now_ms`; `None` when nothing is. Escalation runs
+/// while the ticket is open: every step whose `after` has passed since `open_since` and that
+/// was not yet taken is taken at once (a late sweep catches up), the ticket moving to the
+/// highest tier among them (never down); a step at a tier below the ticket's is passed over
+/// without a notification (a person already escalated further). Targets are checked while the
+/// ticket is active: `ack_within` until its first acknowledgement, `resolve_within` until it
+/// is resolved; each breach is recorded once.
+pub fn sweep(t: &Ticket, now_ms: i64) -> Option<SweepOutcome> {
+    if !t.status.is_active() {
+        return None;
+    }
+    let mut next = t.clone();
+    let mut events = Vec::new();
+    let mut notify = Vec::new();
+    if t.status == TicketStatus::Open {
+        let level = usize::try_from(t.escalation_level.max(0)).unwrap_or(usize::MAX);
+        for step in t.escalation.steps.iter().skip(level) {
+            if now_ms - t.open_since_ms < step.after_ms {
+                break;
+            }
+            next.escalation_level += 1;
+            if step.tier < next.tier {
+                continue;
+            }
+            events.push((
+                TicketEvent {
+                    kind: "escalated",
+                    actor: "syncwatch".into(),
+                    from: Some(next.tier.as_str().into()),
+                    to: Some(step.tier.as_str().into()),
+                },
+                format!(
+                    "not acknowledged within {}; notified {}",
+                    format_duration(Duration::from_millis(step.after_ms.max(0) as u64)),
+                    step.receiver
+                ),
+            ));
+            next.tier = step.tier;
+            next.highest_tier = next.highest_tier.max(step.tier);
+            notify.push(step.clone());
+        }
+    }
+    let breach = |target: &'static str, within: i64| {
+        (
+            TicketEvent {
+                kind: "sla_breached",
+                actor: "syncwatch".into(),
+                from: None,
+                to: Some(target.into()),
+            },
+            format!(
+                "{target} within {} ({})",
+                format_duration(Duration::from_millis(within.max(0) as u64)),
+                t.priority.as_str()
+            ),
+        )
+    };
+    if t.acknowledged_at_ms.is_none()
+        && t.ack_breached_at_ms.is_none()
+        && let Some(within) = t.escalation.ack_within(t.priority)
+        && now_ms - t.created_at_ms > within
+    {
+        next.ack_breached_at_ms = Some(now_ms);
+        events.push(breach("acknowledge", within));
+    }
+    if t.resolve_breached_at_ms.is_none()
+        && let Some(within) = t.escalation.resolve_within(t.priority)
+        && now_ms - t.created_at_ms > within
+    {
+        next.resolve_breached_at_ms = Some(now_ms);
+        events.push(breach("resolve", within));
+    }
+    if next.escalation_level == t.escalation_level && events.is_empty() {
+        return None;
+    }
+    if !events.is_empty() {
+        next.updated_at_ms = now_ms;
+    }
+    Some(SweepOutcome {
+        ticket: next,
+        events,
+        notify,
+    })
 }
 
 /// What a ticket config asks for (validated from `ticket_configs`).
@@ -235,6 +415,7 @@ pub struct TicketPolicy {
     pub dedup_by: Vec<String>,
     pub reopen_within: Duration,
     pub send_resolved: bool,
+    pub escalation: EscalationPolicy,
 }
 
 impl Default for TicketPolicy {
@@ -245,6 +426,7 @@ impl Default for TicketPolicy {
             dedup_by: vec!["alertname".into(), "provider".into(), "connection".into()],
             reopen_within: Duration::from_secs(24 * 3600),
             send_resolved: true,
+            escalation: EscalationPolicy::default(),
         }
     }
 }
@@ -325,6 +507,12 @@ pub fn new_ticket(
         resolution: None,
         resolved_by: None,
         version: 1,
+        escalation: policy.escalation.clone(),
+        escalation_level: 0,
+        open_since_ms: now_ms,
+        ack_breached_at_ms: None,
+        resolve_breached_at_ms: None,
+        highest_tier: policy.tier,
     }
 }
 
@@ -402,9 +590,15 @@ pub fn apply_change(
                 next.resolved_at_ms = None;
                 next.resolved_by = None;
                 next.resolution = None;
+                next.open_since_ms = now_ms;
+                next.escalation_level = 0;
                 "reopened"
             }
-            (_, Open) => "unacknowledged",
+            (_, Open) => {
+                next.open_since_ms = now_ms;
+                next.escalation_level = 0;
+                "unacknowledged"
+            }
             (_, Closed) => {
                 next.closed_at_ms = Some(now_ms);
                 "closed"
@@ -448,6 +642,7 @@ pub fn apply_change(
             Some(tier.as_str()),
         ));
         next.tier = tier;
+        next.highest_tier = next.highest_tier.max(tier);
     }
     if let Some(priority) = change.priority
         && priority != t.priority

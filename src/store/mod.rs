@@ -14,7 +14,9 @@ mod outbox;
 mod tickets;
 pub use idempotency::KeyState;
 pub use outbox::{OutboxClaim, OutboxRow};
-pub use tickets::{StoredComment, StoredTicketEvent, TicketFilter, TicketPage, TicketUpdate};
+pub use tickets::{
+    StatsGroup, StoredComment, StoredTicketEvent, TicketFilter, TicketPage, TicketUpdate,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -53,6 +53,29 @@ fn outbox_row(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     })
 }
 
+/// Adds a waiting row to the outbox within `tx` (a flush, an escalation: written with what
+/// caused it, or not at all).
+pub(super) async fn insert_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    row: &OutboxRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
+    )
+    .bind(&row.id)
+    .bind(&row.receiver)
+    .bind(&row.integration)
+    .bind(&row.group_key)
+    .bind(&row.payload)
+    .bind(row.attempts)
+    .bind(row.next_attempt_at_ms)
+    .bind(row.created_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Writes a flush in one transaction: its outbox rows and the group's notification-log entry
     /// (removed when nothing is left firing). Either both are stored or neither.
@@ -63,20 +86,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for row in rows {
-            sqlx::query(
-                "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
-            )
-            .bind(&row.id)
-            .bind(&row.receiver)
-            .bind(&row.integration)
-            .bind(&row.group_key)
-            .bind(&row.payload)
-            .bind(row.attempts)
-            .bind(row.next_attempt_at_ms)
-            .bind(row.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
+            insert_row(&mut tx, row).await?;
         }
         sqlx::query("DELETE FROM notification_log WHERE group_key = $1 AND receiver = $2")
             .bind(&log.group_key)

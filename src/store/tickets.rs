@@ -7,9 +7,10 @@ use sqlx::any::AnyRow;
 
 use super::{Bind, Store, StoreError, make_cursor, new_id};
 use crate::domain::ticket::{
-    ChangeError, Priority, RunbookRef, Ticket, TicketChange, TicketEvent, TicketStatus, Tier,
-    apply_change,
+    ChangeError, EscalationPolicy, Priority, RunbookRef, SweepOutcome, Ticket, TicketChange,
+    TicketEvent, TicketStatus, Tier, apply_change,
 };
+use crate::domain::ticket_stats::TicketFacts;
 use crate::domain::{Labels, Severity};
 
 /// A page of tickets and the cursor of the next one.
@@ -77,8 +78,10 @@ impl Store {
         sqlx::query(
             "INSERT INTO tickets (id, dedup_key, status, severity, priority, tier, title, summary, labels, \
              provider, connection, alertname, runbook_id, runbook_title, runbook_url, assignee, occurrences, \
-             created_at, acknowledged_at, resolved_at, closed_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+             created_at, acknowledged_at, resolved_at, closed_at, updated_at, escalation_policy, escalation_level, \
+             open_since, highest_tier) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+             $23, $24, $25, $26)",
         )
         .bind(&t.id)
         .bind(t.dedup_key.as_str())
@@ -102,15 +105,17 @@ impl Store {
         .bind(t.resolved_at_ms)
         .bind(t.closed_at_ms)
         .bind(t.updated_at_ms)
+        .bind(policy_json(&t.escalation)?)
+        .bind(t.escalation_level)
+        .bind(t.open_since_ms)
+        .bind(t.highest_tier.as_str())
         .execute(&mut *tx)
         .await?;
         insert_occurrence(&mut tx, &t.id, alert_key, t.created_at_ms).await?;
-        record_event(
+        record_events(
             &mut tx,
-            &t.id,
             t.created_at_ms,
-            &by_syncwatch("created"),
-            &t.summary,
+            &[(&t.id, by_syncwatch("created"), &t.summary)],
         )
         .await?;
         tx.commit().await?;
@@ -134,12 +139,10 @@ impl Store {
             .bind(ticket_id)
             .execute(&mut *tx)
             .await?;
-            record_event(
+            record_events(
                 &mut tx,
-                ticket_id,
                 now_ms,
-                &by_syncwatch("occurrence"),
-                alert_key,
+                &[(ticket_id, by_syncwatch("occurrence"), alert_key)],
             )
             .await?;
         }
@@ -156,7 +159,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE tickets SET version = version + 1, status = 'open', resolved_at = NULL, resolved_by = NULL, resolution = NULL, acknowledged_at = NULL, updated_at = $1 \
+            "UPDATE tickets SET version = version + 1, status = 'open', resolved_at = NULL, resolved_by = NULL, \
+             resolution = NULL, open_since = $1, escalation_level = 0, updated_at = $1 \
              WHERE id = $2 AND status = 'resolved'",
         )
         .bind(now_ms)
@@ -169,12 +173,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        record_event(
+        record_events(
             &mut tx,
-            ticket_id,
             now_ms,
-            &by_syncwatch("reopened"),
-            alert_key,
+            &[(ticket_id, by_syncwatch("reopened"), alert_key)],
         )
         .await?;
         tx.commit().await?;
@@ -200,12 +202,10 @@ impl Store {
         .rows_affected()
             > 0;
         if done {
-            record_event(
+            record_events(
                 &mut tx,
-                ticket_id,
                 now_ms,
-                &by_syncwatch("resolved"),
-                detail,
+                &[(ticket_id, by_syncwatch("resolved"), detail)],
             )
             .await?;
         }
@@ -326,6 +326,8 @@ pub enum TicketUpdate {
 /// One recorded change of a ticket, as `GET /api/v1/tickets/{id}/events` serves it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredTicketEvent {
+    /// Its place in the feed of all ticket events (commit order).
+    pub seq: i64,
     pub id: String,
     pub ticket_id: String,
     pub at_ms: i64,
@@ -372,7 +374,8 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE tickets SET status = $1, assignee = $2, tier = $3, priority = $4, resolution = $5, \
              resolved_by = $6, acknowledged_at = $7, resolved_at = $8, closed_at = $9, updated_at = $10, \
-             version = version + 1 WHERE id = $11 AND version = $12",
+             open_since = $11, escalation_level = $12, highest_tier = $13, version = version + 1 \
+             WHERE id = $14 AND version = $15",
         )
         .bind(next.status.as_str())
         .bind(next.assignee.clone())
@@ -384,6 +387,9 @@ impl Store {
         .bind(next.resolved_at_ms)
         .bind(next.closed_at_ms)
         .bind(next.updated_at_ms)
+        .bind(next.open_since_ms)
+        .bind(next.escalation_level)
+        .bind(next.highest_tier.as_str())
         .bind(id)
         .bind(current.version)
         .execute(&mut *tx)
@@ -406,9 +412,8 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
-        for e in &events {
-            record_event(&mut tx, id, now_ms, e, "").await?;
-        }
+        let events: Vec<_> = events.into_iter().map(|e| (id, e, "")).collect();
+        record_events(&mut tx, now_ms, &events).await?;
         tx.commit().await?;
         Ok(TicketUpdate::Updated(Ticket {
             version: current.version + 1,
@@ -418,27 +423,41 @@ impl Store {
 
     /// A ticket's history, oldest first.
     pub async fn ticket_events(&self, id: &str) -> Result<Vec<StoredTicketEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, ticket_id, at, kind, actor, from_value, to_value, detail FROM ticket_events \
-             WHERE ticket_id = $1 ORDER BY at, id",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM ticket_events WHERE ticket_id = $1 ORDER BY seq"
+        )))
         .bind(id)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredTicketEvent {
-                    id: r.try_get("id")?,
-                    ticket_id: r.try_get("ticket_id")?,
-                    at_ms: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    actor: r.try_get("actor")?,
-                    from: r.try_get("from_value")?,
-                    to: r.try_get("to_value")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The feed of every ticket's events after number `after_seq`, in commit order, at most
+    /// `limit`. Stable while tickets are written: an event, once listed, keeps its place, and
+    /// none appears later before it (see `record_events`).
+    pub async fn ticket_event_feed(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredTicketEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM ticket_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The number of the newest event in the feed (0 when there is none).
+    pub async fn last_ticket_event_seq(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT last FROM ticket_event_seq WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await?
+                .try_get("last")?,
+        )
     }
 }
 
@@ -461,6 +480,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut closed = Vec::new();
+        let mut events = Vec::new();
         for r in &rows {
             let id: String = r.try_get("id")?;
             let n = sqlx::query(
@@ -473,18 +493,192 @@ impl Store {
             .await?
             .rows_affected();
             if n > 0 {
-                let event = TicketEvent {
+                events.push(TicketEvent {
                     kind: "closed",
                     actor: "syncwatch".into(),
                     from: Some("resolved".into()),
                     to: Some("closed".into()),
-                };
-                record_event(&mut tx, &id, now_ms, &event, "close_after").await?;
+                });
                 closed.push(id);
             }
         }
+        // The events last: their numbers are taken after every other write (see record_events).
+        let events: Vec<_> = closed
+            .iter()
+            .zip(events)
+            .map(|(id, e)| (id.as_str(), e, "close_after"))
+            .collect();
+        record_events(&mut tx, now_ms, &events).await?;
         tx.commit().await?;
         Ok(closed)
+    }
+}
+
+impl Store {
+    /// Active tickets that have an escalation policy or targets, oldest first, at most `limit`:
+    /// what a sweep looks at.
+    pub async fn tickets_to_sweep(&self, limit: i64) -> Result<Vec<Ticket>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM tickets WHERE status IN ('open', 'acknowledged') \
+             AND escalation_policy IS NOT NULL ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    /// Records what a sweep found due on a ticket (its new tier, escalation level and breach
+    /// times, the events) with the outbox rows notifying the escalation's receivers, in one
+    /// transaction, and only if the ticket is still at `expected_version`: `false` (nothing
+    /// written) when someone changed it since it was read; the next sweep decides again.
+    pub async fn apply_sweep(
+        &self,
+        expected_version: i64,
+        outcome: &SweepOutcome,
+        notifications: &[super::OutboxRow],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let t = &outcome.ticket;
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE tickets SET tier = $1, escalation_level = $2, ack_breached_at = $3, \
+             resolve_breached_at = $4, updated_at = $5, highest_tier = $6, version = version + 1 \
+             WHERE id = $7 AND version = $8",
+        )
+        .bind(t.tier.as_str())
+        .bind(t.escalation_level)
+        .bind(t.ack_breached_at_ms)
+        .bind(t.resolve_breached_at_ms)
+        .bind(t.updated_at_ms)
+        .bind(t.highest_tier.as_str())
+        .bind(&t.id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        for row in notifications {
+            super::outbox::insert_row(&mut tx, row).await?;
+        }
+        let events: Vec<_> = outcome
+            .events
+            .iter()
+            .map(|(e, detail)| (t.id.as_str(), e.clone(), detail.as_str()))
+            .collect();
+        record_events(&mut tx, now_ms, &events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// What `GET /api/v1/tickets/stats` groups by: a column of `tickets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsGroup {
+    Provider,
+    Alertname,
+    Severity,
+    Tier,
+    Priority,
+}
+
+impl StatsGroup {
+    pub const ALL: [StatsGroup; 5] = [
+        StatsGroup::Provider,
+        StatsGroup::Alertname,
+        StatsGroup::Severity,
+        StatsGroup::Tier,
+        StatsGroup::Priority,
+    ];
+
+    /// Its name in the API, which is also its column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatsGroup::Provider => "provider",
+            StatsGroup::Alertname => "alertname",
+            StatsGroup::Severity => "severity",
+            StatsGroup::Tier => "tier",
+            StatsGroup::Priority => "priority",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+impl Store {
+    /// The facts the ticket figures need of every ticket created in `[since_ms, until_ms)`, with
+    /// the value of its `group` column (empty without a group, or when the ticket has none).
+    pub async fn ticket_facts(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        group: Option<StatsGroup>,
+    ) -> Result<Vec<(String, TicketFacts)>, StoreError> {
+        // The group is a column name from a fixed list.
+        let column = group.map_or("''", StatsGroup::as_str);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COALESCE({column}, '') AS grp, status, created_at, acknowledged_at, resolved_at, \
+             highest_tier, ack_breached_at, resolve_breached_at, dedup_key FROM tickets \
+             WHERE created_at >= $1 AND created_at < $2"
+        )))
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("ticket {what} {v:?}"));
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                let tier: String = r.try_get("highest_tier")?;
+                Ok((
+                    r.try_get("grp")?,
+                    TicketFacts {
+                        status: TicketStatus::parse(&status)
+                            .ok_or_else(|| corrupt("status", &status))?,
+                        created_at_ms: r.try_get("created_at")?,
+                        acknowledged_at_ms: r.try_get("acknowledged_at")?,
+                        resolved_at_ms: r.try_get("resolved_at")?,
+                        highest_tier: Tier::parse(&tier)
+                            .ok_or_else(|| corrupt("highest_tier", &tier))?,
+                        ack_breached: r.try_get::<Option<i64>, _>("ack_breached_at")?.is_some(),
+                        resolve_breached: r
+                            .try_get::<Option<i64>, _>("resolve_breached_at")?
+                            .is_some(),
+                        dedup_key: r.try_get("dedup_key")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// How many tickets there are by status and tier, every combination (0 included).
+    pub async fn ticket_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT status, tier, COUNT(*) AS n FROM tickets GROUP BY status, tier")
+                .fetch_all(&self.reader)
+                .await?;
+        let mut counts = Vec::new();
+        for status in ["open", "acknowledged", "resolved", "closed"] {
+            for tier in ["L1", "L2", "L3"] {
+                counts.push((status.to_string(), tier.to_string(), 0));
+            }
+        }
+        for r in &rows {
+            let (status, tier): (String, String) = (r.try_get("status")?, r.try_get("tier")?);
+            let n: i64 = r.try_get("n")?;
+            match counts
+                .iter_mut()
+                .find(|(s, t, _)| *s == status && *t == tier)
+            {
+                Some(c) => c.2 = n,
+                None => counts.push((status, tier, n)),
+            }
+        }
+        Ok(counts)
     }
 }
 
@@ -547,7 +741,7 @@ impl Store {
             from: None,
             to: Some(visibility.to_string()),
         };
-        record_event(&mut tx, ticket_id, now_ms, &event, &comment.id).await?;
+        record_events(&mut tx, now_ms, &[(ticket_id, event, &comment.id)]).await?;
         tx.commit().await?;
         Ok(Some(comment))
     }
@@ -587,29 +781,73 @@ fn by_syncwatch(kind: &'static str) -> TicketEvent {
     }
 }
 
-/// Appends one event to a ticket's history.
-async fn record_event(
+/// Appends events (ticket id, event, detail) to the tickets' histories, numbered for the feed.
+///
+/// The numbers come from the one row of `ticket_event_seq`, updated here: its lock is held
+/// until the transaction ends, so transactions recording events number them in the order they
+/// commit, and a feed reader that has seen number N never later finds an event below N (a
+/// sequence or autoincrement would not give that on PostgreSQL: numbers are taken in one order
+/// and committed in another). Call it after the transaction's other writes, so the lock is
+/// the last one taken and held briefly.
+async fn record_events(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    ticket_id: &str,
     at: i64,
-    e: &TicketEvent,
-    detail: &str,
+    events: &[(&str, TicketEvent, &str)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO ticket_events (id, ticket_id, at, kind, detail, actor, from_value, to_value) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(new_id())
-    .bind(ticket_id)
-    .bind(at)
-    .bind(e.kind)
-    .bind(detail)
-    .bind(e.actor.clone())
-    .bind(e.from.clone())
-    .bind(e.to.clone())
-    .execute(&mut **tx)
-    .await?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    let last: i64 =
+        sqlx::query("UPDATE ticket_event_seq SET last = last + $1 WHERE id = 1 RETURNING last")
+            .bind(events.len() as i64)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("last")?;
+    let first = last - events.len() as i64 + 1;
+    for (i, (ticket_id, e, detail)) in events.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO ticket_events (id, ticket_id, at, kind, detail, actor, from_value, to_value, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(*ticket_id)
+        .bind(at)
+        .bind(e.kind)
+        .bind(*detail)
+        .bind(e.actor.clone())
+        .bind(e.from.clone())
+        .bind(e.to.clone())
+        .bind(first + i as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
+}
+
+/// A ticket's escalation policy as stored: JSON, or NULL when it has none.
+fn policy_json(p: &EscalationPolicy) -> Result<Option<String>, StoreError> {
+    if p.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(p)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+const EVENT_COLUMNS: &str = "seq, id, ticket_id, at, kind, actor, from_value, to_value, detail";
+
+fn event_from_row(r: &AnyRow) -> Result<StoredTicketEvent, StoreError> {
+    Ok(StoredTicketEvent {
+        seq: r.try_get("seq")?,
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        at_ms: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        from: r.try_get("from_value")?,
+        to: r.try_get("to_value")?,
+        detail: r.try_get("detail")?,
+    })
 }
 
 fn ticket_from_row(r: &AnyRow) -> Result<Ticket, StoreError> {
@@ -649,5 +887,20 @@ fn ticket_from_row(r: &AnyRow) -> Result<Ticket, StoreError> {
         resolution: o("resolution")?,
         resolved_by: o("resolved_by")?,
         version: r.try_get("version")?,
+        escalation: match o("escalation_policy")? {
+            None => EscalationPolicy::default(),
+            Some(j) => serde_json::from_str(&j)
+                .map_err(|e| corrupt("escalation_policy", &e.to_string()))?,
+        },
+        escalation_level: r.try_get("escalation_level")?,
+        open_since_ms: r
+            .try_get::<Option<i64>, _>("open_since")?
+            .unwrap_or_default(),
+        ack_breached_at_ms: r.try_get("ack_breached_at")?,
+        resolve_breached_at_ms: r.try_get("resolve_breached_at")?,
+        highest_tier: {
+            let t = s("highest_tier")?;
+            Tier::parse(&t).ok_or_else(|| corrupt("highest_tier", &t))?
+        },
     })
 }

@@ -36,6 +36,11 @@ pub const NOTIFICATIONS_TOTAL: &str = "syncwatch_notifications_total";
 pub const NOTIFICATIONS_FAILED_TOTAL: &str = "syncwatch_notifications_failed_total";
 pub const NOTIFICATION_LATENCY_SECONDS: &str = "syncwatch_notification_latency_seconds";
 pub const TICKETS_CREATED_TOTAL: &str = "syncwatch_tickets_created_total";
+pub const TICKETS: &str = "syncwatch_tickets";
+pub const TICKET_TIME_TO_ACKNOWLEDGE_SECONDS: &str = "syncwatch_ticket_time_to_acknowledge_seconds";
+pub const TICKET_TIME_TO_RESOLVE_SECONDS: &str = "syncwatch_ticket_time_to_resolve_seconds";
+pub const TICKET_ESCALATIONS_TOTAL: &str = "syncwatch_ticket_escalations_total";
+pub const TICKET_SLA_BREACHES_TOTAL: &str = "syncwatch_ticket_sla_breaches_total";
 pub const STORE_WRITES_WAITING: &str = "syncwatch_store_writes_waiting";
 pub const RUNBOOK_LOOKUPS_TOTAL: &str = "syncwatch_runbook_lookups_total";
 
@@ -212,6 +217,31 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         "Tickets opened, by severity.",
     ),
     (
+        TICKETS,
+        Kind::Gauge,
+        "Tickets in the store, by status and tier.",
+    ),
+    (
+        TICKET_TIME_TO_ACKNOWLEDGE_SECONDS,
+        Kind::Histogram,
+        "Time from a ticket's creation to its first acknowledgement (MTTA), by severity and tier.",
+    ),
+    (
+        TICKET_TIME_TO_RESOLVE_SECONDS,
+        Kind::Histogram,
+        "Time from a ticket's creation to its resolution (MTTR), by severity and tier.",
+    ),
+    (
+        TICKET_ESCALATIONS_TOTAL,
+        Kind::Counter,
+        "Tickets escalated by their policy (not acknowledged in time), by the tier they moved to.",
+    ),
+    (
+        TICKET_SLA_BREACHES_TOTAL,
+        Kind::Counter,
+        "Tickets that missed a target (acknowledge or resolve within), by target and priority.",
+    ),
+    (
         STORE_WRITES_WAITING,
         Kind::Gauge,
         "Alert group flushes whose ticket or outbox write waits for the store to answer, by write.",
@@ -223,10 +253,23 @@ pub const ALL: &[(&str, Kind, &str)] = &[
     ),
 ];
 
-/// Histogram buckets, in seconds, shared by every histogram.
+/// Histogram buckets, in seconds, of every histogram but the ticket ones.
 pub const BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
+
+/// Buckets of the ticket histograms: people's times, from a minute to a week.
+pub const TICKET_BUCKETS: &[f64] = &[
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0, 604800.0,
+];
+
+/// The buckets of histogram `name`.
+pub fn buckets(name: &str) -> &'static [f64] {
+    match name {
+        TICKET_TIME_TO_ACKNOWLEDGE_SECONDS | TICKET_TIME_TO_RESOLVE_SECONDS => TICKET_BUCKETS,
+        _ => BUCKETS,
+    }
+}
 
 #[cfg(test)]
 mod tests {

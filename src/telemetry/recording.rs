@@ -8,6 +8,7 @@ use metrics::{counter, gauge, histogram, with_local_recorder};
 
 use super::names::*;
 use super::registry::MetricsRegistry;
+use crate::domain::ticket::{Priority, Tier};
 use crate::domain::{AlertState, ErrorClass, Severity};
 use crate::pipeline::events::StageTotals;
 
@@ -323,6 +324,44 @@ impl Metrics {
     pub fn ticket_created(&self, severity: Severity) {
         self.record(|| {
             counter!(TICKETS_CREATED_TOTAL, "severity" => severity.as_str()).increment(1)
+        });
+    }
+
+    /// A ticket's first acknowledgement, `after` its creation.
+    pub fn ticket_acknowledged(&self, severity: Severity, tier: Tier, after: Duration) {
+        self.record(|| {
+            histogram!(TICKET_TIME_TO_ACKNOWLEDGE_SECONDS, "severity" => severity.as_str(), "tier" => tier.as_str())
+                .record(after.as_secs_f64())
+        });
+    }
+
+    /// A ticket's resolution, `after` its creation.
+    pub fn ticket_resolved(&self, severity: Severity, tier: Tier, after: Duration) {
+        self.record(|| {
+            histogram!(TICKET_TIME_TO_RESOLVE_SECONDS, "severity" => severity.as_str(), "tier" => tier.as_str())
+                .record(after.as_secs_f64())
+        });
+    }
+
+    /// The tickets in the store now: (status, tier, count).
+    pub fn tickets(&self, counts: &[(String, String, i64)]) {
+        self.record(|| {
+            for (status, tier, n) in counts {
+                gauge!(TICKETS, "status" => status.clone(), "tier" => tier.clone()).set(*n as f64);
+            }
+        });
+    }
+
+    pub fn ticket_escalated(&self, tier: Tier) {
+        self.record(|| counter!(TICKET_ESCALATIONS_TOTAL, "tier" => tier.as_str()).increment(1));
+    }
+
+    /// A ticket missed `target` (`acknowledge`, `resolve`) at its `priority`.
+    pub fn ticket_sla_breached(&self, target: &str, priority: Priority) {
+        let target = target.to_string();
+        self.record(|| {
+            counter!(TICKET_SLA_BREACHES_TOTAL, "target" => target, "priority" => priority.as_str())
+                .increment(1)
         });
     }
 

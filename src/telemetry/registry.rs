@@ -31,7 +31,7 @@ enum Cell {
         /// f64 bits
         sum: AtomicU64,
         count: AtomicU64,
-        /// Cumulative per bucket of [`names::BUCKETS`].
+        /// Cumulative per bucket of [`names::buckets`] of its metric.
         buckets: Vec<AtomicU64>,
     },
 }
@@ -78,7 +78,10 @@ impl LiveStore {
                     Kind::Histogram => Cell::Histogram {
                         sum: AtomicU64::new(0f64.to_bits()),
                         count: AtomicU64::new(0),
-                        buckets: names::BUCKETS.iter().map(|_| AtomicU64::new(0)).collect(),
+                        buckets: names::buckets(key.name())
+                            .iter()
+                            .map(|_| AtomicU64::new(0))
+                            .collect(),
                     },
                     _ => Cell::Value(AtomicU64::new(0f64.to_bits())),
                 })
@@ -149,7 +152,7 @@ fn push_samples(out: &mut Vec<Sample>, name: &str, by_labels: &HashMap<Labels, A
                 buckets,
             } => {
                 let bucket_name = format!("{name}_bucket");
-                for (bound, b) in names::BUCKETS.iter().zip(buckets) {
+                for (bound, b) in names::buckets(name).iter().zip(buckets) {
                     let mut l = labels.clone();
                     l.insert("le", bound.to_string());
                     out.push(Sample {
@@ -259,7 +262,7 @@ impl HistogramFn for FanHistogram {
         {
             add_f64(sum, value);
             count.fetch_add(1, Ordering::AcqRel);
-            for (bound, b) in names::BUCKETS.iter().zip(buckets) {
+            for (bound, b) in names::buckets(&self.name).iter().zip(buckets) {
                 if value <= *bound {
                     b.fetch_add(1, Ordering::AcqRel);
                 }
@@ -284,10 +287,21 @@ impl std::fmt::Debug for MetricsRegistry {
 
 impl MetricsRegistry {
     pub fn new() -> Self {
-        let prom = PrometheusBuilder::new()
+        let mut builder = PrometheusBuilder::new()
             .set_buckets(names::BUCKETS)
-            .expect("the bucket list is a non-empty constant")
-            .build_recorder();
+            .expect("the bucket list is a non-empty constant");
+        for name in [
+            names::TICKET_TIME_TO_ACKNOWLEDGE_SECONDS,
+            names::TICKET_TIME_TO_RESOLVE_SECONDS,
+        ] {
+            builder = builder
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(name.to_string()),
+                    names::buckets(name),
+                )
+                .expect("the bucket list is a non-empty constant");
+        }
+        let prom = builder.build_recorder();
         let handle = prom.handle();
         let registry = Self {
             prom,

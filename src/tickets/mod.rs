@@ -2,20 +2,30 @@
 //! occurrences counted once per alert instance, reopened within `reopen_within`, resolved when
 //! the alert resolves). Decisions are the pure functions of `domain::ticket`; the database's
 //! unique index is the last word on "one active ticket per key".
+//!
+//! It also sweeps active tickets every [`SWEEP`]: escalation steps that came due (the ticket
+//! moves up a tier, the step's receiver is notified through the outbox, written in the same
+//! transaction), missed `ack_within` / `resolve_within` targets, and resolved tickets past
+//! `tickets.close_after`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
 
+use crate::alerting::actor::ReceiverIntegrations;
 use crate::domain::ticket::{
-    FiringDecision, RunbookRef, TicketPolicy, by_dedup_key, decide_firing, new_ticket,
-    occurrence_key,
+    EscalationStep, FiringDecision, RunbookRef, Ticket, TicketPolicy, by_dedup_key, decide_firing,
+    new_ticket, occurrence_key, sweep,
 };
 use crate::domain::{Alert, Clock, Fingerprint};
+use crate::notify::Notification;
+use crate::notify::outbox::{OutboxActor, SetReceivers, Wake, row_for, skip_resolved};
 use crate::runbooks::RunbookIndex;
-use crate::store::{Store, StoreError, new_id};
+use crate::store::{OutboxRow, Store, StoreError, new_id};
 use crate::telemetry::Metrics;
+
+type Receivers = Arc<std::collections::HashMap<String, Arc<ReceiverIntegrations>>>;
 
 /// Ticket these alerts (from one notification) under one ticket config.
 #[derive(Message, Debug, Clone)]
@@ -33,10 +43,20 @@ pub struct TicketActor {
     public_url: String,
     /// `tickets.close_after`; zero: resolved tickets stay resolved.
     close_after: std::time::Duration,
+    /// Who escalation steps notify, and the outbox to wake once they are enqueued.
+    receivers: Receivers,
+    outbox: Option<Addr<OutboxActor>>,
+    /// A sweep is under way (sweeps never overlap).
+    sweeping: bool,
 }
 
-/// How often resolved tickets past `close_after` are closed.
+/// How often resolved tickets past `close_after` are closed, and tickets counted.
 const CLOSE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often active tickets are checked for due escalations and missed targets: an escalation
+/// is at most this late.
+pub const SWEEP: std::time::Duration = std::time::Duration::from_secs(15);
+/// Tickets one sweep looks at.
+const SWEEP_BATCH: i64 = 1_000;
 
 impl TicketActor {
     pub fn new(
@@ -53,13 +73,39 @@ impl TicketActor {
             metrics,
             public_url,
             close_after: std::time::Duration::ZERO,
+            receivers: Default::default(),
+            outbox: None,
+            sweeping: false,
         }
+    }
+
+    /// The receivers escalation steps notify, and the outbox to wake when it has their rows
+    /// (without one, they are sent at its next poll).
+    pub fn with_receivers(
+        mut self,
+        receivers: Receivers,
+        outbox: Option<Addr<OutboxActor>>,
+    ) -> Self {
+        self.receivers = receivers;
+        self.outbox = outbox;
+        self
     }
 
     /// Closes resolved tickets `close_after` their resolution (checked every minute).
     pub fn with_close_after(mut self, close_after: std::time::Duration) -> Self {
         self.close_after = close_after;
         self
+    }
+
+    /// Sets `syncwatch_tickets{status,tier}` from the store.
+    fn count(&self) {
+        let (store, metrics) = (self.store.clone(), self.metrics.clone());
+        actix::spawn(async move {
+            match store.ticket_counts().await {
+                Ok(counts) => metrics.tickets(&counts),
+                Err(e) => tracing::warn!(error = %e, "cannot count tickets"),
+            }
+        });
     }
 
     fn close_expired(&self) {
@@ -91,10 +137,155 @@ impl Actor for TicketActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Dispatch waits on this mailbox; a full one slows dispatch down instead of growing.
         ctx.set_mailbox_capacity(64);
+        self.count();
+        ctx.run_interval(CLOSE_SWEEP, |act, _| {
+            if !act.close_after.is_zero() {
+                act.close_expired();
+            }
+            act.count();
+        });
         if !self.close_after.is_zero() {
             self.close_expired();
-            ctx.run_interval(CLOSE_SWEEP, |act, _| act.close_expired());
         }
+        ctx.run_interval(SWEEP, |act, ctx| {
+            if !act.sweeping {
+                ctx.notify(Sweep);
+            }
+        });
+    }
+}
+
+/// Checks active tickets now for due escalations and missed targets (every [`SWEEP`] on its
+/// own; tests send it after moving the injected clock). Answers how many tickets changed.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct Sweep;
+
+impl Handler<Sweep> for TicketActor {
+    type Result = AtomicResponse<Self, Result<usize, StoreError>>;
+
+    fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Self::Result {
+        self.sweeping = true;
+        let (store, clock, metrics) =
+            (self.store.clone(), self.clock.clone(), self.metrics.clone());
+        let (receivers, public_url) = (self.receivers.clone(), self.public_url.clone());
+        let outbox = self.outbox.clone();
+        // Atomic, like ticketing: a sweep and a flush never decide on one ticket at once.
+        AtomicResponse::new(Box::pin(
+            async move {
+                let now = clock.now_ms();
+                let mut changed = 0;
+                for t in store.tickets_to_sweep(SWEEP_BATCH).await? {
+                    let Some(outcome) = sweep(&t, now) else {
+                        continue;
+                    };
+                    let rows = escalation_rows(&t, &outcome.notify, &receivers, &public_url, now);
+                    if !store.apply_sweep(t.version, &outcome, &rows, now).await? {
+                        continue;
+                    }
+                    changed += 1;
+                    for step in &outcome.notify {
+                        tracing::warn!(ticket = %t.id, tier = step.tier.as_str(), receiver = %step.receiver, "ticket escalated: not acknowledged in time");
+                        metrics.ticket_escalated(step.tier);
+                    }
+                    for (e, detail) in &outcome.events {
+                        if e.kind == "sla_breached" {
+                            tracing::warn!(ticket = %t.id, detail = %detail, "ticket missed its target");
+                            metrics.ticket_sla_breached(e.to.as_deref().unwrap_or(""), t.priority);
+                        }
+                    }
+                    if !rows.is_empty()
+                        && let Some(outbox) = &outbox
+                    {
+                        outbox.do_send(Wake);
+                    }
+                }
+                Ok(changed)
+            }
+            .into_actor(self)
+            .map(|result, act, _| {
+                act.sweeping = false;
+                if let Err(e) = &result {
+                    // The next sweep tries again.
+                    tracing::warn!(error = %e, "cannot sweep tickets");
+                }
+                result
+            }),
+        ))
+    }
+}
+
+/// The outbox rows that tell each step's receiver (every integration it has) that ticket `t`
+/// was escalated: one alert with the ticket's labels, a summary naming the tier and the
+/// delay, the ticket's link, and its runbook (so Slack, email and webhooks render it as any
+/// alert). Its group key is the ticket's escalation, so it never supersedes an alert group's
+/// notification.
+pub fn escalation_rows(
+    t: &Ticket,
+    steps: &[EscalationStep],
+    receivers: &Receivers,
+    public_url: &str,
+    now_ms: i64,
+) -> Vec<OutboxRow> {
+    let mut rows = Vec::new();
+    for step in steps {
+        let Some(integrations) = receivers.get(&step.receiver) else {
+            tracing::error!(receiver = %step.receiver, ticket = %t.id, "escalation receiver is not defined; nobody is notified");
+            continue;
+        };
+        let mut annotations = vec![
+            (
+                "summary".to_string(),
+                format!(
+                    "Ticket escalated to {}: {} not acknowledged within {}",
+                    step.tier.as_str(),
+                    t.title,
+                    crate::domain::duration::format_duration(std::time::Duration::from_millis(
+                        step.after_ms.max(0) as u64
+                    ))
+                ),
+            ),
+            ("description".to_string(), t.summary.clone()),
+        ];
+        if let Some(rb) = &t.runbook {
+            annotations.push(("runbook_url".to_string(), rb.url.clone()));
+        }
+        let alert = Arc::new(Alert {
+            labels: t.labels.clone(),
+            annotations: annotations.into_iter().collect(),
+            starts_at_ms: t.created_at_ms,
+            ends_at_ms: None,
+            value: None,
+            generator_url: format!("{public_url}/api/v1/tickets/{}", t.id),
+        });
+        let group_key = format!("ticket/{}/escalation", t.id);
+        let n = Notification {
+            receiver: step.receiver.clone(),
+            group_key: group_key.clone(),
+            group_labels: t.labels.clone(),
+            tickets: [(alert.fingerprint(), t.id.clone())].into_iter().collect(),
+            alerts: vec![alert],
+            public_url: public_url.to_string(),
+            omitted: Default::default(),
+        };
+        for (integration, notifier) in &integrations.notifiers {
+            if skip_resolved(&n, notifier.send_resolved()) {
+                continue;
+            }
+            match row_for(&n, integration, &group_key, now_ms) {
+                Ok(row) => rows.push(row),
+                Err(e) => tracing::error!(error = %e, "cannot serialise an escalation"),
+            }
+        }
+    }
+    rows
+}
+
+impl Handler<SetReceivers> for TicketActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetReceivers, _: &mut Self::Context) {
+        self.receivers = msg.0;
     }
 }
 
@@ -138,6 +329,12 @@ impl Work {
                         .await?
                     {
                         tracing::info!(ticket = %t.id, dedup_key = key, "ticket resolved");
+                        let after = (self.now - t.created_at_ms).max(0) as u64;
+                        self.metrics.ticket_resolved(
+                            t.severity,
+                            t.tier,
+                            std::time::Duration::from_millis(after),
+                        );
                     }
                 }
                 for a in &keyed.resolved {

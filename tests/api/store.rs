@@ -248,6 +248,7 @@ async fn postgres_stores_flushes_atomically() {
 
 mod lifecycle {
     use super::*;
+    use actix::Actor;
     use syncwatch::domain::ticket::TicketChange;
     use syncwatch::store::TicketUpdate;
 
@@ -383,6 +384,252 @@ mod lifecycle {
             store.get_ticket("t3").await.unwrap().unwrap().status,
             TicketStatus::Open
         );
+    }
+
+    /// Writers create and acknowledge tickets concurrently while a reader follows the feed in
+    /// small pages from its last cursor: it must see every event exactly once, in increasing
+    /// numbers, with no event appearing behind a cursor it already passed.
+    async fn the_feed_never_skips_an_event_while_tickets_are_written(store: Store) {
+        const WRITERS: usize = 6;
+        const EACH: usize = 20;
+        let mut writers = Vec::new();
+        for w in 0..WRITERS {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                let ack = TicketChange {
+                    status: Some(TicketStatus::Acknowledged),
+                    ..Default::default()
+                };
+                for i in 0..EACH {
+                    let mut t = ticket(&format!("w{w}-{i}"), 1_000 + i as i64);
+                    t.dedup_key = DedupKey::from(format!("w{w}-{i}"));
+                    store.create_ticket(&t, "a@1").await.unwrap();
+                    store
+                        .update_ticket(&t.id, None, &ack, "ana", 2_000)
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        let (mut cursor, mut seen) = (0i64, Vec::new());
+        let mut done = false;
+        loop {
+            let page = store.ticket_event_feed(cursor, 7).await.unwrap();
+            if let Some(last) = page.last() {
+                cursor = last.seq;
+            }
+            let empty = page.is_empty();
+            seen.extend(page);
+            if done && empty {
+                break;
+            }
+            done = writers.iter().all(|w| w.is_finished());
+            tokio::task::yield_now().await;
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let seqs: Vec<i64> = seen.iter().map(|e| e.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
+        let mut all = Vec::new();
+        for w in 0..WRITERS {
+            for i in 0..EACH {
+                all.extend(store.ticket_events(&format!("w{w}-{i}")).await.unwrap());
+            }
+        }
+        all.sort_by_key(|e| e.seq);
+        assert_eq!(all.len(), WRITERS * EACH * 2, "created and acknowledged");
+        let ids = |v: &[syncwatch::store::StoredTicketEvent]| -> Vec<String> {
+            v.iter().map(|e| e.id.clone()).collect()
+        };
+        assert_eq!(ids(&seen), ids(&all), "every event once, in commit order");
+        assert_eq!(
+            store.last_ticket_event_seq().await.unwrap(),
+            *seqs.last().unwrap()
+        );
+    }
+
+    #[actix_web::test]
+    async fn sqlite_the_feed_never_skips_an_event_while_tickets_are_written() {
+        let (store, _dir) = sqlite().await;
+        the_feed_never_skips_an_event_while_tickets_are_written(store).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres_the_feed_never_skips_an_event_while_tickets_are_written() {
+        if let Some(store) = postgres().await {
+            the_feed_never_skips_an_event_while_tickets_are_written(store).await;
+        }
+    }
+
+    /// Escalation and targets on the injected clock, through the ticket actor: steps come due
+    /// from when the ticket became open, notify their receiver through the outbox, and stop
+    /// when it is acknowledged; a missed target is recorded once.
+    async fn tickets_escalate_on_the_injected_clock(store: Store) {
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        use syncwatch::alerting::actor::ReceiverIntegrations;
+        use syncwatch::alerting::config::ConsoleConfig;
+        use syncwatch::domain::ManualClock;
+        use syncwatch::domain::ticket::{EscalationPolicy, EscalationStep, Tier};
+        use syncwatch::notify::local::ConsoleNotifier;
+        use syncwatch::tickets::{Sweep, TicketActor, TicketAlerts};
+
+        const MIN: i64 = 60_000;
+        let clock = ManualClock::new(0);
+        let console = |name: &str| {
+            let n: Arc<dyn syncwatch::notify::Notifier> =
+                Arc::new(ConsoleNotifier(ConsoleConfig {
+                    send_resolved: true,
+                }));
+            (
+                name.to_string(),
+                Arc::new(ReceiverIntegrations {
+                    notifiers: vec![("console/0".to_string(), n)],
+                    tickets: vec![],
+                }),
+            )
+        };
+        let receivers: HashMap<_, _> = [console("l2-support"), console("integrations")]
+            .into_iter()
+            .collect();
+        let registry = Arc::new(syncwatch::telemetry::MetricsRegistry::new());
+        let actor = TicketActor::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(syncwatch::runbooks::RunbookIndex::build(vec![]).unwrap()),
+            syncwatch::telemetry::Metrics::new(registry.clone()),
+            "http://sw.example".into(),
+        )
+        .with_receivers(Arc::new(receivers), None)
+        .start();
+        let escalation = EscalationPolicy {
+            steps: vec![
+                EscalationStep {
+                    after_ms: 30 * MIN,
+                    tier: Tier::L2,
+                    receiver: "l2-support".into(),
+                },
+                EscalationStep {
+                    after_ms: 120 * MIN,
+                    tier: Tier::L3,
+                    receiver: "integrations".into(),
+                },
+            ],
+            ack_within_ms: [Some(15 * MIN), None, None, None],
+            resolve_within_ms: [Some(240 * MIN), None, None, None],
+        };
+        let policy = TicketPolicy {
+            escalation,
+            ..TicketPolicy::default()
+        };
+        let ids = actor
+            .send(TicketAlerts {
+                alerts: vec![Arc::new(alert("cdk"))],
+                policy,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let id = ids.values().next().unwrap().clone();
+        let sweep_at = |ms: i64| {
+            clock.set_ms(ms);
+            let actor = actor.clone();
+            async move { actor.send(Sweep).await.unwrap().unwrap() }
+        };
+        let kinds = |store: Store, id: String| async move {
+            store
+                .ticket_events(&id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| format!("{} {}", e.kind, e.to.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        };
+
+        assert_eq!(sweep_at(14 * MIN).await, 0, "nothing due yet");
+        assert_eq!(sweep_at(16 * MIN).await, 1, "the ack target is missed");
+        assert_eq!(sweep_at(17 * MIN).await, 0, "a breach is recorded once");
+        assert_eq!(sweep_at(31 * MIN).await, 1, "the first step");
+        let t = store.get_ticket(&id).await.unwrap().unwrap();
+        assert_eq!((t.tier, t.escalation_level), (Tier::L2, 1));
+        assert_eq!(t.ack_breached_at_ms, Some(16 * MIN));
+        assert_eq!(
+            kinds(store.clone(), id.clone()).await,
+            ["created ", "sla_breached acknowledge", "escalated L2"]
+        );
+        let rows = store.pending_notifications(100).await.unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(
+            (rows[0].receiver.as_str(), rows[0].group_key.clone()),
+            ("l2-support", format!("ticket/{id}/escalation"))
+        );
+        assert!(rows[0].payload.contains("Ticket escalated to L2"));
+        assert!(
+            rows[0]
+                .payload
+                .contains(&format!("http://sw.example/api/v1/tickets/{id}"))
+        );
+
+        // Acknowledged: the clock stops (no L3 at 2h), the resolve target still runs.
+        let ack = TicketChange {
+            status: Some(TicketStatus::Acknowledged),
+            ..Default::default()
+        };
+        store
+            .update_ticket(&id, None, &ack, "ana", 40 * MIN)
+            .await
+            .unwrap();
+        assert_eq!(sweep_at(180 * MIN).await, 0, "acknowledged: no escalation");
+        assert_eq!(sweep_at(241 * MIN).await, 1, "the resolve target is missed");
+        // Handed back: the clock starts again from then, at the step after the tier it has.
+        let back = TicketChange {
+            status: Some(TicketStatus::Open),
+            ..Default::default()
+        };
+        store
+            .update_ticket(&id, None, &back, "ana", 250 * MIN)
+            .await
+            .unwrap();
+        assert_eq!(sweep_at(279 * MIN).await, 0);
+        assert_eq!(
+            sweep_at(371 * MIN).await,
+            1,
+            "both steps due: one sweep takes both"
+        );
+        let t = store.get_ticket(&id).await.unwrap().unwrap();
+        assert_eq!((t.tier, t.escalation_level), (Tier::L3, 2));
+        let receivers: Vec<String> = store
+            .pending_notifications(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.receiver)
+            .collect();
+        assert_eq!(receivers, ["l2-support", "l2-support", "integrations"]);
+        let metrics = registry.render();
+        assert!(
+            metrics.contains("syncwatch_ticket_escalations_total{tier=\"L3\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                "syncwatch_ticket_sla_breaches_total{target=\"resolve\",priority=\"P1\"} 1"
+            )
+        );
+    }
+
+    #[actix_web::test]
+    async fn sqlite_tickets_escalate_on_the_injected_clock() {
+        let (store, _dir) = sqlite().await;
+        tickets_escalate_on_the_injected_clock(store).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres_tickets_escalate_on_the_injected_clock() {
+        if let Some(store) = postgres().await {
+            tickets_escalate_on_the_injected_clock(store).await;
+        }
     }
 
     #[actix_web::test]

@@ -530,3 +530,152 @@ async fn comments_and_every_post_honour_an_idempotency_key() {
     let silences = app.get_json("/api/v2/silences").await;
     assert_eq!(silences.as_array().unwrap().len(), 1, "{silences}");
 }
+
+/// A support tool follows every ticket's events through the feed, page by page from the last
+/// cursor, and the figures of `GET /api/v1/tickets/stats` match the tickets' own times.
+#[actix_web::test]
+async fn the_event_feed_and_the_figures_follow_what_support_does() {
+    let app = spawn_app_with(Options {
+        providers: vec![("tekion", vec!["dealer-001"]), ("cdk", vec!["dealer-101"])],
+        ..Options::default()
+    })
+    .await;
+    for provider in ["tekion", "cdk"] {
+        app.inject_fault(&json!({"provider": provider, "kind": "auth", "duration": "1h"}))
+            .await;
+    }
+    wait_for("two tickets", Duration::from_secs(30), || async {
+        (app.tickets("").await["tickets"].as_array().map(Vec::len) == Some(2)).then_some(())
+    })
+    .await;
+    let tekion = app.tickets("?provider=tekion").await["tickets"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/api/v1/tickets/{tekion}", app.address);
+    for change in [
+        json!({"status": "acknowledged"}),
+        json!({"status": "resolved", "resolution": "rotated the key"}),
+    ] {
+        let r = app.client.get(&url).send().await.unwrap();
+        let tag = r.headers()["etag"].to_str().unwrap().to_string();
+        let r = app
+            .client
+            .patch(&url)
+            .header("if-match", tag)
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{change}");
+    }
+
+    // The feed, two events a page, from the start.
+    let (mut after, mut events) = (String::new(), Vec::new());
+    loop {
+        let page = app
+            .get_json(&format!("/api/v1/ticket-events?limit=2&after={after}"))
+            .await;
+        let batch = page["events"].as_array().unwrap().clone();
+        let next = page["next_cursor"].as_str().unwrap().to_string();
+        if batch.is_empty() {
+            assert_eq!(next, after, "nothing new: the same cursor back");
+            break;
+        }
+        assert!(batch.len() <= 2);
+        assert_eq!(next, batch.last().unwrap()["cursor"].as_str().unwrap());
+        events.extend(batch);
+        after = next;
+    }
+    let cursors: Vec<i64> = events
+        .iter()
+        .map(|e| e["cursor"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    let of = |id: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["ticket_id"] == id && e["kind"] != "occurrence")
+            .map(|e| {
+                format!(
+                    "{} by {}",
+                    e["kind"].as_str().unwrap(),
+                    e["actor"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        of(&tekion),
+        [
+            "created by syncwatch",
+            "acknowledged by anonymous",
+            "resolved by anonymous",
+            "resolution_changed by anonymous"
+        ]
+    );
+    assert_eq!(
+        events.iter().filter(|e| e["kind"] == "created").count(),
+        2,
+        "both tickets' creation"
+    );
+    for (query, needle) in [
+        ("?after=abc", "after:"),
+        ("?limit=0", "limit:"),
+        ("?limit=1001", "limit:"),
+        ("?since=x", "unknown field"),
+    ] {
+        let r = app.get(&format!("/api/v1/ticket-events{query}")).await;
+        assert_eq!(r.status().as_u16(), 400, "{query}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap_or_default().contains(needle)
+                || body.to_string().contains(needle),
+            "{query}: {body}"
+        );
+    }
+
+    // The figures, against the ticket's own times.
+    let t = app.get_json(&format!("/api/v1/tickets/{tekion}")).await;
+    let ms = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(t[field].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    let mtta = (ms("acknowledged_at") - ms("created_at")) as f64 / 1000.0;
+    let mttr = (ms("resolved_at") - ms("created_at")) as f64 / 1000.0;
+    let stats = app
+        .get_json("/api/v1/tickets/stats?group_by=provider")
+        .await;
+    let overall = &stats["overall"];
+    assert_eq!(overall["tickets"], 2, "{stats}");
+    assert_eq!(overall["by_status"]["open"], 1);
+    assert_eq!(overall["by_status"]["resolved"], 1);
+    assert_eq!(overall["time_to_acknowledge"]["count"], 1);
+    assert_eq!(overall["time_to_acknowledge"]["mean_seconds"], mtta);
+    assert_eq!(overall["time_to_resolve"]["p90_seconds"], mttr);
+    assert_eq!(overall["resolved_without_l3_ratio"], 1.0);
+    assert_eq!(stats["groups"]["tekion"]["resolved"], 1);
+    assert_eq!(stats["groups"]["cdk"]["by_status"]["open"], 1);
+    let empty = app
+        .get_json("/api/v1/tickets/stats?since=2020-01-01T00:00:00Z&until=2020-02-01T00:00:00Z")
+        .await;
+    assert_eq!(empty["overall"]["tickets"], 0);
+    assert!(empty["overall"]["time_to_resolve"]["mean_seconds"].is_null());
+    for query in [
+        "?group_by=colour",
+        "?since=soon",
+        "?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+    ] {
+        let r = app.get(&format!("/api/v1/tickets/stats{query}")).await;
+        assert_eq!(r.status().as_u16(), 400, "{query}");
+    }
+    let metrics = app.metrics().await;
+    for needle in [
+        "syncwatch_ticket_time_to_acknowledge_seconds_count{",
+        "syncwatch_ticket_time_to_resolve_seconds_bucket{",
+        "le=\"604800\"",
+    ] {
+        assert!(metrics.contains(needle), "{needle}");
+    }
+}
