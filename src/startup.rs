@@ -188,6 +188,18 @@ impl Application {
                 "notifications that were being sent at the last stop will be sent again"
             );
         }
+        let ticket_webhooks: crate::notify::outbox::TicketWebhooks = Arc::new(
+            settings
+                .tickets
+                .webhooks
+                .iter()
+                .map(|w| {
+                    crate::notify::ticket_webhook::TicketWebhook::new(w.clone())
+                        .map(|t| (w.name.clone(), Arc::new(t)))
+                })
+                .collect::<Result<_, _>>()
+                .map_err(anyhow::Error::msg)?,
+        );
         // Sends what is in the outbox, including what was pending before a restart.
         let outbox = OutboxActor::new(
             store.clone(),
@@ -195,7 +207,26 @@ impl Application {
             metrics.clone(),
             clock.clone(),
         )
+        .with_ticket_webhooks(ticket_webhooks.clone())
         .start();
+        if !ticket_webhooks.is_empty() {
+            // Each webhook's place in the feed exists before anything is served: a webhook
+            // new to this store gets every event from this start on.
+            for name in ticket_webhooks.keys() {
+                store
+                    .ticket_webhook_cursor(name)
+                    .await
+                    .context("Failed to read the ticket webhooks' cursors")?;
+            }
+            crate::tickets::webhooks::WebhookForwarder::new(
+                store.clone(),
+                ticket_webhooks,
+                clock.clone(),
+                public_url.clone(),
+                Some(outbox.clone()),
+            )
+            .start();
+        }
         let tickets = TicketActor::new(
             store.clone(),
             clock.clone(),

@@ -44,6 +44,23 @@ pub struct TicketsSettings {
     /// A resolved ticket closes on its own this long after its resolution (default 72h, as
     /// Zendesk closes solved tickets); zero: never.
     pub close_after: Duration,
+    pub webhooks: Vec<TicketWebhookSettings>,
+}
+
+/// `[[tickets.webhooks]]`: where ticket events are POSTed, signed as the Standard Webhooks
+/// specification says.
+#[derive(Debug, Clone)]
+pub struct TicketWebhookSettings {
+    /// Unique; the webhook's place in the feed of ticket events is kept under it.
+    pub name: String,
+    pub url: crate::domain::Secret,
+    /// Standard Webhooks secrets (`whsec_` and base64). Every delivery is signed with each, so
+    /// while a secret is rotated a receiver holding the old or the new one verifies it.
+    pub secrets: Vec<crate::domain::Secret>,
+    /// The event kinds sent (`created`, `acknowledged`, …); empty: every kind.
+    pub events: Vec<String>,
+    /// One delivery attempt's limit (default 10 s).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +269,19 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawTickets {
     close_after: Option<S>,
+    #[serde(default)]
+    webhooks: Vec<Spanned<RawTicketWebhook>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTicketWebhook {
+    name: S,
+    url: S,
+    secrets: Vec<S>,
+    #[serde(default)]
+    events: Vec<S>,
+    timeout: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -646,6 +676,7 @@ impl Validator<'_> {
             close_after: self
                 .duration("tickets.close_after", &raw.tickets.close_after, "72h")
                 .unwrap_or(Duration::from_secs(72 * 3600)),
+            webhooks: self.ticket_webhooks(&raw.tickets.webhooks),
         };
 
         Settings {
@@ -956,6 +987,77 @@ impl Validator<'_> {
         out
     }
 
+    fn ticket_webhooks(&mut self, raw: &[Spanned<RawTicketWebhook>]) -> Vec<TicketWebhookSettings> {
+        let mut out: Vec<TicketWebhookSettings> = Vec::new();
+        for (i, w) in raw.iter().enumerate() {
+            let key = format!("tickets.webhooks[{i}]");
+            let r = w.get_ref();
+            let name = self.string(&format!("{key}.name"), &r.name);
+            if name.is_empty() || out.iter().any(|o| o.name == name) {
+                self.problem(
+                    r.name.span().start,
+                    format!("{key}.name: {name:?} must be non-empty and unique"),
+                );
+            }
+            let url = self.string(&format!("{key}.url"), &r.url);
+            if url::Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .is_none()
+            {
+                self.problem(
+                    r.url.span().start,
+                    format!("{key}.url: must be an http(s) URL with a host"),
+                );
+            }
+            if r.secrets.is_empty() {
+                self.problem(
+                    w.span().start,
+                    format!("{key}.secrets: at least one secret (whsec_ and base64) signs the deliveries"),
+                );
+            }
+            let mut secrets = Vec::new();
+            for s in &r.secrets {
+                let v = self.string(&format!("{key}.secrets"), s);
+                match standardwebhooks::Webhook::new(&v) {
+                    Ok(_) if !v.trim_start_matches("whsec_").is_empty() => {}
+                    _ => self.problem(
+                        s.span().start,
+                        format!(
+                            "{key}.secrets: not a Standard Webhooks secret (\"whsec_\" and base64, e.g. from `openssl rand -base64 32`)"
+                        ),
+                    ),
+                }
+                secrets.push(crate::domain::Secret::new(v));
+            }
+            let mut events = Vec::new();
+            for e in &r.events {
+                let v = self.string(&format!("{key}.events"), e);
+                if !crate::domain::ticket::EVENT_KINDS.contains(&v.as_str()) {
+                    self.problem(
+                        e.span().start,
+                        format!(
+                            "{key}.events: unknown event {v:?} (known: {})",
+                            crate::domain::ticket::EVENT_KINDS.join(", ")
+                        ),
+                    );
+                }
+                events.push(v);
+            }
+            let timeout = self
+                .duration(&format!("{key}.timeout"), &r.timeout, "10s")
+                .unwrap_or(Duration::from_secs(10));
+            out.push(TicketWebhookSettings {
+                name,
+                url: crate::domain::Secret::new(url),
+                secrets,
+                events,
+                timeout,
+            });
+        }
+        out
+    }
+
     fn api(&mut self, raw: &RawApi) -> ApiSettings {
         let mut tokens = Vec::new();
         for (i, t) in raw.tokens.iter().enumerate() {
@@ -1072,6 +1174,36 @@ pipeline = "dms"
             err.contains("syncwatch.toml:17: tickets.close_after: invalid duration"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn ticket_webhooks_are_read_and_each_bad_field_names_its_line() {
+        let good = format!(
+            "{GOOD}\n[[tickets.webhooks]]\nname = \"desk\"\nurl = \"https://desk.example.com/hook\"\n\
+             secrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\nevents = [\"created\", \"resolved\"]\n"
+        );
+        let w = &parse_str(&good).unwrap().tickets.webhooks[0];
+        assert_eq!(
+            (w.name.as_str(), w.url.expose()),
+            ("desk", "https://desk.example.com/hook")
+        );
+        assert_eq!(w.events, ["created", "resolved"]);
+        assert_eq!(w.timeout, Duration::from_secs(10));
+        let bad = format!(
+            "{GOOD}\n[[tickets.webhooks]]\nname = \"desk\"\nurl = \"ftp://x\"\n\
+             secrets = [\"not base64!\"]\nevents = [\"exploded\"]\n\n\
+             [[tickets.webhooks]]\nname = \"desk\"\nurl = \"http://x\"\nsecrets = []\n"
+        );
+        let err = parse_str(&bad).unwrap_err().to_string();
+        for want in [
+            "syncwatch.toml:18: tickets.webhooks[0].url: must be an http(s) URL",
+            "syncwatch.toml:19: tickets.webhooks[0].secrets: not a Standard Webhooks secret",
+            "syncwatch.toml:20: tickets.webhooks[0].events: unknown event \"exploded\"",
+            "syncwatch.toml:23: tickets.webhooks[1].name: \"desk\" must be non-empty and unique",
+            "tickets.webhooks[1].secrets: at least one secret",
+        ] {
+            assert!(err.contains(want), "{want}\nin\n{err}");
+        }
     }
 
     #[test]

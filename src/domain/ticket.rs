@@ -527,6 +527,24 @@ pub struct TicketChange {
     pub resolution: Option<String>,
 }
 
+/// Every kind of event a ticket's history records (and the feed and webhooks carry).
+pub const EVENT_KINDS: &[&str] = &[
+    "created",
+    "occurrence",
+    "acknowledged",
+    "unacknowledged",
+    "assigned",
+    "tier_changed",
+    "priority_changed",
+    "commented",
+    "resolved",
+    "resolution_changed",
+    "reopened",
+    "closed",
+    "escalated",
+    "sla_breached",
+];
+
 /// One entry of a ticket's history: what changed, who changed it, from what to what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketEvent {

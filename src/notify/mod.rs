@@ -5,6 +5,7 @@
 //! - [`slack`]: Slack (bot token `chat.postMessage`, or incoming webhook).
 //! - [`email`]: SMTP with lettre.
 //! - [`webhook`]: Alertmanager's v4 webhook payload, optionally HMAC-signed.
+//! - [`ticket_webhook`]: ticket events, signed as Standard Webhooks says.
 //! - [`local`]: the console and `.eml` files (the demo's receivers).
 //! - [`outbox`]: the durable outbox every notification goes through.
 
@@ -13,6 +14,7 @@ pub mod local;
 pub mod outbox;
 pub mod render;
 pub mod slack;
+pub mod ticket_webhook;
 pub mod webhook;
 
 use std::collections::BTreeMap;

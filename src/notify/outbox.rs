@@ -22,11 +22,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::ticket_webhook::{TicketWebhook, TicketWebhookMessage};
 use super::{Notification, NotifyError};
 use crate::alerting::actor::ReceiverIntegrations;
 use crate::domain::Clock;
 use crate::domain::backoff::Backoff;
-use crate::store::{OutboxClaim, OutboxRow, Store, new_id};
+use crate::store::{OutboxClaim, OutboxKind, OutboxRow, Store, new_id};
 use crate::telemetry::Metrics;
 
 /// Delays between attempts of one notification: from 500 ms up to 15 s, so a receiver that is
@@ -65,7 +66,8 @@ pub struct Due<'a> {
 
 /// The attempts to make now, one per stream: a stream whose rows are being sent (a live claim
 /// in the store, or `in_flight` here) waits; otherwise, once its oldest waiting row's time has
-/// come, its newest is sent, counting attempts on from the most tried row (the backoff goes on).
+/// come, its newest is sent, counting attempts on from the most tried row (the backoff goes on);
+/// a stream of ticket events sends its oldest instead (every event is delivered, in order).
 /// `rows` are ordered oldest first.
 pub fn due<'a>(rows: &'a [OutboxRow], in_flight: &HashSet<String>, now_ms: i64) -> Vec<Due<'a>> {
     let mut streams: Vec<(String, Vec<&'a OutboxRow>)> = Vec::new();
@@ -91,6 +93,15 @@ pub fn due<'a>(rows: &'a [OutboxRow], in_flight: &HashSet<String>, now_ms: i64) 
         }
         let (head, newest) = (rows[0], rows[rows.len() - 1]);
         if head.next_attempt_at_ms > now_ms {
+            continue;
+        }
+        if head.kind == OutboxKind::TicketEvent {
+            // Every event, in order: the oldest goes first, on its own backoff.
+            out.push(Due {
+                row: head,
+                attempts: head.attempts + 1,
+                supersedes: 0,
+            });
             continue;
         }
         let tried = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
@@ -121,6 +132,7 @@ pub fn row_for(
 ) -> Result<OutboxRow, serde_json::Error> {
     Ok(OutboxRow {
         id: new_id(),
+        kind: OutboxKind::Notification,
         receiver: n.receiver.clone(),
         integration: integration.to_string(),
         group_key: group_key.to_string(),
@@ -172,6 +184,7 @@ impl OutboxActor {
                 clock,
                 owner: new_id(),
                 failing: Failing::default(),
+                ticket_webhooks: Default::default(),
             },
             in_flight: HashSet::new(),
             delivering: Default::default(),
@@ -179,6 +192,12 @@ impl OutboxActor {
             poll_again: false,
             draining: false,
         }
+    }
+
+    /// The ticket webhooks whose rows this outbox delivers, by name.
+    pub fn with_ticket_webhooks(mut self, webhooks: TicketWebhooks) -> Self {
+        self.delivery.ticket_webhooks = webhooks;
+        self
     }
 
     fn poll(&mut self, ctx: &mut Context<Self>) {
@@ -228,6 +247,14 @@ impl OutboxActor {
     }
 }
 
+/// One attempt ready to go: the integration's metric label, the time its latency counts from
+/// (Unix ms), and the send.
+type Attempt = (
+    &'static str,
+    i64,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), NotifyError>> + Send>>,
+);
+
 /// Integrations whose last attempt failed, by (receiver, integration key). A std mutex: held
 /// only to insert or remove, never across an await.
 type Failing = Arc<std::sync::Mutex<HashSet<(String, String)>>>;
@@ -241,7 +268,11 @@ struct Delivery {
     clock: Arc<dyn Clock>,
     owner: String,
     failing: Failing,
+    ticket_webhooks: TicketWebhooks,
 }
+
+/// The configured ticket webhooks, by name.
+pub type TicketWebhooks = Arc<HashMap<String, Arc<TicketWebhook>>>;
 
 impl Delivery {
     async fn run(&self, row: &OutboxRow, attempts: i64) {
@@ -257,27 +288,15 @@ impl Delivery {
             Ok(false) => return,
             Err(e) => return tracing::error!(error = %e, "cannot claim an outbox row"),
         }
-        let n: Notification = match serde_json::from_str(&row.payload) {
-            Ok(n) => n,
-            Err(e) => {
-                return self
-                    .give_up(row, format!("unreadable notification: {e}"))
-                    .await;
-            }
+        let attempt = match row.kind {
+            OutboxKind::Notification => self.notification(row),
+            OutboxKind::TicketEvent => self.ticket_event(row),
         };
-        let Some(notifier) = self
-            .receivers
-            .get(&row.receiver)
-            .and_then(|r| r.notifier(&row.integration))
-            .cloned()
-        else {
-            let why = format!(
-                "receiver {} has no integration {} any more",
-                row.receiver, row.integration
-            );
-            return self.give_up(row, why).await;
+        let (integration, since_ms, send) = match attempt {
+            Ok(a) => a,
+            Err(why) => return self.give_up(row, why).await,
         };
-        let result = match tokio::time::timeout(DELIVERY_TIMEOUT, notifier.notify(&n)).await {
+        let result = match tokio::time::timeout(DELIVERY_TIMEOUT, send).await {
             Ok(r) => r,
             Err(_) => Err(NotifyError::new(
                 super::FailureReason::Timeout,
@@ -286,11 +305,8 @@ impl Delivery {
         };
         let now = self.clock.now_ms();
         let recorded = match result {
-            Ok(()) => self.delivered(row, &n, notifier.integration(), now).await,
-            Err(e) => {
-                self.failed(row, attempts, notifier.integration(), &e, now)
-                    .await
-            }
+            Ok(()) => self.delivered(row, since_ms, integration, now).await,
+            Err(e) => self.failed(row, attempts, integration, &e, now).await,
         };
         match recorded {
             Ok(true) => {}
@@ -303,14 +319,55 @@ impl Delivery {
         }
     }
 
+    /// A notification row's attempt: its integration label, the time its latency counts from,
+    /// and the send; `Err` (why) when it can never be sent.
+    fn notification(&self, row: &OutboxRow) -> Result<Attempt, String> {
+        let n: Notification = serde_json::from_str(&row.payload)
+            .map_err(|e| format!("unreadable notification: {e}"))?;
+        let notifier = self
+            .receivers
+            .get(&row.receiver)
+            .and_then(|r| r.notifier(&row.integration))
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "receiver {} has no integration {} any more",
+                    row.receiver, row.integration
+                )
+            })?;
+        let since = n.transition_ms();
+        let integration = notifier.integration();
+        Ok((
+            integration,
+            since,
+            Box::pin(async move { notifier.notify(&n).await }),
+        ))
+    }
+
+    /// A ticket event row's attempt, to the webhook named by its integration.
+    fn ticket_event(&self, row: &OutboxRow) -> Result<Attempt, String> {
+        let m: TicketWebhookMessage = serde_json::from_str(&row.payload)
+            .map_err(|e| format!("unreadable ticket event: {e}"))?;
+        let webhook = self
+            .ticket_webhooks
+            .get(&row.integration)
+            .cloned()
+            .ok_or_else(|| format!("no ticket webhook {} any more", row.integration))?;
+        Ok((
+            "ticket_webhook",
+            m.at_ms,
+            Box::pin(async move { webhook.deliver(&m).await }),
+        ))
+    }
+
     async fn delivered(
         &self,
         row: &OutboxRow,
-        n: &Notification,
+        since_ms: i64,
         integration: &'static str,
         now: i64,
     ) -> Result<bool, crate::store::StoreError> {
-        let latency = Duration::from_millis((now - n.transition_ms()).max(0) as u64);
+        let latency = Duration::from_millis((now - since_ms).max(0) as u64);
         let recorded = self
             .store
             .notification_delivered(&row.id, &self.owner, now)
@@ -452,6 +509,7 @@ mod tests {
     fn row(id: &str, group: &str, created: i64, next: i64) -> OutboxRow {
         OutboxRow {
             id: id.into(),
+            kind: OutboxKind::Notification,
             receiver: "oncall".into(),
             integration: "slack/0".into(),
             group_key: group.into(),
@@ -483,6 +541,28 @@ mod tests {
         assert_eq!(got[1].supersedes, 0);
         let busy: HashSet<String> = [stream_key(&rows[0])].into();
         assert_eq!(ids(&due(&rows, &busy, 10)), vec!["firing-b"]);
+    }
+
+    #[test]
+    fn a_stream_of_ticket_events_sends_every_row_oldest_first() {
+        let event = |id, created, next| OutboxRow {
+            kind: OutboxKind::TicketEvent,
+            ..row(id, "ticket-1", created, next)
+        };
+        let rows = vec![event("created", 1, 0), event("acknowledged", 2, 0)];
+        let got = due(&rows, &HashSet::new(), 10);
+        assert_eq!(ids(&got), vec!["created"]);
+        assert_eq!(got[0].supersedes, 0);
+        // The head waits for its retry: the stream waits with it (order before all).
+        let rows = vec![
+            OutboxRow {
+                attempts: 3,
+                ..event("created", 1, 100)
+            },
+            event("acknowledged", 2, 0),
+        ];
+        assert!(due(&rows, &HashSet::new(), 50).is_empty());
+        assert_eq!(due(&rows, &HashSet::new(), 100)[0].attempts, 4);
     }
 
     #[test]

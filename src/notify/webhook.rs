@@ -164,44 +164,50 @@ impl Notifier for WebhookNotifier {
         if let Some(secret) = &self.config.secret {
             req = req.header("X-Syncwatch-Signature", signature(secret.expose(), &body));
         }
-        let resp = match req.body(body).send().await {
-            Ok(r) => r,
-            // The URL may carry a token: errors never print it.
-            Err(e) if e.is_timeout() => {
-                return Err(NotifyError::new(
-                    FailureReason::Timeout,
-                    "webhook timed out",
-                ));
-            }
-            Err(_) => {
-                return Err(NotifyError::new(
-                    FailureReason::Network,
-                    "cannot reach the webhook",
-                ));
-            }
-        };
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
-        }
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, chrono::Utc::now().timestamp_millis()));
-        let reason = match status {
-            401 | 403 => FailureReason::AuthError,
-            429 => FailureReason::RateLimited,
-            408 | 504 => FailureReason::Timeout,
-            500..=599 => FailureReason::ServerError,
-            _ => FailureReason::ClientError,
-        };
-        Err(NotifyError {
-            reason,
-            message: format!("webhook answered HTTP {status}"),
-            retry_after,
-        })
+        answer(req.body(body).send().await)
     }
+}
+
+/// What a webhook's answer means for its delivery: 2xx delivered; 401/403 refused for good;
+/// 429, 408, 504, 5xx, a timeout or no connection retried (with its `Retry-After`); any other
+/// status refused for good. Errors never print the URL (it may carry a token).
+pub(super) fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<(), NotifyError> {
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            return Err(NotifyError::new(
+                FailureReason::Timeout,
+                "webhook timed out",
+            ));
+        }
+        Err(_) => {
+            return Err(NotifyError::new(
+                FailureReason::Network,
+                "cannot reach the webhook",
+            ));
+        }
+    };
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, chrono::Utc::now().timestamp_millis()));
+    let reason = match status {
+        401 | 403 => FailureReason::AuthError,
+        429 => FailureReason::RateLimited,
+        408 | 504 => FailureReason::Timeout,
+        500..=599 => FailureReason::ServerError,
+        _ => FailureReason::ClientError,
+    };
+    Err(NotifyError {
+        reason,
+        message: format!("webhook answered HTTP {status}"),
+        retry_after,
+    })
 }
 
 #[cfg(test)]

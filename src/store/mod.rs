@@ -11,9 +11,10 @@ use crate::domain::{ErrorClass, Fingerprint, Labels};
 
 mod idempotency;
 mod outbox;
+mod ticket_webhooks;
 mod tickets;
 pub use idempotency::KeyState;
-pub use outbox::{OutboxClaim, OutboxRow};
+pub use outbox::{OutboxClaim, OutboxKind, OutboxRow};
 pub use tickets::{
     StatsGroup, StoredComment, StoredTicketEvent, TicketFilter, TicketPage, TicketUpdate,
 };

@@ -11,10 +11,39 @@ use sqlx::any::AnyRow;
 
 use super::{NotificationLogEntry, Store, StoreError};
 
+/// What an outbox row carries, which decides how its stream is delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// An alert group's whole state ([`crate::notify::Notification`]): of a stream's waiting
+    /// rows only the newest is sent; it supersedes the older ones.
+    #[default]
+    Notification,
+    /// One ticket event for a ticket webhook: every row of a stream is sent, oldest first.
+    TicketEvent,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Notification => "notification",
+            OutboxKind::TicketEvent => "ticket_event",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "notification" => Ok(OutboxKind::Notification),
+            "ticket_event" => Ok(OutboxKind::TicketEvent),
+            other => Err(StoreError::Corrupt(format!("outbox kind {other:?}"))),
+        }
+    }
+}
+
 /// A notification waiting in (or delivered from) the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
     pub id: String,
+    pub kind: OutboxKind,
     pub receiver: String,
     /// Which integration of the receiver (`slack/0`, `email/1`, …).
     pub integration: String,
@@ -36,12 +65,20 @@ pub struct OutboxClaim {
     pub until_ms: i64,
 }
 
-const COLUMNS: &str = "id, receiver, integration, group_key, payload, attempts, next_attempt_at, created_at, \
+/// An unsettled row of the same stream older than `outbox`'s row (for ticket events, which go
+/// in order).
+const OLDER_UNSETTLED: &str = "SELECT 1 FROM outbox older WHERE older.receiver = outbox.receiver \
+     AND older.integration = outbox.integration AND older.group_key = outbox.group_key \
+     AND older.status IN ('pending', 'sending') \
+     AND (older.created_at < outbox.created_at OR (older.created_at = outbox.created_at AND older.id < outbox.id))";
+
+const COLUMNS: &str = "id, kind, receiver, integration, group_key, payload, attempts, next_attempt_at, created_at, \
      CASE WHEN status = 'sending' THEN claimed_until ELSE NULL END AS claim";
 
 fn outbox_row(r: &AnyRow) -> Result<OutboxRow, StoreError> {
     Ok(OutboxRow {
         id: r.try_get("id")?,
+        kind: OutboxKind::parse(&r.try_get::<String, _>("kind")?)?,
         receiver: r.try_get("receiver")?,
         integration: r.try_get("integration")?,
         group_key: r.try_get("group_key")?,
@@ -60,10 +97,11 @@ pub(super) async fn insert_row(
     row: &OutboxRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO outbox (id, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
+        "INSERT INTO outbox (id, kind, receiver, integration, group_key, payload, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)",
     )
     .bind(&row.id)
+    .bind(row.kind.as_str())
     .bind(&row.receiver)
     .bind(&row.integration)
     .bind(&row.group_key)
@@ -115,7 +153,9 @@ impl Store {
 
     /// The rows a poller may act on at `now_ms`, oldest first: those being sent (their streams
     /// wait) and those waiting whose time has come. Rows backing off are left out, so a dead
-    /// integration's backlog never fills the `limit` ahead of the others.
+    /// integration's backlog never fills the `limit` ahead of the others. A ticket event is
+    /// listed only when it is the oldest unsettled row of its stream: while the event before it
+    /// backs off, it waits (events of a ticket are delivered in order).
     pub async fn due_notifications(
         &self,
         now_ms: i64,
@@ -124,7 +164,8 @@ impl Store {
         // Only constants are spliced in.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM outbox \
-             WHERE status = 'sending' OR (status = 'pending' AND next_attempt_at <= $1) \
+             WHERE status = 'sending' OR (status = 'pending' AND next_attempt_at <= $1 \
+               AND (kind = 'notification' OR NOT EXISTS ({OLDER_UNSETTLED}))) \
              ORDER BY created_at, id LIMIT $2"
         )))
         .bind(now_ms)
@@ -134,8 +175,9 @@ impl Store {
         rows.iter().map(outbox_row).collect()
     }
 
-    /// Claims `row` for delivery, superseding the older waiting rows of its stream (`row`
-    /// carries the group's current state), and sets its attempt count to `attempts` (the
+    /// Claims `row` for delivery, superseding the older waiting rows of its stream when it is a
+    /// notification (`row` carries the group's current state; ticket events supersede nothing),
+    /// and sets its attempt count to `attempts` (the
     /// stream's backoff goes on). `false` when the row is no longer to be sent by this caller:
     /// another poller holds it or a row of its stream, or it was settled since it was read.
     ///
@@ -160,12 +202,14 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         }
-        let claimed = sqlx::query(
+        // Only constants are spliced in.
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_until = $2, attempts = $3 \
              WHERE id = $4 AND (status = 'pending' OR (status = 'sending' AND claimed_until < $5)) \
              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.receiver = $6 AND o.integration = $7 \
-               AND o.group_key = $8 AND o.id <> $4 AND o.status = 'sending' AND o.claimed_until >= $5)",
-        )
+               AND o.group_key = $8 AND o.id <> $4 AND o.status = 'sending' AND o.claimed_until >= $5) \
+             AND (kind = 'notification' OR NOT EXISTS ({OLDER_UNSETTLED}))"
+        )))
         .bind(&claim.owner)
         .bind(claim.until_ms)
         .bind(attempts)
@@ -181,6 +225,11 @@ impl Store {
         if !claimed {
             tx.rollback().await?;
             return Ok(false);
+        }
+        if row.kind == OutboxKind::TicketEvent {
+            // Each event is sent: nothing is superseded.
+            tx.commit().await?;
+            return Ok(true);
         }
         // Older rows waiting, or left `sending` by a claim that lapsed (a poller that died, or
         // whose record of the outcome failed): the newer state replaces them, so none of them

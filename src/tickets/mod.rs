@@ -8,6 +8,8 @@
 //! transaction), missed `ack_within` / `resolve_within` targets, and resolved tickets past
 //! `tickets.close_after`.
 
+pub mod webhooks;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

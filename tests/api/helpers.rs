@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use syncwatch::config;
 use syncwatch::domain::SystemClock;
 use syncwatch::simulator::{self, Simulator};
@@ -508,6 +508,42 @@ impl TestApp {
 
     pub async fn tickets(&self, query: &str) -> Value {
         self.get_json(&format!("/api/v1/tickets{query}")).await
+    }
+
+    /// Breaks each provider's auth in the simulator and waits for its ticket (one each, in
+    /// that order); their ids.
+    pub async fn ticket_per_provider(&self, providers: &[&str]) -> Vec<String> {
+        for provider in providers {
+            self.inject_fault(&json!({"provider": provider, "kind": "auth", "duration": "1h"}))
+                .await;
+        }
+        let mut ids = Vec::new();
+        for provider in providers {
+            let id = wait_for("a ticket", Duration::from_secs(30), || async {
+                self.tickets(&format!("?provider={provider}")).await["tickets"][0]["id"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .await;
+            ids.push(id);
+        }
+        ids
+    }
+
+    /// PATCHes ticket `id` against its current ETag; asserts 200.
+    pub async fn patch_ticket(&self, id: &str, change: &Value) {
+        let url = format!("{}/api/v1/tickets/{id}", self.address);
+        let r = self.client.get(&url).send().await.unwrap();
+        let tag = r.headers()["etag"].to_str().unwrap().to_string();
+        let r = self
+            .client
+            .patch(&url)
+            .header("if-match", tag)
+            .json(change)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{change}");
     }
 
     pub async fn lookup(&self, body: &Value) -> reqwest::Response {

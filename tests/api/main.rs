@@ -22,4 +22,5 @@ mod secrets;
 mod shutdown;
 mod smtp;
 mod store;
+mod ticket_webhooks;
 mod tickets;

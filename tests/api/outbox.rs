@@ -19,6 +19,7 @@ use super::store::{postgres, sqlite};
 
 fn row(id: &str, group: &str, created: i64) -> OutboxRow {
     OutboxRow {
+        kind: Default::default(),
         id: id.into(),
         receiver: "oncall".into(),
         integration: "webhook/0".into(),

@@ -180,6 +180,7 @@ async fn a_flush_stores_its_rows_and_log_entry_together(store: &Store) {
     use syncwatch::domain::Fingerprint;
     use syncwatch::store::{NotificationLogEntry, OutboxRow};
     let row = |id: &str| OutboxRow {
+        kind: Default::default(),
         id: id.into(),
         receiver: "oncall".into(),
         integration: "slack/0".into(),

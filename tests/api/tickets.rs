@@ -540,34 +540,12 @@ async fn the_event_feed_and_the_figures_follow_what_support_does() {
         ..Options::default()
     })
     .await;
-    for provider in ["tekion", "cdk"] {
-        app.inject_fault(&json!({"provider": provider, "kind": "auth", "duration": "1h"}))
-            .await;
-    }
-    wait_for("two tickets", Duration::from_secs(30), || async {
-        (app.tickets("").await["tickets"].as_array().map(Vec::len) == Some(2)).then_some(())
-    })
-    .await;
-    let tekion = app.tickets("?provider=tekion").await["tickets"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let url = format!("{}/api/v1/tickets/{tekion}", app.address);
+    let tekion = app.ticket_per_provider(&["tekion", "cdk"]).await[0].clone();
     for change in [
         json!({"status": "acknowledged"}),
         json!({"status": "resolved", "resolution": "rotated the key"}),
     ] {
-        let r = app.client.get(&url).send().await.unwrap();
-        let tag = r.headers()["etag"].to_str().unwrap().to_string();
-        let r = app
-            .client
-            .patch(&url)
-            .header("if-match", tag)
-            .json(&change)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{change}");
+        app.patch_ticket(&tekion, &change).await;
     }
 
     // The feed, two events a page, from the start.
