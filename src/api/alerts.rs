@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
@@ -10,19 +9,43 @@ use crate::domain::ticket::occurrence_key;
 use crate::domain::{AlertState, Labels};
 use crate::rules::GetAlerts;
 
-#[derive(Serialize)]
-struct AlertView {
+/// A pending or firing alert of syncwatch's rules.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AlertView {
+    /// The rule's name (`alertname`).
     name: String,
+    /// `pending` or `firing`.
+    #[schema(value_type = String)]
     state: AlertState,
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     labels: Labels,
     annotations: std::collections::BTreeMap<String, String>,
+    /// Since when the condition holds (RFC 3339).
     since: String,
     fired_at: Option<String>,
     value: f64,
-    runbook: Option<serde_json::Value>,
-    ticket: Option<serde_json::Value>,
+    runbook: Option<Link>,
+    /// The ticket of a firing alert, when one was opened.
+    ticket: Option<Link>,
 }
 
+/// Something an alert links to.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Link {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    url: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AlertList {
+    alerts: Vec<AlertView>,
+}
+
+/// Pending and firing alerts, with their runbook and ticket.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
+    responses((status = 200, description = "The alerts", body = AlertList)))]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let alerts = state
         .rules
@@ -32,16 +55,22 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     let mut out = Vec::with_capacity(alerts.len());
     for ra in alerts {
         let a = &ra.alert;
-        let runbook = state.runbooks.exact(&a.labels).map(|rb| {
-            json!({"id": rb.id, "title": rb.title, "url": format!("{}/api/v1/runbooks/{}", state.public_url, rb.id)})
+        let runbook = state.runbooks.exact(&a.labels).map(|rb| Link {
+            id: rb.id.clone(),
+            title: Some(rb.title.clone()),
+            url: format!("{}/api/v1/runbooks/{}", state.public_url, rb.id),
         });
         let ticket = if a.state == AlertState::Firing {
             state
                 .store
                 .ticket_for_occurrence(&occurrence_key(&a.to_alert(None, "")))
                 .await
-                .map_err(ApiError::internal)?
-                .map(|id| json!({"id": id, "url": format!("{}/api/v1/tickets/{id}", state.public_url)}))
+                .map_err(ApiError::store)?
+                .map(|id| Link {
+                    url: format!("{}/api/v1/tickets/{id}", state.public_url),
+                    id,
+                    title: None,
+                })
         } else {
             None
         };
@@ -57,5 +86,5 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
             ticket,
         });
     }
-    Ok(HttpResponse::Ok().json(json!({"alerts": out})))
+    Ok(HttpResponse::Ok().json(AlertList { alerts: out }))
 }

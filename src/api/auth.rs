@@ -29,6 +29,7 @@ pub enum Access {
 /// Every route (method, actix path pattern) and what it needs.
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Access::Open),
+    ("GET", "/api/v1/openapi.json", Access::Open),
     ("GET", "/readyz", Access::Open),
     ("GET", "/metrics", Access::Metrics),
     ("GET", "/api/v1/alerts", Access::Scope("alerts:read")),
@@ -117,15 +118,17 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 /// What `method` on the route matched by `pattern` needs. A route that is not in [`ROUTES`],
 /// and a path that matches no route, need `admin`: forgetting a route, or a path spelled so that
 /// it matches nothing here but something later, closes it and never opens it.
-pub fn access(method: &Method, pattern: Option<&str>) -> Access {
-    pattern
-        .and_then(|pattern| {
-            ROUTES
-                .iter()
-                .find(|(m, p, _)| *p == pattern && *m == method.as_str())
-        })
+/// What `method` on route `pattern` needs (by their names, as [`ROUTES`] has them).
+pub fn access_of(method: &str, pattern: &str) -> Access {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *p == pattern && *m == method)
         .map(|(_, _, a)| *a)
         .unwrap_or(Access::Scope("admin"))
+}
+
+pub fn access(method: &Method, pattern: Option<&str>) -> Access {
+    pattern.map_or(Access::Scope("admin"), |p| access_of(method.as_str(), p))
 }
 
 /// The middleware: checks every request against [`ROUTES`] before its route runs.

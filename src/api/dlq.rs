@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ApiError, AppState};
 use crate::domain::ErrorClass;
@@ -18,7 +18,8 @@ const MAX_LIMIT: i64 = 500;
 /// Dead letters one replay request takes at most.
 const MAX_REPLAY: i64 = 10_000;
 
-#[derive(Deserialize, Default)]
+/// Which dead letters (every field narrows).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     pipeline: Option<String>,
@@ -29,8 +30,9 @@ pub struct Filter {
     error_class: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pipeline: Option<String>,
     stage: Option<String>,
@@ -38,7 +40,9 @@ pub struct ListQuery {
     connection: Option<String>,
     stream: Option<String>,
     error_class: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// 1 to 500 (default 50).
     limit: Option<i64>,
 }
 
@@ -66,25 +70,57 @@ fn to_store(f: Filter, prefix: &str) -> Result<DlqFilter, ApiError> {
     })
 }
 
-fn view(l: &StoredDeadLetter) -> Value {
-    // Stored records are JSON text; one that is not (it never should be) is shown as text.
-    let record: Value =
-        serde_json::from_str(&l.letter.record).unwrap_or(Value::String(l.letter.record.clone()));
-    json!({
-        "id": l.id,
-        "pipeline": l.letter.pipeline,
-        "stage": l.letter.stage,
-        "provider": l.letter.provider,
-        "connection": l.letter.connection,
-        "stream": l.letter.stream,
-        "error": l.letter.error,
-        "error_class": l.letter.error_class.as_str(),
-        "attempts": l.attempts,
-        "created_at": rfc3339(l.created_at_ms),
-        "record": record,
-    })
+/// A record a stage failed permanently.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeadLetterView {
+    id: String,
+    pipeline: String,
+    stage: String,
+    provider: String,
+    connection: String,
+    stream: String,
+    error: String,
+    error_class: &'static str,
+    attempts: i64,
+    created_at: String,
+    /// The record as the stage got it.
+    record: Value,
 }
 
+impl From<&StoredDeadLetter> for DeadLetterView {
+    fn from(l: &StoredDeadLetter) -> Self {
+        // Stored records are JSON text; one that is not (it never should be) is shown as text.
+        let record = serde_json::from_str(&l.letter.record)
+            .unwrap_or(Value::String(l.letter.record.clone()));
+        Self {
+            id: l.id.clone(),
+            pipeline: l.letter.pipeline.clone(),
+            stage: l.letter.stage.clone(),
+            provider: l.letter.provider.clone(),
+            connection: l.letter.connection.clone(),
+            stream: l.letter.stream.clone(),
+            error: l.letter.error.clone(),
+            error_class: l.letter.error_class.as_str(),
+            attempts: l.attempts,
+            created_at: rfc3339(l.created_at_ms),
+            record,
+        }
+    }
+}
+
+/// A page of dead letters, newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeadLetterPage {
+    dead_letters: Vec<DeadLetterView>,
+    next_cursor: Option<String>,
+}
+
+/// Dead letters, newest first, filtered and paged by cursor.
+#[utoipa::path(get, path = "/api/v1/dlq", tag = "pipelines", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of dead letters", body = DeadLetterPage),
+        (status = 400, description = "A parameter is invalid (named in the message)", body = super::ErrorBody),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
@@ -117,14 +153,15 @@ pub async fn list(
         .store
         .list_dead_letters(&f)
         .await
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "dead_letters": letters.iter().map(view).collect::<Vec<_>>(),
-        "next_cursor": next,
-    })))
+        .map_err(ApiError::store)?;
+    Ok(HttpResponse::Ok().json(DeadLetterPage {
+        dead_letters: letters.iter().map(DeadLetterView::from).collect(),
+        next_cursor: next,
+    }))
 }
 
-#[derive(Deserialize)]
+/// Which dead letters to replay: `ids`, or a `filter`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     #[serde(default)]
@@ -133,6 +170,36 @@ pub struct ReplayRequest {
     limit: Option<i64>,
 }
 
+/// Letters of a stage that is not configured any more.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Skipped {
+    pipeline: String,
+    stage: String,
+    records: usize,
+    reason: &'static str,
+}
+
+/// What a replay did.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReplayResult {
+    replayed: usize,
+    /// Went through this time (out of the DLQ).
+    resolved: usize,
+    /// Failed again (still in the DLQ).
+    still_failing: usize,
+    skipped: Vec<Skipped>,
+}
+
+/// Send dead letters back into the stage that failed them, oldest first; answers once they
+/// went through or failed again.
+#[utoipa::path(post, path = "/api/v1/dlq/replay", tag = "pipelines",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same body: the first answer again, done once")),
+    request_body = ReplayRequest,
+    responses(
+        (status = 200, description = "What the replay did", body = ReplayResult),
+        (status = 400, description = "Neither or both of ids and filter, or an invalid one", body = super::ErrorBody),
+        (status = 404, description = "An id is no dead letter", body = super::ErrorBody),
+    ))]
 pub async fn replay(
     state: web::Data<AppState>,
     body: web::Json<ReplayRequest>,
@@ -183,7 +250,7 @@ pub async fn replay(
         .store
         .list_dead_letters(&f)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let unknown: Vec<&String> = f
         .ids
         .iter()
@@ -219,10 +286,12 @@ pub async fn replay(
     let mut skipped = Vec::new();
     for ((pipeline, stage, provider, connection, stream), letters) in groups {
         let Some(link) = state.stages.get(&(pipeline.clone(), stage.clone())) else {
-            skipped.push(json!({
-                "pipeline": pipeline, "stage": stage, "records": letters.len(),
-                "reason": "no such stage in the pipelines configured now",
-            }));
+            skipped.push(Skipped {
+                pipeline,
+                stage,
+                records: letters.len(),
+                reason: "no such stage in the pipelines configured now",
+            });
             continue;
         };
         let mut records = Vec::with_capacity(letters.len());
@@ -264,16 +333,13 @@ pub async fn replay(
             ..DlqFilter::default()
         })
         .await
-        .map_err(ApiError::internal)?;
-    let skipped_n: usize = skipped
-        .iter()
-        .map(|s| s["records"].as_u64().unwrap_or(0) as usize)
-        .sum();
+        .map_err(ApiError::store)?;
+    let skipped_n: usize = skipped.iter().map(|s| s.records).sum();
     let still_failing = left.len() - skipped_n;
-    Ok(HttpResponse::Ok().json(json!({
-        "replayed": replayed,
-        "resolved": replayed - still_failing,
-        "still_failing": still_failing,
-        "skipped": skipped,
-    })))
+    Ok(HttpResponse::Ok().json(ReplayResult {
+        replayed,
+        resolved: replayed - still_failing,
+        still_failing,
+        skipped,
+    }))
 }

@@ -8,6 +8,7 @@ pub mod dlq;
 pub mod events;
 pub mod health;
 pub mod idempotency;
+pub mod openapi;
 pub mod providers;
 pub mod runbooks;
 pub mod silence_page;
@@ -21,7 +22,6 @@ use actix::Addr;
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, web};
-use serde_json::json;
 
 use crate::config::ApiToken;
 use crate::providers::ProviderActor;
@@ -61,6 +61,22 @@ pub struct AppState {
     pub backlog: crate::alerting::backlog::StoreBacklog,
 }
 
+/// Every error's body: `{"error": {"code", "message"}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `precondition_failed`, `precondition_required`, `unprocessable`, `payload_too_large`,
+    /// `unsupported_media_type`, `throttled`, `internal`, `unavailable`, …
+    code: String,
+    /// For people: what was wrong, naming the parameter or field.
+    message: String,
+}
+
 /// An API error.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -91,6 +107,17 @@ impl ApiError {
             status: StatusCode::CONFLICT,
             code: "conflict",
             message: message.into(),
+        }
+    }
+
+    /// A store error: 400 for a value the database cannot hold (a NUL character in text on
+    /// PostgreSQL), otherwise [`ApiError::internal`].
+    pub fn store(e: crate::store::StoreError) -> Self {
+        match e.refused_value() {
+            Some(why) => Self::bad_request(format!(
+                "a value of the request cannot be stored ({why}); NUL characters are not accepted"
+            )),
+            None => Self::internal(e),
         }
     }
 
@@ -130,7 +157,12 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             r.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        r.json(json!({"error": {"code": self.code, "message": self.message}}))
+        r.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+            },
+        })
     }
 }
 
@@ -170,6 +202,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(health::metrics))
+    .route("/api/v1/openapi.json", web::get().to(openapi::document))
     .route("/api/v1/alerts", web::get().to(alerts::list))
     .route("/api/v1/tickets", web::get().to(tickets::list))
     .route("/api/v1/tickets/stats", web::get().to(tickets::stats))

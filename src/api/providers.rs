@@ -3,13 +3,30 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
 use crate::providers::{GetStatus, SetPaused, SyncError, SyncNow};
 use crate::store::parse_cursor;
 
+/// A provider: its circuit breaker and its connections.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProviderView {
+    name: String,
+    /// `closed`, `half_open` or `open`.
+    circuit: &'static str,
+    connections: Vec<crate::providers::ConnectionStatus>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProviderList {
+    providers: Vec<ProviderView>,
+}
+
+/// Every provider with each connection's state, last success and last error.
+#[utoipa::path(get, path = "/api/v1/providers", tag = "providers",
+    responses((status = 200, description = "The providers", body = ProviderList)))]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut out = Vec::new();
     for (name, addr) in &state.providers {
@@ -17,13 +34,47 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
             .send(GetStatus)
             .await
             .map_err(|_| ApiError::unavailable("provider actor"))?;
-        out.push(
-            json!({"name": name, "circuit": status.circuit, "connections": status.connections}),
-        );
+        out.push(ProviderView {
+            name: name.clone(),
+            circuit: status.circuit,
+            connections: status.connections,
+        });
     }
-    Ok(HttpResponse::Ok().json(json!({"providers": out})))
+    Ok(HttpResponse::Ok().json(ProviderList { providers: out }))
 }
 
+/// A manual sync asked for.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SyncStarted {
+    provider: String,
+    connection: String,
+    /// `started`, or `queued` (it waits its turn).
+    status: &'static str,
+}
+
+/// A provider's connection, as the path names it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // describes the path `web::Path<(String, String)>` reads
+struct ConnectionPath {
+    /// A provider's name.
+    provider: String,
+    /// One of its connections.
+    connection: String,
+}
+
+/// Sync a connection now (in the background).
+#[utoipa::path(post, path = "/api/v1/providers/{provider}/connections/{connection}/sync", tag = "providers",
+    params(
+        ConnectionPath,
+        ("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same body: the first answer again, done once"),
+    ),
+    responses(
+        (status = 202, description = "Started or queued", body = SyncStarted),
+        (status = 404, description = "No such provider or connection", body = super::ErrorBody),
+        (status = 409, description = "Already running, or paused", body = super::ErrorBody),
+        (status = 429, description = "Throttled", body = super::ErrorBody),
+    ))]
 pub async fn sync_now(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -41,8 +92,11 @@ pub async fn sync_now(
         .await
         .map_err(|_| ApiError::unavailable("provider actor"))?;
     match answer {
-        Ok(status) => Ok(HttpResponse::Accepted()
-            .json(json!({"provider": provider, "connection": connection, "status": status}))),
+        Ok(status) => Ok(HttpResponse::Accepted().json(SyncStarted {
+            provider,
+            connection,
+            status,
+        })),
         Err(e) => Err(sync_error(&provider, e)),
     }
 }
@@ -64,7 +118,26 @@ fn sync_error(provider: &str, e: SyncError) -> ApiError {
     }
 }
 
-/// `POST …/pause` and `POST …/resume`.
+/// A connection's schedule after a pause or resume.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScheduleState {
+    provider: String,
+    connection: String,
+    /// `paused` or `scheduled`.
+    state: &'static str,
+}
+
+/// `POST …/pause` and `POST …/resume`: stop a connection's scheduled syncs, or start them again.
+#[utoipa::path(post, path = "/api/v1/providers/{provider}/connections/{connection}/{action}", tag = "providers",
+    params(
+        ConnectionPath,
+        ("action" = String, Path, description = "`pause` or `resume`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same body: the first answer again, done once"),
+    ),
+    responses(
+        (status = 200, description = "Its schedule now", body = ScheduleState),
+        (status = 404, description = "No such provider, connection or action", body = super::ErrorBody),
+    ))]
 pub async fn set_paused(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
@@ -86,20 +159,57 @@ pub async fn set_paused(
     .await
     .map_err(|_| ApiError::unavailable("provider actor"))?
     .map_err(|e| sync_error(&provider, e))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "provider": provider,
-        "connection": connection,
-        "state": if paused { "paused" } else { "scheduled" },
-    })))
+    Ok(HttpResponse::Ok().json(ScheduleState {
+        provider,
+        connection,
+        state: if paused { "paused" } else { "scheduled" },
+    }))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsQuery {
+    /// 1 to 500 (default 50).
     limit: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
+/// One finished sync run.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunView {
+    id: String,
+    started_at: String,
+    finished_at: String,
+    /// `success` or `failure`.
+    status: &'static str,
+    records: i64,
+    pages: i64,
+    error_class: Option<&'static str>,
+    reason: Option<String>,
+    /// Stream → cursor, before and after the run.
+    cursor_before: std::collections::BTreeMap<String, String>,
+    cursor_after: std::collections::BTreeMap<String, String>,
+}
+
+/// A page of runs, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunPage {
+    runs: Vec<RunView>,
+    next_cursor: Option<String>,
+}
+
 /// `GET …/runs?limit=&cursor=`: the connection's sync history, newest first.
+#[utoipa::path(get, path = "/api/v1/providers/{provider}/connections/{connection}/runs", tag = "providers",
+    params(
+        ConnectionPath,
+        RunsQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of runs", body = RunPage),
+        (status = 400, description = "A parameter is invalid (named in the message)", body = super::ErrorBody),
+        (status = 404, description = "No such provider or connection", body = super::ErrorBody),
+    ))]
 pub async fn runs(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -143,29 +253,31 @@ pub async fn runs(
         .store
         .list_sync_runs(&provider, &connection, before, limit + 1)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let more = rows.len() as i64 > limit;
     let rows = &rows[..rows.len().min(limit as usize)];
     let next_cursor = more
         .then(|| rows.last())
         .flatten()
         .map(|r| crate::store::make_cursor(r.started_at_ms, &r.id));
-    let runs: Vec<_> = rows
+    let runs = rows
         .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "started_at": rfc3339(r.started_at_ms),
-                "finished_at": rfc3339(r.finished_at_ms),
-                "status": if r.error.is_some() { "failure" } else { "success" },
-                "records": r.records,
-                "pages": r.pages,
-                "error_class": r.error.as_ref().map(|(c, _)| c.as_str()),
-                "reason": r.error.as_ref().map(|(_, reason)| reason),
-                "cursor_before": r.cursor_before,
-                "cursor_after": r.cursor_after,
-            })
+        .map(|r| RunView {
+            id: r.id.clone(),
+            started_at: rfc3339(r.started_at_ms),
+            finished_at: rfc3339(r.finished_at_ms),
+            status: if r.error.is_some() {
+                "failure"
+            } else {
+                "success"
+            },
+            records: r.records,
+            pages: r.pages,
+            error_class: r.error.as_ref().map(|(c, _)| c.as_str()),
+            reason: r.error.as_ref().map(|(_, reason)| reason.clone()),
+            cursor_before: r.cursor_before.clone(),
+            cursor_after: r.cursor_after.clone(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"runs": runs, "next_cursor": next_cursor})))
+    Ok(HttpResponse::Ok().json(RunPage { runs, next_cursor }))
 }

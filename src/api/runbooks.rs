@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::domain::Labels;
@@ -10,31 +9,106 @@ use crate::domain::clock::rfc3339;
 use crate::runbooks::file::SECTIONS;
 use crate::runbooks::{Lookup, Runbook};
 
-#[derive(Deserialize)]
+/// A question, an alert's labels, or both.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest {
+    /// Free text, up to 2,000 characters.
     #[serde(default)]
     query: String,
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     labels: Labels,
+    /// 1 to 50 (default 5).
     limit: Option<usize>,
+}
+
+/// A runbook in a listing.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RunbookSummary {
+    id: String,
+    title: String,
+    providers: Vec<String>,
+    alerts: Vec<String>,
+    error_classes: Vec<String>,
+    tags: Vec<String>,
+    url: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RunbookList {
+    runbooks: Vec<RunbookSummary>,
+}
+
+/// A runbook with its sections.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RunbookDetail {
+    #[serde(flatten)]
+    summary: RunbookSummary,
+    /// `symptoms`, `diagnosis`, `fix`, `escalate_when`: each section's markdown ("" if absent).
+    sections: std::collections::BTreeMap<String, String>,
+    /// The whole runbook after its front matter.
+    markdown: String,
+}
+
+/// A runbook that matches.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LookupHit {
+    id: String,
+    title: String,
+    score: f32,
+    /// `exact` (the alert or error class maps to it) or `keyword`.
+    #[schema(value_type = String)]
+    match_reason: crate::runbooks::MatchReason,
+    snippet: String,
+    url: String,
+}
+
+/// A resolved ticket of the same alert.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SimilarTicket {
+    id: String,
+    title: String,
+    status: &'static str,
+    resolved_at: Option<String>,
+    resolution: String,
+    url: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LookupAnswer {
+    results: Vec<LookupHit>,
+    /// Empty for a caller whose token lacks `tickets:read`.
+    similar_tickets: Vec<SimilarTicket>,
 }
 
 const MAX_QUERY_CHARS: usize = 2_000;
 
-fn summary(state: &AppState, rb: &Runbook) -> serde_json::Value {
-    json!({
-        "id": rb.id,
-        "title": rb.title,
-        "providers": rb.providers,
-        "alerts": rb.alerts,
-        "error_classes": rb.error_classes,
-        "tags": rb.tags,
-        "url": format!("{}/api/v1/runbooks/{}", state.public_url, rb.id),
-    })
+fn summary(state: &AppState, rb: &Runbook) -> RunbookSummary {
+    RunbookSummary {
+        id: rb.id.clone(),
+        title: rb.title.clone(),
+        providers: rb.providers.clone(),
+        alerts: rb.alerts.clone(),
+        error_classes: rb
+            .error_classes
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+        tags: rb.tags.clone(),
+        url: format!("{}/api/v1/runbooks/{}", state.public_url, rb.id),
+    }
 }
 
+/// Find the runbooks for a question or an alert, with resolved tickets of the same alert.
 /// `similar_tickets` is empty for a caller whose token lacks `tickets:read`.
+#[utoipa::path(post, path = "/api/v1/runbooks/lookup", tag = "runbooks",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same body: the first answer again")),
+    request_body = LookupRequest,
+    responses(
+        (status = 200, description = "The best runbooks first", body = LookupAnswer),
+        (status = 400, description = "No query and no labels, or a field out of range", body = super::ErrorBody),
+    ))]
 pub async fn lookup(
     http: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -81,23 +155,21 @@ pub async fn lookup(
             .store
             .resolved_tickets_like(&a, 5)
             .await
-            .map_err(ApiError::internal)?,
+            .map_err(ApiError::store)?,
         _ => Vec::new(),
     };
-    let results: Vec<serde_json::Value> = results
+    let results = results
         .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "title": r.title,
-                "score": r.score,
-                "match_reason": r.match_reason,
-                "snippet": r.snippet,
-                "url": format!("{}/api/v1/runbooks/{}", state.public_url, r.id),
-            })
+        .map(|r| LookupHit {
+            url: format!("{}/api/v1/runbooks/{}", state.public_url, r.id),
+            id: r.id,
+            title: r.title,
+            score: r.score,
+            match_reason: r.match_reason,
+            snippet: r.snippet,
         })
         .collect();
-    let similar: Vec<serde_json::Value> = similar
+    let similar = similar
         .into_iter()
         .map(|t| {
             let lasted = t.resolved_at_ms.map(|r| {
@@ -105,32 +177,45 @@ pub async fn lookup(
                     (r - t.created_at_ms).max(0) as u64,
                 ))
             });
-            json!({
-                "id": t.id,
-                "title": t.title,
-                "status": t.status.as_str(),
-                "resolved_at": t.resolved_at_ms.map(rfc3339),
-                "resolution": match lasted {
+            SimilarTicket {
+                url: format!("{}/api/v1/tickets/{}", state.public_url, t.id),
+                id: t.id,
+                title: t.title,
+                status: t.status.as_str(),
+                resolved_at: t.resolved_at_ms.map(rfc3339),
+                resolution: match lasted {
                     Some(d) => format!("resolved automatically when the alert cleared after {d}"),
                     None => "closed".to_string(),
                 },
-                "url": format!("{}/api/v1/tickets/{}", state.public_url, t.id),
-            })
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"results": results, "similar_tickets": similar})))
+    Ok(HttpResponse::Ok().json(LookupAnswer {
+        results,
+        similar_tickets: similar,
+    }))
 }
 
+/// The runbook catalogue.
+#[utoipa::path(get, path = "/api/v1/runbooks", tag = "runbooks",
+    responses((status = 200, description = "Every runbook", body = RunbookList)))]
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
-    let runbooks: Vec<serde_json::Value> = state
+    let runbooks = state
         .runbooks
         .runbooks()
         .iter()
         .map(|rb| summary(&state, rb))
         .collect();
-    HttpResponse::Ok().json(json!({"runbooks": runbooks}))
+    HttpResponse::Ok().json(RunbookList { runbooks })
 }
 
+/// One runbook with its sections.
+#[utoipa::path(get, path = "/api/v1/runbooks/{id}", tag = "runbooks",
+    params(("id" = String, Path, description = "The runbook's id")),
+    responses(
+        (status = 200, description = "The runbook", body = RunbookDetail),
+        (status = 404, description = "No such runbook", body = super::ErrorBody),
+    ))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -139,17 +224,18 @@ pub async fn get(
         .runbooks
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no runbook {:?}", id.as_str())))?;
-    let mut v = summary(&state, rb);
-    let sections: serde_json::Map<String, serde_json::Value> = SECTIONS
+    let sections = SECTIONS
         .iter()
         .map(|s| {
             (
                 s.to_lowercase().replace(' ', "_"),
-                json!(rb.section(s).unwrap_or_default()),
+                rb.section(s).unwrap_or_default().to_string(),
             )
         })
         .collect();
-    v["sections"] = json!(sections);
-    v["markdown"] = json!(rb.body);
-    Ok(HttpResponse::Ok().json(v))
+    Ok(HttpResponse::Ok().json(RunbookDetail {
+        summary: summary(&state, rb),
+        sections,
+        markdown: rb.body.clone(),
+    }))
 }

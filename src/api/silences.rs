@@ -129,7 +129,7 @@ pub async fn save(state: &AppState, silence: Silence) -> Result<(), ApiError> {
         .store
         .save_silence(&silence)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     tracing::info!(silence = %id, by = %silence.created_by, "silence saved");
     let mut all = state.silences.write().unwrap_or_else(|e| e.into_inner());
     all.retain(|s| s.id != id);
@@ -168,7 +168,7 @@ pub async fn expire(
         .store
         .save_silence(&silence)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     tracing::info!(silence = %id, "silence expired");
     let mut all = state.silences.write().unwrap_or_else(|e| e.into_inner());
     all.retain(|s| s.id != *id);

@@ -16,18 +16,23 @@ use crate::domain::ticket::{RunbookRef, Ticket};
 use crate::domain::{Labels, Severity};
 use crate::store::{TicketFilter, TicketUpdate, parse_cursor};
 
-/// The ticket as clients see it (DESIGN §7).
-#[derive(Serialize)]
+/// The ticket as clients see it (DESIGN §7). Times are RFC 3339.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TicketView {
     id: String,
     url: String,
     dedup_key: String,
+    #[schema(value_type = TicketStatus)]
     status: &'static str,
+    /// `critical`, `error`, `warning` or `info`.
     severity: &'static str,
+    #[schema(value_type = Priority)]
     priority: &'static str,
+    #[schema(value_type = Tier)]
     tier: &'static str,
     title: String,
     summary: String,
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     labels: Labels,
     provider: Option<String>,
     connection: Option<String>,
@@ -100,17 +105,31 @@ fn with_etag(status: StatusCode, t: Ticket, public_url: &str) -> HttpResponse {
         .json(TicketView::new(t, public_url))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<TicketStatus>)]
     status: Option<String>,
     severity: Option<String>,
     provider: Option<String>,
     connection: Option<String>,
     alertname: Option<String>,
+    /// Created at or after this time.
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<i64>,
+}
+
+/// A page of tickets, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TicketPage {
+    tickets: Vec<TicketView>,
+    /// Where the next page starts; `null` on the last page.
+    next_cursor: Option<String>,
 }
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -168,6 +187,12 @@ fn filter(q: ListQuery) -> Result<TicketFilter, ApiError> {
     })
 }
 
+/// List tickets, newest first, filtered and paged by cursor.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of tickets", body = TicketPage),
+        (status = 400, description = "A parameter is invalid (named in the message)", body = super::ErrorBody),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
@@ -176,25 +201,31 @@ pub async fn list(
         .store
         .list_tickets(&filter(q.into_inner())?)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let tickets: Vec<TicketView> = page
         .tickets
         .into_iter()
         .map(|t| TicketView::new(t, &state.public_url))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"tickets": tickets, "next_cursor": page.next_cursor})))
+    Ok(HttpResponse::Ok().json(TicketPage {
+        tickets,
+        next_cursor: page.next_cursor,
+    }))
 }
 
+/// Read a ticket, with its strong `ETag` (what a PATCH's `If-Match` names).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketView,
+            headers(("ETag" = String, description = "The ticket's version, quoted: a strong ETag"))),
+        (status = 404, description = "No such ticket", body = super::ErrorBody),
+    ))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    match state
-        .store
-        .get_ticket(&id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match state.store.get_ticket(&id).await.map_err(ApiError::store)? {
         Some(t) => Ok(with_etag(StatusCode::OK, t, &state.public_url)),
         None => Err(ApiError::not_found(format!("no ticket {:?}", id.as_str()))),
     }
@@ -284,13 +315,32 @@ fn parse_patch(body: &[u8]) -> Result<TicketChange, ApiError> {
             }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "{other}: not a field a PATCH changes (status, assignee, tier, priority, resolution)"
+                    "{other}: not a field a PATCH changes ({})",
+                    PATCH_FIELDS.join(", ")
                 )));
             }
         }
     }
     Ok(change)
 }
+
+/// What a PATCH may change (a JSON merge patch, RFC 7396): a field left out stays as it is.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the body `parse_patch` reads
+pub struct TicketPatch {
+    /// As the lifecycle allows.
+    status: Option<TicketStatus>,
+    /// Who works it; `null` unassigns.
+    assignee: Option<String>,
+    tier: Option<Tier>,
+    priority: Option<Priority>,
+    /// How it was resolved (markdown, up to 16 KiB), when the ticket is or becomes resolved.
+    #[schema(max_length = 16384)]
+    resolution: Option<String>,
+}
+
+/// The fields [`parse_patch`] reads: those of [`TicketPatch`].
+const PATCH_FIELDS: [&str; 5] = ["status", "assignee", "tier", "priority", "resolution"];
 
 /// The longest resolution text (as a comment: 16 KiB).
 const MAX_RESOLUTION_BYTES: usize = 16 * 1024;
@@ -300,6 +350,25 @@ const MAX_RESOLUTION_BYTES: usize = 16 * 1024;
 /// lifecycle does not allow (naming the allowed ones) or a reopen while another ticket of the
 /// same problem is active, 422 for a resolution on a ticket left unresolved, 415 for a body
 /// that is not JSON. The change is recorded as made by the request's token.
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(
+        ("id" = String, Path, description = "The ticket's id"),
+        ("If-Match" = String, Header, description = "The ETag the change was made against (from GET), or `*`"),
+    ),
+    request_body(content = TicketPatch, content_type = "application/merge-patch+json",
+        description = "A JSON merge patch (`application/json` is taken too)"),
+    responses(
+        (status = 200, description = "Changed (or nothing to change): the ticket now", body = TicketView,
+            headers(("ETag" = String, description = "The ticket's new version"))),
+        (status = 400, description = "The body is not a merge patch of these fields", body = super::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::ErrorBody),
+        (status = 409, description = "A status change the lifecycle does not allow (naming the allowed ones), or a reopen while another ticket of the problem is active", body = super::ErrorBody),
+        (status = 412, description = "The ticket changed since that ETag", body = super::ErrorBody,
+            headers(("ETag" = String, description = "The ticket's current version"))),
+        (status = 415, description = "Not JSON", body = super::ErrorBody),
+        (status = 422, description = "A resolution on a ticket left unresolved", body = super::ErrorBody),
+        (status = 428, description = "No If-Match", body = super::ErrorBody),
+    ))]
 pub async fn patch(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -331,7 +400,7 @@ pub async fn patch(
         .store
         .update_ticket(&id, expected, &change, &actor, now)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     match outcome {
         TicketUpdate::Updated(t) => {
             observe_times(&state, &t, now);
@@ -374,18 +443,25 @@ fn observe_times(state: &AppState, t: &Ticket, now: i64) {
 
 /// 404 unless ticket `id` exists (for its sub-resources).
 async fn require_ticket(state: &AppState, id: &str) -> Result<(), ApiError> {
-    match state
-        .store
-        .get_ticket(id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match state.store.get_ticket(id).await.map_err(ApiError::store)? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found(format!("no ticket {id:?}"))),
     }
 }
 
+/// A ticket's history, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventList {
+    events: Vec<EventView>,
+}
+
 /// `GET /api/v1/tickets/{id}/events`: the ticket's history, oldest first.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "Its history, oldest first", body = EventList),
+        (status = 404, description = "No such ticket", body = super::ErrorBody),
+    ))]
 pub async fn events(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -395,13 +471,13 @@ pub async fn events(
         .store
         .ticket_events(&id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let events: Vec<EventView> = events.into_iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"events": events})))
+    Ok(HttpResponse::Ok().json(EventList { events }))
 }
 
 /// One recorded change of a ticket.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventView {
     id: String,
     /// Where the feed continues after this event (`GET /api/v1/ticket-events?after=`).
@@ -435,11 +511,22 @@ impl From<crate::store::StoredTicketEvent> for EventView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// An event's `cursor`, or the last `next_cursor`; from the first event without it.
     after: Option<String>,
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
+}
+
+/// Events after a cursor, in commit order.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventFeed {
+    events: Vec<EventView>,
+    /// Where to continue: the last event's cursor, or `after` when nothing is new.
+    next_cursor: String,
 }
 
 const FEED_DEFAULT_LIMIT: i64 = 100;
@@ -450,6 +537,11 @@ const FEED_MAX_LIMIT: i64 = 1_000;
 /// most 1,000). `next_cursor` is where to continue; it is `after` itself when nothing is new,
 /// so a support tool polls with the last cursor it got and never misses or repeats an event,
 /// however tickets are written meanwhile.
+#[utoipa::path(get, path = "/api/v1/ticket-events", tag = "tickets", params(FeedQuery),
+    responses(
+        (status = 200, description = "Events after the cursor", body = EventFeed),
+        (status = 400, description = "A parameter is invalid (named in the message)", body = super::ErrorBody),
+    ))]
 pub async fn feed(
     state: web::Data<AppState>,
     q: web::Query<FeedQuery>,
@@ -473,19 +565,27 @@ pub async fn feed(
         .store
         .ticket_event_feed(after, limit)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let next = events.last().map_or(after, |e| e.seq);
     let events: Vec<EventView> = events.into_iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"events": events, "next_cursor": next.to_string()})))
+    Ok(HttpResponse::Ok().json(EventFeed {
+        events,
+        next_cursor: next.to_string(),
+    }))
 }
 
 /// The longest comment (markdown): 16 KiB.
 const MAX_COMMENT_BYTES: usize = 16 * 1024;
 
-#[derive(Deserialize)]
+/// A new comment.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
+    /// Markdown, 1 byte to 16 KiB.
+    #[schema(min_length = 1, max_length = 16384)]
     body: String,
+    /// `internal` (default: support only) or `public`.
+    #[schema(pattern = "^(internal|public)$")]
     #[serde(default = "internal")]
     visibility: String,
 }
@@ -494,20 +594,55 @@ fn internal() -> String {
     "internal".into()
 }
 
-fn comment_json(c: crate::store::StoredComment) -> serde_json::Value {
-    json!({
-        "id": c.id,
-        "ticket_id": c.ticket_id,
-        "at": rfc3339(c.at_ms),
-        "actor": c.actor,
-        "visibility": c.visibility,
-        "body": c.body,
-    })
+/// A comment on a ticket.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CommentView {
+    id: String,
+    ticket_id: String,
+    at: String,
+    /// The API token's name, or `anonymous`.
+    actor: String,
+    /// `internal` or `public`.
+    visibility: String,
+    /// Markdown.
+    body: String,
+}
+
+impl From<crate::store::StoredComment> for CommentView {
+    fn from(c: crate::store::StoredComment) -> Self {
+        Self {
+            id: c.id,
+            ticket_id: c.ticket_id,
+            at: rfc3339(c.at_ms),
+            actor: c.actor,
+            visibility: c.visibility,
+            body: c.body,
+        }
+    }
+}
+
+/// A ticket's comments, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CommentList {
+    comments: Vec<CommentView>,
 }
 
 /// `POST /api/v1/tickets/{id}/comments` `{body, visibility}`: 201 with the comment. `body` is
 /// markdown, 1 byte to 16 KiB; `visibility` `internal` (default) or `public`. Recorded as made
 /// by the request's token, with a `commented` event. Honours `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
+    params(
+        ("id" = String, Path, description = "The ticket's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same body: the first answer again, done once"),
+    ),
+    request_body = NewComment,
+    responses(
+        (status = 201, description = "The comment", body = CommentView),
+        (status = 400, description = "An empty or too long body, or an unknown visibility", body = super::ErrorBody),
+        (status = 404, description = "No such ticket", body = super::ErrorBody),
+        (status = 409, description = "The same Idempotency-Key is still being answered", body = super::ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used with another body", body = super::ErrorBody),
+    ))]
 pub async fn comment(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -534,14 +669,20 @@ pub async fn comment(
         .store
         .add_comment(&id, &actor, &visibility, &body, now)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
     {
-        Some(c) => Ok(HttpResponse::Created().json(comment_json(c))),
+        Some(c) => Ok(HttpResponse::Created().json(CommentView::from(c))),
         None => Err(ApiError::not_found(format!("no ticket {:?}", id.as_str()))),
     }
 }
 
 /// `GET /api/v1/tickets/{id}/comments`: the comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/comments", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "Its comments, oldest first", body = CommentList),
+        (status = 404, description = "No such ticket", body = super::ErrorBody),
+    ))]
 pub async fn comments(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -551,17 +692,38 @@ pub async fn comments(
         .store
         .ticket_comments(&id)
         .await
-        .map_err(ApiError::internal)?;
-    let comments: Vec<serde_json::Value> = comments.into_iter().map(comment_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"comments": comments})))
+        .map_err(ApiError::store)?;
+    let comments = comments.into_iter().map(CommentView::from).collect();
+    Ok(HttpResponse::Ok().json(CommentList { comments }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
+    /// Tickets created at or after this time (default: 30 days before `until`).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// … and before this one (default: now).
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// `provider`, `alertname`, `severity`, `tier` or `priority`.
+    #[param(pattern = "^(provider|alertname|severity|tier|priority)$")]
     group_by: Option<String>,
+}
+
+/// The figures of the tickets created in `[since, until)`: overall and per group. MTTA: first
+/// acknowledgement minus creation, over the tickets acknowledged at least once. MTTR:
+/// resolution minus creation, over the tickets resolved or closed; a reopened ticket counts
+/// once, up to its last resolution, and not while it is reopened. Percentiles are nearest-rank.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TicketStatsView {
+    since: String,
+    until: String,
+    group_by: Option<&'static str>,
+    overall: crate::domain::ticket_stats::TicketStats,
+    /// By the `group_by` value (empty without `group_by`).
+    groups: std::collections::BTreeMap<String, crate::domain::ticket_stats::TicketStats>,
 }
 
 /// The window of figures when `since` is not given: the last 30 days.
@@ -584,6 +746,11 @@ fn rfc3339_param(name: &str, v: Option<String>) -> Result<Option<i64>, ApiError>
 /// `[since, until)` (default: the 30 days before now), overall and per value of `group_by`
 /// (`provider`, `alertname`, `severity`, `tier`, `priority`), as
 /// [`crate::domain::ticket_stats`] defines them (MTTA, MTTR, escalations, breaches, repeats).
+#[utoipa::path(get, path = "/api/v1/tickets/stats", tag = "tickets", params(StatsQuery),
+    responses(
+        (status = 200, description = "The figures", body = TicketStatsView),
+        (status = 400, description = "A parameter is invalid (named in the message)", body = super::ErrorBody),
+    ))]
 pub async fn stats(
     state: web::Data<AppState>,
     q: web::Query<StatsQuery>,
@@ -611,9 +778,9 @@ pub async fn stats(
         .store
         .ticket_facts(since, until, group)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let overall = summarise(facts.iter().map(|(_, f)| f));
-    let mut groups = serde_json::Map::new();
+    let mut groups = std::collections::BTreeMap::new();
     if group.is_some() {
         let mut by: std::collections::BTreeMap<
             &str,
@@ -623,14 +790,14 @@ pub async fn stats(
             by.entry(g.as_str()).or_default().push(f);
         }
         for (g, fs) in by {
-            groups.insert(g.to_string(), json!(summarise(fs)));
+            groups.insert(g.to_string(), summarise(fs));
         }
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "since": rfc3339(since),
-        "until": rfc3339(until),
-        "group_by": group.map(StatsGroup::as_str),
-        "overall": overall,
-        "groups": groups,
-    })))
+    Ok(HttpResponse::Ok().json(TicketStatsView {
+        since: rfc3339(since),
+        until: rfc3339(until),
+        group_by: group.map(StatsGroup::as_str),
+        overall,
+        groups,
+    }))
 }

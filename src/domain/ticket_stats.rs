@@ -31,7 +31,7 @@ pub struct TicketFacts {
 }
 
 /// Count, mean and nearest-rank p50 / p90 of some durations, in seconds (`None` without any).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Durations {
     pub count: usize,
     pub mean_seconds: Option<f64>,
@@ -59,17 +59,18 @@ impl Durations {
 }
 
 /// Tickets that missed each target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Breaches {
     pub acknowledge: usize,
     pub resolve: usize,
 }
 
 /// The figures of a set of tickets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TicketStats {
     pub tickets: usize,
     /// Every status, 0 included.
+    #[schema(value_type = BTreeMap<String, usize>)]
     pub by_status: BTreeMap<&'static str, usize>,
     pub time_to_acknowledge: Durations,
     pub time_to_resolve: Durations,

@@ -68,7 +68,7 @@ pub struct ProviderStatus {
     pub connections: Vec<ConnectionStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectionStatus {
     pub connection: String,
     /// `scheduled`, `syncing`, `paused`, `failing` or `rescheduled` (waiting out a Retry-After
@@ -82,9 +82,10 @@ pub struct ConnectionStatus {
     pub last_records: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LastError {
     pub at: String,
+    #[schema(value_type = String)]
     pub error_class: ErrorClass,
     pub reason: String,
 }

@@ -62,6 +62,22 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The database refused a value the request carried, for what it is (SQLSTATE class 22,
+    /// data exception: PostgreSQL stores no NUL character in text, SQLSTATE 22021): the
+    /// client's mistake, not the server's. Its message, which names no secret.
+    pub fn refused_value(&self) -> Option<String> {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db))
+                if db.code().is_some_and(|c| c.starts_with("22")) =>
+            {
+                Some(db.message().to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

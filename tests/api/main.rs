@@ -11,6 +11,7 @@ mod fakes;
 mod health;
 mod helpers;
 mod notifications;
+mod openapi;
 mod outbox;
 mod pipeline;
 mod prometheus;
