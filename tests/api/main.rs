@@ -23,5 +23,6 @@ mod secrets;
 mod shutdown;
 mod smtp;
 mod store;
+mod store_tables;
 mod ticket_webhooks;
 mod tickets;

@@ -1,0 +1,504 @@
+//! Store contract tests for the tables beyond tickets and flushes (`store.rs`, `outbox.rs`):
+//! each runs on SQLite and on PostgreSQL (skipped without it, failed in strict mode).
+
+use std::collections::BTreeMap;
+
+use syncwatch::domain::ErrorClass;
+use syncwatch::store::{DeadLetter, DlqFilter, KeyState, Store, StoredRecord, SyncRun};
+
+use super::store::{postgres, sqlite};
+
+/// `sqlite` and `postgres` tests of a contract `async fn name(store: Store)`.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$name(store).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(store) = super::postgres().await {
+                        super::$name(store).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_databases!(
+    sync_runs_list_newest_first_with_their_cursors,
+    pauses_and_stream_cursors_are_kept,
+    records_are_upserted_never_duplicated,
+    dead_letters_are_listed_retried_and_removed,
+    alert_states_are_replaced_per_rule,
+    silences_and_slack_messages_are_replaced_in_place,
+    an_idempotency_key_is_reserved_once_and_answered,
+    comments_stay_with_their_ticket,
+    a_webhook_cursor_starts_at_the_feed_end_and_moves_once,
+);
+
+fn run(id: &str, at: i64, error: Option<ErrorClass>) -> SyncRun {
+    SyncRun {
+        id: id.into(),
+        provider: "cdk".into(),
+        connection: "d1".into(),
+        started_at_ms: at,
+        finished_at_ms: at + 500,
+        records: 7,
+        pages: 2,
+        error: error.map(|c| (c, "HTTP 401".to_string())),
+        cursor_before: [("repair_orders".to_string(), format!("c{at}"))].into(),
+        cursor_after: [("repair_orders".to_string(), format!("c{}", at + 1))].into(),
+    }
+}
+
+async fn sync_runs_list_newest_first_with_their_cursors(store: Store) {
+    for (id, at, error) in [
+        ("r1", 1_000, None),
+        ("r2", 2_000, Some(ErrorClass::Auth)),
+        ("r3", 3_000, None),
+    ] {
+        store.insert_sync_run(&run(id, at, error)).await.unwrap();
+    }
+    let first = store.list_sync_runs("cdk", "d1", None, 2).await.unwrap();
+    let ids: Vec<&str> = first.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["r3", "r2"]);
+    assert_eq!(
+        first[1].error,
+        Some((ErrorClass::Auth, "HTTP 401".to_string()))
+    );
+    assert_eq!(first[0].cursor_after["repair_orders"], "c3001");
+    let last = &first[1];
+    let rest = store
+        .list_sync_runs("cdk", "d1", Some((last.started_at_ms, last.id.clone())), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!((rest[0].id.as_str(), rest[0].records), ("r1", 7));
+    assert!(
+        store
+            .list_sync_runs("cdk", "other", None, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn pauses_and_stream_cursors_are_kept(store: Store) {
+    store.set_paused("cdk", "d1", true, 1).await.unwrap();
+    store.set_paused("cdk", "d1", true, 2).await.unwrap();
+    store.set_paused("cdk", "d2", true, 3).await.unwrap();
+    store.set_paused("cdk", "d2", false, 4).await.unwrap();
+    assert_eq!(store.paused_connections("cdk").await.unwrap(), ["d1"]);
+    assert!(store.paused_connections("tekion").await.unwrap().is_empty());
+    store.save_cursor("cdk", "d1", "ro", "a", 1).await.unwrap();
+    store.save_cursor("cdk", "d1", "ro", "b", 2).await.unwrap();
+    store
+        .save_cursor("cdk", "d1", "cust", "x", 3)
+        .await
+        .unwrap();
+    store.save_cursor("cdk", "d2", "ro", "z", 4).await.unwrap();
+    let cursors = store.load_cursors("cdk").await.unwrap();
+    let want: BTreeMap<String, String> =
+        [("cust".into(), "x".into()), ("ro".into(), "b".into())].into();
+    assert_eq!(cursors["d1"], want, "the newest cursor of each stream");
+    assert_eq!(cursors["d2"]["ro"], "z");
+}
+
+async fn records_are_upserted_never_duplicated(store: Store) {
+    let record = |id: &str, connection: &str, payload: &str| StoredRecord {
+        provider: "cdk".into(),
+        stream: "ro".into(),
+        record_id: id.into(),
+        connection: connection.into(),
+        payload: payload.into(),
+    };
+    store
+        .upsert_records(
+            &[
+                record("1", "d1", r#"{"v":1}"#),
+                record("2", "d1", r#"{"v":2}"#),
+                record("1", "d1", r#"{"v":3}"#),
+            ],
+            1,
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_records(&[record("3", "d2", r#"{"v":4}"#)], 2)
+        .await
+        .unwrap();
+    assert_eq!(store.count_records("cdk").await.unwrap(), 3);
+    assert_eq!(
+        store
+            .count_records_of_connection("cdk", "d1")
+            .await
+            .unwrap(),
+        2
+    );
+    let mut payloads = store.record_payloads("cdk", 10).await.unwrap();
+    payloads.sort();
+    assert_eq!(
+        payloads,
+        [r#"{"v":2}"#, r#"{"v":3}"#, r#"{"v":4}"#],
+        "the last copy wins"
+    );
+}
+
+async fn dead_letters_are_listed_retried_and_removed(store: Store) {
+    let letter = |stream: &str, class: ErrorClass| DeadLetter {
+        pipeline: "dms".into(),
+        stage: "validate".into(),
+        provider: "cdk".into(),
+        connection: "d1".into(),
+        stream: stream.into(),
+        record: r#"{"id":1}"#.into(),
+        error: "missing field".into(),
+        error_class: class,
+    };
+    store
+        .insert_dead_letters(&[letter("ro", ErrorClass::Schema)], 1_000)
+        .await
+        .unwrap();
+    store
+        .insert_dead_letters(
+            &[
+                letter("cust", ErrorClass::Schema),
+                letter("ro", ErrorClass::Server),
+            ],
+            2_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.count_dead_letters("dms", "validate").await.unwrap(),
+        3
+    );
+    let page = |f: DlqFilter| {
+        let store = store.clone();
+        async move { store.list_dead_letters(&f).await.unwrap() }
+    };
+    let (ro, next) = page(DlqFilter {
+        stream: Some("ro".into()),
+        limit: 1,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ro.len(), 1);
+    assert_eq!(ro[0].created_at_ms, 2_000, "newest first");
+    let cursor = syncwatch::store::parse_cursor(&next.expect("a second page")).unwrap();
+    let (older, next) = page(DlqFilter {
+        stream: Some("ro".into()),
+        cursor: Some(cursor),
+        limit: 1,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((older[0].created_at_ms, next), (1_000, None));
+    let (schema, _) = page(DlqFilter {
+        error_class: Some(ErrorClass::Schema),
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(schema.len(), 2);
+    store
+        .retry_failed_dead_letters(&[(
+            older[0].id.clone(),
+            ErrorClass::Client,
+            "still wrong".into(),
+        )])
+        .await
+        .unwrap();
+    let (again, _) = page(DlqFilter {
+        ids: vec![older[0].id.clone()],
+        limit: 10,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(again[0].attempts, older[0].attempts + 1);
+    assert_eq!(
+        (again[0].letter.error.as_str(), again[0].letter.error_class),
+        ("still wrong", ErrorClass::Client)
+    );
+    store
+        .delete_dead_letters(&[ro[0].id.clone(), older[0].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.count_dead_letters("dms", "validate").await.unwrap(),
+        1
+    );
+}
+
+async fn alert_states_are_replaced_per_rule(store: Store) {
+    use syncwatch::domain::AlertState;
+    use syncwatch::store::StoredAlert;
+    let alert = |rule: &str, provider: &str, state: AlertState| StoredAlert {
+        group: "syncs".into(),
+        rule: rule.into(),
+        labels: [("alertname", rule), ("provider", provider)]
+            .into_iter()
+            .collect(),
+        annotations: [("summary".to_string(), "s".to_string())].into(),
+        state,
+        active_at_ms: 1_000,
+        fired_at_ms: (state == AlertState::Firing).then_some(2_000),
+        keep_firing_since_ms: None,
+        value: 1.5,
+    };
+    let a = ("syncs".to_string(), "A".to_string());
+    let b = ("syncs".to_string(), "B".to_string());
+    store
+        .replace_alert_states(&[
+            (
+                a.clone(),
+                vec![
+                    alert("A", "cdk", AlertState::Firing),
+                    alert("A", "tekion", AlertState::Pending),
+                ],
+            ),
+            (b.clone(), vec![alert("B", "cdk", AlertState::Firing)]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.load_alert_states().await.unwrap().len(), 3);
+    // Rule A now has one alert; B is not named, so it keeps its own.
+    store
+        .replace_alert_states(&[(a, vec![alert("A", "cdk", AlertState::Firing)])])
+        .await
+        .unwrap();
+    let mut loaded = store.load_alert_states().await.unwrap();
+    loaded.sort_by(|x, y| {
+        (&x.rule, x.labels.value("provider")).cmp(&(&y.rule, y.labels.value("provider")))
+    });
+    assert_eq!(
+        loaded,
+        [
+            alert("A", "cdk", AlertState::Firing),
+            alert("B", "cdk", AlertState::Firing)
+        ]
+    );
+}
+
+async fn silences_and_slack_messages_are_replaced_in_place(store: Store) {
+    use syncwatch::domain::silence::{ApiMatcher, Silence};
+    let silence = |comment: &str, updated: i64| {
+        Silence::new(
+            "s1".into(),
+            vec![ApiMatcher {
+                name: "provider".into(),
+                value: "cdk".into(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            1_000,
+            9_000,
+            "ana".into(),
+            comment.into(),
+            updated,
+        )
+        .unwrap()
+    };
+    store
+        .save_silence(&silence("maintenance", 1))
+        .await
+        .unwrap();
+    store
+        .save_silence(&silence("longer maintenance", 2))
+        .await
+        .unwrap();
+    let loaded = store.load_silences().await.unwrap();
+    let got: Vec<(&str, &str, i64, i64)> = loaded
+        .iter()
+        .map(|s| {
+            (
+                s.id.as_str(),
+                s.comment.as_str(),
+                s.updated_at_ms,
+                s.ends_at_ms,
+            )
+        })
+        .collect();
+    assert_eq!(got, [("s1", "longer maintenance", 2, 9_000)]);
+    assert_eq!(loaded[0].api_matchers[0].value, "cdk");
+    store
+        .save_slack_message("oncall", "slack/0", "g1", "C1", "1.0", 1)
+        .await
+        .unwrap();
+    store
+        .save_slack_message("oncall", "slack/0", "g1", "C1", "2.0", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .slack_message("oncall", "slack/0", "g1")
+            .await
+            .unwrap(),
+        Some(("C1".to_string(), "2.0".to_string()))
+    );
+    assert_eq!(
+        store
+            .slack_message("oncall", "slack/0", "g2")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn an_idempotency_key_is_reserved_once_and_answered(store: Store) {
+    assert_eq!(
+        store
+            .reserve_idempotency_key("k1", "desk POST /x", "h1", 1)
+            .await
+            .unwrap(),
+        None,
+        "reserved"
+    );
+    assert_eq!(
+        store
+            .reserve_idempotency_key("k1", "desk POST /x", "h1", 2)
+            .await
+            .unwrap(),
+        Some(KeyState::InProgress {
+            request_sha256: "h1".into()
+        })
+    );
+    // Another caller's key of the same name is its own.
+    assert_eq!(
+        store
+            .reserve_idempotency_key("k1", "other POST /x", "h9", 2)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .answer_idempotency_key("k1", "desk POST /x", 201, "application/json", "{}")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_idempotency_key("k1", "desk POST /x", "h1", 3)
+            .await
+            .unwrap(),
+        Some(KeyState::Answered {
+            request_sha256: "h1".into(),
+            status: 201,
+            content_type: "application/json".into(),
+            body: "{}".into()
+        })
+    );
+    // A released reservation (a server error) can be taken again.
+    store
+        .release_idempotency_key("k1", "other POST /x")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reserve_idempotency_key("k1", "other POST /x", "h9", 4)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn ticket(id: &str) -> syncwatch::domain::ticket::Ticket {
+    use syncwatch::domain::ticket::{DedupKey, TicketPolicy, new_ticket};
+    let alert = syncwatch::domain::Alert {
+        labels: [("alertname", "A"), ("provider", "cdk")]
+            .into_iter()
+            .collect(),
+        annotations: Default::default(),
+        starts_at_ms: 1,
+        ends_at_ms: None,
+        value: None,
+        generator_url: String::new(),
+    };
+    new_ticket(
+        id.into(),
+        &alert,
+        DedupKey::from(id.to_string()),
+        &TicketPolicy::default(),
+        None,
+        1_000,
+    )
+}
+
+async fn comments_stay_with_their_ticket(store: Store) {
+    store.create_ticket(&ticket("t1"), "a@1").await.unwrap();
+    store.create_ticket(&ticket("t2"), "b@1").await.unwrap();
+    store
+        .add_comment("t1", "ana", "internal", "first", 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .add_comment("t1", "ben", "public", "second", 3_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .add_comment("nope", "ana", "internal", "x", 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let comments = store.ticket_comments("t1").await.unwrap();
+    let got: Vec<(&str, &str, &str)> = comments
+        .iter()
+        .map(|c| (c.actor.as_str(), c.visibility.as_str(), c.body.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [("ana", "internal", "first"), ("ben", "public", "second")]
+    );
+    assert!(store.ticket_comments("t2").await.unwrap().is_empty());
+    let kinds: Vec<String> = store
+        .ticket_events("t1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["created", "commented", "commented"]);
+    assert_eq!(
+        store.get_ticket("t1").await.unwrap().unwrap().version,
+        1,
+        "a comment does not change the ticket's ETag"
+    );
+}
+
+async fn a_webhook_cursor_starts_at_the_feed_end_and_moves_once(store: Store) {
+    store.create_ticket(&ticket("t1"), "a@1").await.unwrap();
+    let end = store.last_ticket_event_seq().await.unwrap();
+    assert!(end >= 1);
+    let from = store.ticket_webhook_cursor("desk").await.unwrap();
+    assert_eq!(from, end, "a new webhook gets the events from now on");
+    store.create_ticket(&ticket("t2"), "b@1").await.unwrap();
+    let to = store.last_ticket_event_seq().await.unwrap();
+    assert!(
+        store
+            .forward_ticket_events("desk", from, to, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .forward_ticket_events("desk", from, to, &[])
+            .await
+            .unwrap(),
+        "a second forwarder from the same place does nothing"
+    );
+    assert_eq!(store.ticket_webhook_cursor("desk").await.unwrap(), to);
+    assert_eq!(
+        store.ticket_webhook_cursor("other").await.unwrap(),
+        to,
+        "each webhook has its own place"
+    );
+}
