@@ -519,11 +519,12 @@ impl Store {
     /// what a sweep looks at.
     pub async fn tickets_to_sweep(&self, limit: i64) -> Result<Vec<Ticket>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM tickets WHERE status IN ('open', 'acknowledged') \
-             AND escalation_policy IS NOT NULL ORDER BY created_at, id LIMIT $1",
+            "SELECT * FROM tickets WHERE escalation_policy IS NOT NULL \
+             AND status IN ('open', 'acknowledged') ORDER BY created_at, id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        // A read: what it finds is applied only at the version it read.
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(ticket_from_row).collect()
     }

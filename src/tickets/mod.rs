@@ -52,6 +52,8 @@ pub struct TicketActor {
     sweeping: bool,
 }
 
+/// Resolved tickets closed in one transaction.
+const CLOSE_BATCH: i64 = 50;
 /// How often resolved tickets past `close_after` are closed, and tickets counted.
 const CLOSE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often active tickets are checked for due escalations and missed targets: an escalation
@@ -115,19 +117,31 @@ impl TicketActor {
         let after = i64::try_from(self.close_after.as_millis()).unwrap_or(i64::MAX);
         actix::spawn(async move {
             let now = clock.now_ms();
-            match store
-                .close_resolved_tickets(now.saturating_sub(after), now, 500)
-                .await
-            {
-                Ok(ids) if !ids.is_empty() => {
-                    tracing::info!(
-                        closed = ids.len(),
-                        "closed resolved tickets past close_after"
-                    )
+            let mut closed = 0;
+            // Small transactions, one after the other: the store's one writer is never held
+            // long, so a person's change waits at most one batch (a backlog of thousands after
+            // a restart drains in seconds).
+            loop {
+                match store
+                    .close_resolved_tickets(now.saturating_sub(after), now, CLOSE_BATCH)
+                    .await
+                {
+                    Ok(ids) => {
+                        closed += ids.len();
+                        if (ids.len() as i64) < CLOSE_BATCH {
+                            break;
+                        }
+                    }
+                    // The next sweep tries again.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot close resolved tickets");
+                        break;
+                    }
                 }
-                Ok(_) => {}
-                // The next sweep tries again.
-                Err(e) => tracing::warn!(error = %e, "cannot close resolved tickets"),
+                tokio::task::yield_now().await;
+            }
+            if closed > 0 {
+                tracing::info!(closed, "closed resolved tickets past close_after");
             }
         });
     }

@@ -40,6 +40,7 @@ on_both_databases!(
     an_idempotency_key_is_reserved_once_and_answered,
     comments_stay_with_their_ticket,
     a_webhook_cursor_starts_at_the_feed_end_and_moves_once,
+    the_facts_of_the_figures_are_the_tickets_of_the_window,
 );
 
 fn run(id: &str, at: i64, error: Option<ErrorClass>) -> SyncRun {
@@ -501,4 +502,100 @@ async fn a_webhook_cursor_starts_at_the_feed_end_and_moves_once(store: Store) {
         to,
         "each webhook has its own place"
     );
+}
+
+/// What the figures are computed from (`ticket_facts`) is the tickets of the window, with their
+/// group, times, highest tier, breaches and problem, on tickets of every status.
+async fn the_facts_of_the_figures_are_the_tickets_of_the_window(store: Store) {
+    use syncwatch::domain::ticket::{DedupKey, SweepOutcome, TicketStatus, Tier};
+    use syncwatch::domain::ticket_stats::summarise;
+    use syncwatch::store::StatsGroup;
+    for i in 0..60i64 {
+        let mut t = ticket(&format!("f{i:02}"));
+        // Keys repeat every 25 tickets; only the first 25 may still be active.
+        t.dedup_key = DedupKey::from(format!("k{}", i % 25));
+        t.provider = Some(["cdk", "tekion", "xtime"][(i % 3) as usize].to_string());
+        t.created_at_ms = 1_000_000 + i * 1_000;
+        let done = if i >= 25 { 2 + i % 2 } else { i % 4 };
+        t.status = [
+            TicketStatus::Open,
+            TicketStatus::Acknowledged,
+            TicketStatus::Resolved,
+            TicketStatus::Closed,
+        ][done as usize];
+        if i % 3 != 0 || t.status == TicketStatus::Acknowledged {
+            t.acknowledged_at_ms = Some(t.created_at_ms + (i * 104_729) % 50_000);
+        }
+        if done >= 2 {
+            t.resolved_at_ms = Some(t.created_at_ms + (i * 7_919) % 100_000);
+        }
+        t.highest_tier = [Tier::L1, Tier::L1, Tier::L2, Tier::L3, Tier::L1][(i % 5) as usize];
+        store.create_ticket(&t, "a@1").await.unwrap();
+        if i % 6 == 0 || i % 7 == 0 {
+            let mut breached = t.clone();
+            breached.ack_breached_at_ms = (i % 6 == 0).then_some(t.created_at_ms + 1);
+            breached.resolve_breached_at_ms = (i % 7 == 0).then_some(t.created_at_ms + 2);
+            let outcome = SweepOutcome {
+                ticket: breached,
+                events: vec![],
+                notify: vec![],
+            };
+            assert!(
+                store
+                    .apply_sweep(t.version, &outcome, &[], 5)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    // Outside the window: counted by neither.
+    let mut late = ticket("late");
+    late.created_at_ms = 5_000_000;
+    store.create_ticket(&late, "z@1").await.unwrap();
+
+    let (since, until) = (1_000_000, 2_000_000);
+    let all = summarise(
+        store
+            .ticket_facts(since, until, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(g, f)| {
+                assert_eq!(g, "", "no group");
+                f
+            }),
+    );
+    // By hand over i in 0..60: the late ticket is outside; breaches every 6th and 7th.
+    assert_eq!(all.tickets, 60);
+    assert_eq!(
+        (all.sla_breaches.acknowledge, all.sla_breaches.resolve),
+        (10, 9)
+    );
+    assert_eq!(all.by_status["open"], 7, "i < 25 with i % 4 == 0");
+    assert_eq!(all.by_status["acknowledged"], 6);
+    assert_eq!((all.escalated_to_l2, all.escalated_to_l3), (24, 12));
+    assert_eq!(
+        (all.repeat_tickets, all.repeated_keys),
+        (35, 25),
+        "60 tickets, 25 keys"
+    );
+    // The resolved: i in 25..60 and i < 25 with i % 4 in {2, 3}; their times by hand.
+    let resolved: Vec<i64> = (0..60i64)
+        .filter(|i| *i >= 25 || i % 4 >= 2)
+        .map(|i| (i * 7_919) % 100_000)
+        .collect();
+    assert_eq!(all.time_to_resolve.count, resolved.len());
+    let mean = resolved.iter().sum::<i64>() as f64 / resolved.len() as f64 / 1000.0;
+    assert!((all.time_to_resolve.mean_seconds.unwrap() - mean).abs() < 1e-9);
+    let by_provider = store
+        .ticket_facts(since, until, Some(StatsGroup::Provider))
+        .await
+        .unwrap();
+    for provider in ["cdk", "tekion", "xtime"] {
+        assert_eq!(
+            by_provider.iter().filter(|(g, _)| g == provider).count(),
+            20,
+            "{provider}"
+        );
+    }
 }
