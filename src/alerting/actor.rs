@@ -48,6 +48,28 @@ impl ReceiverIntegrations {
             .find(|(k, _)| k == key)
             .map(|(_, n)| n)
     }
+
+    /// The outbox rows that send `n` through each integration (in its stream `n.group_key`),
+    /// each listing what that integration shows at most; none for an integration that sends
+    /// no resolved-only notification when `n` is one.
+    pub fn outbox_rows(&self, n: &Notification, now_ms: i64) -> Vec<crate::store::OutboxRow> {
+        let mut rows = Vec::new();
+        for (integration, notifier) in &self.notifiers {
+            if skip_resolved(n, notifier.send_resolved()) {
+                continue;
+            }
+            match row_for(
+                &n.listing_at_most(notifier.max_listed()),
+                integration,
+                &n.group_key,
+                now_ms,
+            ) {
+                Ok(row) => rows.push(row),
+                Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
+            }
+        }
+        rows
+    }
 }
 
 /// Builds every receiver's notifiers.
@@ -306,21 +328,7 @@ impl DispatchActor {
                 public_url,
                 omitted: Default::default(),
             };
-            let mut rows = Vec::new();
-            for (integration, notifier) in &integrations.notifiers {
-                if skip_resolved(&n, notifier.send_resolved()) {
-                    continue;
-                }
-                match row_for(
-                    &n.listing_at_most(notifier.max_listed()),
-                    integration,
-                    &group_key,
-                    now,
-                ) {
-                    Ok(row) => rows.push(row),
-                    Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
-                }
-            }
+            let rows = integrations.outbox_rows(&n, now);
             enqueue_with_retry(&sinks, &rows, &log).await;
             sinks.outbox.do_send(Wake);
             drop(flushing);

@@ -58,13 +58,13 @@ pub async fn reload(path: &Path, t: &Targets) {
     match loaded {
         Ok((text, config, receivers)) => {
             // The outbox first: a notification the new routing enqueues finds its receiver.
-            let outbox = t.outbox.send(SetReceivers(receivers.clone())).await;
-            let outbox = match outbox {
-                Ok(()) => t.tickets.send(SetReceivers(receivers.clone())).await,
-                Err(e) => Err(e),
+            // Then the tickets (escalations notify receivers too), then the routing.
+            let applied = async {
+                t.outbox.send(SetReceivers(receivers.clone())).await?;
+                t.tickets.send(SetReceivers(receivers.clone())).await?;
+                t.dispatch.send(ReloadAlerting { config, receivers }).await
             };
-            let dispatch = t.dispatch.send(ReloadAlerting { config, receivers }).await;
-            if let Err(e) = outbox.and(dispatch) {
+            if let Err(e) = applied.await {
                 tracing::error!(error = %e, "dispatcher unavailable; routing reload not applied");
                 return;
             }

@@ -22,7 +22,7 @@ use crate::domain::ticket::{
 };
 use crate::domain::{Alert, Clock, Fingerprint};
 use crate::notify::Notification;
-use crate::notify::outbox::{OutboxActor, SetReceivers, Wake, row_for, skip_resolved};
+use crate::notify::outbox::{OutboxActor, SetReceivers, Wake};
 use crate::runbooks::RunbookIndex;
 use crate::store::{OutboxRow, Store, StoreError, new_id};
 use crate::telemetry::Metrics;
@@ -274,25 +274,16 @@ pub fn escalation_rows(
             value: None,
             generator_url: format!("{public_url}/api/v1/tickets/{}", t.id),
         });
-        let group_key = format!("ticket/{}/escalation", t.id);
         let n = Notification {
             receiver: step.receiver.clone(),
-            group_key: group_key.clone(),
+            group_key: format!("ticket/{}/escalation", t.id),
             group_labels: t.labels.clone(),
             tickets: [(alert.fingerprint(), t.id.clone())].into_iter().collect(),
             alerts: vec![alert],
             public_url: public_url.to_string(),
             omitted: Default::default(),
         };
-        for (integration, notifier) in &integrations.notifiers {
-            if skip_resolved(&n, notifier.send_resolved()) {
-                continue;
-            }
-            match row_for(&n, integration, &group_key, now_ms) {
-                Ok(row) => rows.push(row),
-                Err(e) => tracing::error!(error = %e, "cannot serialise an escalation"),
-            }
-        }
+        rows.extend(integrations.outbox_rows(&n, now_ms));
     }
     rows
 }
