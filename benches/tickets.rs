@@ -97,17 +97,21 @@ async fn seed(db: &std::path::Path, tickets: usize, per: usize, now: i64) {
     let span = 365 * DAY_MS;
     let mut seq = 0i64;
     const BATCH: usize = 2_000;
+    // A multiple of 100, so a ticket and the one `cycle` before it have the same status kind.
+    let cycle = (tickets / 25 / 100 * 100).max(100);
     for chunk in (0..tickets).collect::<Vec<_>>().chunks(BATCH) {
         let mut t_sql = String::from(
             "INSERT INTO tickets (id, dedup_key, status, severity, priority, tier, title, summary, labels, \
              provider, connection, alertname, assignee, occurrences, created_at, acknowledged_at, resolved_at, \
-             closed_at, updated_at, resolution, resolved_by, version, open_since, highest_tier) VALUES ",
+             closed_at, updated_at, resolution, resolved_by, version, open_since, highest_tier, \
+             previous_created_at, second_previous_created_at) VALUES ",
         );
         let mut e_sql = String::from(
             "INSERT INTO ticket_events (id, ticket_id, at, kind, detail, actor, from_value, to_value, seq) VALUES ",
         );
         for (n, &i) in chunk.iter().enumerate() {
-            let created = now - span + (span / tickets as i64) * i as i64;
+            let created_of = |i: usize| now - span + (span / tickets as i64) * i as i64;
+            let created = created_of(i);
             let provider = PROVIDERS[i % 5];
             let connection = format!("d{:04}", i % 2_000);
             let alertname = format!("Alert{}", i % 20);
@@ -141,15 +145,26 @@ async fn seed(db: &std::path::Path, tickets: usize, per: usize, now: i64) {
                     (created + 3 * DAY_MS).to_string(),
                 ),
             };
+            // Inactive tickets share their key with the tickets `cycle` before and after them
+            // (the same problem ticketed about twice a month); active ones have keys of their
+            // own (one active ticket per key).
+            let (key, previous, second) = if status == "open" || status == "acknowledged" {
+                (format!("n={i}"), None, None)
+            } else {
+                let earlier = |k: usize| (i >= k * cycle).then(|| created_of(i - k * cycle));
+                (format!("k={}", i % cycle), earlier(1), earlier(2))
+            };
+            let sql_int = |v: Option<i64>| v.map_or("NULL".to_string(), |v| v.to_string());
+            let (previous, second) = (sql_int(previous), sql_int(second));
             if n > 0 {
                 t_sql.push(',');
             }
             t_sql.push_str(&format!(
-                "('t{i:08}', 'alertname={alertname},provider={provider},connection={connection},n={i}', '{status}', \
+                "('t{i:08}', 'alertname={alertname},provider={provider},connection={connection},{key}', '{status}', \
                  '{severity}', '{priority}', '{tier}', '{alertname} {provider} {connection}', 'sync failing', \
                  '{{\"alertname\":\"{alertname}\",\"connection\":\"{connection}\",\"provider\":\"{provider}\",\"severity\":\"{severity}\"}}', \
                  '{provider}', '{connection}', '{alertname}', 'ana', 1, {created}, {acked}, {resolved}, {closed}, {created}, \
-                 NULL, NULL, {per}, {created}, '{tier}')"
+                 NULL, NULL, {per}, {created}, '{tier}', {previous}, {second})"
             ));
             for k in 0..per {
                 seq += 1;

@@ -755,7 +755,7 @@ pub async fn stats(
     state: web::Data<AppState>,
     q: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::domain::ticket_stats::summarise;
+    use crate::domain::ticket_stats::{TicketTally, summarise};
     use crate::store::StatsGroup;
     let q = q.into_inner();
     let now = state.clock.now_ms();
@@ -774,25 +774,20 @@ pub async fn stats(
             })
         })
         .transpose()?;
-    let facts = state
+    let tallies = state
         .store
-        .ticket_facts(since, until, group)
+        .ticket_tallies(since, until, group)
         .await
         .map_err(ApiError::store)?;
-    let overall = summarise(facts.iter().map(|(_, f)| f));
+    let mut whole = TicketTally::default();
     let mut groups = std::collections::BTreeMap::new();
-    if group.is_some() {
-        let mut by: std::collections::BTreeMap<
-            &str,
-            Vec<&crate::domain::ticket_stats::TicketFacts>,
-        > = Default::default();
-        for (g, f) in &facts {
-            by.entry(g.as_str()).or_default().push(f);
+    for (g, t) in tallies {
+        if group.is_some() {
+            groups.insert(g, summarise(t.clone()));
         }
-        for (g, fs) in by {
-            groups.insert(g.to_string(), summarise(fs));
-        }
+        whole.add(t);
     }
+    let overall = summarise(whole);
     Ok(HttpResponse::Ok().json(TicketStatsView {
         since: rfc3339(since),
         until: rfc3339(until),

@@ -15,19 +15,51 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ticket::{TicketStatus, Tier};
+use super::ticket::TicketStatus;
 
-/// What the figures need of one ticket.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TicketFacts {
-    pub status: TicketStatus,
-    pub created_at_ms: i64,
-    pub acknowledged_at_ms: Option<i64>,
-    pub resolved_at_ms: Option<i64>,
-    pub highest_tier: Tier,
-    pub ack_breached: bool,
-    pub resolve_breached: bool,
-    pub dedup_key: String,
+/// What the figures need of a set of tickets, as the store counts it in one pass over the
+/// window (`Store::ticket_tallies`): counts and the durations themselves, so that the
+/// percentiles are exact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketTally {
+    pub tickets: usize,
+    /// Tickets per status, in the order open, acknowledged, resolved, closed.
+    pub by_status: [usize; 4],
+    /// First acknowledgement minus creation of each acknowledged ticket, in ms (not sorted).
+    pub acknowledge_ms: Vec<i64>,
+    /// Last resolution minus creation of each resolved or closed ticket, in ms (not sorted).
+    pub resolve_ms: Vec<i64>,
+    /// Tickets whose highest tier is L2 or L3, and L3.
+    pub reached_l2: usize,
+    pub reached_l3: usize,
+    /// Tickets that missed their acknowledge and resolve targets.
+    pub ack_breached: usize,
+    pub resolve_breached: usize,
+    /// Resolved or closed tickets that never reached L3.
+    pub resolved_without_l3: usize,
+    /// Tickets whose dedup key had an earlier ticket in the window, and the keys they repeat
+    /// (each counted with its first repeat).
+    pub repeat_tickets: usize,
+    pub repeated_keys: usize,
+}
+
+impl TicketTally {
+    /// Adds another set of tickets' tally (another group of the same window).
+    pub fn add(&mut self, other: TicketTally) {
+        self.tickets += other.tickets;
+        for (n, o) in self.by_status.iter_mut().zip(other.by_status) {
+            *n += o;
+        }
+        self.acknowledge_ms.extend(other.acknowledge_ms);
+        self.resolve_ms.extend(other.resolve_ms);
+        self.reached_l2 += other.reached_l2;
+        self.reached_l3 += other.reached_l3;
+        self.ack_breached += other.ack_breached;
+        self.resolve_breached += other.resolve_breached;
+        self.resolved_without_l3 += other.resolved_without_l3;
+        self.repeat_tickets += other.repeat_tickets;
+        self.repeated_keys += other.repeated_keys;
+    }
 }
 
 /// Count, mean and nearest-rank p50 / p90 of some durations, in seconds (`None` without any).
@@ -40,8 +72,11 @@ pub struct Durations {
 }
 
 impl Durations {
-    /// From durations in milliseconds.
+    /// From durations in milliseconds; a negative one (a clock set back) counts as 0.
     pub fn of(mut ms: Vec<i64>) -> Self {
+        for v in &mut ms {
+            *v = (*v).max(0);
+        }
         ms.sort_unstable();
         let n = ms.len();
         let secs = |v: i64| v as f64 / 1000.0;
@@ -83,85 +118,52 @@ pub struct TicketStats {
     pub resolved: usize,
     pub resolved_without_l3: usize,
     pub resolved_without_l3_ratio: Option<f64>,
-    /// Tickets beyond the first of their dedup key (the same problem ticketed again), and the
-    /// keys that have more than one.
+    /// Tickets beyond the first of their dedup key in the window (the same problem ticketed
+    /// again), and the keys that have more than one there. In a group, a repeat counts where
+    /// the repeating ticket is, and a key where its first repeat is, so the groups add up to
+    /// the whole.
     pub repeat_tickets: usize,
     pub repeated_keys: usize,
 }
 
-/// The figures of `tickets`.
-pub fn summarise<'a>(tickets: impl IntoIterator<Item = &'a TicketFacts>) -> TicketStats {
-    let mut by_status: BTreeMap<&'static str, usize> = [
-        TicketStatus::Open,
-        TicketStatus::Acknowledged,
-        TicketStatus::Resolved,
-        TicketStatus::Closed,
-    ]
-    .into_iter()
-    .map(|s| (s.as_str(), 0))
-    .collect();
-    let (mut ack, mut resolve) = (Vec::new(), Vec::new());
-    let (mut l2, mut l3, mut ack_breached, mut resolve_breached) = (0, 0, 0, 0);
-    let (mut resolved, mut without_l3, mut n) = (0, 0, 0);
-    let mut keys: BTreeMap<&str, usize> = BTreeMap::new();
-    for t in tickets {
-        n += 1;
-        *by_status.entry(t.status.as_str()).or_default() += 1;
-        if let Some(at) = t.acknowledged_at_ms {
-            ack.push((at - t.created_at_ms).max(0));
-        }
-        if matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed)
-            && let Some(at) = t.resolved_at_ms
-        {
-            resolve.push((at - t.created_at_ms).max(0));
-            resolved += 1;
-            if t.highest_tier < Tier::L3 {
-                without_l3 += 1;
-            }
-        }
-        l2 += usize::from(t.highest_tier >= Tier::L2);
-        l3 += usize::from(t.highest_tier >= Tier::L3);
-        ack_breached += usize::from(t.ack_breached);
-        resolve_breached += usize::from(t.resolve_breached);
-        *keys.entry(&t.dedup_key).or_default() += 1;
-    }
+/// The statuses in [`TicketTally::by_status`] order.
+pub const STATUSES: [TicketStatus; 4] = [
+    TicketStatus::Open,
+    TicketStatus::Acknowledged,
+    TicketStatus::Resolved,
+    TicketStatus::Closed,
+];
+
+/// The figures of a tally.
+pub fn summarise(tally: TicketTally) -> TicketStats {
+    let resolved = tally.resolve_ms.len();
     TicketStats {
-        tickets: n,
-        by_status,
-        time_to_acknowledge: Durations::of(ack),
-        time_to_resolve: Durations::of(resolve),
-        escalated_to_l2: l2,
-        escalated_to_l3: l3,
+        tickets: tally.tickets,
+        by_status: STATUSES
+            .iter()
+            .zip(tally.by_status)
+            .map(|(s, n)| (s.as_str(), n))
+            .collect(),
+        time_to_acknowledge: Durations::of(tally.acknowledge_ms),
+        time_to_resolve: Durations::of(tally.resolve_ms),
+        escalated_to_l2: tally.reached_l2,
+        escalated_to_l3: tally.reached_l3,
         sla_breaches: Breaches {
-            acknowledge: ack_breached,
-            resolve: resolve_breached,
+            acknowledge: tally.ack_breached,
+            resolve: tally.resolve_breached,
         },
         resolved,
-        resolved_without_l3: without_l3,
-        resolved_without_l3_ratio: (resolved > 0).then(|| without_l3 as f64 / resolved as f64),
-        repeat_tickets: keys.values().map(|&c| c - 1).sum(),
-        repeated_keys: keys.values().filter(|&&c| c > 1).count(),
+        resolved_without_l3: tally.resolved_without_l3,
+        resolved_without_l3_ratio: (resolved > 0)
+            .then(|| tally.resolved_without_l3 as f64 / resolved as f64),
+        repeat_tickets: tally.repeat_tickets,
+        repeated_keys: tally.repeated_keys,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MIN: i64 = 60_000;
-
-    fn facts(key: &str, status: TicketStatus, ack: Option<i64>, res: Option<i64>) -> TicketFacts {
-        TicketFacts {
-            status,
-            created_at_ms: 0,
-            acknowledged_at_ms: ack,
-            resolved_at_ms: res,
-            highest_tier: Tier::L1,
-            ack_breached: false,
-            resolve_breached: false,
-            dedup_key: key.into(),
-        }
-    }
 
     #[test]
     fn percentiles_are_nearest_rank_and_empty_sets_have_none() {
@@ -181,22 +183,20 @@ mod tests {
 
     #[test]
     fn figures_computed_by_hand() {
-        use TicketStatus::*;
-        let mut l3 = facts("b", Closed, Some(20 * MIN), Some(240 * MIN));
-        l3.highest_tier = Tier::L3;
-        l3.resolve_breached = true;
-        let mut l2 = facts("c", Open, None, None);
-        l2.highest_tier = Tier::L2;
-        l2.ack_breached = true;
-        let tickets = [
-            facts("a", Resolved, Some(5 * MIN), Some(60 * MIN)),
-            facts("a", Resolved, None, Some(30 * MIN)),
-            l3,
-            l2,
-            facts("a", Acknowledged, Some(10 * MIN), None),
-        ];
-        let s = summarise(&tickets);
-        assert_eq!(s.tickets, 5);
+        const MIN: i64 = 60_000;
+        let s = summarise(TicketTally {
+            tickets: 5,
+            by_status: [1, 1, 2, 1],
+            acknowledge_ms: vec![20 * MIN, 5 * MIN, 10 * MIN],
+            resolve_ms: vec![240 * MIN, 60 * MIN, 30 * MIN],
+            reached_l2: 2,
+            reached_l3: 1,
+            ack_breached: 1,
+            resolve_breached: 1,
+            resolved_without_l3: 2,
+            repeat_tickets: 2,
+            repeated_keys: 1,
+        });
         assert_eq!(
             s.by_status,
             [
@@ -208,7 +208,7 @@ mod tests {
             .into_iter()
             .collect()
         );
-        // MTTA over the three acknowledged: 5, 10, 20 minutes.
+        // MTTA over the three acknowledged: 5, 10, 20 minutes, whatever their order.
         assert_eq!(s.time_to_acknowledge.count, 3);
         assert_eq!(s.time_to_acknowledge.mean_seconds, Some(35.0 * 60.0 / 3.0));
         assert_eq!(s.time_to_acknowledge.p50_seconds, Some(600.0));
@@ -226,7 +226,53 @@ mod tests {
         );
         assert_eq!((s.resolved, s.resolved_without_l3), (3, 2));
         assert_eq!(s.resolved_without_l3_ratio, Some(2.0 / 3.0));
-        // Key "a" has three tickets: two repeats.
         assert_eq!((s.repeat_tickets, s.repeated_keys), (2, 1));
+    }
+
+    #[test]
+    fn the_tallies_of_groups_add_up_to_their_whole() {
+        let mut whole = TicketTally {
+            tickets: 2,
+            by_status: [1, 0, 1, 0],
+            acknowledge_ms: vec![3_000],
+            resolve_ms: vec![9_000],
+            reached_l2: 1,
+            repeat_tickets: 1,
+            repeated_keys: 1,
+            ..TicketTally::default()
+        };
+        whole.add(TicketTally {
+            tickets: 3,
+            by_status: [0, 1, 0, 2],
+            acknowledge_ms: vec![1_000, 2_000],
+            resolve_ms: vec![4_000, 5_000],
+            reached_l2: 2,
+            reached_l3: 1,
+            ack_breached: 1,
+            resolve_breached: 2,
+            resolved_without_l3: 1,
+            repeat_tickets: 2,
+            repeated_keys: 1,
+        });
+        let s = summarise(whole);
+        assert_eq!(s.tickets, 5);
+        assert_eq!((s.by_status["open"], s.by_status["closed"]), (1, 2));
+        assert_eq!(s.time_to_acknowledge.p50_seconds, Some(2.0));
+        assert_eq!(s.time_to_resolve.count, 3);
+        assert_eq!((s.escalated_to_l2, s.escalated_to_l3), (3, 1));
+        assert_eq!((s.sla_breaches.acknowledge, s.sla_breaches.resolve), (1, 2));
+        assert_eq!((s.repeat_tickets, s.repeated_keys), (3, 2));
+    }
+
+    #[test]
+    fn a_negative_duration_counts_as_zero_and_no_resolution_has_no_ratio() {
+        let d = Durations::of(vec![-5_000, 1_000]);
+        assert_eq!((d.p50_seconds, d.mean_seconds), (Some(0.0), Some(0.5)));
+        let s = summarise(TicketTally {
+            tickets: 1,
+            by_status: [1, 0, 0, 0],
+            ..TicketTally::default()
+        });
+        assert_eq!((s.resolved, s.resolved_without_l3_ratio), (0, None));
     }
 }

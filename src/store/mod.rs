@@ -161,7 +161,7 @@ async fn spawn_checkpointer(url: &str) -> Result<(), StoreError> {
 }
 
 /// Read-only SQLite connections for the API's reads (see [`Store`]).
-const READERS: u32 = 4;
+pub(super) const READERS: u32 = 4;
 
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -75,7 +75,10 @@ async fn schemathesis(app: TestApp) {
     let address = app.address.clone();
     // Its own process, off the test's runtime: the app keeps answering meanwhile.
     let out = tokio::task::spawn_blocking(move || {
+        // It keeps a cache of what it found in its working directory: a temporary one.
+        let dir = tempfile::tempdir().unwrap();
         Command::new("schemathesis")
+            .current_dir(dir.path())
             .args(["run", &schema, "--url", &address])
             .args([
                 "--checks",

@@ -553,49 +553,103 @@ async fn the_facts_of_the_figures_are_the_tickets_of_the_window(store: Store) {
     late.created_at_ms = 5_000_000;
     store.create_ticket(&late, "z@1").await.unwrap();
 
+    // Reopened: resolved once, open again; counts as not resolved.
+    let mut reopened = ticket("reopened");
+    reopened.dedup_key = DedupKey::from("k-reopened".to_string());
+    reopened.created_at_ms = 1_900_000;
+    reopened.resolved_at_ms = Some(1_950_000);
+    store.create_ticket(&reopened, "r@1").await.unwrap();
+    // A key ticketed before the window and again in it: not a repeat within the window.
+    let mut before = ticket("before");
+    before.dedup_key = DedupKey::from("k-edge".to_string());
+    before.created_at_ms = 500_000;
+    before.status = TicketStatus::Closed;
+    store.create_ticket(&before, "b@1").await.unwrap();
+    let mut again = ticket("again");
+    again.dedup_key = DedupKey::from("k-edge".to_string());
+    again.created_at_ms = 1_950_000;
+    store.create_ticket(&again, "b@2").await.unwrap();
+
     let (since, until) = (1_000_000, 2_000_000);
-    let all = summarise(
-        store
-            .ticket_facts(since, until, None)
-            .await
-            .unwrap()
-            .iter()
-            .map(|(g, f)| {
-                assert_eq!(g, "", "no group");
-                f
-            }),
-    );
-    // By hand over i in 0..60: the late ticket is outside; breaches every 6th and 7th.
-    assert_eq!(all.tickets, 60);
+    let mut all = store.ticket_tallies(since, until, None).await.unwrap();
+    assert_eq!(all.len(), 1, "one tally without a group");
+    let (name, all) = all.pop().unwrap();
+    assert_eq!(name, "", "no group");
+    let all = summarise(all);
+    // By hand over i in 0..60, the reopened one and the edge key's second: the late ticket and
+    // the edge key's first are outside; breaches every 6th and 7th.
+    assert_eq!(all.tickets, 62);
     assert_eq!(
         (all.sla_breaches.acknowledge, all.sla_breaches.resolve),
         (10, 9)
     );
-    assert_eq!(all.by_status["open"], 7, "i < 25 with i % 4 == 0");
+    assert_eq!(
+        all.by_status["open"], 9,
+        "i < 25 with i % 4 == 0, the reopened and the edge key's"
+    );
     assert_eq!(all.by_status["acknowledged"], 6);
+    assert_eq!(all.by_status["resolved"] + all.by_status["closed"], 47);
     assert_eq!((all.escalated_to_l2, all.escalated_to_l3), (24, 12));
     assert_eq!(
         (all.repeat_tickets, all.repeated_keys),
         (35, 25),
-        "60 tickets, 25 keys"
+        "i >= 25 repeat i - 25: keys k0..k24"
     );
-    // The resolved: i in 25..60 and i < 25 with i % 4 in {2, 3}; their times by hand.
-    let resolved: Vec<i64> = (0..60i64)
+    // The resolved: i in 25..60 and i < 25 with i % 4 in {2, 3}; their times by hand, with
+    // their nearest-rank percentiles.
+    let mut resolved: Vec<i64> = (0..60i64)
         .filter(|i| *i >= 25 || i % 4 >= 2)
         .map(|i| (i * 7_919) % 100_000)
         .collect();
-    assert_eq!(all.time_to_resolve.count, resolved.len());
+    resolved.sort_unstable();
+    let rt = &all.time_to_resolve;
+    assert_eq!(rt.count, resolved.len());
     let mean = resolved.iter().sum::<i64>() as f64 / resolved.len() as f64 / 1000.0;
-    assert!((all.time_to_resolve.mean_seconds.unwrap() - mean).abs() < 1e-9);
+    assert!((rt.mean_seconds.unwrap() - mean).abs() < 1e-9);
+    let rank = |p: f64| resolved[(p * resolved.len() as f64).ceil() as usize - 1] as f64 / 1000.0;
+    assert_eq!(
+        (rt.p50_seconds, rt.p90_seconds),
+        (Some(rank(0.5)), Some(rank(0.9)))
+    );
+    let without_l3 = (0..60i64)
+        .filter(|i| (*i >= 25 || i % 4 >= 2) && i % 5 != 3)
+        .count();
+    assert_eq!(all.resolved_without_l3, without_l3);
+    // The acknowledged: every i not a multiple of 3, and the acknowledged multiples of 3.
+    let acked: Vec<i64> = (0..60i64)
+        .filter(|i| i % 3 != 0 || (*i < 25 && i % 4 == 1))
+        .map(|i| (i * 104_729) % 50_000)
+        .collect();
+    assert_eq!(all.time_to_acknowledge.count, acked.len());
+
     let by_provider = store
-        .ticket_facts(since, until, Some(StatsGroup::Provider))
+        .ticket_tallies(since, until, Some(StatsGroup::Provider))
         .await
         .unwrap();
-    for provider in ["cdk", "tekion", "xtime"] {
-        assert_eq!(
-            by_provider.iter().filter(|(g, _)| g == provider).count(),
-            20,
-            "{provider}"
-        );
-    }
+    let names: Vec<&str> = by_provider.iter().map(|(g, _)| g.as_str()).collect();
+    assert_eq!(
+        names,
+        ["cdk", "tekion", "xtime"],
+        "ticket() has provider cdk"
+    );
+    let counts: Vec<usize> = by_provider.iter().map(|(_, t)| t.tickets).collect();
+    assert_eq!(
+        counts,
+        [22, 20, 20],
+        "the reopened and the edge key's are cdk's"
+    );
+    // A key's tickets (i, i + 25, i + 50) have providers i % 3, (i + 1) % 3 and (i + 2) % 3:
+    // each repeat counts in its own provider, and the providers add up to the whole.
+    let repeats: Vec<(usize, usize)> = by_provider
+        .iter()
+        .map(|(_, t)| (t.repeat_tickets, t.repeated_keys))
+        .collect();
+    // i in 25..60 by i % 3 (cdk 0, tekion 1, xtime 2), and the first repeats i in 25..50.
+    let by_hand: Vec<(usize, usize)> = (0..3)
+        .map(|p| {
+            let of = |r: std::ops::Range<i64>| r.filter(|i| i % 3 == p).count();
+            (of(25..60), of(25..50))
+        })
+        .collect();
+    assert_eq!(repeats, by_hand);
 }
