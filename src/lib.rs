@@ -29,6 +29,7 @@ pub mod providers;
 pub mod rules;
 pub mod runbooks;
 pub mod simulator;
+pub mod slo;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -157,14 +157,15 @@ fn check(path: &std::path::Path) -> ExitCode {
         Ok(l) => {
             let rules: usize = l.rule_groups.iter().map(|g| g.rules.len()).sum();
             println!(
-                "{}: ok ({} rule groups, {} rules, {} receivers, {} runbooks, {} provider profiles, {} stream schemas)",
+                "{}: ok ({} rule groups, {} rules, {} receivers, {} runbooks, {} provider profiles, {} stream schemas, {} SLOs)",
                 path.display(),
                 l.rule_groups.len(),
                 rules,
                 l.alerting.receivers.len(),
                 l.runbooks.len(),
                 l.profiles.len(),
-                l.schemas.values().map(|s| s.len()).sum::<usize>()
+                l.schemas.values().map(|s| s.len()).sum::<usize>(),
+                l.slos.len()
             );
             ExitCode::SUCCESS
         }

@@ -39,6 +39,7 @@ pub struct Loaded {
     /// Pipeline → its validate stage's JSON Schemas.
     pub schemas: BTreeMap<String, Arc<crate::pipeline::schema::Schemas>>,
     pub scenario: Vec<FaultSpec>,
+    pub slos: Vec<crate::slo::Slo>,
 }
 
 /// Loads every file the settings name; reports all problems of all files.
@@ -53,6 +54,10 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
         &mut problems,
     );
     let runbooks = take(load_runbooks(&settings.runbooks.dir), &mut problems);
+    let slos = take(
+        crate::slo::load_slo_files(&settings.slo.files),
+        &mut problems,
+    );
     let mut profiles = BTreeMap::new();
     for p in &settings.providers {
         if let Some(profile) = take(load_profile(&p.profile, env), &mut problems) {
@@ -79,8 +84,8 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
         (Some(path), true) => take(load_scenario(path), &mut problems),
         _ => Some(Vec::new()),
     };
-    match (rule_groups, alerting, runbooks, scenario) {
-        (Some(rule_groups), Some(alerting), Some(runbooks), Some(scenario))
+    match (rule_groups, alerting, runbooks, scenario, slos) {
+        (Some(rule_groups), Some(alerting), Some(runbooks), Some(scenario), Some(slos))
             if problems.is_empty() =>
         {
             Ok(Loaded {
@@ -91,6 +96,7 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
                 transforms,
                 schemas,
                 scenario,
+                slos,
             })
         }
         _ => Err(Problems(problems)),

@@ -36,6 +36,16 @@ pub struct Settings {
     pub pipelines: Vec<PipelineSettings>,
     pub api: ApiSettings,
     pub tickets: TicketsSettings,
+    pub slo: SloSettings,
+}
+
+/// `[slo]`: where the SLO definitions are and the time zone of calendar windows.
+#[derive(Debug, Clone)]
+pub struct SloSettings {
+    /// Globs of SLO files (default `slos/*.yml`), resolved against the config's directory.
+    pub files: Vec<String>,
+    /// The IANA time zone of calendar weeks, months and quarters (default `UTC`).
+    pub timezone: jiff::tz::TimeZone,
 }
 
 /// `[tickets]`: the lifecycle's clocks.
@@ -263,6 +273,15 @@ struct RawConfig {
     api: RawApi,
     #[serde(default)]
     tickets: RawTickets,
+    #[serde(default)]
+    slo: RawSlo,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSlo {
+    files: Option<Vec<S>>,
+    timezone: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -481,6 +500,20 @@ impl Validator<'_> {
         self.resolve(&s)
     }
 
+    /// A list of file globs, each resolved against the config's directory; `default` without.
+    fn globs(&mut self, key: &str, list: &Option<Vec<S>>, default: &str) -> Vec<String> {
+        match list {
+            Some(list) => list
+                .iter()
+                .map(|f| {
+                    let s = self.string(key, f);
+                    self.resolve(&s).display().to_string()
+                })
+                .collect(),
+            None => vec![self.resolve(default).display().to_string()],
+        }
+    }
+
     fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() || self.base.as_os_str().is_empty() {
@@ -608,16 +641,7 @@ impl Validator<'_> {
             storage_url
         };
 
-        let files = match &raw.rules.files {
-            Some(list) => list
-                .iter()
-                .map(|f| {
-                    let s = self.string("rules.files", f);
-                    self.resolve(&s).display().to_string()
-                })
-                .collect(),
-            None => vec![self.resolve("rules/*.yml").display().to_string()],
-        };
+        let files = self.globs("rules.files", &raw.rules.files, "rules/*.yml");
         let evaluation_interval = self
             .duration(
                 "rules.evaluation_interval",
@@ -678,6 +702,22 @@ impl Validator<'_> {
                 .unwrap_or(Duration::from_secs(72 * 3600)),
             webhooks: self.ticket_webhooks(&raw.tickets.webhooks),
         };
+        let slo = SloSettings {
+            files: self.globs("slo.files", &raw.slo.files, "slos/*.yml"),
+            timezone: match &raw.slo.timezone {
+                Some(tz) => {
+                    let name = self.string("slo.timezone", tz);
+                    jiff::tz::TimeZone::get(&name).unwrap_or_else(|_| {
+                        self.problem(
+                            tz.span().start,
+                            format!("slo.timezone: {name:?} is not an IANA time zone (e.g. \"Europe/Berlin\")"),
+                        );
+                        jiff::tz::TimeZone::UTC
+                    })
+                }
+                None => jiff::tz::TimeZone::UTC,
+            },
+        };
 
         Settings {
             file: self.file.to_path_buf(),
@@ -697,6 +737,7 @@ impl Validator<'_> {
             pipelines,
             api,
             tickets,
+            slo,
         }
     }
 
@@ -1174,6 +1215,19 @@ pipeline = "dms"
             err.contains("syncwatch.toml:17: tickets.close_after: invalid duration"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn slo_files_and_time_zone_default_and_a_bad_zone_names_its_line() {
+        let s = parse_str(GOOD).unwrap();
+        assert_eq!(s.slo.files, ["conf/slos/*.yml"]);
+        assert_eq!(s.slo.timezone, jiff::tz::TimeZone::UTC);
+        let berlin = parse_str(&format!("{GOOD}\n[slo]\ntimezone = \"Europe/Berlin\"\n")).unwrap();
+        assert_eq!(berlin.slo.timezone.iana_name(), Some("Europe/Berlin"));
+        let lines = GOOD.lines().count();
+        let err = parse_str(&format!("{GOOD}\n[slo]\ntimezone = \"Mars/Base\"\n")).unwrap_err();
+        assert_eq!(err.0[0].line, Some(lines + 3));
+        assert!(err.0[0].message.contains("not an IANA time zone"), "{err}");
     }
 
     #[test]

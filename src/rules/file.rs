@@ -116,7 +116,8 @@ struct RawRule {
     annotations: BTreeMap<String, String>,
 }
 
-fn valid_label_name(s: &str) -> bool {
+/// Prometheus' label names: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(|c: char| c.is_ascii_digit())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -159,23 +160,28 @@ pub fn expand_globs(patterns: &[String]) -> Result<Vec<PathBuf>, Problems> {
 
 /// Loads every rule file the globs match. All problems of all files are reported.
 pub fn load_rule_files(patterns: &[String]) -> Result<Vec<RuleGroup>, Problems> {
-    let files = expand_globs(patterns)?;
-    let mut groups = Vec::new();
+    load_matching(patterns, "rule file", parse_rule_file)
+}
+
+/// Parses every file the globs match with `parse` (`what` names a file that cannot be read) and
+/// gathers what they hold; all problems of all files are reported.
+pub fn load_matching<T>(
+    patterns: &[String],
+    what: &str,
+    parse: impl Fn(&Path, &str) -> Result<Vec<T>, Problems>,
+) -> Result<Vec<T>, Problems> {
+    let mut found = Vec::new();
     let mut problems = Vec::new();
-    for f in files {
+    for f in expand_globs(patterns)? {
         match std::fs::read_to_string(&f) {
-            Ok(text) => match parse_rule_file(&f, &text) {
-                Ok(g) => groups.extend(g),
+            Ok(text) => match parse(&f, &text) {
+                Ok(items) => found.extend(items),
                 Err(p) => problems.extend(p.0),
             },
-            Err(e) => problems.push(Problem::new(
-                &f,
-                None,
-                format!("cannot read rule file: {e}"),
-            )),
+            Err(e) => problems.push(Problem::new(&f, None, format!("cannot read {what}: {e}"))),
         }
     }
-    Problems::or_ok(problems, groups)
+    Problems::or_ok(problems, found)
 }
 
 /// Parses and validates one rule file's text.

@@ -14,6 +14,7 @@ mod outbox;
 mod records;
 mod silences;
 mod slack_messages;
+mod slo_history;
 mod syncs;
 mod ticket_webhooks;
 mod tickets;
@@ -24,6 +25,7 @@ pub use notification_log::NotificationLogEntry;
 pub(crate) use notification_log::fingerprints_json;
 pub use outbox::{OutboxClaim, OutboxKind, OutboxRow};
 pub use records::StoredRecord;
+pub use slo_history::MinuteTally;
 pub use syncs::SyncRun;
 pub use tickets::{
     StatsGroup, StoredComment, StoredTicketEvent, TicketFilter, TicketPage, TicketUpdate,

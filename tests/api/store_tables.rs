@@ -41,6 +41,7 @@ on_both_databases!(
     comments_stay_with_their_ticket,
     a_webhook_cursor_starts_at_the_feed_end_and_moves_once,
     the_facts_of_the_figures_are_the_tickets_of_the_window,
+    the_sli_history_sums_minutes_exactly_at_every_grain,
 );
 
 fn run(id: &str, at: i64, error: Option<ErrorClass>) -> SyncRun {
@@ -652,4 +653,92 @@ async fn the_facts_of_the_figures_are_the_tickets_of_the_window(store: Store) {
         })
         .collect();
     assert_eq!(repeats, by_hand);
+}
+
+async fn the_sli_history_sums_minutes_exactly_at_every_grain(store: Store) {
+    use syncwatch::slo::Tally;
+    use syncwatch::slo::history::{Grain, MINUTE_MS, locate, read_plan, sum};
+    let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    // From 22:00 New York time on 31 October (EDT) to 02:00 UTC on 1 November: every minute
+    // one sync of cdk, every 7th a failure; tekion only at the start.
+    let (from, to) = (at("2026-11-01T02:00:00Z"), at("2026-11-01T06:00:00Z"));
+    let mut bad = 0.0;
+    let mut minute = from;
+    while minute < to {
+        let failed = ((minute - from) / MINUTE_MS) % 7 == 0;
+        bad += f64::from(u8::from(failed));
+        let mut tallies = vec![(
+            "s-sync".to_string(),
+            "provider=\"cdk\"".to_string(),
+            Tally {
+                bad: f64::from(u8::from(failed)),
+                total: 1.0,
+            },
+        )];
+        if minute == from {
+            tallies.push((
+                "s-sync".into(),
+                "provider=\"tekion\"".into(),
+                Tally {
+                    bad: 0.5,
+                    total: 2.5,
+                },
+            ));
+        }
+        assert!(
+            store
+                .record_slo_minute(minute, &tallies, &ny)
+                .await
+                .unwrap()
+        );
+        minute += MINUTE_MS;
+    }
+    // A minute is never counted twice.
+    assert!(!store.record_slo_minute(from, &[], &ny).await.unwrap());
+    assert_eq!(store.last_slo_minute().await.unwrap(), Some(to - MINUTE_MS));
+
+    let rows = |grain| store.slo_history_rows(grain, from - 86_400_000 * 31, to, Some("s-sync"));
+    let mut all = Vec::new();
+    for g in Grain::ALL {
+        for (key, r) in rows(g).await.unwrap() {
+            if key.1 == "provider=\"cdk\"" {
+                all.extend(r);
+            }
+        }
+    }
+    let minutes = (to - from) as f64 / MINUTE_MS as f64;
+    // Each grain alone holds the whole: minutes, hours, days.
+    for (grain, coarsest) in [(Grain::Minute, Grain::Minute), (Grain::Hour, Grain::Hour)] {
+        let (plan, start) = read_plan(from, to, coarsest, &ny);
+        assert_eq!(start, from);
+        let t = sum(&all, &locate(&plan, &ny));
+        assert_eq!((t.bad, t.total), (bad, minutes), "{grain:?}");
+    }
+    // October's last two hours (New York) and November's first two, read by the day: 31
+    // October is not complete in the window's start, so the window from 1 November reads its
+    // first day's hours.
+    let nov = at("2026-11-01T04:00:00Z");
+    let (plan, _) = read_plan(nov, to, Grain::Day, &ny);
+    let t = sum(&all, &locate(&plan, &ny));
+    let expected_bad = (0..240i64)
+        .filter(|m| m % 7 == 0 && from + m * MINUTE_MS >= nov)
+        .count() as f64;
+    assert_eq!((t.bad, t.total), (expected_bad, 120.0));
+    // Rows of the other group are apart and exact.
+    let tekion = rows(Grain::Hour).await.unwrap();
+    let tekion = &tekion[&("s-sync".to_string(), "provider=\"tekion\"".to_string())];
+    assert_eq!(
+        tekion[0].slots[2],
+        Tally {
+            bad: 0.5,
+            total: 2.5
+        }
+    );
+
+    // Minutes are dropped after 7 hours, hours after 35 days; days stay.
+    let pruned = store.prune_slo_history(to + 8 * 3_600_000).await.unwrap();
+    assert_eq!(pruned, 5, "four hours of cdk minute rows, and tekion's one");
+    assert!(rows(Grain::Minute).await.unwrap().is_empty());
+    assert!(!rows(Grain::Day).await.unwrap().is_empty());
 }

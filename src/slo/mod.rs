@@ -1,0 +1,9 @@
+//! Service level objectives: the definitions (`slos/*.yml`, Sloth's format plus grouping), and
+//! what they mean over a window (attainment, error budget, burn rate, status).
+
+pub mod budget;
+pub mod history;
+pub mod spec;
+
+pub use budget::{Budget, Status, Tally, Window, budget, burn_rate};
+pub use spec::{Sli, Slo, load_slo_files};
