@@ -13,6 +13,8 @@ COPY rules ./rules
 COPY runbooks ./runbooks
 COPY providers ./providers
 COPY examples ./examples
+COPY schemas ./schemas
+COPY slos ./slos
 EXPOSE 8080 9100
 ENTRYPOINT ["syncwatch"]
 CMD ["serve", "--config", "syncwatch.toml"]

@@ -295,6 +295,10 @@ impl Application {
             },
             linker,
             rules_status.clone(),
+        )
+        .with_slos(
+            crate::slo::recorder::SliRecorder::new(&loaded.slos),
+            settings.slo.timezone.clone(),
         );
         // Firing alerts restored from before a restart go to the dispatcher, whose notification
         // log knows which were paged (no second page, their resolution still sent) and which
@@ -459,6 +463,10 @@ impl Application {
             events,
             stages: stage_links,
             backlog,
+            slos: Arc::new(crate::slo::report::SloCatalog {
+                slos: loaded.slos,
+                timezone: settings.slo.timezone.clone(),
+            }),
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

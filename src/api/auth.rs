@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v2/alerts", Access::Scope("alerts:write")),
     ("GET", "/api/v2/status", Access::Scope("status:read")),
     ("GET", "/api/v1/tickets", Access::Scope("tickets:read")),
+    ("GET", "/api/v1/sla", Access::Scope("sla:read")),
     (
         "GET",
         "/api/v1/tickets/stats",

@@ -13,6 +13,7 @@ pub mod providers;
 pub mod runbooks;
 pub mod silence_page;
 pub mod silences;
+pub mod sla;
 pub mod tickets;
 
 use std::collections::BTreeMap;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub stages: BTreeMap<(String, String), crate::pipeline::StageLink>,
     /// Alert flushes waiting for the store to take their ticket or outbox writes.
     pub backlog: crate::alerting::backlog::StoreBacklog,
+    /// The SLOs in use (`GET /api/v1/sla`).
+    pub slos: Arc<crate::slo::report::SloCatalog>,
 }
 
 /// Every error's body: `{"error": {"code", "message"}}`.
@@ -206,6 +209,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/alerts", web::get().to(alerts::list))
     .route("/api/v1/tickets", web::get().to(tickets::list))
     .route("/api/v1/tickets/stats", web::get().to(tickets::stats))
+    .route("/api/v1/sla", web::get().to(sla::list))
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
     .route("/api/v1/tickets/{id}", web::patch().to(tickets::patch))
     .route("/api/v1/ticket-events", web::get().to(tickets::feed))

@@ -27,6 +27,7 @@ use super::auth::{Access, access_of};
         super::alerts::list,
         super::tickets::list,
         super::tickets::stats,
+        super::sla::list,
         super::tickets::get,
         super::tickets::patch,
         super::tickets::events,
@@ -49,6 +50,7 @@ use super::auth::{Access, access_of};
     tags(
         (name = "tickets", description = "Tickets support works: lifecycle, history, comments, the event feed, figures"),
         (name = "alerts", description = "Alerts of syncwatch's rules"),
+        (name = "sla", description = "Service level objectives: attainment, error budgets, burn rates"),
         (name = "providers", description = "Integration providers and their connections"),
         (name = "pipelines", description = "Stages outside syncwatch, and dead letters"),
         (name = "runbooks", description = "Runbooks and their lookup"),

@@ -227,12 +227,13 @@ pub struct ApiToken {
 /// The scopes a token can hold: a read and a write scope per resource (`admin` holds them all),
 /// and `metrics:read` for a `/metrics` behind a token. Which route needs which is
 /// `api::auth::ROUTES`.
-pub const SCOPES: [&str; 15] = [
+pub const SCOPES: [&str; 16] = [
     "admin",
     "alerts:read",
     "alerts:write",
     "tickets:read",
     "tickets:write",
+    "sla:read",
     "silences:read",
     "silences:write",
     "providers:read",

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::file::{RuleGroup, RuleKind, retention_plan};
+use super::file::{RuleGroup, RuleKind, retention_plan_of};
 use super::series::SeriesStore;
 use super::state::{ActiveAlert, EvalContext, GroupState, evaluate_group};
 use super::template::TemplateEnv;
 use crate::domain::{Alert, AlertState, Clock, Labels};
+use crate::slo::recorder::SliRecorder;
 use crate::store::{Store, StoredAlert};
 use crate::telemetry::{LiveStore, Metrics, names};
 
@@ -184,7 +185,13 @@ pub struct RulesActor {
     /// How often every live value is sampled, changed or not (a scrape).
     heartbeat_ms: i64,
     last_full_sample_ms: Option<i64>,
+    /// Counts the SLOs' events as minutes end, into the store's SLI history.
+    sli: SliRecorder,
+    slo_timezone: jiff::tz::TimeZone,
 }
+
+/// Minutes an evaluation tallied, for the store: `(minute start, tallies)`.
+type SliMinutes = Vec<(i64, Vec<crate::store::MinuteTally>)>;
 
 impl RulesActor {
     #[allow(clippy::too_many_arguments)]
@@ -200,7 +207,10 @@ impl RulesActor {
         runbook_url: RunbookLinker,
         status: Arc<RwLock<RulesStatus>>,
     ) -> Self {
-        let plan = retention_plan(&groups, options.min_retention.as_millis() as i64);
+        let plan = retention_plan_of(
+            groups.iter().flat_map(|g| &g.rules).map(|r| &r.expr),
+            options.min_retention.as_millis() as i64,
+        );
         // Unchanged values are re-sampled as a 15 s scrape would (or each tick, if slower).
         let heartbeat_ms = options.interval.as_millis().max(15_000) as i64;
         let store = SeriesStore::with_plan(plan, heartbeat_ms, options.max_series);
@@ -218,6 +228,8 @@ impl RulesActor {
             alert_names: Vec::new(),
             heartbeat_ms,
             last_full_sample_ms: None,
+            sli: SliRecorder::default(),
+            slo_timezone: jiff::tz::TimeZone::UTC,
         };
         actor.restore(restored);
         actor.after_load();
@@ -273,6 +285,26 @@ impl RulesActor {
             .collect()
     }
 
+    /// Counts these SLOs' events from now on (their calendar days in `timezone`).
+    pub fn with_slos(mut self, recorder: SliRecorder, timezone: jiff::tz::TimeZone) -> Self {
+        self.sli = recorder;
+        self.slo_timezone = timezone;
+        self.store.set_plan(self.retention_plan());
+        self
+    }
+
+    /// What the series store keeps: what the rules and the SLOs read.
+    fn retention_plan(&self) -> super::series::RetentionPlan {
+        retention_plan_of(
+            self.groups
+                .iter()
+                .flat_map(|g| &g.group.rules)
+                .map(|r| &r.expr)
+                .chain(self.sli.exprs()),
+            self.options.min_retention.as_millis() as i64,
+        )
+    }
+
     fn after_load(&mut self) {
         let mut names: Vec<String> = self
             .groups
@@ -294,7 +326,7 @@ impl RulesActor {
         st.rules = self.groups.iter().map(|g| g.group.rules.len()).sum();
     }
 
-    fn evaluate(&mut self, trigger: Trigger) -> (Vec<Alert>, PersistBatch) {
+    fn evaluate(&mut self, trigger: Trigger) -> (Vec<Alert>, PersistBatch, SliMinutes) {
         let now = self.clock.now_ms();
         let mut changed: HashSet<Arc<str>> = match trigger {
             Trigger::Tick => HashSet::new(),
@@ -393,11 +425,15 @@ impl RulesActor {
             }
         }
         self.record_alert_gauge();
+        let mut minutes = Vec::new();
         if tick {
             let st = self.store.stats();
             self.metrics.series_store(st.series, st.bytes, st.dropped);
+            for m in self.sli.due(now) {
+                minutes.push((m, self.sli.tally(m, &self.store)));
+            }
         }
-        (transitions, persist)
+        (transitions, persist, minutes)
     }
 
     fn record_alert_gauge(&self) {
@@ -422,10 +458,15 @@ impl RulesActor {
         &self,
         transitions: Vec<Alert>,
         persist: PersistBatch,
+        minutes: SliMinutes,
     ) -> impl Future<Output = ()> + 'static {
         let dispatch = self.dispatch.clone();
         let store = self.persist.clone();
+        let tz = self.slo_timezone.clone();
         async move {
+            if let Some(store) = &store {
+                record_minutes(store, minutes, &tz).await;
+            }
             if let Some(store) = store
                 && !persist.is_empty()
                 && let Err(e) = store.replace_alert_states(&persist).await
@@ -437,6 +478,21 @@ impl RulesActor {
             {
                 tracing::error!(error = %e, "dispatcher unavailable: alert transitions not delivered");
             }
+        }
+    }
+}
+
+/// Adds the tallied minutes to the SLI history, and once an hour drops what it no longer keeps.
+async fn record_minutes(store: &Store, minutes: SliMinutes, tz: &jiff::tz::TimeZone) {
+    use crate::slo::history::HOUR_MS;
+    for (minute, tallies) in minutes {
+        if let Err(e) = store.record_slo_minute(minute, &tallies, tz).await {
+            tracing::error!(error = %e, minute, "cannot record the SLOs' minute; it is not counted");
+        }
+        if (minute + 60_000) % HOUR_MS == 0
+            && let Err(e) = store.prune_slo_history(minute).await
+        {
+            tracing::warn!(error = %e, "cannot prune the SLI history");
         }
     }
 }
@@ -477,9 +533,9 @@ impl Handler<Evaluate> for RulesActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, msg: Evaluate, _: &mut Self::Context) -> Self::Result {
-        let (transitions, persist) = self.evaluate(msg.0);
+        let (transitions, persist, minutes) = self.evaluate(msg.0);
         AtomicResponse::new(Box::pin(
-            self.deliver(transitions, persist).into_actor(self),
+            self.deliver(transitions, persist, minutes).into_actor(self),
         ))
     }
 }
@@ -518,11 +574,7 @@ impl Handler<ReloadRules> for RulesActor {
             );
             persist.push((key, Vec::new()));
         }
-        let groups: Vec<RuleGroup> = self.groups.iter().map(|g| g.group.clone()).collect();
-        self.store.set_plan(retention_plan(
-            &groups,
-            self.options.min_retention.as_millis() as i64,
-        ));
+        self.store.set_plan(self.retention_plan());
         self.status
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -531,7 +583,8 @@ impl Handler<ReloadRules> for RulesActor {
         self.metrics.rules_reloaded(true);
         tracing::info!(groups = self.groups.len(), "rules reloaded");
         AtomicResponse::new(Box::pin(
-            self.deliver(transitions, persist).into_actor(self),
+            self.deliver(transitions, persist, Vec::new())
+                .into_actor(self),
         ))
     }
 }

@@ -50,12 +50,23 @@ pub enum RuleKind {
 /// What the series store must keep for these groups: each metric a rule reads, for the longest
 /// window any rule reads it over (at least `min_ms`).
 pub fn retention_plan(groups: &[RuleGroup], min_ms: i64) -> super::series::RetentionPlan {
+    retention_plan_of(
+        groups.iter().flat_map(|g| &g.rules).map(|r| &r.expr),
+        min_ms,
+    )
+}
+
+/// What the series store must keep for these expressions (see [`retention_plan`]).
+pub fn retention_plan_of<'a>(
+    exprs: impl IntoIterator<Item = &'a Expr>,
+    min_ms: i64,
+) -> super::series::RetentionPlan {
     let mut plan = super::series::RetentionPlan {
         min_ms: min_ms.max(super::eval::LOOKBACK_MS),
         ..Default::default()
     };
-    for rule in groups.iter().flat_map(|g| &g.rules) {
-        for (name, window) in super::eval::selector_windows(&rule.expr) {
+    for expr in exprs {
+        for (name, window) in super::eval::selector_windows(expr) {
             match name {
                 Some(n) => {
                     let w = plan.windows.entry(n).or_default();

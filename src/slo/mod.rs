@@ -3,6 +3,8 @@
 
 pub mod budget;
 pub mod history;
+pub mod recorder;
+pub mod report;
 pub mod spec;
 
 pub use budget::{Budget, Status, Tally, Window, budget, burn_rate};

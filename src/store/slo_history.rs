@@ -23,20 +23,28 @@ impl Store {
         tz: &jiff::tz::TimeZone,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT last_minute FROM slo_progress WHERE id = 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        if last.is_some_and(|l| l >= minute_ms) {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO slo_progress (id, last_minute) VALUES (1, $1) \
-             ON CONFLICT (id) DO UPDATE SET last_minute = excluded.last_minute",
+        // Writes first, so the transaction holds the write lock before it reads anything.
+        let moved = sqlx::query(
+            "UPDATE slo_progress SET last_minute = $1 WHERE id = 1 AND last_minute < $1",
         )
         .bind(minute_ms)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            let first = sqlx::query(
+                "INSERT INTO slo_progress (id, last_minute) VALUES (1, $1) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(minute_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if first == 0 {
+                // Recorded already (a later minute is).
+                return Ok(false);
+            }
+        }
         for place in places(minute_ms, tz) {
             let n = slot_count(place.grain, place.row_start_ms, place.row_end_ms);
             let rows = sqlx::query(

@@ -21,6 +21,7 @@ mod rules_engine;
 mod runbooks;
 mod secrets;
 mod shutdown;
+mod sla;
 mod smtp;
 mod store;
 mod store_tables;

@@ -1,0 +1,243 @@
+//! `GET /api/v1/sla`: figures computed from a known SLI history match the values worked out by
+//! hand, bad windows are refused, and the running app counts its SLOs' minutes itself.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use syncwatch::slo::Tally;
+
+use crate::helpers::{Options, spawn_app_with, wait_for};
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+
+/// Two test SLOs: syncs per provider (on the app's real sync metric) and a timeslices SLO on a
+/// metric that never exists.
+const SLOS: &str = r#"version: prometheus/v1
+service: t
+slos:
+  - name: syncs
+    objective: 99.9
+    by: [provider]
+    sli:
+      events:
+        error_query: sum by (provider) (increase(syncwatch_sync_runs_total{status="failure"}[{{.window}}]))
+        total_query: sum by (provider) (increase(syncwatch_sync_runs_total[{{.window}}]))
+    alerting:
+      name: TSyncBurn
+  - name: quiet
+    objective: 99
+    sli:
+      timeslices:
+        bad_query: no_such_metric > bool 1
+    alerting:
+      name: TQuiet
+"#;
+
+async fn app() -> crate::helpers::TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.yml");
+    std::fs::write(&path, SLOS).unwrap();
+    let app = spawn_app_with(Options {
+        extra_config: format!("[slo]\nfiles = [\"{}\"]\n", path.display()),
+        ..Options::default()
+    })
+    .await;
+    // The file is read at start.
+    drop(dir);
+    app
+}
+
+fn group<'a>(body: &'a Value, slo: &str, provider: Option<&str>) -> &'a Value {
+    body["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slo"] == slo && provider.is_none_or(|p| s["group"]["provider"] == p))
+        .unwrap_or_else(|| panic!("{slo} {provider:?} in {body}"))
+}
+
+#[actix_web::test]
+async fn the_figures_of_a_known_history_are_the_ones_worked_out_by_hand() {
+    let app = app().await;
+    let store = app.store().await;
+    let utc = jiff::tz::TimeZone::UTC;
+    let now = chrono::Utc::now().timestamp_millis();
+    let hour_now = now / HOUR * HOUR;
+    // cdk: 1,000 syncs in one minute of each of the last 719 hours; outages of 20, 20 and 15
+    // failed ones 24, 25 and 100 hours ago. xtime: 100 syncs an hour, a third failing in the
+    // last 3 hours. Then 5 of 100 failing 10 minutes ago, for cdk.
+    let mut seeded: Vec<(i64, &str, Tally)> = Vec::new();
+    for h in (1..=719).rev() {
+        let minute = hour_now - h * HOUR + 5 * MINUTE;
+        let bad = match h {
+            24 | 25 => 20.0,
+            100 => 15.0,
+            _ => 0.0,
+        };
+        seeded.push((minute, "cdk", Tally { bad, total: 1000.0 }));
+        let xbad = if h <= 3 { 33.0 } else { 0.0 };
+        seeded.push((
+            minute,
+            "xtime",
+            Tally {
+                bad: xbad,
+                total: 100.0,
+            },
+        ));
+    }
+    let recent = now / MINUTE * MINUTE - 10 * MINUTE;
+    seeded.push((
+        recent,
+        "cdk",
+        Tally {
+            bad: 5.0,
+            total: 100.0,
+        },
+    ));
+    let mut minutes: Vec<i64> = seeded.iter().map(|s| s.0).collect();
+    minutes.dedup();
+    for m in minutes {
+        let tallies: Vec<_> = seeded
+            .iter()
+            .filter(|s| s.0 == m)
+            .map(|(_, p, t)| {
+                (
+                    "t-syncs".to_string(),
+                    format!(r#"{{"provider":"{p}"}}"#),
+                    *t,
+                )
+            })
+            .collect();
+        assert!(store.record_slo_minute(m, &tallies, &utc).await.unwrap());
+    }
+
+    let body = app.get_json("/api/v1/sla?window=30d").await;
+    assert_eq!(body["window"], "30d");
+    assert_eq!(body["timezone"], "UTC");
+    let end = chrono::DateTime::parse_from_rfc3339(body["end"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    // By hand, cdk: 719 × 1,000 + 100 events, 20 + 20 + 15 + 5 bad.
+    let cdk = group(&body, "t-syncs", Some("cdk"));
+    let (bad, total) = (60.0, 719_100.0);
+    assert_eq!(cdk["events"]["bad"], bad);
+    assert_eq!(cdk["events"]["total"], total);
+    assert_eq!(cdk["events"]["unit"], "events");
+    assert_eq!(cdk["objective"], 0.999);
+    assert_eq!(cdk["attainment"].as_f64().unwrap(), 1.0 - bad / total);
+    let budget = 0.001 * total;
+    assert!((cdk["error_budget"]["total"].as_f64().unwrap() - budget).abs() < 1e-9);
+    assert!((cdk["error_budget"]["remaining"].as_f64().unwrap() - (budget - bad)).abs() < 1e-9);
+    assert!(
+        (cdk["error_budget"]["remaining_ratio"].as_f64().unwrap() - (1.0 - bad / budget)).abs()
+            < 1e-12
+    );
+    assert_eq!(cdk["error_budget"]["ratio"], 0.001);
+    assert_eq!(cdk["status"], "ok");
+    // Burn rates over what the seeded minutes put in the last hour and 6 hours before `end`.
+    let burn = |p: &str, since: i64| {
+        let (b, t) = seeded
+            .iter()
+            .filter(|s| s.1 == p && s.0 >= since && s.0 < end)
+            .fold((0.0, 0.0), |(b, t), s| (b + s.2.bad, t + s.2.total));
+        if t > 0.0 { (b / t) / 0.001 } else { 0.0 }
+    };
+    for (key, since) in [("1h", end - HOUR), ("6h", end - 6 * HOUR)] {
+        assert!(
+            (cdk["burn_rate"][key].as_f64().unwrap() - burn("cdk", since)).abs() < 1e-9,
+            "{key}: {cdk}"
+        );
+    }
+    // xtime overspent its budget: 99 of 71,900; first, before cdk; the quiet SLO has no data,
+    // last, with no attainment.
+    let xtime = group(&body, "t-syncs", Some("xtime"));
+    assert_eq!(xtime["status"], "breached");
+    assert!(xtime["error_budget"]["remaining"].as_f64().unwrap() < 0.0);
+    let order: Vec<&str> = body["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["group"]["provider"]
+                .as_str()
+                .unwrap_or(s["slo"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(order, ["xtime", "cdk", "t-quiet"]);
+    let quiet = group(&body, "t-quiet", None);
+    assert_eq!(quiet["status"], "no_data");
+    assert_eq!(quiet["attainment"], Value::Null);
+    assert_eq!(quiet["events"]["unit"], "minutes");
+    assert_eq!(quiet["error_budget"]["remaining_ratio"], 1.0);
+
+    // A 7-day window holds the last 7 × 24 hours' minutes only.
+    let week = app.get_json("/api/v1/sla?window=7d").await;
+    let start = chrono::DateTime::parse_from_rfc3339(week["start"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    let in_week: f64 = seeded
+        .iter()
+        .filter(|s| s.1 == "cdk" && s.0 >= start && s.0 < end)
+        .map(|s| s.2.total)
+        .sum();
+    assert_eq!(
+        group(&week, "t-syncs", Some("cdk"))["events"]["total"],
+        in_week
+    );
+    // This month so far, in the calendar.
+    let month = jiff::Timestamp::from_millisecond(now)
+        .unwrap()
+        .strftime("%Y-%m")
+        .to_string();
+    let m = app.get_json(&format!("/api/v1/sla?month={month}")).await;
+    assert_eq!(m["window"], month.as_str());
+}
+
+#[actix_web::test]
+async fn a_bad_window_is_refused_naming_it() {
+    let app = app().await;
+    for (query, needle) in [
+        ("window=1d", "window: \"1d\": expected 7d, 28d or 30d"),
+        ("month=2026-13", "month: \"2026-13\""),
+        ("month=2026-Q4", "month: \"2026-Q4\" is not a month"),
+        (
+            "window=7d&month=2026-11",
+            "give one of window, week, month or quarter",
+        ),
+        ("month=2099-01", "2099-01: the window has not begun"),
+        ("quarterly=2026-Q4", "unknown field"),
+    ] {
+        let r = app.get(&format!("/api/v1/sla?{query}")).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+    let q = app.get_json("/api/v1/sla?quarter=2026-Q4").await;
+    assert_eq!(q["start"], "2026-10-01T00:00:00.000Z");
+}
+
+/// The running app counts its SLOs' minutes from its own series: the test app syncs tekion, so
+/// within two minute boundaries its sync SLO has events.
+#[actix_web::test]
+async fn the_app_counts_its_slos_minutes_from_its_own_metrics() {
+    let app = app().await;
+    let counted = wait_for(
+        "tekion's sync minutes counted",
+        Duration::from_secs(150),
+        || async {
+            let body = app.get_json("/api/v1/sla?window=7d").await;
+            body["slos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["slo"] == "t-syncs" && s["group"]["provider"] == "tekion")
+                .filter(|s| s["events"]["total"].as_f64().unwrap_or(0.0) > 0.0)
+                .cloned()
+        },
+    )
+    .await;
+    assert!(counted["events"]["bad"].as_f64().unwrap() >= 0.0);
+    assert!(app.store().await.last_slo_minute().await.unwrap().is_some());
+}
