@@ -225,8 +225,7 @@ fn view(f: &GroupFigures) -> SloFiguresView {
             },
         },
         error_budget: BudgetView {
-            // To 12 decimals, as the objective: 0.001, not 0.0010000000000000009.
-            ratio: ((1.0 - f.slo.objective) * 1e12).round() / 1e12,
+            ratio: crate::slo::budget::allowed_bad(f.slo.objective),
             total: b.budget_events,
             remaining: b.remaining_events,
             remaining_ratio: b.remaining_ratio,

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{
-    AggregateExpr, BinModifier, BinaryExpr, Call, Expr, LabelModifier, Offset, SubqueryExpr,
-    VectorMatchCardinality, VectorSelector,
+    AggregateExpr, BinModifier, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector, Offset,
+    SubqueryExpr, VectorMatchCardinality, VectorSelector,
 };
 
 use super::series::{Points, Queryable, is_stale};
@@ -272,14 +272,37 @@ pub fn eval_with_step(
         store,
         t,
         default_step_ms: default_step_ms.max(1),
+        counting: false,
     }
     .eval(expr)
 }
+
+/// Evaluates `expr` at `t` counting exactly, for the SLI history: `increase`, `rate` and
+/// `delta` over a plain range selector take the change from the series' last sample at or
+/// before the range's start (a counter first seen inside the range starts from 0) to its last
+/// sample in it, without Prometheus' extrapolation to the range's edges. Over consecutive
+/// ranges these changes add up to the counter's own change, so minutes sum to exact totals.
+/// Everything else evaluates as [`eval`] does.
+pub fn eval_counting(expr: &Expr, store: &dyn Queryable, t: i64) -> Result<Value, EvalError> {
+    Evaluator {
+        store,
+        t,
+        default_step_ms: DEFAULT_STEP_MS,
+        counting: true,
+    }
+    .eval(expr)
+}
+
+/// How far before a range counting looks for the sample its change starts from: a live series
+/// is sampled at least every heartbeat (15 s), so a minute is plenty.
+const COUNTING_LOOKBACK_MS: i64 = 60_000;
 
 struct Evaluator<'a> {
     store: &'a dyn Queryable,
     t: i64,
     default_step_ms: i64,
+    /// [`eval_counting`]'s exact changes instead of extrapolated ones.
+    counting: bool,
 }
 
 fn offset_ms(o: &Option<Offset>) -> i64 {
@@ -426,6 +449,7 @@ impl Evaluator<'_> {
             store: self.store,
             t,
             default_step_ms: self.default_step_ms,
+            counting: self.counting,
         }
     }
 
@@ -527,6 +551,45 @@ impl Evaluator<'_> {
             }
         }
         out
+    }
+
+    /// [`eval_counting`]'s `increase`, `rate` or `delta` of a range selector.
+    fn counted_change(&self, name: &str, ms: &MatrixSelector) -> Value {
+        let range = ms.range.as_millis() as i64;
+        let start = self.t - offset_ms(&ms.vs.offset) - range;
+        let counter = name != "delta";
+        let mut out = Vec::new();
+        for (labels, points) in self.range(&ms.vs, range + COUNTING_LOOKBACK_MS) {
+            let split = points.partition_point(|(t, _)| *t <= start);
+            let inside = &points[split..];
+            let base = match (split.checked_sub(1).map(|i| points[i].1), inside.first()) {
+                (Some(v), _) => v,
+                (None, Some(_)) if counter => 0.0,
+                (None, Some(first)) => first.1,
+                (None, None) => continue,
+            };
+            let mut change = inside.last().map_or(0.0, |last| last.1) - base;
+            if inside.is_empty() {
+                change = 0.0;
+            }
+            if counter {
+                let mut prev = base;
+                for &(_, v) in inside {
+                    if v < prev {
+                        change += prev;
+                    }
+                    prev = v;
+                }
+            }
+            if name == "rate" {
+                change /= range as f64 / 1000.0;
+            }
+            out.push(Sample {
+                labels: drop_name(labels),
+                value: change,
+            });
+        }
+        Value::Vector(out)
     }
 
     /// Evaluates the inner expression at every step in the window, aligned to the step.
@@ -794,6 +857,12 @@ impl Evaluator<'_> {
         };
         let range_expr =
             range_expr.ok_or_else(|| EvalError(format!("{name}() needs a range vector")))?;
+        if self.counting
+            && matches!(name, "rate" | "increase" | "delta")
+            && let Expr::MatrixSelector(ms) = range_expr
+        {
+            return Ok(self.counted_change(name, ms));
+        }
         let (series, start, end) = self.range_arg(range_expr)?;
         if name == "absent_over_time" {
             return Ok(Value::Vector(if series.is_empty() {
@@ -1339,6 +1408,72 @@ mod tests {
             .1,
             36.0
         );
+    }
+
+    #[test]
+    fn counting_changes_add_up_minute_by_minute_without_extrapolation() {
+        let mut s = SeriesStore::new(3_600_000, 1_000);
+        let l: Labels = [("provider", "cdk")].into_iter().collect();
+        // Irregular samples: 3 events before the first minute ends, a reset to 0 and 4 more
+        // after, 1 more in the third minute. A second counter appears at 130 s with 2.
+        let samples = [
+            (5_000, 0.0),
+            (20_000, 1.0),
+            (59_000, 3.0),
+            (61_000, 3.0),
+            (70_000, 0.0),
+            (100_000, 4.0),
+            (150_000, 5.0),
+            (170_000, 5.0),
+        ];
+        for (t, v) in samples {
+            s.push("c_total", &l, t, v);
+        }
+        let new: Labels = [("provider", "xtime")].into_iter().collect();
+        s.push("c_total", &new, 130_000, 2.0);
+        s.push("c_total", &new, 175_000, 2.0);
+        let e = promql_parser::parser::parse("increase(c_total[1m])").unwrap();
+        let minute = |t: i64, p: &str| -> f64 {
+            let Value::Vector(v) = eval_counting(&e, &s, t).unwrap() else {
+                panic!()
+            };
+            v.iter()
+                .find(|x| x.labels.value("provider") == p)
+                .map_or(0.0, |x| x.value)
+        };
+        // Minute 1 (0, 60 s]: 0 → 3 (the counter starts from 0 as first seen); minute 2: 3 → 0
+        // → 4, a reset: 4; minute 3: 4 → 5.
+        assert_eq!(
+            (
+                minute(60_000, "cdk"),
+                minute(120_000, "cdk"),
+                minute(180_000, "cdk")
+            ),
+            (3.0, 4.0, 1.0)
+        );
+        assert_eq!(minute(180_000, "xtime"), 2.0, "a new counter counts from 0");
+        // Prometheus' increase extrapolates the same minute to more than what happened.
+        let Value::Vector(v) = eval(&e, &s, 120_000).unwrap() else {
+            panic!()
+        };
+        let cdk = v
+            .iter()
+            .find(|x| x.labels.value("provider") == "cdk")
+            .unwrap();
+        assert!(
+            (cdk.value - 4.0 * 60.0 / 39.0).abs() < 1e-9,
+            "{}",
+            cdk.value
+        );
+        let Value::Vector(r) = eval_counting(
+            &promql_parser::parser::parse("rate(c_total[1m])").unwrap(),
+            &s,
+            180_000,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(r[0].value, 1.0 / 60.0);
     }
 
     #[test]

@@ -60,11 +60,17 @@ pub struct Budget {
     pub status: Status,
 }
 
+/// The share of events an objective allows to be bad, 1 − objective, to 12 decimals (so 99.9 %
+/// allows 0.001, not 0.0010000000000000009).
+pub fn allowed_bad(objective: f64) -> f64 {
+    ((1.0 - objective) * 1e12).round() / 1e12
+}
+
 /// The figures of `events` against `objective` (a ratio in (0, 1)); a window with fewer than
 /// `min_events` events is `no_data` unless its bad events alone would spend the budget of
 /// `min_events` events.
 pub fn budget(objective: f64, events: Tally, min_events: f64) -> Budget {
-    let allowed = 1.0 - objective;
+    let allowed = allowed_bad(objective);
     let budget_events = allowed * events.total;
     let remaining_ratio = if budget_events > 0.0 {
         1.0 - events.bad / budget_events
@@ -99,7 +105,7 @@ pub fn budget(objective: f64, events: Tally, min_events: f64) -> Budget {
 /// 0 without events.
 pub fn burn_rate(objective: f64, events: Tally) -> f64 {
     if events.total > 0.0 {
-        (events.bad / events.total) / (1.0 - objective)
+        (events.bad / events.total) / allowed_bad(objective)
     } else {
         0.0
     }
@@ -283,7 +289,12 @@ mod tests {
 
     #[test]
     fn burn_rate_one_spends_the_budget_over_the_window() {
-        assert!((burn_rate(O, tally(1.0, 1000.0)) - 1.0).abs() < 1e-9);
+        assert_eq!(burn_rate(O, tally(1.0, 1000.0)), 1.0);
+        assert_eq!(
+            burn_rate(O, tally(3.0, 8.0)),
+            375.0,
+            "not 374.99999999999966"
+        );
         assert!((burn_rate(O, tally(144.0, 10_000.0)) - 14.4).abs() < 1e-9);
     }
 

@@ -1,7 +1,9 @@
 //! Counting each SLO's events minute by minute, from the series the rules engine keeps.
 //!
-//! When a minute ends, every SLO's queries are evaluated at its end with `{{.window}}` = `1m`
-//! and their results split into groups by the SLO's `by` labels:
+//! When a minute ends, every SLO's queries are evaluated at its end with `{{.window}}` = `1m`,
+//! counting exactly ([`eval_counting`]: `increase`, `rate` and `delta` take a counter's change
+//! since the minute's start, without extrapolation, so minutes add up to the counters' own
+//! totals), and their results split into groups by the SLO's `by` labels:
 //! - `events`: the error and total queries' values, summed per group. A query that is a
 //!   per-second rate (Sloth's usual `rate(…[{{.window}}])`, with no `increase` or `*_over_time`)
 //!   is multiplied by 60, so events are events per minute either way;
@@ -16,7 +18,7 @@ use promql_parser::parser::Expr;
 
 use super::budget::Tally;
 use super::spec::{Sli, Slo};
-use crate::rules::eval::{Value, eval};
+use crate::rules::eval::{Value, eval_counting};
 use crate::rules::series::Queryable;
 use crate::store::MinuteTally;
 
@@ -131,7 +133,7 @@ impl SliRecorder {
         let at = minute_ms + MINUTE_MS;
         let mut out = Vec::new();
         for s in &self.slos {
-            let run = |e: &Expr| match eval(e, series, at) {
+            let run = |e: &Expr| match eval_counting(e, series, at) {
                 Ok(v) => Some(v),
                 Err(err) => {
                     tracing::warn!(slo = %s.id, error = %err, "SLO query failed; minute not counted");
