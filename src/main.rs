@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// SLOs: `slo generate` prints the Prometheus rule file equivalent to the SLO files.
+    Slo {
+        #[command(subcommand)]
+        command: SloCommand,
+    },
     /// Run the provider simulator alone.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:9100")]
@@ -63,11 +68,36 @@ enum RulesCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum SloCommand {
+    /// Print the Prometheus rules (recordings and burn-rate alerts) of the config's SLO files.
+    Generate {
+        #[arg(long, default_value = "syncwatch.toml")]
+        config: PathBuf,
+    },
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Slo {
+            command: SloCommand::Generate { config },
+        } => {
+            let loaded = config::load(&config, &process_env)
+                .and_then(|s| syncwatch::slo::load_slo_files(&s.slo.files));
+            match loaded {
+                Ok(slos) => {
+                    print!("{}", syncwatch::slo::generate::rule_file(&slos));
+                    ExitCode::SUCCESS
+                }
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Rules {
             command: RulesCommand::Test { files },
         } => {

@@ -34,7 +34,8 @@ slos:
       name: TQuiet
 "#;
 
-async fn app() -> crate::helpers::TestApp {
+/// The app with the test SLOs; the directory holding their file lives as long as the app.
+async fn app() -> (crate::helpers::TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.yml");
     std::fs::write(&path, SLOS).unwrap();
@@ -43,9 +44,7 @@ async fn app() -> crate::helpers::TestApp {
         ..Options::default()
     })
     .await;
-    // The file is read at start.
-    drop(dir);
-    app
+    (app, dir)
 }
 
 fn group<'a>(body: &'a Value, slo: &str, provider: Option<&str>) -> &'a Value {
@@ -59,7 +58,7 @@ fn group<'a>(body: &'a Value, slo: &str, provider: Option<&str>) -> &'a Value {
 
 #[actix_web::test]
 async fn the_figures_of_a_known_history_are_the_ones_worked_out_by_hand() {
-    let app = app().await;
+    let (mut app, _slos) = app().await;
     let store = app.store().await;
     let utc = jiff::tz::TimeZone::UTC;
     let now = chrono::Utc::now().timestamp_millis();
@@ -192,11 +191,18 @@ async fn the_figures_of_a_known_history_are_the_ones_worked_out_by_hand() {
         .to_string();
     let m = app.get_json(&format!("/api/v1/sla?month={month}")).await;
     assert_eq!(m["window"], month.as_str());
+
+    // The history is the store's: a restart finds the same figures.
+    app.restart();
+    let again = app.get_json("/api/v1/sla?window=30d").await;
+    let cdk_again = group(&again, "t-syncs", Some("cdk"));
+    assert_eq!(cdk_again["events"], cdk["events"]);
+    assert_eq!(cdk_again["status"], "ok");
 }
 
 #[actix_web::test]
 async fn a_bad_window_is_refused_naming_it() {
-    let app = app().await;
+    let (app, _slos) = app().await;
     for (query, needle) in [
         ("window=1d", "window: \"1d\": expected 7d, 28d or 30d"),
         ("month=2026-13", "month: \"2026-13\""),
@@ -222,7 +228,7 @@ async fn a_bad_window_is_refused_naming_it() {
 /// within two minute boundaries its sync SLO has events.
 #[actix_web::test]
 async fn the_app_counts_its_slos_minutes_from_its_own_metrics() {
-    let app = app().await;
+    let (app, _slos) = app().await;
     let counted = wait_for(
         "tekion's sync minutes counted",
         Duration::from_secs(150),
@@ -240,4 +246,35 @@ async fn the_app_counts_its_slos_minutes_from_its_own_metrics() {
     .await;
     assert!(counted["events"]["bad"].as_f64().unwrap() >= 0.0);
     assert!(app.store().await.last_slo_minute().await.unwrap().is_some());
+}
+
+/// `syncwatch slo generate` writes rules Prometheus' own checker accepts, for every shipped SLO.
+#[test]
+fn the_generated_rule_file_passes_promtool() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_syncwatch"))
+        .args(["slo", "generate", "--config"])
+        .arg(crate::helpers::repo().join("syncwatch.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in [
+        "sync-success",
+        "data-freshness",
+        "pipeline-delivery",
+        "pipeline-latency",
+    ] {
+        assert!(text.contains(&format!("slo-alerts-syncwatch-{id}")), "{id}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slo-rules.yml");
+    std::fs::write(&file, &text).unwrap();
+    crate::helpers::promtool(
+        &["check".as_ref(), "rules".as_ref(), file.as_os_str()],
+        None,
+    );
 }
