@@ -443,6 +443,10 @@ impl Application {
             internal_stages,
             metrics.clone(),
         ));
+        let slo_catalog = Arc::new(crate::slo::report::SloCatalog {
+            slos: loaded.slos,
+            timezone: settings.slo.timezone.clone(),
+        });
         let state = web::Data::new(AppState {
             store: store.clone(),
             registry,
@@ -463,11 +467,9 @@ impl Application {
             events,
             stages: stage_links,
             backlog,
-            slos: Arc::new(crate::slo::report::SloCatalog {
-                slos: loaded.slos,
-                timezone: settings.slo.timezone.clone(),
-            }),
+            slos: slo_catalog.clone(),
         });
+        crate::slo::gauges::spawn(store.clone(), slo_catalog, metrics.clone(), clock.clone());
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()

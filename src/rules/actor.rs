@@ -463,9 +463,10 @@ impl RulesActor {
         let dispatch = self.dispatch.clone();
         let store = self.persist.clone();
         let tz = self.slo_timezone.clone();
+        let metrics = self.metrics.clone();
         async move {
             if let Some(store) = &store {
-                record_minutes(store, minutes, &tz).await;
+                record_minutes(store, minutes, &tz, &metrics).await;
             }
             if let Some(store) = store
                 && !persist.is_empty()
@@ -483,11 +484,35 @@ impl RulesActor {
 }
 
 /// Adds the tallied minutes to the SLI history, and once an hour drops what it no longer keeps.
-async fn record_minutes(store: &Store, minutes: SliMinutes, tz: &jiff::tz::TimeZone) {
+async fn record_minutes(
+    store: &Store,
+    minutes: SliMinutes,
+    tz: &jiff::tz::TimeZone,
+    metrics: &Metrics,
+) {
     use crate::slo::history::HOUR_MS;
     for (minute, tallies) in minutes {
-        if let Err(e) = store.record_slo_minute(minute, &tallies, tz).await {
-            tracing::error!(error = %e, minute, "cannot record the SLOs' minute; it is not counted");
+        match store.record_slo_minute(minute, &tallies, tz).await {
+            Ok(true) => {
+                let mut per_slo: HashMap<&str, (f64, f64)> = HashMap::new();
+                for (slo, _, t) in &tallies {
+                    let e = per_slo.entry(slo.as_str()).or_default();
+                    e.0 += t.total - t.bad;
+                    e.1 += t.bad;
+                }
+                for (slo, (good, bad)) in per_slo {
+                    // Counters count whole events: a raw SLO's shares of a minute are rounded.
+                    metrics.slo_events(
+                        slo,
+                        good.max(0.0).round() as u64,
+                        bad.max(0.0).round() as u64,
+                    );
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, minute, "cannot record the SLOs' minute; it is not counted");
+            }
         }
         if (minute + 60_000) % HOUR_MS == 0
             && let Err(e) = store.prune_slo_history(minute).await

@@ -273,9 +273,11 @@ pub fn read_plan(
     (plan, read_start)
 }
 
-/// Where each slot of a read plan is: `(grain, row start, slot index)`, worked out once for
-/// all the groups read with it.
-pub fn locate(plan: &[(Grain, i64)], tz: &jiff::tz::TimeZone) -> Vec<(Grain, i64, usize)> {
+/// Where a slot is: its grain, its row's start and its index in the row.
+pub type SlotPlace = (Grain, i64, usize);
+
+/// Where each slot of a read plan is, worked out once for all the groups read with it.
+pub fn locate(plan: &[(Grain, i64)], tz: &jiff::tz::TimeZone) -> Vec<SlotPlace> {
     plan.iter()
         .map(|&(grain, at)| {
             let p = places(at, tz)[grain as usize];
@@ -285,7 +287,7 @@ pub fn locate(plan: &[(Grain, i64)], tz: &jiff::tz::TimeZone) -> Vec<(Grain, i64
 }
 
 /// The sum of a group's slots at the located places; a slot without a row counts nothing.
-pub fn sum(rows: &[Row], located: &[(Grain, i64, usize)]) -> Tally {
+pub fn sum(rows: &[Row], located: &[SlotPlace]) -> Tally {
     let by_start: std::collections::HashMap<(Grain, i64), &Row> =
         rows.iter().map(|r| ((r.grain, r.start_ms), r)).collect();
     let mut total = Tally::default();

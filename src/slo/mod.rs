@@ -2,6 +2,7 @@
 //! what they mean over a window (attainment, error budget, burn rate, status).
 
 pub mod budget;
+pub mod gauges;
 pub mod generate;
 pub mod history;
 pub mod recorder;

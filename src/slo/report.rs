@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::budget::{Budget, Status, Tally, budget, burn_rate};
-use super::history::{Grain, Row, sum};
+use super::history::{Row, sum};
 use super::spec::Slo;
 
 /// The SLOs in use and the time zone of their calendar windows.
@@ -26,7 +26,7 @@ pub struct GroupFigures<'a> {
 }
 
 /// Located slots to read (see [`super::history::locate`]).
-pub type Located = [(Grain, i64, usize)];
+pub type Located = [super::history::SlotPlace];
 
 /// The figures of every SLO group with history in `rows` (keyed by `(slo id, group)`, rows of
 /// every grain the reads need), over the `window` slots, with burn rates over `last_1h` and
@@ -74,7 +74,7 @@ pub fn figures<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slo::history::{HOUR_MS, locate, read_plan};
+    use crate::slo::history::{Grain, HOUR_MS, locate, read_plan};
 
     fn slos() -> Vec<Slo> {
         let text = r#"version: prometheus/v1

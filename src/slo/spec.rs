@@ -306,6 +306,10 @@ pub fn parse_slo_file(file: &Path, text: &str) -> Result<Vec<Slo>, Problems> {
         for l in &by {
             if !crate::rules::file::valid_label_name(l) {
                 p(format!("by: {l:?} is not a valid label name"));
+            } else if matches!(l.as_str(), "slo" | "window") {
+                p(format!(
+                    "by: {l:?} is a label of the SLO metrics; group by another"
+                ));
             }
         }
         if let Some(m) = s.min_events

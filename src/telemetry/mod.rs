@@ -9,7 +9,7 @@
 pub mod names;
 pub mod registry;
 
-mod recording;
+pub mod recording;
 
 pub use recording::Metrics;
 pub use registry::{LiveStore, MetricsRegistry, Sample};

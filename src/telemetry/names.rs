@@ -41,6 +41,11 @@ pub const TICKET_TIME_TO_ACKNOWLEDGE_SECONDS: &str = "syncwatch_ticket_time_to_a
 pub const TICKET_TIME_TO_RESOLVE_SECONDS: &str = "syncwatch_ticket_time_to_resolve_seconds";
 pub const TICKET_ESCALATIONS_TOTAL: &str = "syncwatch_ticket_escalations_total";
 pub const TICKET_SLA_BREACHES_TOTAL: &str = "syncwatch_ticket_sla_breaches_total";
+pub const SLO_OBJECTIVE_RATIO: &str = "syncwatch_slo_objective_ratio";
+pub const SLO_SLI_RATIO: &str = "syncwatch_slo_sli_ratio";
+pub const SLO_ERROR_BUDGET_REMAINING_RATIO: &str = "syncwatch_slo_error_budget_remaining_ratio";
+pub const SLO_BURN_RATE: &str = "syncwatch_slo_burn_rate";
+pub const SLO_EVENTS_TOTAL: &str = "syncwatch_slo_events_total";
 pub const STORE_WRITES_WAITING: &str = "syncwatch_store_writes_waiting";
 pub const RUNBOOK_LOOKUPS_TOTAL: &str = "syncwatch_runbook_lookups_total";
 
@@ -240,6 +245,31 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         TICKET_SLA_BREACHES_TOTAL,
         Kind::Counter,
         "Tickets that missed a target (acknowledge or resolve within), by target and priority.",
+    ),
+    (
+        SLO_OBJECTIVE_RATIO,
+        Kind::Gauge,
+        "An SLO's objective as a ratio, by SLO and its group's labels.",
+    ),
+    (
+        SLO_SLI_RATIO,
+        Kind::Gauge,
+        "An SLO group's attainment (good / total events) over a window, from the SLI history; absent without events.",
+    ),
+    (
+        SLO_ERROR_BUDGET_REMAINING_RATIO,
+        Kind::Gauge,
+        "The share of an SLO group's error budget left over the window (negative once overspent).",
+    ),
+    (
+        SLO_BURN_RATE,
+        Kind::Gauge,
+        "How fast an SLO group spends its error budget over a window: 1 spends it exactly; 0 without events.",
+    ),
+    (
+        SLO_EVENTS_TOTAL,
+        Kind::Counter,
+        "Events counted into the SLI history, by SLO and outcome (good, bad).",
     ),
     (
         STORE_WRITES_WAITING,

@@ -12,6 +12,14 @@ use crate::domain::ticket::{Priority, Tier};
 use crate::domain::{AlertState, ErrorClass, Severity};
 use crate::pipeline::events::StageTotals;
 
+/// What [`Metrics::slo_figures`] sets for one SLO group: the objective, and per window
+/// (`5m` … `30d`) its attainment (`None` without events), burn rate and budget left.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SloGaugeFigures {
+    pub objective: f64,
+    pub windows: Vec<(String, Option<f64>, f64, f64)>,
+}
+
 /// A cheap handle to the application's recorder.
 #[derive(Debug, Clone)]
 pub struct Metrics(Arc<MetricsRegistry>);
@@ -349,6 +357,45 @@ impl Metrics {
             for (status, tier, n) in counts {
                 gauge!(TICKETS, "status" => status.clone(), "tier" => tier.clone()).set(*n as f64);
             }
+        });
+    }
+
+    /// An SLO group's figures: its objective, and per window its attainment (when it had
+    /// events), burn rate and budget left. `labels` are the group's (the SLO's `by`).
+    pub fn slo_figures(&self, slo: &str, labels: &[(String, String)], figures: &SloGaugeFigures) {
+        let with = |extra: &[(&str, &str)]| -> Vec<metrics::Label> {
+            std::iter::once(metrics::Label::new("slo", slo.to_string()))
+                .chain(
+                    extra
+                        .iter()
+                        .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string())),
+                )
+                .chain(
+                    labels
+                        .iter()
+                        .map(|(k, v)| metrics::Label::new(k.clone(), v.clone())),
+                )
+                .collect()
+        };
+        self.record(|| {
+            gauge!(SLO_OBJECTIVE_RATIO, with(&[])).set(figures.objective);
+            for (window, sli, burn, remaining) in &figures.windows {
+                let labels = with(&[("window", window)]);
+                if let Some(sli) = sli {
+                    gauge!(SLO_SLI_RATIO, labels.clone()).set(*sli);
+                }
+                gauge!(SLO_BURN_RATE, labels.clone()).set(*burn);
+                gauge!(SLO_ERROR_BUDGET_REMAINING_RATIO, labels).set(*remaining);
+            }
+        });
+    }
+
+    /// Events of an SLO counted into the history.
+    pub fn slo_events(&self, slo: &str, good: u64, bad: u64) {
+        let slo = slo.to_string();
+        self.record(|| {
+            counter!(SLO_EVENTS_TOTAL, "slo" => slo.clone(), "outcome" => "good").increment(good);
+            counter!(SLO_EVENTS_TOTAL, "slo" => slo, "outcome" => "bad").increment(bad);
         });
     }
 

@@ -170,6 +170,37 @@ async fn the_figures_of_a_known_history_are_the_ones_worked_out_by_hand() {
     assert_eq!(quiet["events"]["unit"], "minutes");
     assert_eq!(quiet["error_budget"]["remaining_ratio"], 1.0);
 
+    // The dashboards' gauges hold the same figures, per window.
+    let catalog = syncwatch::slo::report::SloCatalog {
+        slos: syncwatch::slo::spec::parse_slo_file(std::path::Path::new("t.yml"), SLOS).unwrap(),
+        timezone: utc.clone(),
+    };
+    let gauges = syncwatch::slo::gauges::compute(&store, &catalog, end)
+        .await
+        .unwrap();
+    let (_, labels, figures) = gauges
+        .iter()
+        .find(|(slo, labels, _)| {
+            slo == "t-syncs" && labels.contains(&("provider".into(), "cdk".into()))
+        })
+        .unwrap();
+    assert_eq!(labels.len(), 1, "the group's labels: provider");
+    assert_eq!(figures.objective, 0.999);
+    let window = |w: &str| {
+        figures
+            .windows
+            .iter()
+            .find(|(name, ..)| name == w)
+            .cloned()
+            .unwrap()
+    };
+    let (_, sli, burn_30d, remaining) = window("30d");
+    assert_eq!(sli, Some(1.0 - bad / total));
+    assert!((burn_30d - (bad / total) / 0.001).abs() < 1e-9);
+    assert!((remaining - (1.0 - bad / budget)).abs() < 1e-12);
+    let (_, _, burn_1h, _) = window("1h");
+    assert!((burn_1h - burn("cdk", end - HOUR)).abs() < 1e-9);
+
     // A 7-day window holds the last 7 × 24 hours' minutes only.
     let week = app.get_json("/api/v1/sla?window=7d").await;
     let start = chrono::DateTime::parse_from_rfc3339(week["start"].as_str().unwrap())
@@ -246,6 +277,17 @@ async fn the_app_counts_its_slos_minutes_from_its_own_metrics() {
     .await;
     assert!(counted["events"]["bad"].as_f64().unwrap() >= 0.0);
     assert!(app.store().await.last_slo_minute().await.unwrap().is_some());
+    // The gauges follow a few seconds after each minute; the events counter at once.
+    let metrics = wait_for("the SLO gauges", Duration::from_secs(75), || async {
+        let m = app.metrics().await;
+        m.contains(r#"syncwatch_slo_burn_rate{slo="t-syncs",window="30d",provider="tekion"}"#)
+            .then_some(m)
+    })
+    .await;
+    assert!(
+        metrics.contains(r#"syncwatch_slo_objective_ratio{slo="t-syncs",provider="tekion"} 0.999"#)
+    );
+    assert!(metrics.contains(r#"syncwatch_slo_events_total{slo="t-syncs",outcome="good"}"#));
 }
 
 /// `syncwatch slo generate` writes rules Prometheus' own checker accepts, for every shipped SLO.

@@ -1,0 +1,106 @@
+//! The SLO gauges for dashboards (`syncwatch_slo_*`), computed once a minute from the stored
+//! SLI history, so a Prometheus that starts scraping today sees the 30-day figures at once.
+//! Windows are read as [`super::history::read_plan`] says: up to 6 h in minutes, from a day in
+//! whole hours.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::budget::{budget, burn_rate};
+use super::history::{DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, SlotPlace, locate, read_plan, sum};
+use super::recorder::group_labels;
+use super::report::SloCatalog;
+use crate::domain::Clock;
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+use crate::telemetry::recording::SloGaugeFigures;
+
+/// The windows of the gauges: those of the burn-rate alerts, and the period.
+pub const WINDOWS: [(&str, i64, Grain); 8] = [
+    ("5m", 5 * MINUTE_MS, Grain::Minute),
+    ("30m", 30 * MINUTE_MS, Grain::Minute),
+    ("1h", HOUR_MS, Grain::Minute),
+    ("2h", 2 * HOUR_MS, Grain::Minute),
+    ("6h", 6 * HOUR_MS, Grain::Minute),
+    ("1d", DAY_MS, Grain::Hour),
+    ("3d", 3 * DAY_MS, Grain::Hour),
+    ("30d", 30 * DAY_MS, Grain::Hour),
+];
+
+/// Every SLO group's figures over [`WINDOWS`] up to the minute holding `now_ms`, as gauge
+/// values: `(slo id, group labels, figures)`.
+pub async fn compute(
+    store: &Store,
+    catalog: &SloCatalog,
+    now_ms: i64,
+) -> Result<Vec<(String, Vec<(String, String)>, SloGaugeFigures)>, StoreError> {
+    let tz = &catalog.timezone;
+    let now = now_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+    let mut rows: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
+    for (grain, from) in [
+        (Grain::Minute, now - 6 * HOUR_MS),
+        (Grain::Hour, now - 30 * DAY_MS - HOUR_MS),
+    ] {
+        for (key, r) in store.slo_history_rows(grain, from, now, None).await? {
+            rows.entry(key).or_default().extend(r);
+        }
+    }
+    let plans: Vec<(&str, Vec<SlotPlace>)> = WINDOWS
+        .iter()
+        .map(|(name, len, grain)| {
+            let (plan, _) = read_plan(now - len, now, *grain, tz);
+            (*name, locate(&plan, tz))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for ((id, group), r) in &rows {
+        let Some(slo) = catalog.slos.iter().find(|s| &s.id == id) else {
+            continue;
+        };
+        let windows = plans
+            .iter()
+            .map(|(name, located)| {
+                let events = sum(r, located);
+                let b = budget(slo.objective, events, slo.min_events);
+                (
+                    name.to_string(),
+                    b.attainment,
+                    burn_rate(slo.objective, events),
+                    b.remaining_ratio,
+                )
+            })
+            .collect();
+        out.push((
+            id.clone(),
+            group_labels(group).into_iter().collect(),
+            SloGaugeFigures {
+                objective: slo.objective,
+                windows,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Sets the gauges now and then a few seconds after every minute (once the minute is recorded).
+pub fn spawn(store: Store, catalog: Arc<SloCatalog>, metrics: Metrics, clock: Arc<dyn Clock>) {
+    if catalog.slos.is_empty() {
+        return;
+    }
+    actix::spawn(async move {
+        loop {
+            match compute(&store, &catalog, clock.now_ms()).await {
+                Ok(all) => {
+                    for (slo, labels, figures) in &all {
+                        metrics.slo_figures(slo, labels, figures);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot compute the SLO gauges"),
+            }
+            let now = clock.now_ms();
+            let next = (now.div_euclid(MINUTE_MS) + 1) * MINUTE_MS + 5_000;
+            tokio::time::sleep(Duration::from_millis((next - now).max(1_000) as u64)).await;
+        }
+    });
+}
