@@ -254,7 +254,7 @@ pub const ALL: &[(&str, Kind, &str)] = &[
     (
         SLO_SLI_RATIO,
         Kind::Gauge,
-        "An SLO group's attainment (good / total events) over a window, from the SLI history; absent without events.",
+        "An SLO group's attainment (good / total events) over a window, from the SLI history; 1 without events.",
     ),
     (
         SLO_ERROR_BUDGET_REMAINING_RATIO,

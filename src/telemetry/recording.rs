@@ -381,9 +381,8 @@ impl Metrics {
             gauge!(SLO_OBJECTIVE_RATIO, with(&[])).set(figures.objective);
             for (window, sli, burn, remaining) in &figures.windows {
                 let labels = with(&[("window", window)]);
-                if let Some(sli) = sli {
-                    gauge!(SLO_SLI_RATIO, labels.clone()).set(*sli);
-                }
+                // Without events nothing failed: 1, never NaN, and never a stale value.
+                gauge!(SLO_SLI_RATIO, labels.clone()).set(sli.unwrap_or(1.0));
                 gauge!(SLO_BURN_RATE, labels.clone()).set(*burn);
                 gauge!(SLO_ERROR_BUDGET_REMAINING_RATIO, labels).set(*remaining);
             }
