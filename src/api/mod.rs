@@ -210,6 +210,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/tickets", web::get().to(tickets::list))
     .route("/api/v1/tickets/stats", web::get().to(tickets::stats))
     .route("/api/v1/sla", web::get().to(sla::list))
+    .route("/api/v1/sla/{slo}", web::get().to(sla::detail))
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
     .route("/api/v1/tickets/{id}", web::patch().to(tickets::patch))
     .route("/api/v1/ticket-events", web::get().to(tickets::feed))

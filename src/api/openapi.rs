@@ -28,6 +28,7 @@ use super::auth::{Access, access_of};
         super::tickets::list,
         super::tickets::stats,
         super::sla::list,
+        super::sla::detail,
         super::tickets::get,
         super::tickets::patch,
         super::tickets::events,

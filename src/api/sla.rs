@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
 use crate::slo::budget::{Status, Window};
-use crate::slo::history::{Grain, HOUR_MS, MINUTE_MS, Row, locate, read_plan};
+use crate::slo::history::{DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, locate, read_plan, sum};
 use crate::slo::recorder::group_labels;
 use crate::slo::report::{GroupFigures, figures};
 use crate::slo::spec::Sli;
@@ -68,7 +68,7 @@ pub struct SloFiguresView {
     burn_rate: BurnView,
 }
 
-/// The window's events. `unit` is `minutes` for a timeslices SLO, else `events`.
+/// The window's events. `unit` is `minutes` for a timeslices or raw SLO, else `events`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EventsView {
     bad: f64,
@@ -149,9 +149,43 @@ pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<SlaQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let window = q.window()?;
-    let catalog = &state.slos;
-    let tz = &catalog.timezone;
+    let r = read(&state, q.window()?, None).await?;
+    let tz = &state.slos.timezone;
+    let all = figures(
+        &state.slos.slos,
+        &r.rows,
+        &locate(&r.plan, tz),
+        &locate(&r.last_1h, tz),
+        &locate(&r.last_6h, tz),
+    );
+    Ok(HttpResponse::Ok().json(SlaView {
+        window: r.window.name(),
+        start: rfc3339(r.read_start),
+        end: rfc3339(r.end),
+        timezone: tz.iana_name().unwrap_or("UTC").to_string(),
+        slos: all.iter().map(view).collect(),
+    }))
+}
+
+/// What a window's figures are read from.
+struct Read {
+    window: Window,
+    /// The window as read: `[read_start, end)`; `period_end` is where the whole period ends.
+    read_start: i64,
+    end: i64,
+    period_end: i64,
+    coarsest: Grain,
+    plan: Vec<(Grain, i64)>,
+    last_1h: Vec<(Grain, i64)>,
+    last_6h: Vec<(Grain, i64)>,
+    /// Per `(slo, group)`, the rows of every grain the plans need.
+    rows: BTreeMap<(String, String), Vec<Row>>,
+}
+
+/// Reads the history a window needs, of one SLO or of all; a window that has not begun is a
+/// 400.
+async fn read(state: &AppState, window: Window, slo: Option<&str>) -> Result<Read, ApiError> {
+    let tz = &state.slos.timezone;
     // Counted up to the last minute that ended.
     let now = state.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
     let (start, period_end) = window.bounds(now, tz);
@@ -171,37 +205,226 @@ pub async fn list(
     let (last_1h, _) = read_plan(now - HOUR_MS, now, Grain::Minute, tz);
     // Minutes for the burn rates and the hour in progress, hours for the rest of a rolling
     // window or the day in progress, days for a calendar window.
-    let mut reads = vec![
-        (Grain::Minute, now - 6 * HOUR_MS, now),
-        (Grain::Hour, read_start, end),
-    ];
+    let mut reads = vec![Grain::Minute, Grain::Hour];
     if coarsest == Grain::Day {
-        reads.push((Grain::Day, read_start, end));
+        reads.push(Grain::Day);
     }
     let mut rows: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for (grain, from, to) in reads {
+    for grain in reads {
         let found = state
             .store
-            .slo_history_rows(grain, from.min(read_start), to.max(end), None)
+            .slo_history_rows(grain, read_start.min(now - 6 * HOUR_MS), end.max(now), slo)
             .await
             .map_err(ApiError::store)?;
         for (key, r) in found {
             rows.entry(key).or_default().extend(r);
         }
     }
+    Ok(Read {
+        window,
+        read_start,
+        end,
+        period_end,
+        coarsest,
+        plan,
+        last_1h,
+        last_6h,
+        rows,
+    })
+}
+
+/// Which groups `GET /api/v1/sla/{slo}` shows, and over which window.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SloQuery {
+    /// The groups whose labels have these values, as `label=value` pairs separated by commas
+    /// (`provider=cdk,connection=d1`); default every group.
+    group: Option<String>,
+    /// As for `GET /api/v1/sla`.
+    #[param(pattern = "^(7|28|30)d$")]
+    window: Option<String>,
+    #[param(pattern = "^[0-9]{4}-W[0-9]{2}$")]
+    week: Option<String>,
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    month: Option<String>,
+    #[param(pattern = "^[0-9]{4}-Q[1-4]$")]
+    quarter: Option<String>,
+}
+
+/// One SLO's groups with their daily series.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SloDetailView {
+    window: String,
+    start: String,
+    end: String,
+    timezone: String,
+    /// Worst budget first, as in `GET /api/v1/sla`.
+    groups: Vec<SloGroupDetailView>,
+}
+
+/// A group's figures and its days.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SloGroupDetailView {
+    #[serde(flatten)]
+    figures: SloFiguresView,
+    /// One entry a day of the window so far (24-hour days from its start for a rolling window,
+    /// calendar days of the time zone otherwise).
+    daily: Vec<DayView>,
+}
+
+/// A day of an SLO group: its events, and the budget left at its end, actual against ideal.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DayView {
+    /// The day's start (RFC 3339).
+    start: String,
+    bad: f64,
+    total: f64,
+    /// 1 − bad / total of the day; `null` without events.
+    attainment: Option<f64>,
+    /// What is left at the day's end of the budget the window has so far:
+    /// 1 − Σbad up to the day / ((1 − objective) × Σtotal of the window so far); 1 without events.
+    budget_remaining_ratio: f64,
+    /// A steady burn's remaining at the day's end: 1 − days so far / days in the whole window.
+    ideal_remaining_ratio: f64,
+}
+
+/// The days of a read window: `[start, end)` of each, up to the window's end so far, and how
+/// many the whole period has.
+fn days(r: &Read, tz: &jiff::tz::TimeZone) -> (Vec<(i64, i64)>, usize) {
+    let mut out = Vec::new();
+    let mut t = r.read_start;
+    let mut whole = 0;
+    while t < r.period_end {
+        let next = if r.coarsest == Grain::Day {
+            jiff::Timestamp::from_millisecond(t)
+                .ok()
+                .map(|ts| ts.to_zoned(tz.clone()).date())
+                .and_then(|d| d.tomorrow().ok())
+                .and_then(|d| d.to_zoned(tz.clone()).ok())
+                .map_or(t + DAY_MS, |z| z.timestamp().as_millisecond())
+        } else {
+            t + DAY_MS
+        };
+        if t < r.end {
+            out.push((t, next.min(r.end)));
+        }
+        whole += 1;
+        t = next;
+    }
+    (out, whole.max(1))
+}
+
+/// `GET /api/v1/sla/{slo}?group=&window=`: one SLO's groups (all, or those `group` names) with
+/// the figures of `GET /api/v1/sla` and a daily series for a burn-down chart: each day's
+/// events and attainment, and the budget left at its end, actual against ideal.
+#[utoipa::path(get, path = "/api/v1/sla/{slo}", tag = "sla",
+    params(("slo" = String, Path, description = "The SLO's id, `{service}-{name}`"), SloQuery),
+    responses(
+        (status = 200, description = "The SLO's groups and their days", body = SloDetailView),
+        (status = 400, description = "The window or the group is invalid", body = super::ErrorBody),
+        (status = 404, description = "No such SLO", body = super::ErrorBody),
+    ))]
+pub async fn detail(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<SloQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let q = q.into_inner();
+    let Some(slo) = state.slos.slos.iter().find(|s| s.id == id) else {
+        return Err(ApiError::not_found(format!("SLO {id:?}")));
+    };
+    let wanted: Vec<(String, String)> = match &q.group {
+        None => Vec::new(),
+        Some(g) => g
+            .split(',')
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "group: {pair:?} is not label=value (e.g. provider=cdk)"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let window = SlaQuery {
+        window: q.window,
+        week: q.week,
+        month: q.month,
+        quarter: q.quarter,
+    }
+    .window()?;
+    let r = read(&state, window, Some(&slo.id)).await?;
+    let tz = &state.slos.timezone;
+    let one = std::slice::from_ref(slo);
     let all = figures(
-        &catalog.slos,
-        &rows,
-        &locate(&plan, tz),
-        &locate(&last_1h, tz),
-        &locate(&last_6h, tz),
+        one,
+        &r.rows,
+        &locate(&r.plan, tz),
+        &locate(&r.last_1h, tz),
+        &locate(&r.last_6h, tz),
     );
-    Ok(HttpResponse::Ok().json(SlaView {
-        window: window.name(),
-        start: rfc3339(read_start),
-        end: rfc3339(end),
+    let (day_bounds, whole) = days(&r, tz);
+    let located_days: Vec<_> = day_bounds
+        .iter()
+        .map(|(from, to)| locate(&read_plan(*from, *to, r.coarsest, tz).0, tz))
+        .collect();
+    let allowed = crate::slo::budget::allowed_bad(slo.objective);
+    let mut groups = Vec::new();
+    for f in all.iter().filter(|f| {
+        let labels = group_labels(&f.group);
+        wanted
+            .iter()
+            .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+    }) {
+        let rows: &[Row] = r
+            .rows
+            .get(&(slo.id.clone(), f.group.clone()))
+            .map_or(&[], |v| v.as_slice());
+        let budget = allowed * f.budget.events.total;
+        let mut spent = 0.0;
+        let daily = day_bounds
+            .iter()
+            .zip(&located_days)
+            .enumerate()
+            .map(|(i, ((from, _), located))| {
+                let t = sum(rows, located);
+                spent += t.bad;
+                DayView {
+                    start: rfc3339(*from),
+                    bad: t.bad,
+                    total: t.total,
+                    attainment: (t.total > 0.0).then(|| 1.0 - t.bad / t.total),
+                    budget_remaining_ratio: if budget > 0.0 {
+                        1.0 - spent / budget
+                    } else {
+                        1.0
+                    },
+                    ideal_remaining_ratio: 1.0 - (i + 1) as f64 / whole as f64,
+                }
+            })
+            .collect();
+        groups.push(SloGroupDetailView {
+            figures: view(f),
+            daily,
+        });
+    }
+    if groups.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "group: no group of {id} has {}",
+            q.group.unwrap_or_default()
+        )));
+    }
+    Ok(HttpResponse::Ok().json(SloDetailView {
+        window: r.window.name(),
+        start: rfc3339(r.read_start),
+        end: rfc3339(r.end),
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
-        slos: all.iter().map(view).collect(),
+        groups,
     }))
 }
 
@@ -219,9 +442,10 @@ fn view(f: &GroupFigures) -> SloFiguresView {
         events: EventsView {
             bad: b.events.bad,
             total: b.events.total,
+            // A raw SLO's event is a minute too, weighing its bad share.
             unit: match f.slo.sli {
-                Sli::Timeslices { .. } => "minutes",
-                _ => "events",
+                Sli::Timeslices { .. } | Sli::Raw { .. } => "minutes",
+                Sli::Events { .. } => "events",
             },
         },
         error_budget: BudgetView {

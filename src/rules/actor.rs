@@ -187,7 +187,8 @@ pub struct RulesActor {
     last_full_sample_ms: Option<i64>,
     /// Counts the SLOs' events as minutes end, into the store's SLI history.
     sli: SliRecorder,
-    slo_timezone: jiff::tz::TimeZone,
+    /// Where tallied minutes go to be written, in order, off the evaluation path.
+    sli_writer: Option<tokio::sync::mpsc::UnboundedSender<SliMinutes>>,
 }
 
 /// Minutes an evaluation tallied, for the store: `(minute start, tallies)`.
@@ -229,7 +230,7 @@ impl RulesActor {
             heartbeat_ms,
             last_full_sample_ms: None,
             sli: SliRecorder::default(),
-            slo_timezone: jiff::tz::TimeZone::UTC,
+            sli_writer: None,
         };
         actor.restore(restored);
         actor.after_load();
@@ -286,10 +287,21 @@ impl RulesActor {
     }
 
     /// Counts these SLOs' events from now on (their calendar days in `timezone`).
+    /// The minutes are written by a task of their own, one after the other, so a slow store
+    /// never holds up the evaluation or the alerts' delivery. Call within the actor system.
     pub fn with_slos(mut self, recorder: SliRecorder, timezone: jiff::tz::TimeZone) -> Self {
         self.sli = recorder;
-        self.slo_timezone = timezone;
         self.store.set_plan(self.retention_plan());
+        if let Some(store) = self.persist.clone() {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SliMinutes>();
+            let metrics = self.metrics.clone();
+            actix::spawn(async move {
+                while let Some(minutes) = rx.recv().await {
+                    record_minutes(&store, minutes, &timezone, &metrics).await;
+                }
+            });
+            self.sli_writer = Some(tx);
+        }
         self
     }
 
@@ -326,7 +338,7 @@ impl RulesActor {
         st.rules = self.groups.iter().map(|g| g.group.rules.len()).sum();
     }
 
-    fn evaluate(&mut self, trigger: Trigger) -> (Vec<Alert>, PersistBatch, SliMinutes) {
+    fn evaluate(&mut self, trigger: Trigger) -> (Vec<Alert>, PersistBatch) {
         let now = self.clock.now_ms();
         let mut changed: HashSet<Arc<str>> = match trigger {
             Trigger::Tick => HashSet::new(),
@@ -425,15 +437,23 @@ impl RulesActor {
             }
         }
         self.record_alert_gauge();
-        let mut minutes = Vec::new();
         if tick {
             let st = self.store.stats();
             self.metrics.series_store(st.series, st.bytes, st.dropped);
-            for m in self.sli.due(now) {
-                minutes.push((m, self.sli.tally(m, &self.store)));
+            let minutes: SliMinutes = self
+                .sli
+                .due(now)
+                .into_iter()
+                .map(|m| (m, self.sli.tally(m, &self.store)))
+                .collect();
+            if !minutes.is_empty()
+                && let Some(writer) = &self.sli_writer
+                && writer.send(minutes).is_err()
+            {
+                tracing::error!("the SLI history writer stopped; minutes not counted");
             }
         }
-        (transitions, persist, minutes)
+        (transitions, persist)
     }
 
     fn record_alert_gauge(&self) {
@@ -458,16 +478,10 @@ impl RulesActor {
         &self,
         transitions: Vec<Alert>,
         persist: PersistBatch,
-        minutes: SliMinutes,
     ) -> impl Future<Output = ()> + 'static {
         let dispatch = self.dispatch.clone();
         let store = self.persist.clone();
-        let tz = self.slo_timezone.clone();
-        let metrics = self.metrics.clone();
         async move {
-            if let Some(store) = &store {
-                record_minutes(store, minutes, &tz, &metrics).await;
-            }
             if let Some(store) = store
                 && !persist.is_empty()
                 && let Err(e) = store.replace_alert_states(&persist).await
@@ -492,7 +506,19 @@ async fn record_minutes(
 ) {
     use crate::slo::history::HOUR_MS;
     for (minute, tallies) in minutes {
-        match store.record_slo_minute(minute, &tallies, tz).await {
+        // A minute is recorded once whatever happens, so a failed write is simply tried again
+        // (1, 2, 4, 8 s apart) before the minute is given up.
+        let mut outcome = store.record_slo_minute(minute, &tallies, tz).await;
+        for wait in [1, 2, 4, 8] {
+            match &outcome {
+                Err(e) if e.is_transient() => {
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    outcome = store.record_slo_minute(minute, &tallies, tz).await;
+                }
+                _ => break,
+            }
+        }
+        match outcome {
             Ok(true) => {
                 let mut per_slo: HashMap<&str, (f64, f64)> = HashMap::new();
                 for (slo, _, t) in &tallies {
@@ -509,7 +535,14 @@ async fn record_minutes(
                     );
                 }
             }
-            Ok(false) => {}
+            Ok(false) => {
+                if !tallies.is_empty() {
+                    tracing::info!(
+                        minute,
+                        "minute recorded already (by a replica sharing the store, or before a restart); its tallies are not added again"
+                    );
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, minute, "cannot record the SLOs' minute; it is not counted");
             }
@@ -558,9 +591,9 @@ impl Handler<Evaluate> for RulesActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, msg: Evaluate, _: &mut Self::Context) -> Self::Result {
-        let (transitions, persist, minutes) = self.evaluate(msg.0);
+        let (transitions, persist) = self.evaluate(msg.0);
         AtomicResponse::new(Box::pin(
-            self.deliver(transitions, persist, minutes).into_actor(self),
+            self.deliver(transitions, persist).into_actor(self),
         ))
     }
 }
@@ -608,8 +641,7 @@ impl Handler<ReloadRules> for RulesActor {
         self.metrics.rules_reloaded(true);
         tracing::info!(groups = self.groups.len(), "rules reloaded");
         AtomicResponse::new(Box::pin(
-            self.deliver(transitions, persist, Vec::new())
-                .into_actor(self),
+            self.deliver(transitions, persist).into_actor(self),
         ))
     }
 }

@@ -272,23 +272,34 @@ pub fn eval_with_step(
         store,
         t,
         default_step_ms: default_step_ms.max(1),
-        counting: false,
+        counting: None,
     }
     .eval(expr)
 }
 
+/// The last sample counted of each series, `(time, value)` by its labels' fingerprint (name
+/// included), kept by the caller of [`eval_counting`] from one evaluation to the next.
+pub type LastCounted = std::cell::RefCell<std::collections::HashMap<u64, (i64, f64)>>;
+
 /// Evaluates `expr` at `t` counting exactly, for the SLI history: `increase`, `rate` and
 /// `delta` over a plain range selector take the change from the series' last sample at or
-/// before the range's start (a counter first seen inside the range starts from 0) to its last
-/// sample in it, without Prometheus' extrapolation to the range's edges. Over consecutive
-/// ranges these changes add up to the counter's own change, so minutes sum to exact totals.
-/// Everything else evaluates as [`eval`] does.
-pub fn eval_counting(expr: &Expr, store: &dyn Queryable, t: i64) -> Result<Value, EvalError> {
+/// before the range's start to its last sample in it, without Prometheus' extrapolation to the
+/// range's edges. When the store holds no sample before the range (after a gap in sampling),
+/// the change starts from the sample `last` counted before the range; a series never counted
+/// before it starts from 0 (a counter created inside the range). Over consecutive ranges the changes add
+/// up to the counter's own change, so minutes sum to exact totals. Everything else evaluates as
+/// [`eval`] does.
+pub fn eval_counting(
+    expr: &Expr,
+    store: &dyn Queryable,
+    t: i64,
+    last: &LastCounted,
+) -> Result<Value, EvalError> {
     Evaluator {
         store,
         t,
         default_step_ms: DEFAULT_STEP_MS,
-        counting: true,
+        counting: Some(last),
     }
     .eval(expr)
 }
@@ -301,8 +312,8 @@ struct Evaluator<'a> {
     store: &'a dyn Queryable,
     t: i64,
     default_step_ms: i64,
-    /// [`eval_counting`]'s exact changes instead of extrapolated ones.
-    counting: bool,
+    /// [`eval_counting`]'s exact changes instead of extrapolated ones, and what was counted.
+    counting: Option<&'a LastCounted>,
 }
 
 fn offset_ms(o: &Option<Offset>) -> i64 {
@@ -554,20 +565,28 @@ impl Evaluator<'_> {
     }
 
     /// [`eval_counting`]'s `increase`, `rate` or `delta` of a range selector.
-    fn counted_change(&self, name: &str, ms: &MatrixSelector) -> Value {
+    fn counted_change(&self, name: &str, ms: &MatrixSelector, last: &LastCounted) -> Value {
         let range = ms.range.as_millis() as i64;
         let start = self.t - offset_ms(&ms.vs.offset) - range;
         let counter = name != "delta";
         let mut out = Vec::new();
+        let mut last = last.borrow_mut();
         for (labels, points) in self.range(&ms.vs, range + COUNTING_LOOKBACK_MS) {
+            let key = labels.fingerprint().0;
             let split = points.partition_point(|(t, _)| *t <= start);
             let inside = &points[split..];
             let base = match (split.checked_sub(1).map(|i| points[i].1), inside.first()) {
                 (Some(v), _) => v,
-                (None, Some(_)) if counter => 0.0,
-                (None, Some(first)) => first.1,
+                (None, Some(first)) => match last.get(&key).filter(|(t, _)| *t <= start) {
+                    Some((_, v)) => *v,
+                    None if counter => 0.0,
+                    None => first.1,
+                },
                 (None, None) => continue,
             };
+            if let Some(&(t, v)) = inside.last() {
+                last.insert(key, (t, v));
+            }
             let mut change = inside.last().map_or(0.0, |last| last.1) - base;
             if inside.is_empty() {
                 change = 0.0;
@@ -857,11 +876,11 @@ impl Evaluator<'_> {
         };
         let range_expr =
             range_expr.ok_or_else(|| EvalError(format!("{name}() needs a range vector")))?;
-        if self.counting
+        if let Some(last) = self.counting
             && matches!(name, "rate" | "increase" | "delta")
             && let Expr::MatrixSelector(ms) = range_expr
         {
-            return Ok(self.counted_change(name, ms));
+            return Ok(self.counted_change(name, ms, last));
         }
         let (series, start, end) = self.range_arg(range_expr)?;
         if name == "absent_over_time" {
@@ -1433,8 +1452,9 @@ mod tests {
         s.push("c_total", &new, 130_000, 2.0);
         s.push("c_total", &new, 175_000, 2.0);
         let e = promql_parser::parser::parse("increase(c_total[1m])").unwrap();
+        let last = LastCounted::default();
         let minute = |t: i64, p: &str| -> f64 {
-            let Value::Vector(v) = eval_counting(&e, &s, t).unwrap() else {
+            let Value::Vector(v) = eval_counting(&e, &s, t, &last).unwrap() else {
                 panic!()
             };
             v.iter()
@@ -1469,11 +1489,23 @@ mod tests {
             &promql_parser::parser::parse("rate(c_total[1m])").unwrap(),
             &s,
             180_000,
+            &last,
         )
         .unwrap() else {
             panic!()
         };
         assert_eq!(r[0].value, 1.0 / 60.0);
+        // After a gap longer than the look-back (nothing sampled from 170 s to 400 s), the
+        // change starts from the value counted last, not from 0: 5 → 7 is 2, not 7.
+        s.push("c_total", &l, 400_000, 7.0);
+        let Value::Vector(v) = eval_counting(&e, &s, 420_000, &last).unwrap() else {
+            panic!()
+        };
+        let cdk = v
+            .iter()
+            .find(|x| x.labels.value("provider") == "cdk")
+            .unwrap();
+        assert_eq!(cdk.value, 2.0);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use promql_parser::parser::Expr;
 
 use super::budget::Tally;
 use super::spec::{Sli, Slo};
-use crate::rules::eval::{Value, eval_counting};
+use crate::rules::eval::{LastCounted, Value, eval_counting};
 use crate::rules::series::Queryable;
 use crate::store::MinuteTally;
 
@@ -28,10 +28,12 @@ const CATCH_UP: i64 = 10;
 
 #[derive(Debug, Clone)]
 enum Queries {
+    /// Each query with its scale to events per minute (60 for a per-second rate, else 1).
     Events {
         error: Expr,
         total: Expr,
-        scale: f64,
+        error_scale: f64,
+        total_scale: f64,
     },
     Raw {
         ratio: Expr,
@@ -54,6 +56,8 @@ pub struct SliRecorder {
     slos: Vec<Compiled>,
     /// The start of the next minute to tally.
     next_minute_ms: Option<i64>,
+    /// Each counter's value counted last, for a change after a gap in sampling.
+    last_counted: LastCounted,
 }
 
 impl SliRecorder {
@@ -73,15 +77,18 @@ impl SliRecorder {
                 let mut q = s.sli.queries("1m").into_iter();
                 let mut next = || parse(&s.id, q.next().unwrap_or_default());
                 let queries = match &s.sli {
-                    Sli::Events { error_query, .. } => Queries::Events {
-                        error: next()?,
-                        total: next()?,
-                        scale: if is_per_second(error_query) {
-                            60.0
-                        } else {
-                            1.0
-                        },
-                    },
+                    Sli::Events {
+                        error_query,
+                        total_query,
+                    } => {
+                        let scale = |q: &str| if is_per_second(q) { 60.0 } else { 1.0 };
+                        Queries::Events {
+                            error: next()?,
+                            total: next()?,
+                            error_scale: scale(error_query),
+                            total_scale: scale(total_query),
+                        }
+                    }
                     Sli::Raw { .. } => Queries::Raw { ratio: next()? },
                     Sli::Timeslices { .. } => Queries::Timeslices { bad: next()? },
                 };
@@ -95,6 +102,7 @@ impl SliRecorder {
         Self {
             slos,
             next_minute_ms: None,
+            last_counted: LastCounted::default(),
         }
     }
 
@@ -133,7 +141,7 @@ impl SliRecorder {
         let at = minute_ms + MINUTE_MS;
         let mut out = Vec::new();
         for s in &self.slos {
-            let run = |e: &Expr| match eval_counting(e, series, at) {
+            let run = |e: &Expr| match eval_counting(e, series, at, &self.last_counted) {
                 Ok(v) => Some(v),
                 Err(err) => {
                     tracing::warn!(slo = %s.id, error = %err, "SLO query failed; minute not counted");
@@ -145,24 +153,35 @@ impl SliRecorder {
                 Queries::Events {
                     error,
                     total,
-                    scale,
+                    error_scale,
+                    total_scale,
                 } => {
                     let (Some(error), Some(total)) = (run(error), run(total)) else {
                         continue;
                     };
                     for (g, v) in by_group(&total, &s.by) {
-                        groups.entry(g).or_default().total += v * scale;
+                        groups.entry(g).or_default().total += v * total_scale;
                     }
                     for (g, v) in by_group(&error, &s.by) {
-                        groups.entry(g).or_default().bad += v * scale;
+                        groups.entry(g).or_default().bad += v * error_scale;
                     }
+                    // Bad events of a group without as many total ones: the queries disagree;
+                    // counted as nothing rather than as a ratio above 1.
+                    groups.retain(|g, t| {
+                        let sound = t.bad <= t.total;
+                        if !sound {
+                            tracing::warn!(slo = %s.id, group = %g, bad = t.bad, total = t.total, "more bad events than total ones; minute not counted for the group");
+                        }
+                        sound
+                    });
                 }
                 Queries::Raw { ratio } => {
                     let Some(ratio) = run(ratio) else { continue };
+                    // Several series of one group: the worst share.
                     for (g, v) in by_group(&ratio, &s.by) {
                         let t = groups.entry(g).or_default();
                         t.total = 1.0;
-                        t.bad = (t.bad + v).clamp(0.0, 1.0);
+                        t.bad = t.bad.max(v.clamp(0.0, 1.0));
                     }
                 }
                 Queries::Timeslices { bad } => {

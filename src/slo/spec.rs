@@ -361,6 +361,11 @@ pub fn parse_slo_file(file: &Path, text: &str) -> Result<Vec<Slo>, Problems> {
                         if let Some(m) = drops_grouping(&expr, &by) {
                             p(format!("{field}: {m}"));
                         }
+                        if !windowed && filters_without_bool(&expr) {
+                            p(format!(
+                                "{field}: a comparison without `bool` returns only the bad minutes, so the good ones would not count; write e.g. `x > bool 60`"
+                            ));
+                        }
                     }
                     Err(m) => p(format!("{field}: could not parse {:?}: {m}", filled.trim())),
                 }
@@ -431,6 +436,17 @@ fn label_problems(labels: &BTreeMap<String, String>) -> Vec<(String, usize)> {
         .filter(|(_, k)| !crate::rules::file::valid_label_name(k))
         .map(|(i, k)| (format!("labels: {k:?} is not a valid label name"), i + 1))
         .collect()
+}
+
+/// Whether the query's outermost operation is a comparison that filters (no `bool`).
+fn filters_without_bool(expr: &Expr) -> bool {
+    match expr {
+        Expr::Paren(p) => filters_without_bool(&p.expr),
+        Expr::Binary(b) => {
+            b.op.is_comparison_operator() && !b.modifier.as_ref().is_some_and(|m| m.return_bool)
+        }
+        _ => false,
+    }
 }
 
 /// When the query's outermost aggregation removes a label of `by`, what to say: every result
@@ -628,14 +644,20 @@ slos:
     by: [connection]
     sli:
       timeslices:
-        bad_query: time() - last_success_seconds > 600
+        bad_query: time() - last_success_seconds > bool 600
     alerting:
       name: Stale
 "#;
         let slos = parse_slo_file(Path::new("x.yml"), only).unwrap();
         assert!(matches!(slos[0].sli, Sli::Timeslices { .. }));
+        let filtering = only.replace("> bool 600", "> 600");
+        assert!(
+            problems(&filtering)[0].contains("a comparison without `bool`"),
+            "{:?}",
+            problems(&filtering)
+        );
         let none = only.replace(
-            "      timeslices:\n        bad_query: time() - last_success_seconds > 600\n",
+            "      timeslices:\n        bad_query: time() - last_success_seconds > bool 600\n",
             "      {}\n",
         );
         assert!(

@@ -223,6 +223,45 @@ async fn the_figures_of_a_known_history_are_the_ones_worked_out_by_hand() {
     let m = app.get_json(&format!("/api/v1/sla?month={month}")).await;
     assert_eq!(m["window"], month.as_str());
 
+    // One SLO's group with its days: they add up to the window, and the budget left at the
+    // last day's end is the window's.
+    let detail = app
+        .get_json("/api/v1/sla/t-syncs?group=provider=cdk&window=30d")
+        .await;
+    let groups = detail["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["group"]["provider"], "cdk");
+    let daily = groups[0]["daily"].as_array().unwrap();
+    assert_eq!(
+        daily.len(),
+        31,
+        "30 days and the part of a day since the hour 30 days ago"
+    );
+    let day_sum = |k: &str| daily.iter().map(|d| d[k].as_f64().unwrap()).sum::<f64>();
+    assert_eq!((day_sum("bad"), day_sum("total")), (bad, total));
+    let last = daily.last().unwrap();
+    assert!(
+        (last["budget_remaining_ratio"].as_f64().unwrap() - (1.0 - bad / budget)).abs() < 1e-12
+    );
+    assert_eq!(last["ideal_remaining_ratio"], 0.0);
+    // Every day had a seeded minute; 24 and 25 hours ago's outages are in the second-last day
+    // or the one before it.
+    assert!(daily.iter().all(|d| d["attainment"].is_number()));
+    assert!(
+        daily
+            .iter()
+            .rev()
+            .take(3)
+            .any(|d| d["bad"].as_f64().unwrap() >= 20.0)
+    );
+    for (path, status) in [
+        ("/api/v1/sla/nope", 404),
+        ("/api/v1/sla/t-syncs?group=provider", 400),
+        ("/api/v1/sla/t-syncs?group=provider=nowhere", 400),
+    ] {
+        assert_eq!(app.get(path).await.status(), status, "{path}");
+    }
+
     // The history is the store's: a restart finds the same figures.
     app.restart();
     let again = app.get_json("/api/v1/sla?window=30d").await;

@@ -660,7 +660,7 @@ async fn the_sli_history_sums_minutes_exactly_at_every_grain(store: Store) {
     use syncwatch::slo::history::{Grain, MINUTE_MS, locate, read_plan, sum};
     let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
     let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
-    // From 22:00 New York time on 31 October (EDT) to 02:00 UTC on 1 November: every minute
+    // From 22:00 New York time on 31 October (EDT) to 06:00 UTC on 1 November: every minute
     // one sync of cdk, every 7th a failure; tekion only at the start.
     let (from, to) = (at("2026-11-01T02:00:00Z"), at("2026-11-01T06:00:00Z"));
     let mut bad = 0.0;
