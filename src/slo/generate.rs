@@ -16,9 +16,6 @@ use serde::Serialize;
 use super::budget::allowed_bad;
 use super::spec::{Sli, Slo};
 
-/// The windows recorded: every window an alert reads, and the period.
-pub const WINDOWS: [&str; 8] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"];
-
 /// A burn-rate alert tier: its name, its two (long, short) window pairs and their factor.
 pub struct BurnTier {
     pub name: &'static str,
@@ -117,9 +114,11 @@ pub fn rule_file(slos: &[Slo]) -> String {
         let sel = |w: &str| format!("slo:sli_error:ratio_rate{w}{{sloth_id=\"{}\"}}", slo.id);
         groups.push(Group {
             name: format!("slo-sli-recordings-{}", slo.id),
-            rules: WINDOWS
+            // The windows recorded: those of the gauges, every window an alert reads and the
+            // period.
+            rules: super::gauges::WINDOWS
                 .iter()
-                .map(|w| {
+                .map(|(w, ..)| {
                     Rule::record(
                         &format!("slo:sli_error:ratio_rate{w}"),
                         error_ratio(slo, w),
