@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
 use crate::slo::budget::{Status, Window};
-use crate::slo::history::{DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, locate, read_plan, sum};
+use crate::slo::history::{
+    DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, local_day, locate, read_plan, sum,
+};
 use crate::slo::recorder::group_labels;
 use crate::slo::report::{GroupFigures, figures};
 use crate::slo::spec::Sli;
@@ -297,12 +299,7 @@ fn days(r: &Read, tz: &jiff::tz::TimeZone) -> (Vec<(i64, i64)>, usize) {
     let mut whole = 0;
     while t < r.period_end {
         let next = if r.coarsest == Grain::Day {
-            jiff::Timestamp::from_millisecond(t)
-                .ok()
-                .map(|ts| ts.to_zoned(tz.clone()).date())
-                .and_then(|d| d.tomorrow().ok())
-                .and_then(|d| d.to_zoned(tz.clone()).ok())
-                .map_or(t + DAY_MS, |z| z.timestamp().as_millisecond())
+            local_day(t, tz).1
         } else {
             t + DAY_MS
         };

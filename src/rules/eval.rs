@@ -587,10 +587,7 @@ impl Evaluator<'_> {
             if let Some(&(t, v)) = inside.last() {
                 last.insert(key, (t, v));
             }
-            let mut change = inside.last().map_or(0.0, |last| last.1) - base;
-            if inside.is_empty() {
-                change = 0.0;
-            }
+            let mut change = inside.last().map_or(0.0, |last| last.1 - base);
             if counter {
                 let mut prev = base;
                 for &(_, v) in inside {

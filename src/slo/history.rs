@@ -74,33 +74,33 @@ pub struct Place {
     pub slot: usize,
 }
 
-/// The places of the minute starting at `minute_ms` (a multiple of a minute), at every grain;
-/// days and months are those of `tz`.
+/// The place of the minute starting at `minute_ms` (a multiple of a minute) at `grain`; days
+/// and months are those of `tz` (only the day grain looks at the time zone).
+pub fn place(minute_ms: i64, grain: Grain, tz: &jiff::tz::TimeZone) -> Place {
+    let within = |row: i64, slot: i64| Place {
+        grain,
+        row_start_ms: minute_ms.div_euclid(row) * row,
+        row_end_ms: minute_ms.div_euclid(row) * row + row,
+        slot: (minute_ms.rem_euclid(row) / slot) as usize,
+    };
+    match grain {
+        Grain::Minute => within(HOUR_MS, MINUTE_MS),
+        Grain::Hour => within(DAY_MS, HOUR_MS),
+        Grain::Day => {
+            let (row_start_ms, row_end_ms, slot) = local_month(minute_ms, tz);
+            Place {
+                grain,
+                row_start_ms,
+                row_end_ms,
+                slot,
+            }
+        }
+    }
+}
+
+/// The places of the minute starting at `minute_ms` at every grain, in [`Grain::ALL`] order.
 pub fn places(minute_ms: i64, tz: &jiff::tz::TimeZone) -> [Place; 3] {
-    // In `Grain` order, which `locate` indexes by.
-    let hour = minute_ms.div_euclid(HOUR_MS) * HOUR_MS;
-    let day = minute_ms.div_euclid(DAY_MS) * DAY_MS;
-    let (month_start, month_end, day_of_month) = local_month(minute_ms, tz);
-    [
-        Place {
-            grain: Grain::Minute,
-            row_start_ms: hour,
-            row_end_ms: hour + HOUR_MS,
-            slot: ((minute_ms - hour) / MINUTE_MS) as usize,
-        },
-        Place {
-            grain: Grain::Hour,
-            row_start_ms: day,
-            row_end_ms: day + DAY_MS,
-            slot: ((minute_ms - day) / HOUR_MS) as usize,
-        },
-        Place {
-            grain: Grain::Day,
-            row_start_ms: month_start,
-            row_end_ms: month_end,
-            slot: day_of_month,
-        },
-    ]
+    Grain::ALL.map(|g| place(minute_ms, g, tz))
 }
 
 /// The calendar month holding `at_ms` in `tz`: its start, its end and the day's index in it
@@ -122,28 +122,20 @@ fn local_month(at_ms: i64, tz: &jiff::tz::TimeZone) -> (i64, i64, usize) {
     (ms(start), ms(end), (date.day() - 1) as usize)
 }
 
-/// The start of each day slot of the month row starting at `month_start_ms` in `tz`, and the
-/// month's end: day `i` spans `[starts[i], starts[i + 1])` (the last up to the end).
-pub fn day_starts(month_start_ms: i64, tz: &jiff::tz::TimeZone) -> (Vec<i64>, i64) {
-    let (start, end, _) = local_month(month_start_ms, tz);
-    let first = jiff::Timestamp::from_millisecond(start)
+/// The local day of `tz` holding `at_ms`: its start and the next day's (23 to 25 hours later
+/// across a DST change).
+pub fn local_day(at_ms: i64, tz: &jiff::tz::TimeZone) -> (i64, i64) {
+    let date = jiff::Timestamp::from_millisecond(at_ms)
         .unwrap_or_default()
         .to_zoned(tz.clone())
         .date();
-    let mut starts = Vec::with_capacity(31);
-    let mut d = first;
-    while d.month() == first.month() {
-        let at = d
-            .to_zoned(tz.clone())
+    let ms = |d: jiff::civil::Date| {
+        d.to_zoned(tz.clone())
             .map(|z| z.timestamp().as_millisecond())
-            .unwrap_or(end);
-        starts.push(at);
-        match d.tomorrow() {
-            Ok(next) => d = next,
-            Err(_) => break,
-        }
-    }
-    (starts, end)
+            .unwrap_or(at_ms)
+    };
+    let start = ms(date);
+    (start, date.tomorrow().map_or(start + DAY_MS, ms))
 }
 
 /// Encodes slots (see the module's note on the format); trailing empty slots are left out.
@@ -251,10 +243,8 @@ pub fn read_plan(
     if calendar {
         // Whole days first.
         loop {
-            let [.., day] = places(t, tz);
-            let (starts, month_end) = day_starts(day.row_start_ms, tz);
-            let next = starts.get(day.slot + 1).copied().unwrap_or(month_end);
-            if next > end_ms || starts.get(day.slot) != Some(&t) {
+            let (day_start, next) = local_day(t, tz);
+            if next > end_ms || day_start != t {
                 break;
             }
             plan.push((Grain::Day, t));
@@ -280,7 +270,7 @@ pub type SlotPlace = (Grain, i64, usize);
 pub fn locate(plan: &[(Grain, i64)], tz: &jiff::tz::TimeZone) -> Vec<SlotPlace> {
     plan.iter()
         .map(|&(grain, at)| {
-            let p = places(at, tz)[grain as usize];
+            let p = place(at, grain, tz);
             (grain, p.row_start_ms, p.slot)
         })
         .collect()
@@ -364,11 +354,15 @@ mod tests {
             (ms("2026-10-01T04:00:00Z"), ms("2026-11-01T04:00:00Z"), 30)
         );
         // November has a 25-hour day (DST ends on the 1st): its days start at local midnight.
-        let (starts, end) = day_starts(ms("2026-11-01T04:00:00Z"), &ny);
+        let nov = place(ms("2026-11-01T04:00:00Z"), Grain::Day, &ny);
+        let days = std::iter::successors(Some(nov.row_start_ms), |t| {
+            Some(local_day(*t, &ny).1).filter(|next| *next < nov.row_end_ms)
+        });
+        let starts: Vec<i64> = days.collect();
         assert_eq!(starts.len(), 30);
         assert_eq!(starts[1] - starts[0], 25 * HOUR_MS);
         assert_eq!(starts[2] - starts[1], 24 * HOUR_MS);
-        assert_eq!(end, ms("2026-12-01T05:00:00Z"));
+        assert_eq!(nov.row_end_ms, ms("2026-12-01T05:00:00Z"));
     }
 
     #[test]
