@@ -40,6 +40,8 @@ pub struct Loaded {
     pub schemas: BTreeMap<String, Arc<crate::pipeline::schema::Schemas>>,
     pub scenario: Vec<FaultSpec>,
     pub slos: Vec<crate::slo::Slo>,
+    /// The SLOs' burn-rate and no-data alerts, evaluated beside the rule files' groups.
+    pub slo_alerts: Vec<RuleGroup>,
 }
 
 /// Loads every file the settings name; reports all problems of all files.
@@ -58,6 +60,10 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
         crate::slo::load_slo_files(&settings.slo.files),
         &mut problems,
     );
+    let slo_alerts = match &slos {
+        Some(slos) => take(crate::slo::generate::in_app_groups(slos), &mut problems),
+        None => Some(Vec::new()),
+    };
     let mut profiles = BTreeMap::new();
     for p in &settings.providers {
         if let Some(profile) = take(load_profile(&p.profile, env), &mut problems) {
@@ -84,21 +90,25 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
         (Some(path), true) => take(load_scenario(path), &mut problems),
         _ => Some(Vec::new()),
     };
-    match (rule_groups, alerting, runbooks, scenario, slos) {
-        (Some(rule_groups), Some(alerting), Some(runbooks), Some(scenario), Some(slos))
-            if problems.is_empty() =>
-        {
-            Ok(Loaded {
-                rule_groups,
-                alerting,
-                runbooks,
-                profiles,
-                transforms,
-                schemas,
-                scenario,
-                slos,
-            })
-        }
+    match (rule_groups, alerting, runbooks, scenario, slos, slo_alerts) {
+        (
+            Some(rule_groups),
+            Some(alerting),
+            Some(runbooks),
+            Some(scenario),
+            Some(slos),
+            Some(slo_alerts),
+        ) if problems.is_empty() => Ok(Loaded {
+            rule_groups,
+            alerting,
+            runbooks,
+            profiles,
+            transforms,
+            schemas,
+            scenario,
+            slos,
+            slo_alerts,
+        }),
         _ => Err(Problems(problems)),
     }
 }
@@ -166,6 +176,7 @@ impl Application {
             })?;
         let registry = Arc::new(MetricsRegistry::new());
         let metrics = Metrics::new(registry.clone());
+        metrics.ticket_counters_at_zero();
         let public_url = settings.server.public_url.clone();
 
         let index =
@@ -264,6 +275,11 @@ impl Application {
             public_url.clone(),
             notification_log,
         )
+        .with_inhibit_rules(
+            crate::slo::generate::tier_inhibition(&loaded.slos)
+                .into_iter()
+                .collect(),
+        )
         .start();
         let linker = {
             let index = index.clone();
@@ -280,7 +296,11 @@ impl Application {
             .await
             .context("Failed to read persisted alert state")?;
         let rules = RulesActor::new(
-            loaded.rule_groups,
+            loaded
+                .rule_groups
+                .into_iter()
+                .chain(loaded.slo_alerts.iter().cloned())
+                .collect(),
             restored,
             registry.live().clone(),
             clock.clone(),
@@ -299,6 +319,7 @@ impl Application {
         .with_slos(
             crate::slo::recorder::SliRecorder::new(&loaded.slos),
             settings.slo.timezone.clone(),
+            loaded.slo_alerts,
         );
         // Firing alerts restored from before a restart go to the dispatcher, whose notification
         // log knows which were paged (no second page, their resolution still sent) and which

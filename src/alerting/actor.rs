@@ -152,6 +152,8 @@ pub struct DispatchActor {
     flushing: crate::drain::InFlight,
     /// Shutting down: no flush starts any more.
     draining: bool,
+    /// Inhibit rules syncwatch adds to every configuration (the SLO tiers').
+    builtin_inhibit: Vec<super::inhibit::InhibitRule>,
 }
 
 /// Where a flush goes: tickets first, then the outbox, both through the store.
@@ -196,7 +198,15 @@ impl DispatchActor {
             public_url,
             flushing: Default::default(),
             draining: false,
+            builtin_inhibit: Vec::new(),
         }
+    }
+
+    /// Adds `rules` to the configuration's inhibit rules, now and after every reload.
+    pub fn with_inhibit_rules(mut self, rules: Vec<super::inhibit::InhibitRule>) -> Self {
+        self.config.inhibit_rules.extend(rules.iter().cloned());
+        self.builtin_inhibit = rules;
+        self
     }
 
     fn flush_due(&mut self) {
@@ -502,6 +512,9 @@ impl Handler<ReloadAlerting> for DispatchActor {
     fn handle(&mut self, msg: ReloadAlerting, _: &mut Self::Context) {
         let now = self.clock.now_ms();
         self.config = msg.config;
+        self.config
+            .inhibit_rules
+            .extend(self.builtin_inhibit.iter().cloned());
         self.receivers = msg.receivers;
         let old = std::mem::take(&mut self.groups);
         for (key, group) in &old {

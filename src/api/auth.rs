@@ -38,6 +38,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v2/status", Access::Scope("status:read")),
     ("GET", "/api/v1/tickets", Access::Scope("tickets:read")),
     ("GET", "/api/v1/sla", Access::Scope("sla:read")),
+    ("GET", "/api/v1/sla/report", Access::Scope("sla:read")),
     ("GET", "/api/v1/sla/{slo}", Access::Scope("sla:read")),
     (
         "GET",

@@ -14,6 +14,7 @@ pub mod runbooks;
 pub mod silence_page;
 pub mod silences;
 pub mod sla;
+pub mod sla_report;
 pub mod tickets;
 
 use std::collections::BTreeMap;
@@ -210,6 +211,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/tickets", web::get().to(tickets::list))
     .route("/api/v1/tickets/stats", web::get().to(tickets::stats))
     .route("/api/v1/sla", web::get().to(sla::list))
+    .route("/api/v1/sla/report", web::get().to(sla_report::report))
     .route("/api/v1/sla/{slo}", web::get().to(sla::detail))
     .route("/api/v1/tickets/{id}", web::get().to(tickets::get))
     .route("/api/v1/tickets/{id}", web::patch().to(tickets::patch))

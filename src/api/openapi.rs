@@ -29,6 +29,7 @@ use super::auth::{Access, access_of};
         super::tickets::stats,
         super::sla::list,
         super::sla::detail,
+        super::sla_report::report,
         super::tickets::get,
         super::tickets::patch,
         super::tickets::events,

@@ -68,6 +68,127 @@ pub struct SloFiguresView {
     events: EventsView,
     error_budget: BudgetView,
     burn_rate: BurnView,
+    /// The SLO's firing alerts (burn-rate tiers, no data) that concern this group.
+    alerts: Vec<SloAlertView>,
+    /// The open and acknowledged tickets of those alerts.
+    tickets: Vec<SloTicketView>,
+}
+
+/// A firing alert of an SLO group.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SloAlertView {
+    alertname: String,
+    /// `page`, `ticket` or `no_data`.
+    burn_tier: String,
+    /// Firing since (RFC 3339).
+    since: String,
+    /// The burn rate of its short window (0 for `no_data`).
+    value: f64,
+}
+
+/// An open or acknowledged ticket of an SLO group.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SloTicketView {
+    id: String,
+    title: String,
+    /// `open` or `acknowledged`.
+    status: String,
+    /// `L1`, `L2` or `L3`.
+    tier: String,
+    url: String,
+}
+
+/// What is being done about the SLOs: their firing alerts and their tickets.
+struct Attention {
+    alerts: Vec<crate::rules::actor::RuleAlert>,
+    tickets: Vec<crate::domain::ticket::Ticket>,
+    public_url: String,
+}
+
+/// At most this many tickets of SLO alerts are read for one answer.
+const MAX_SLO_TICKETS: i64 = 10_000;
+
+impl Attention {
+    /// The firing alerts and active tickets of `slos`' alerts.
+    async fn of(state: &AppState, slos: &[crate::slo::Slo]) -> Result<Self, ApiError> {
+        let ids: std::collections::HashSet<&str> = slos.iter().map(|s| s.id.as_str()).collect();
+        let alerts = state
+            .rules
+            .send(crate::rules::GetAlerts)
+            .await
+            .map_err(|_| ApiError::unavailable("rules engine"))?
+            .into_iter()
+            .filter(|ra| {
+                ra.alert.state == crate::domain::AlertState::Firing
+                    && ids.contains(ra.alert.labels.value("slo"))
+            })
+            .collect();
+        let mut names: Vec<String> = slos
+            .iter()
+            .flat_map(|s| {
+                [
+                    s.alerting.name.clone(),
+                    format!("{}NoData", s.alerting.name),
+                ]
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        let tickets = state
+            .store
+            .active_tickets_of(&names, MAX_SLO_TICKETS)
+            .await
+            .map_err(ApiError::store)?
+            .into_iter()
+            .filter(|t| ids.contains(t.labels.value("slo")))
+            .collect();
+        Ok(Self {
+            alerts,
+            tickets,
+            public_url: state.public_url.clone(),
+        })
+    }
+
+    /// Whether `labels` (an alert's or a ticket's) concern the group `group` of SLO `slo`: the
+    /// same `slo`, and each group label either the same or absent (a no-data alert is the whole
+    /// SLO's).
+    fn concerns(
+        labels: &crate::domain::Labels,
+        slo: &str,
+        group: &BTreeMap<String, String>,
+    ) -> bool {
+        labels.value("slo") == slo
+            && group
+                .iter()
+                .all(|(k, v)| labels.get(k).is_none_or(|x| x == v))
+    }
+
+    fn alerts_of(&self, slo: &str, group: &BTreeMap<String, String>) -> Vec<SloAlertView> {
+        self.alerts
+            .iter()
+            .filter(|ra| Self::concerns(&ra.alert.labels, slo, group))
+            .map(|ra| SloAlertView {
+                alertname: ra.rule.clone(),
+                burn_tier: ra.alert.labels.value("burn_tier").to_string(),
+                since: rfc3339(ra.alert.fired_at_ms.unwrap_or(ra.alert.active_at_ms)),
+                value: ra.alert.value,
+            })
+            .collect()
+    }
+
+    fn tickets_of(&self, slo: &str, group: &BTreeMap<String, String>) -> Vec<SloTicketView> {
+        self.tickets
+            .iter()
+            .filter(|t| Self::concerns(&t.labels, slo, group))
+            .map(|t| SloTicketView {
+                id: t.id.clone(),
+                title: t.title.clone(),
+                status: t.status.as_str().to_string(),
+                tier: t.tier.as_str().to_string(),
+                url: format!("{}/api/v1/tickets/{}", self.public_url, t.id),
+            })
+            .collect()
+    }
 }
 
 /// The window's events. `unit` is `minutes` for a timeslices or raw SLO, else `events`.
@@ -152,6 +273,7 @@ pub async fn list(
     q: web::Query<SlaQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let r = read(&state, q.window()?, None).await?;
+    let attention = Attention::of(&state, &state.slos.slos).await?;
     let tz = &state.slos.timezone;
     let all = figures(
         &state.slos.slos,
@@ -165,7 +287,7 @@ pub async fn list(
         start: rfc3339(r.read_start),
         end: rfc3339(r.end),
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
-        slos: all.iter().map(view).collect(),
+        slos: all.iter().map(|f| view(f, &attention)).collect(),
     }))
 }
 
@@ -211,17 +333,11 @@ async fn read(state: &AppState, window: Window, slo: Option<&str>) -> Result<Rea
     if coarsest == Grain::Day {
         reads.push(Grain::Day);
     }
-    let mut rows: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for grain in reads {
-        let found = state
-            .store
-            .slo_history_rows(grain, read_start.min(now - 6 * HOUR_MS), end.max(now), slo)
-            .await
-            .map_err(ApiError::store)?;
-        for (key, r) in found {
-            rows.entry(key).or_default().extend(r);
-        }
-    }
+    let rows = state
+        .store
+        .slo_history(&reads, read_start.min(now - 6 * HOUR_MS), end.max(now), slo)
+        .await
+        .map_err(ApiError::store)?;
     Ok(Read {
         window,
         read_start,
@@ -358,6 +474,7 @@ pub async fn detail(
     let r = read(&state, window, Some(&slo.id)).await?;
     let tz = &state.slos.timezone;
     let one = std::slice::from_ref(slo);
+    let attention = Attention::of(&state, one).await?;
     let all = figures(
         one,
         &r.rows,
@@ -406,7 +523,7 @@ pub async fn detail(
             })
             .collect();
         groups.push(SloGroupDetailView {
-            figures: view(f),
+            figures: view(f, &attention),
             daily,
         });
     }
@@ -425,14 +542,17 @@ pub async fn detail(
     }))
 }
 
-fn view(f: &GroupFigures) -> SloFiguresView {
+fn view(f: &GroupFigures, attention: &Attention) -> SloFiguresView {
     let b = &f.budget;
+    let group = group_labels(&f.group);
     SloFiguresView {
+        alerts: attention.alerts_of(&f.slo.id, &group),
+        tickets: attention.tickets_of(&f.slo.id, &group),
         slo: f.slo.id.clone(),
         service: f.slo.service.clone(),
         name: f.slo.name.clone(),
         description: f.slo.description.clone(),
-        group: group_labels(&f.group),
+        group,
         objective: f.slo.objective,
         status: b.status,
         attainment: b.attainment,

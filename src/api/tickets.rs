@@ -707,8 +707,9 @@ pub struct StatsQuery {
     /// … and before this one (default: now).
     #[param(format = DateTime)]
     until: Option<String>,
-    /// `provider`, `alertname`, `severity`, `tier` or `priority`.
-    #[param(pattern = "^(provider|alertname|severity|tier|priority)$")]
+    /// `provider`, `connection` (named `provider/connection`), `alertname`, `severity`, `tier`
+    /// or `priority`.
+    #[param(pattern = "^(provider|connection|alertname|severity|tier|priority)$")]
     group_by: Option<String>,
 }
 
@@ -744,7 +745,7 @@ fn rfc3339_param(name: &str, v: Option<String>) -> Result<Option<i64>, ApiError>
 
 /// `GET /api/v1/tickets/stats?since=&until=&group_by=`: the figures of the tickets created in
 /// `[since, until)` (default: the 30 days before now), overall and per value of `group_by`
-/// (`provider`, `alertname`, `severity`, `tier`, `priority`), as
+/// (`provider`, `connection`, `alertname`, `severity`, `tier`, `priority`), as
 /// [`crate::domain::ticket_stats`] defines them (MTTA, MTTR, escalations, breaches, repeats).
 #[utoipa::path(get, path = "/api/v1/tickets/stats", tag = "tickets", params(StatsQuery),
     responses(
@@ -769,7 +770,7 @@ pub async fn stats(
         .map(|g| {
             StatsGroup::parse(&g).ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "group_by: {g:?} is not one of provider, alertname, severity, tier, priority"
+                    "group_by: {g:?} is not one of provider, connection, alertname, severity, tier, priority"
                 ))
             })
         })

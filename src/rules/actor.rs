@@ -189,6 +189,8 @@ pub struct RulesActor {
     sli: SliRecorder,
     /// Where tallied minutes go to be written, in order, off the evaluation path.
     sli_writer: Option<tokio::sync::mpsc::UnboundedSender<SliMinutes>>,
+    /// The SLOs' alert groups: they stay when the rule files are reloaded.
+    slo_alerts: Vec<RuleGroup>,
 }
 
 /// Minutes an evaluation tallied, for the store: `(minute start, tallies)`.
@@ -231,6 +233,7 @@ impl RulesActor {
             last_full_sample_ms: None,
             sli: SliRecorder::default(),
             sli_writer: None,
+            slo_alerts: Vec::new(),
         };
         actor.restore(restored);
         actor.after_load();
@@ -286,11 +289,19 @@ impl RulesActor {
             .collect()
     }
 
-    /// Counts these SLOs' events from now on (their calendar days in `timezone`).
+    /// Counts these SLOs' events from now on (their calendar days in `timezone`), and keeps
+    /// their alert groups (`alerts`, already among the groups given to [`Self::new`]) across
+    /// reloads of the rule files.
     /// The minutes are written by a task of their own, one after the other, so a slow store
     /// never holds up the evaluation or the alerts' delivery. Call within the actor system.
-    pub fn with_slos(mut self, recorder: SliRecorder, timezone: jiff::tz::TimeZone) -> Self {
+    pub fn with_slos(
+        mut self,
+        recorder: SliRecorder,
+        timezone: jiff::tz::TimeZone,
+        alerts: Vec<RuleGroup>,
+    ) -> Self {
         self.sli = recorder;
+        self.slo_alerts = alerts;
         self.store.set_plan(self.retention_plan());
         if let Some(store) = self.persist.clone() {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SliMinutes>();
@@ -610,7 +621,12 @@ impl Handler<ReloadRules> for RulesActor {
                 old.insert((lg.group.name.clone(), rule.name.clone()), alerts);
             }
         }
-        self.groups = msg.0.into_iter().map(load).collect();
+        self.groups = msg
+            .0
+            .into_iter()
+            .chain(self.slo_alerts.iter().cloned())
+            .map(load)
+            .collect();
         for lg in &mut self.groups {
             for (i, rule) in lg.group.rules.iter().enumerate() {
                 if let Some(alerts) = old.remove(&(lg.group.name.clone(), rule.name.clone()))

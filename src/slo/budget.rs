@@ -41,6 +41,18 @@ pub enum Status {
     NoData,
 }
 
+impl Status {
+    /// Its name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Breached => "breached",
+            Status::NoData => "no_data",
+        }
+    }
+}
+
 /// At or below this share of the budget left, the status is `warning`.
 pub const WARNING_REMAINING: f64 = 0.25;
 
@@ -58,6 +70,18 @@ pub struct Budget {
     /// What is left as a share of the budget: 1 without events, negative once overspent.
     pub remaining_ratio: f64,
     pub status: Status,
+}
+
+impl Budget {
+    /// Whether the objective was met: `Some(true)` for `ok` or `warning`, `Some(false)` for
+    /// `breached`, `None` with too few events to judge (`no_data`).
+    pub fn met(&self) -> Option<bool> {
+        match self.status {
+            Status::Ok | Status::Warning => Some(true),
+            Status::Breached => Some(false),
+            Status::NoData => None,
+        }
+    }
 }
 
 /// The share of events an objective allows to be bad, 1 − objective, to 12 decimals (so 99.9 %
@@ -228,6 +252,24 @@ impl Window {
         }
     }
 
+    /// The `n` calendar months up to this one (a month window), oldest first; `[]` for
+    /// another window.
+    pub fn months_to(&self, n: usize) -> Vec<Window> {
+        let Window::Month { year, month } = *self else {
+            return Vec::new();
+        };
+        let index = i32::from(year) * 12 + i32::from(month) - 1;
+        (0..n as i32)
+            .rev()
+            .map(|back| index - back)
+            .filter(|i| *i >= 1970 * 12)
+            .map(|i| Window::Month {
+                year: (i / 12) as i16,
+                month: (i % 12 + 1) as i8,
+            })
+            .collect()
+    }
+
     /// The calendar month holding `at_ms` in `tz`.
     pub fn month_of(at_ms: i64, tz: &jiff::tz::TimeZone) -> Window {
         let d = jiff::Timestamp::from_millisecond(at_ms)
@@ -249,6 +291,23 @@ mod tests {
 
     fn tally(bad: f64, total: f64) -> Tally {
         Tally { bad, total }
+    }
+
+    #[test]
+    fn twelve_months_end_with_the_month_and_cross_the_year() {
+        let names: Vec<String> = Window::Month {
+            year: 2026,
+            month: 2,
+        }
+        .months_to(12)
+        .iter()
+        .map(Window::name)
+        .collect();
+        assert_eq!(names.len(), 12);
+        assert_eq!(names[0], "2025-03");
+        assert_eq!(names[10], "2026-01");
+        assert_eq!(names[11], "2026-02");
+        assert!(Window::Rolling { days: 30 }.months_to(12).is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::budget::{budget, burn_rate};
 use super::history::{DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, SlotPlace, locate, read_plan, sum};
 use super::recorder::group_labels;
-use super::report::SloCatalog;
+use super::report::{SloCatalog, month_plans};
 use crate::domain::Clock;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
@@ -83,20 +83,81 @@ pub async fn compute(
     Ok(out)
 }
 
-/// Sets the gauges now and then a few seconds after every minute (once the minute is recorded).
+/// How many calendar months [`compute_months`] covers, the current one included.
+pub const MONTHS: usize = 12;
+
+/// An SLO group's months: `(slo id, group labels, [(month, met)])`.
+pub type GroupMonths = (String, Vec<(String, String)>, Vec<(String, Option<bool>)>);
+
+/// Every SLO group's last [`MONTHS`] calendar months up to the one holding `now_ms` (so far),
+/// each met or not ([`super::budget::Budget::met`]), as `GET /api/v1/sla/report` counts them.
+pub async fn compute_months(
+    store: &Store,
+    catalog: &SloCatalog,
+    now_ms: i64,
+) -> Result<Vec<GroupMonths>, StoreError> {
+    let tz = &catalog.timezone;
+    let now = now_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+    let plans = month_plans(super::budget::Window::month_of(now, tz), MONTHS, now, tz);
+    let from = plans.first().map_or(now, |(m, _)| m.bounds(now, tz).0);
+    let rows = store
+        .slo_history(&[Grain::Minute, Grain::Hour, Grain::Day], from, now, None)
+        .await?;
+    let mut out = Vec::new();
+    for ((id, group), r) in &rows {
+        let Some(slo) = catalog.slos.iter().find(|s| &s.id == id) else {
+            continue;
+        };
+        let months = plans
+            .iter()
+            .map(|(m, located)| {
+                let b = budget(slo.objective, sum(r, located), slo.min_events);
+                (m.name(), b.met())
+            })
+            .collect();
+        out.push((
+            id.clone(),
+            group_labels(group).into_iter().collect(),
+            months,
+        ));
+    }
+    Ok(out)
+}
+
+/// Sets the gauges now and then a few seconds after every minute (once the minute is recorded);
+/// the monthly ones now and once an hour.
 pub fn spawn(store: Store, catalog: Arc<SloCatalog>, metrics: Metrics, clock: Arc<dyn Clock>) {
     if catalog.slos.is_empty() {
         return;
     }
     actix::spawn(async move {
+        // The hour the monthly gauges were computed in, and how many groups they had: a new
+        // group (its first minute recorded) gets its months at once.
+        let mut months_done: Option<(i64, usize)> = None;
         loop {
-            match compute(&store, &catalog, clock.now_ms()).await {
+            let groups = match compute(&store, &catalog, clock.now_ms()).await {
                 Ok(all) => {
                     for (slo, labels, figures) in &all {
                         metrics.slo_figures(slo, labels, figures);
                     }
+                    all.len()
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot compute the SLO gauges"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot compute the SLO gauges");
+                    0
+                }
+            };
+            let hour = clock.now_ms().div_euclid(HOUR_MS);
+            if months_done.is_none_or(|(h, n)| h != hour || n < groups) {
+                match compute_months(&store, &catalog, clock.now_ms()).await {
+                    Ok(all) => {
+                        for (slo, labels, months) in &all {
+                            metrics.slo_months(slo, labels, months);
+                        }
+                        months_done = Some((hour, all.len()));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot compute the monthly SLO gauges"),
+                }
             }
             let now = clock.now_ms();
             let next = (now.div_euclid(MINUTE_MS) + 1) * MINUTE_MS + 5_000;

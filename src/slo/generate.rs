@@ -13,8 +13,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use std::path::PathBuf;
+
 use super::budget::allowed_bad;
 use super::spec::{Sli, Slo};
+use crate::alerting::inhibit::InhibitRule;
+use crate::config::Problems;
+use crate::domain::matcher::Matcher;
+use crate::rules::file::{RuleGroup, parse_rule_file};
 
 /// A burn-rate alert tier: its name, its two (long, short) window pairs and their factor.
 pub struct BurnTier {
@@ -96,6 +102,164 @@ fn error_ratio(slo: &Slo, window: &str) -> String {
     }
 }
 
+/// Where burn-rate alerts read the error ratio of a window.
+#[derive(Clone, Copy)]
+enum Burns {
+    /// A Prometheus running the recording rules of [`rule_file`].
+    Recorded,
+    /// syncwatch's own `syncwatch_slo_burn_rate` gauges (burn rate = error ratio / budget).
+    Gauges,
+}
+
+/// The burn-rate alerts of an SLO (page and ticket tiers not disabled) and its no-data alert.
+fn alert_rules(slo: &Slo, burns: Burns) -> Vec<Rule> {
+    let allowed = allowed_bad(slo.objective);
+    let over = |window: &str, factor: f64| match burns {
+        Burns::Recorded => format!(
+            "max without (sloth_window) (slo:sli_error:ratio_rate{window}{{sloth_id=\"{}\"}} > ({factor} * {allowed}))",
+            slo.id
+        ),
+        Burns::Gauges => format!(
+            "max without (window) ({}{{slo=\"{}\",window=\"{window}\"}} > {factor})",
+            crate::telemetry::names::SLO_BURN_RATE,
+            slo.id
+        ),
+    };
+    let mut alerts = Vec::new();
+    for tier in &BURN_TIERS {
+        let spec = if tier.name == "page" {
+            &slo.alerting.page
+        } else {
+            &slo.alerting.ticket
+        };
+        if spec.disable {
+            continue;
+        }
+        let cond = |(factor, long, short): (f64, &str, &str)| {
+            format!(
+                "(\n  {}\n  and\n  {}\n)",
+                over(short, factor),
+                over(long, factor)
+            )
+        };
+        let mut labels = slo.alerting.labels.clone();
+        labels.extend(spec.labels.clone());
+        labels.insert("slo".into(), slo.id.clone());
+        labels.insert("burn_tier".into(), tier.name.into());
+        labels.insert("sloth_severity".into(), tier.name.into());
+        let mut annotations = slo.alerting.annotations.clone();
+        annotations.extend(spec.annotations.clone());
+        annotations
+            .entry("summary".into())
+            .or_insert_with(|| format!("{} burns its error budget ({} tier)", slo.id, tier.name));
+        alerts.push(Rule {
+            record: None,
+            alert: Some(slo.alerting.name.clone()),
+            expr: format!("{}\nor\n{}", cond(tier.pairs[0]), cond(tier.pairs[1])),
+            for_: None,
+            labels,
+            annotations,
+        });
+    }
+    let mut labels = slo.alerting.labels.clone();
+    labels.insert("slo".into(), slo.id.clone());
+    labels.insert("burn_tier".into(), "no_data".into());
+    labels
+        .entry("severity".into())
+        .or_insert_with(|| "warning".into());
+    let (expr, summary) = match burns {
+        Burns::Recorded => (
+            format!(
+                "absent(slo:sli_error:ratio_rate1h{{sloth_id=\"{}\"}})",
+                slo.id
+            ),
+            format!(
+                "{} has had no SLI for an hour: its events are not counted",
+                slo.id
+            ),
+        ),
+        // No event counted over the last hour (a counter that never moved, or none at all).
+        Burns::Gauges => (
+            format!(
+                "(sum(increase({}{{slo=\"{}\"}}[1h])) or vector(0)) == 0",
+                crate::telemetry::names::SLO_EVENTS_TOTAL,
+                slo.id
+            ),
+            format!(
+                "{} has counted no event for an hour: its SLI has no data",
+                slo.id
+            ),
+        ),
+    };
+    alerts.push(Rule {
+        record: None,
+        alert: Some(format!("{}NoData", slo.alerting.name)),
+        expr,
+        for_: Some("1h".into()),
+        labels,
+        annotations: [("summary".to_string(), summary)].into(),
+    });
+    alerts
+}
+
+/// The burn-rate and no-data alerts syncwatch evaluates itself for one SLO, as a rule file:
+/// over its `syncwatch_slo_burn_rate` gauges, the rules of [`rule_file`]'s `slo-alerts-*`
+/// group, with the same names, labels and tiers.
+pub fn in_app_rule_file(slo: &Slo) -> String {
+    let file = File {
+        groups: vec![Group {
+            name: format!("slo-alerts-{}", slo.id),
+            rules: alert_rules(slo, Burns::Gauges),
+        }],
+    };
+    serde_norway::to_string(&file).unwrap_or_default()
+}
+
+/// The rule groups of [`in_app_rule_file`] for every SLO. Errors (an annotation template that
+/// does not parse) name the SLO's file and line.
+pub fn in_app_groups(slos: &[Slo]) -> Result<Vec<RuleGroup>, Problems> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for slo in slos {
+        let origin = PathBuf::from(format!(
+            "{}:{} (alerts of SLO {})",
+            slo.file.display(),
+            slo.line,
+            slo.id
+        ));
+        match parse_rule_file(&origin, &in_app_rule_file(slo)) {
+            Ok(groups) => out.extend(groups),
+            Err(p) => problems.extend(p.0),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// The inhibition between tiers, as an Alertmanager `inhibit_rules` entry would say it: a
+/// firing page-tier alert holds back the ticket-tier alert of the same SLO and group (`equal`:
+/// `slo` and every label an SLO is split `by`). `None` without SLOs.
+pub fn tier_inhibition(slos: &[Slo]) -> Option<InhibitRule> {
+    if slos.is_empty() {
+        return None;
+    }
+    let mut equal = vec!["slo".to_string()];
+    for label in slos.iter().flat_map(|s| &s.by) {
+        if !equal.contains(label) {
+            equal.push(label.clone());
+        }
+    }
+    let tier = |name: &str| Matcher::parse(&format!("burn_tier=\"{name}\"")).ok();
+    Some(InhibitRule {
+        source: vec![tier("page")?],
+        target: vec![tier("ticket")?],
+        equal,
+    })
+}
+
 /// The rule file of `slos`, as YAML.
 pub fn rule_file(slos: &[Slo]) -> String {
     let mut groups = Vec::new();
@@ -158,63 +322,7 @@ pub fn rule_file(slos: &[Slo]) -> String {
                 ),
             ],
         });
-        let mut alerts = Vec::new();
-        for tier in &BURN_TIERS {
-            let spec = if tier.name == "page" {
-                &slo.alerting.page
-            } else {
-                &slo.alerting.ticket
-            };
-            if spec.disable {
-                continue;
-            }
-            let cond = |(factor, long, short): (f64, &str, &str)| {
-                format!(
-                    "(\n  max without (sloth_window) ({} > ({factor} * {allowed}))\n  and\n  max without (sloth_window) ({} > ({factor} * {allowed}))\n)",
-                    sel(short),
-                    sel(long)
-                )
-            };
-            let mut labels = slo.alerting.labels.clone();
-            labels.extend(spec.labels.clone());
-            labels.insert("slo".into(), slo.id.clone());
-            labels.insert("burn_tier".into(), tier.name.into());
-            labels.insert("sloth_severity".into(), tier.name.into());
-            let mut annotations = slo.alerting.annotations.clone();
-            annotations.extend(spec.annotations.clone());
-            annotations.entry("summary".into()).or_insert_with(|| {
-                format!("{} burns its error budget ({} tier)", slo.id, tier.name)
-            });
-            alerts.push(Rule {
-                record: None,
-                alert: Some(slo.alerting.name.clone()),
-                expr: format!("{}\nor\n{}", cond(tier.pairs[0]), cond(tier.pairs[1])),
-                for_: None,
-                labels,
-                annotations,
-            });
-        }
-        let mut labels = slo.alerting.labels.clone();
-        labels.insert("slo".into(), slo.id.clone());
-        labels.insert("burn_tier".into(), "no_data".into());
-        labels
-            .entry("severity".into())
-            .or_insert_with(|| "warning".into());
-        alerts.push(Rule {
-            record: None,
-            alert: Some(format!("{}NoData", slo.alerting.name)),
-            expr: format!("absent({})", sel("1h")),
-            for_: Some("1h".into()),
-            labels,
-            annotations: [(
-                "summary".to_string(),
-                format!(
-                    "{} has had no SLI for an hour: its events are not counted",
-                    slo.id
-                ),
-            )]
-            .into(),
-        });
+        let alerts = alert_rules(slo, Burns::Recorded);
         groups.push(Group {
             name: format!("slo-alerts-{}", slo.id),
             rules: alerts,
@@ -247,5 +355,108 @@ mod tests {
         assert!(text.contains("burn_tier: page"));
         assert!(text.contains("> (14.4 * 0.001)"));
         assert!(text.contains("alert: SyncSuccessBudgetBurnNoData"));
+    }
+
+    const SLO: &str = r#"version: prometheus/v1
+service: s
+slos:
+  - name: x
+    objective: 99.9
+    by: [provider]
+    sli:
+      events:
+        error_query: sum by (provider) (rate(e[{{.window}}]))
+        total_query: sum by (provider) (rate(t[{{.window}}]))
+    alerting:
+      name: XBurn
+      annotations:
+        summary: "{{ $labels.provider }} burns"
+      page_alert:
+        labels: {severity: critical}
+"#;
+
+    /// A promtool-format test of the in-app rules: `cases` are `alert_rule_test` entries.
+    fn rules_test(series: &str, cases: &str) -> Vec<String> {
+        let slos = super::super::spec::parse_slo_file(std::path::Path::new("s.yml"), SLO).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.yml"), in_app_rule_file(&slos[0])).unwrap();
+        let test = dir.path().join("test.yml");
+        std::fs::write(
+            &test,
+            format!(
+                "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{series}    alert_rule_test:\n{cases}"
+            ),
+        )
+        .unwrap();
+        crate::rules::unittest::run_test_file(&test).unwrap()
+    }
+
+    fn burn(window: &str, values: &str) -> String {
+        format!(
+            "      - series: 'syncwatch_slo_burn_rate{{slo=\"s-x\",window=\"{window}\",provider=\"cdk\"}}'\n        values: '{values}'\n"
+        )
+    }
+
+    #[test]
+    fn the_in_app_tiers_fire_on_both_windows_of_a_pair_only() {
+        let series = [
+            burn("5m", "20x20"),
+            burn("1h", "20x20"),
+            burn("30m", "0x20"),
+            burn("6h", "7x20"),
+            burn("2h", "4x10 0x10"),
+            burn("1d", "4x20"),
+            burn("3d", "0x20"),
+        ]
+        .concat();
+        let page = r#"      - eval_time: 5m
+        alertname: XBurn
+        exp_alerts:
+          - exp_labels: {slo: s-x, provider: cdk, burn_tier: page, sloth_severity: page, severity: critical}
+            exp_annotations: {summary: cdk burns}
+          - exp_labels: {slo: s-x, provider: cdk, burn_tier: ticket, sloth_severity: ticket}
+            exp_annotations: {summary: cdk burns}
+      - eval_time: 15m
+        alertname: XBurn
+        exp_alerts:
+          - exp_labels: {slo: s-x, provider: cdk, burn_tier: page, sloth_severity: page, severity: critical}
+            exp_annotations: {summary: cdk burns}
+"#;
+        assert_eq!(rules_test(&series, page), Vec::<String>::new());
+        // The test can fail: a page that the 6h/30m pair alone would not give.
+        let only_6h = [burn("6h", "7x20"), burn("30m", "0x20")].concat();
+        let wrong = r#"      - eval_time: 5m
+        alertname: XBurn
+        exp_alerts:
+          - exp_labels: {slo: s-x, provider: cdk, burn_tier: page, sloth_severity: page, severity: critical}
+            exp_annotations: {summary: cdk burns}
+"#;
+        assert_eq!(rules_test(&only_6h, wrong).len(), 1);
+    }
+
+    #[test]
+    fn the_in_app_no_data_alert_waits_an_hour_without_events() {
+        let events = |values: &str| {
+            format!(
+                "      - series: 'syncwatch_slo_events_total{{slo=\"s-x\",outcome=\"good\"}}'\n        values: '{values}'\n"
+            )
+        };
+        let fires = r#"      - eval_time: 50m
+        alertname: XBurnNoData
+        exp_alerts: []
+      - eval_time: 70m
+        alertname: XBurnNoData
+        exp_alerts:
+          - exp_labels: {slo: s-x, burn_tier: no_data, severity: warning}
+            exp_annotations: {summary: "s-x has counted no event for an hour: its SLI has no data"}
+"#;
+        assert_eq!(rules_test(&events("5x80"), fires), Vec::<String>::new());
+        // Counting events: nothing fires.
+        let quiet = r#"      - eval_time: 70m
+        alertname: XBurnNoData
+        exp_alerts: []
+"#;
+        assert_eq!(rules_test(&events("5+1x80"), quiet), Vec::<String>::new());
+        assert_eq!(rules_test(&events("5+1x80"), fires).len(), 1);
     }
 }

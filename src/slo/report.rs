@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::budget::{Budget, Status, Tally, budget, burn_rate};
+use super::budget::{Budget, Status, Tally, Window, budget, burn_rate};
 use super::history::{Row, sum};
 use super::spec::Slo;
 
@@ -25,6 +25,43 @@ pub struct GroupFigures<'a> {
     pub burn_6h: f64,
 }
 
+/// The `n` calendar months up to `month` (oldest first), each with its located slots up to
+/// `end` (Unix ms): complete months from their days, a month in progress also from the hours
+/// and minutes of its day in progress.
+pub fn month_plans(
+    month: Window,
+    n: usize,
+    end: i64,
+    tz: &jiff::tz::TimeZone,
+) -> Vec<(Window, Vec<super::history::SlotPlace>)> {
+    use super::history::{Grain, locate, read_plan};
+    month
+        .months_to(n)
+        .into_iter()
+        .map(|m| {
+            let (s, e) = m.bounds(end, tz);
+            (m, locate(&read_plan(s, e.min(end), Grain::Day, tz).0, tz))
+        })
+        .collect()
+}
+
+/// The groups of `slo` with history in `rows` (keyed by `(slo id, group)`) and their rows; one
+/// group `""` without rows when it has none.
+pub fn groups_of<'r>(
+    slo: &Slo,
+    rows: &'r BTreeMap<(String, String), Vec<Row>>,
+) -> Vec<(&'r str, &'r [Row])> {
+    let mut groups: Vec<(&str, &[Row])> = rows
+        .range((slo.id.clone(), String::new())..)
+        .take_while(|((id, _), _)| *id == slo.id)
+        .map(|((_, g), r)| (g.as_str(), r.as_slice()))
+        .collect();
+    if groups.is_empty() {
+        groups.push(("", &[]));
+    }
+    groups
+}
+
 /// Located slots to read (see [`super::history::locate`]).
 pub type Located = [super::history::SlotPlace];
 
@@ -41,15 +78,7 @@ pub fn figures<'a>(
 ) -> Vec<GroupFigures<'a>> {
     let mut out = Vec::new();
     for slo in slos {
-        let mut groups: Vec<(&str, &[Row])> = rows
-            .range((slo.id.clone(), String::new())..)
-            .take_while(|((id, _), _)| *id == slo.id)
-            .map(|((_, g), r)| (g.as_str(), r.as_slice()))
-            .collect();
-        if groups.is_empty() {
-            groups.push(("", &[]));
-        }
-        for (group, r) in groups {
+        for (group, r) in groups_of(slo, rows) {
             let of = |located: &Located| sum(r, located);
             let events: Tally = of(window);
             out.push(GroupFigures {

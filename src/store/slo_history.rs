@@ -101,6 +101,25 @@ impl Store {
         )
     }
 
+    /// The rows of every grain of `grains` whose periods overlap `[from_ms, to_ms)`, of one SLO
+    /// or of all, per `(slo, group)`.
+    pub async fn slo_history(
+        &self,
+        grains: &[Grain],
+        from_ms: i64,
+        to_ms: i64,
+        slo: Option<&str>,
+    ) -> Result<std::collections::BTreeMap<(String, String), Vec<HistoryRow>>, StoreError> {
+        let mut rows: std::collections::BTreeMap<(String, String), Vec<HistoryRow>> =
+            Default::default();
+        for grain in grains {
+            for (key, r) in self.slo_history_rows(*grain, from_ms, to_ms, slo).await? {
+                rows.entry(key).or_default().extend(r);
+            }
+        }
+        Ok(rows)
+    }
+
     /// The rows of one grain whose periods overlap `[from_ms, to_ms)`, of one SLO or of all,
     /// per `(slo, group)`.
     pub async fn slo_history_rows(

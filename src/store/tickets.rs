@@ -282,6 +282,29 @@ impl Store {
         })
     }
 
+    /// The open and acknowledged tickets of these alerts (by `alertname`), newest first, at most
+    /// `limit`.
+    pub async fn active_tickets_of(
+        &self,
+        alertnames: &[String],
+        limit: i64,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        if alertnames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places: Vec<String> = (1..=alertnames.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM tickets WHERE status IN ('open', 'acknowledged') AND alertname IN ({})",
+            places.join(", ")
+        );
+        let binds = alertnames.iter().map(|a| Bind::Text(a.clone())).collect();
+        let rows = self.newest_first(sql, binds, &None, limit).await?;
+        rows.iter()
+            .take(limit as usize)
+            .map(ticket_from_row)
+            .collect()
+    }
+
     /// Recently resolved tickets of an alert, for "similar tickets" in runbook lookups.
     pub async fn resolved_tickets_like(
         &self,
@@ -588,6 +611,8 @@ impl Store {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatsGroup {
     Provider,
+    /// `provider/connection`: connection ids are unique within a provider only.
+    Connection,
     Alertname,
     Severity,
     Tier,
@@ -595,18 +620,20 @@ pub enum StatsGroup {
 }
 
 impl StatsGroup {
-    pub const ALL: [StatsGroup; 5] = [
+    pub const ALL: [StatsGroup; 6] = [
         StatsGroup::Provider,
+        StatsGroup::Connection,
         StatsGroup::Alertname,
         StatsGroup::Severity,
         StatsGroup::Tier,
         StatsGroup::Priority,
     ];
 
-    /// Its name in the API, which is also its column.
+    /// Its name in the API.
     pub fn as_str(self) -> &'static str {
         match self {
             StatsGroup::Provider => "provider",
+            StatsGroup::Connection => "connection",
             StatsGroup::Alertname => "alertname",
             StatsGroup::Severity => "severity",
             StatsGroup::Tier => "tier",
@@ -616,6 +643,17 @@ impl StatsGroup {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// Its value in SQL, from a fixed list (no outside text).
+    fn column(self) -> &'static str {
+        match self {
+            StatsGroup::Connection => {
+                "CASE WHEN connection IS NULL THEN NULL \
+                 ELSE COALESCE(provider, '') || '/' || connection END"
+            }
+            other => other.as_str(),
+        }
     }
 }
 
@@ -669,7 +707,7 @@ impl Store {
         group: Option<StatsGroup>,
     ) -> Result<Vec<(String, TicketTally)>, StoreError> {
         // The group is a column name from a fixed list.
-        let column = group.map_or("''", StatsGroup::as_str);
+        let column = group.map_or("''", StatsGroup::column);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COALESCE({column}, '') AS grp, COUNT(*) AS tickets, \
                SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open, \

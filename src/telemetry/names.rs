@@ -46,6 +46,7 @@ pub const SLO_SLI_RATIO: &str = "syncwatch_slo_sli_ratio";
 pub const SLO_ERROR_BUDGET_REMAINING_RATIO: &str = "syncwatch_slo_error_budget_remaining_ratio";
 pub const SLO_BURN_RATE: &str = "syncwatch_slo_burn_rate";
 pub const SLO_EVENTS_TOTAL: &str = "syncwatch_slo_events_total";
+pub const SLO_MONTH_OBJECTIVE_MET: &str = "syncwatch_slo_month_objective_met";
 pub const STORE_WRITES_WAITING: &str = "syncwatch_store_writes_waiting";
 pub const RUNBOOK_LOOKUPS_TOTAL: &str = "syncwatch_runbook_lookups_total";
 
@@ -270,6 +271,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         SLO_EVENTS_TOTAL,
         Kind::Counter,
         "Events counted into the SLI history, by SLO and outcome (good, bad).",
+    ),
+    (
+        SLO_MONTH_OBJECTIVE_MET,
+        Kind::Gauge,
+        "Whether an SLO group met its objective in a calendar month of the SLO time zone (1 met, 0 missed; no series without enough events), by SLO, month (2026-11) and group labels, for the last 12 months.",
     ),
     (
         STORE_WRITES_WAITING,

@@ -389,12 +389,55 @@ impl Metrics {
         });
     }
 
+    /// Whether an SLO group met its objective in each of `months` (`(month, met)`; `None`: too
+    /// few events, no value set).
+    pub fn slo_months(
+        &self,
+        slo: &str,
+        labels: &[(String, String)],
+        months: &[(String, Option<bool>)],
+    ) {
+        self.record(|| {
+            for (month, met) in months {
+                let Some(met) = met else { continue };
+                let labels: Vec<metrics::Label> = [
+                    metrics::Label::new("slo", slo.to_string()),
+                    metrics::Label::new("month", month.clone()),
+                ]
+                .into_iter()
+                .chain(
+                    labels
+                        .iter()
+                        .map(|(k, v)| metrics::Label::new(k.clone(), v.clone())),
+                )
+                .collect();
+                gauge!(SLO_MONTH_OBJECTIVE_MET, labels).set(if *met { 1.0 } else { 0.0 });
+            }
+        });
+    }
+
     /// Events of an SLO counted into the history.
     pub fn slo_events(&self, slo: &str, good: u64, bad: u64) {
         let slo = slo.to_string();
         self.record(|| {
             counter!(SLO_EVENTS_TOTAL, "slo" => slo.clone(), "outcome" => "good").increment(good);
             counter!(SLO_EVENTS_TOTAL, "slo" => slo, "outcome" => "bad").increment(bad);
+        });
+    }
+
+    /// The ticket counters of every escalation tier and every target and priority, at 0: a
+    /// dashboard shows "none yet" instead of "no data", and `increase()` sees the first one.
+    pub fn ticket_counters_at_zero(&self) {
+        self.record(|| {
+            for tier in [Tier::L2, Tier::L3] {
+                counter!(TICKET_ESCALATIONS_TOTAL, "tier" => tier.as_str()).increment(0);
+            }
+            for target in ["acknowledge", "resolve"] {
+                for priority in [Priority::P1, Priority::P2, Priority::P3, Priority::P4] {
+                    counter!(TICKET_SLA_BREACHES_TOTAL, "target" => target, "priority" => priority.as_str())
+                        .increment(0);
+                }
+            }
         });
     }
 

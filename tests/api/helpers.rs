@@ -682,3 +682,57 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A Prometheus server that stops with the test.
+pub struct PrometheusServer {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PrometheusServer {
+    /// Starts Debian's `prometheus` with `config` (its YAML), its data under `dir`; `None` when
+    /// it is not installed.
+    pub fn start(dir: &Path, config: &str) -> Option<Self> {
+        let port = free_port();
+        let path = dir.join("prometheus.yml");
+        std::fs::write(&path, config).unwrap();
+        let data = dir.join("tsdb");
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", path.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// The result of an instant query (an error answer panics with the query).
+    pub async fn query(&self, expr: &str) -> Option<Vec<Value>> {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/query", self.base))
+            .query(&[("query", expr)])
+            .send()
+            .await
+            .ok()?;
+        let body: Value = r.json().await.ok()?;
+        assert_eq!(body["status"], "success", "{expr}: {body}");
+        match &body["data"]["result"] {
+            Value::Array(a) => Some(a.clone()),
+            // A scalar answer is data too.
+            v if !v.is_null() => Some(vec![v.clone()]),
+            _ => None,
+        }
+    }
+}

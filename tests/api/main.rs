@@ -4,6 +4,7 @@
 mod auth;
 mod check_cli;
 mod crash;
+mod dashboards;
 mod dlq;
 mod end_to_end;
 mod events;

@@ -303,6 +303,306 @@ async fn a_bad_window_is_refused_naming_it() {
     assert_eq!(q["start"], "2026-10-01T00:00:00.000Z");
 }
 
+/// A minute's start and t-syncs' tallies in it: (provider, bad, total).
+type SeededMinute<'a> = (i64, Vec<(&'a str, f64, f64)>);
+
+/// Records the minutes, oldest first.
+async fn seed(store: &syncwatch::store::Store, minutes: &[SeededMinute<'_>]) {
+    for (m, tallies) in minutes {
+        let tallies: Vec<_> = tallies
+            .iter()
+            .map(|(p, bad, total)| {
+                (
+                    "t-syncs".to_string(),
+                    format!(r#"{{"provider":"{p}"}}"#),
+                    Tally {
+                        bad: *bad,
+                        total: *total,
+                    },
+                )
+            })
+            .collect();
+        assert!(
+            store
+                .record_slo_minute(*m, &tallies, &jiff::tz::TimeZone::UTC)
+                .await
+                .unwrap()
+        );
+    }
+}
+
+/// A resolved ticket of `provider`, created at `at` and resolved `after_s` seconds later.
+async fn resolved_ticket(
+    store: &syncwatch::store::Store,
+    id: &str,
+    provider: &str,
+    at: i64,
+    after_s: i64,
+) {
+    use syncwatch::domain::ticket::{DedupKey, TicketPolicy, new_ticket};
+    let alert = syncwatch::domain::Alert {
+        labels: [("alertname", "SomeAlert"), ("provider", provider)]
+            .into_iter()
+            .collect(),
+        annotations: Default::default(),
+        starts_at_ms: at,
+        ends_at_ms: None,
+        value: None,
+        generator_url: String::new(),
+    };
+    let t = new_ticket(
+        id.into(),
+        &alert,
+        DedupKey::from(id.to_string()),
+        &TicketPolicy::default(),
+        None,
+        at,
+    );
+    store.create_ticket(&t, &format!("{id}@1")).await.unwrap();
+    assert!(
+        store
+            .resolve_ticket(id, at + after_s * 1000, "fixed")
+            .await
+            .unwrap()
+    );
+}
+
+/// The monthly report: per group, the month's figures, its tickets and MTTR, and 12 months met
+/// or not, worked out by hand; as JSON and as CSV.
+#[actix_web::test]
+async fn the_monthly_report_gives_each_group_its_month_tickets_and_year() {
+    let (app, _slos) = app().await;
+    let store = app.store().await;
+    let utc = jiff::tz::TimeZone::UTC;
+    let now = jiff::Timestamp::now().to_zoned(utc.clone());
+    let this_month = now.date().first_of_month();
+    let report_month = this_month.checked_sub(jiff::ToSpan::months(1)).unwrap();
+    let before = this_month.checked_sub(jiff::ToSpan::months(2)).unwrap();
+    let noon = |d: jiff::civil::Date, day: i8| {
+        d.with()
+            .day(day)
+            .build()
+            .unwrap()
+            .at(12, 0, 0, 0)
+            .to_zoned(utc.clone())
+            .unwrap()
+            .timestamp()
+            .as_millisecond()
+    };
+    // The month before: cdk met (no failures). The report's month: cdk 40 bad of 28,000 (a
+    // budget of 28: missed), xtime 1 bad of 2,800 (a budget of 2.8: met, a third spent).
+    let mut minutes = Vec::new();
+    for day in 1..=28 {
+        minutes.push((noon(before, day), vec![("cdk", 0.0, 1000.0)]));
+    }
+    for day in 1..=28 {
+        let cdk_bad = if day == 5 { 40.0 } else { 0.0 };
+        let x_bad = if day == 3 { 1.0 } else { 0.0 };
+        minutes.push((
+            noon(report_month, day),
+            vec![("cdk", cdk_bad, 1000.0), ("xtime", x_bad, 100.0)],
+        ));
+    }
+    seed(&store, &minutes).await;
+    // cdk's tickets of the month, resolved in 10 and 30 minutes (MTTR 20 minutes); one of the
+    // month before does not count.
+    resolved_ticket(&store, "r1", "cdk", noon(report_month, 2), 600).await;
+    resolved_ticket(&store, "r2", "cdk", noon(report_month, 3), 1800).await;
+    resolved_ticket(&store, "r0", "cdk", noon(before, 3), 60).await;
+
+    let month = report_month.strftime("%Y-%m").to_string();
+    let body = app
+        .get_json(&format!("/api/v1/sla/report?month={month}"))
+        .await;
+    assert_eq!(body["month"], month.as_str());
+    assert_eq!(body["complete"], true);
+    let months = body["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12);
+    assert_eq!(months[11], month.as_str());
+    assert_eq!(months[10], before.strftime("%Y-%m").to_string().as_str());
+    let row = |slo: &str, provider: Option<&str>| {
+        body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["slo"] == slo && provider.is_none_or(|p| r["group"]["provider"] == p))
+            .unwrap_or_else(|| panic!("{slo} {provider:?} in {body}"))
+            .clone()
+    };
+    let cdk = row("t-syncs", Some("cdk"));
+    assert_eq!(cdk["total"], 28_000.0);
+    assert_eq!(cdk["bad"], 40.0);
+    assert_eq!(cdk["attainment"].as_f64().unwrap(), 1.0 - 40.0 / 28_000.0);
+    assert_eq!(cdk["met"], false);
+    assert_eq!(cdk["status"], "breached");
+    assert!((cdk["budget_consumed_ratio"].as_f64().unwrap() - 40.0 / 28.0).abs() < 1e-9);
+    assert_eq!(cdk["tickets"], 2);
+    assert_eq!(cdk["tickets_scope"], "provider");
+    assert_eq!(cdk["mttr_seconds"], 1200.0);
+    let history = cdk["history"].as_array().unwrap();
+    assert_eq!(history[11]["met"], false);
+    assert_eq!(history[10]["met"], true);
+    assert_eq!(history[10]["attainment"], 1.0);
+    assert!(history[..10].iter().all(|m| m["met"].is_null()));
+    let xtime = row("t-syncs", Some("xtime"));
+    assert_eq!(xtime["met"], true);
+    assert!((xtime["budget_consumed_ratio"].as_f64().unwrap() - 1.0 / 2.8).abs() < 1e-9);
+    assert_eq!(xtime["tickets"], 0);
+    assert_eq!(xtime["mttr_seconds"], Value::Null);
+    let quiet = row("t-quiet", None);
+    assert_eq!(quiet["met"], Value::Null);
+    assert_eq!(quiet["status"], "no_data");
+    assert_eq!(quiet["tickets_scope"], "slo_alerts");
+
+    // The monthly gauges say the same.
+    let catalog = syncwatch::slo::report::SloCatalog {
+        slos: syncwatch::slo::spec::parse_slo_file(std::path::Path::new("t.yml"), SLOS).unwrap(),
+        timezone: utc.clone(),
+    };
+    let gauges =
+        syncwatch::slo::gauges::compute_months(&store, &catalog, now.timestamp().as_millisecond())
+            .await
+            .unwrap();
+    let (_, _, cdk_months) = gauges
+        .iter()
+        .find(|(slo, labels, _)| {
+            slo == "t-syncs" && labels.contains(&("provider".into(), "cdk".into()))
+        })
+        .unwrap();
+    assert_eq!(cdk_months.len(), 12);
+    assert_eq!(cdk_months[11].0, this_month.strftime("%Y-%m").to_string());
+    assert_eq!(cdk_months[10], (month.clone(), Some(false)));
+    assert_eq!(cdk_months[9].1, Some(true));
+
+    // By default, the month before this one.
+    assert_eq!(
+        app.get_json("/api/v1/sla/report").await["month"],
+        month.as_str()
+    );
+
+    // The same as CSV: a column per month, `met`/`missed`/`no_data`.
+    let r = app
+        .get(&format!("/api/v1/sla/report?month={month}&format=csv"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = r.text().await.unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with(
+            "month,slo,service,name,provider,connection,group,objective,status,attainment,met"
+        ),
+        "{header}"
+    );
+    assert!(
+        header.ends_with(&format!(",{}", months[11].as_str().unwrap())),
+        "{header}"
+    );
+    let line = lines.find(|l| l.contains(",cdk,")).unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "{month},t-syncs,t,syncs,cdk,,provider=cdk,0.999,breached,"
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with(",2,provider,1200,no_data,no_data,no_data,no_data,no_data,no_data,no_data,no_data,no_data,no_data,met,missed"), "{line}");
+
+    for (query, needle) in [
+        ("month=2026-13", "month: \"2026-13\" is not a month"),
+        ("month=30d", "is not a month"),
+        ("month=2099-01", "2099-01 has not begun"),
+        ("format=xml", "format: \"xml\" is not json or csv"),
+        ("year=2026", "unknown field"),
+    ] {
+        let r = app.get(&format!("/api/v1/sla/report?{query}")).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+}
+
+/// An SLO burning its budget: both tiers fire from the gauges, the page tier holds back the
+/// ticket tier (Alertmanager's inhibition), and the SLA answer lists the alerts and the ticket.
+#[actix_web::test]
+async fn a_burning_slo_fires_its_tiers_and_the_page_holds_back_the_ticket() {
+    let (mut app, _slos) = app().await;
+    let store = app.store().await;
+    // Half of cdk's syncs failing for the last two hours: a burn rate of 500 over every window.
+    let last = chrono::Utc::now().timestamp_millis() / MINUTE * MINUTE - MINUTE;
+    let minutes: Vec<_> = (0..120)
+        .rev()
+        .map(|i| (last - i * MINUTE, vec![("cdk", 50.0, 100.0)]))
+        .collect();
+    seed(&store, &minutes).await;
+    // The gauges are computed at start, from the store.
+    app.restart();
+    let alerts = wait_for("both tiers firing", Duration::from_secs(60), || async {
+        let all = app.get_json("/api/v1/alerts").await;
+        let tiers: Vec<Value> = all["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == "TSyncBurn" && a["state"] == "firing")
+            .cloned()
+            .collect();
+        (tiers.len() == 2).then_some(tiers)
+    })
+    .await;
+    for a in &alerts {
+        assert_eq!(a["labels"]["slo"], "t-syncs");
+        assert_eq!(a["labels"]["provider"], "cdk");
+        assert!((a["value"].as_f64().unwrap() - 500.0).abs() < 1e-6, "{a}");
+    }
+    let mut tiers: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["labels"]["burn_tier"].as_str().unwrap())
+        .collect();
+    tiers.sort();
+    assert_eq!(tiers, ["page", "ticket"]);
+    // The ticket tier is inhibited by the page tier; the page is ticketed.
+    let held = wait_for(
+        "the ticket tier inhibited",
+        Duration::from_secs(30),
+        || async {
+            let am = app.get_json("/api/v2/alerts").await;
+            am.as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["labels"]["burn_tier"] == "ticket")
+                .filter(|a| !a["status"]["inhibitedBy"].as_array().unwrap().is_empty())
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(held["status"]["state"], "suppressed");
+    let ticket = wait_for("the page's ticket", Duration::from_secs(30), || async {
+        let page = app
+            .get_json("/api/v1/tickets?alertname=TSyncBurn&status=open")
+            .await;
+        page["tickets"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(ticket["labels"]["burn_tier"], "page");
+    let sla = app.get_json("/api/v1/sla?window=7d").await;
+    let cdk = group(&sla, "t-syncs", Some("cdk"));
+    let mut listed: Vec<&str> = cdk["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["burn_tier"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["page", "ticket"]);
+    assert_eq!(cdk["tickets"][0]["id"], ticket["id"]);
+    assert_eq!(cdk["tickets"][0]["status"], "open");
+    // Another SLO's group lists none of them.
+    let quiet = group(&sla, "t-quiet", None);
+    assert!(quiet["alerts"].as_array().unwrap().is_empty());
+    assert!(quiet["tickets"].as_array().unwrap().is_empty());
+}
+
 /// The running app counts its SLOs' minutes from its own series: the test app syncs tekion, so
 /// within two minute boundaries its sync SLO has events.
 #[actix_web::test]
