@@ -202,7 +202,7 @@ async fn a_prometheus_scraping_the_demo_answers_every_panel() {
     let scrape = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: syncwatch\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     );
-    let Some(prometheus) = PrometheusServer::start(dir.path(), &scrape) else {
+    let Some(prometheus) = PrometheusServer::start(dir.path(), &scrape, &[]) else {
         skip_or_fail("prometheus is not installed (apt-get install prometheus)");
         return;
     };

@@ -697,9 +697,9 @@ impl Drop for PrometheusServer {
 }
 
 impl PrometheusServer {
-    /// Starts Debian's `prometheus` with `config` (its YAML), its data under `dir`; `None` when
-    /// it is not installed.
-    pub fn start(dir: &Path, config: &str) -> Option<Self> {
+    /// Starts Debian's `prometheus` with `config` (its YAML) and `args`, its data under `dir`
+    /// (`tsdb/`); `None` when it is not installed.
+    pub fn start(dir: &Path, config: &str, args: &[&str]) -> Option<Self> {
         let port = free_port();
         let path = dir.join("prometheus.yml");
         std::fs::write(&path, config).unwrap();
@@ -708,6 +708,7 @@ impl PrometheusServer {
             .arg(format!("--config.file={}", path.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -718,11 +719,20 @@ impl PrometheusServer {
         })
     }
 
-    /// The result of an instant query (an error answer panics with the query).
+    /// The result of an instant query now (an error answer panics with the query).
     pub async fn query(&self, expr: &str) -> Option<Vec<Value>> {
+        self.query_at(expr, None).await
+    }
+
+    /// The result of an instant query at `at_s` (Unix seconds; now without it).
+    pub async fn query_at(&self, expr: &str, at_s: Option<i64>) -> Option<Vec<Value>> {
+        let mut params = vec![("query", expr.to_string())];
+        if let Some(t) = at_s {
+            params.push(("time", t.to_string()));
+        }
         let r = reqwest::Client::new()
             .get(format!("{}/api/v1/query", self.base))
-            .query(&[("query", expr)])
+            .query(&params)
             .send()
             .await
             .ok()?;

@@ -1,6 +1,7 @@
 //! `GET /api/v1/sla`: figures computed from a known SLI history match the values worked out by
 //! hand, bad windows are refused, and the running app counts its SLOs' minutes itself.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -601,6 +602,190 @@ async fn a_burning_slo_fires_its_tiers_and_the_page_holds_back_the_ticket() {
     let quiet = group(&sla, "t-quiet", None);
     assert!(quiet["alerts"].as_array().unwrap().is_empty());
     assert!(quiet["tickets"].as_array().unwrap().is_empty());
+}
+
+/// Syncs of a provider in one minute: (successes, failures).
+fn syncs_at(provider: &str, minute: i64, end: i64) -> (u64, u64) {
+    // A batch every 10 minutes, at minute 7 of each ten: never at a window's edge on the hour,
+    // and one in the last 5 minutes before it.
+    if minute.rem_euclid(10) != 7 {
+        return (0, 0);
+    }
+    let ago = end / MINUTE - minute;
+    match provider {
+        // All failing for two hours 27 days before the end, half failing 20 hours before it,
+        // 3 of 10 in the last 40 minutes.
+        "cdk" if (27 * 1440 - 120..27 * 1440).contains(&ago) => (0, 10),
+        "cdk" if (20 * 60 - 120..20 * 60).contains(&ago) => (5, 5),
+        "cdk" if ago < 40 => (7, 3),
+        "cdk" => (10, 0),
+        // One of five failing every seventh batch.
+        _ if (minute / 10) % 7 == 0 => (4, 1),
+        _ => (5, 0),
+    }
+}
+
+/// The shipped sync success SLO, counted by syncwatch from scraped counters and by a real
+/// Prometheus with the rules `syncwatch slo generate` writes, over the same 31 days of samples:
+/// the error ratios of every window agree within 0.01 percentage points.
+#[actix_web::test]
+async fn syncwatch_and_prometheus_agree_on_the_same_samples() {
+    use syncwatch::domain::Labels;
+    use syncwatch::rules::series::SeriesStore;
+    use syncwatch::slo::recorder::SliRecorder;
+    if std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        crate::helpers::skip_or_fail("promtool is not installed (apt-get install prometheus)");
+        return;
+    }
+    let path = crate::helpers::repo().join("slos/syncwatch.yml");
+    let slos: Vec<_> =
+        syncwatch::slo::spec::parse_slo_file(&path, &std::fs::read_to_string(&path).unwrap())
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.id == "syncwatch-sync-success")
+            .collect();
+    assert_eq!(slos.len(), 1);
+    // The end: midnight UTC, 2026-10-01; samples from 31 days before, every minute.
+    let end: i64 = 1_790_812_800_000;
+    let start = end - 31 * 24 * HOUR;
+    let (store, _dir) = super::store::sqlite().await;
+    let utc = jiff::tz::TimeZone::UTC;
+    let mut series = SeriesStore::new(10 * MINUTE, MINUTE);
+    let recorder = SliRecorder::new(&slos);
+    let mut totals: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let mut openmetrics = String::from("# TYPE syncwatch_sync_runs counter\n");
+    let mut recorded = 0;
+    let mut t = start;
+    while t <= end {
+        // The counters as scraped at `t`, after the previous minute's syncs.
+        for provider in ["cdk", "xtime"] {
+            let (ok, failed) = syncs_at(provider, t / MINUTE - 1, end);
+            for (status, n) in [("success", ok), ("failure", failed)] {
+                let v = totals.entry((provider, status)).or_default();
+                if t > start {
+                    *v += n;
+                }
+                let labels: Labels = [("provider", provider), ("status", status)]
+                    .into_iter()
+                    .collect();
+                series.push("syncwatch_sync_runs_total", &labels, t, *v as f64);
+                openmetrics.push_str(&format!(
+                    "syncwatch_sync_runs_total{{provider=\"{provider}\",status=\"{status}\"}} {v} {}\n",
+                    t / 1000
+                ));
+            }
+        }
+        if t > start {
+            let minute = t - MINUTE;
+            let tallies = recorder.tally(minute, &series);
+            if tallies.iter().any(|(_, _, tally)| tally.total > 0.0) {
+                assert!(
+                    store
+                        .record_slo_minute(minute, &tallies, &utc)
+                        .await
+                        .unwrap()
+                );
+                recorded += 1;
+            }
+        }
+        series.prune(t);
+        t += MINUTE;
+    }
+    openmetrics.push_str("# EOF\n");
+    assert!(recorded > 4000, "{recorded} minutes with syncs");
+
+    // syncwatch's figures at the end, per window.
+    let catalog = syncwatch::slo::report::SloCatalog {
+        slos: slos.clone(),
+        timezone: utc.clone(),
+    };
+    let ours = syncwatch::slo::gauges::compute(&store, &catalog, end)
+        .await
+        .unwrap();
+
+    // Prometheus over the same samples, with the generated recording rules' expressions.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("samples.om");
+    std::fs::write(&input, &openmetrics).unwrap();
+    crate::helpers::promtool(
+        &[
+            "tsdb".as_ref(),
+            "create-blocks-from".as_ref(),
+            "openmetrics".as_ref(),
+            "--quiet".as_ref(),
+            input.as_os_str(),
+            dir.path().join("tsdb").as_os_str(),
+        ],
+        None,
+    );
+    let Some(prometheus) = crate::helpers::PrometheusServer::start(
+        dir.path(),
+        "global: {}\n",
+        &["--storage.tsdb.retention.time=36500d"],
+    ) else {
+        crate::helpers::skip_or_fail("prometheus is not installed (apt-get install prometheus)");
+        return;
+    };
+    let rules: serde_norway::Value =
+        serde_norway::from_str(&syncwatch::slo::generate::rule_file(&slos)).unwrap();
+    let recording = |window: &str| -> String {
+        rules["groups"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_sequence().unwrap())
+            .find(|r| r["record"].as_str() == Some(&format!("slo:sli_error:ratio_rate{window}")))
+            .and_then(|r| r["expr"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let mut compared = 0;
+    for (window, ..) in syncwatch::slo::gauges::WINDOWS {
+        let expr = recording(window);
+        let theirs = wait_for("Prometheus' answer", Duration::from_secs(30), || async {
+            prometheus
+                .query_at(&expr, Some(end / 1000))
+                .await
+                .filter(|r| r.len() == 2)
+        })
+        .await;
+        for provider in ["cdk", "xtime"] {
+            let prom: f64 = theirs
+                .iter()
+                .find(|s| s["metric"]["provider"] == provider)
+                .and_then(|s| s["value"][1].as_str()?.parse().ok())
+                .unwrap_or_else(|| panic!("{window} {provider}: {theirs:?}"));
+            let (_, _, figures) = ours
+                .iter()
+                .find(|(_, labels, _)| labels.contains(&("provider".into(), provider.into())))
+                .unwrap();
+            let (_, _, burn, _) = figures.windows.iter().find(|(w, ..)| w == window).unwrap();
+            // The gauges give the burn rate: the error ratio over the budget, 0.001.
+            let ratio = burn * 0.001;
+            assert!(
+                (ratio - prom).abs() < 1e-4,
+                "{window} {provider}: syncwatch {ratio}, Prometheus {prom}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 16);
+    // The outages are in the figures: cdk burns over the last hour, and over 30 days.
+    let cdk_30d = ours
+        .iter()
+        .find(|(_, labels, _)| labels.contains(&("provider".into(), "cdk".into())))
+        .unwrap()
+        .2
+        .windows
+        .iter()
+        .find(|(w, ..)| w == "30d")
+        .unwrap()
+        .2;
+    assert!(cdk_30d > 1.0, "{cdk_30d}");
 }
 
 /// The running app counts its SLOs' minutes from its own series: the test app syncs tekion, so
