@@ -295,6 +295,7 @@ impl Application {
             .load_alert_states()
             .await
             .context("Failed to read persisted alert state")?;
+        let ledger = Arc::new(crate::slo::ledger::SharedLedger::new());
         let rules = RulesActor::new(
             loaded
                 .rule_groups
@@ -320,6 +321,7 @@ impl Application {
             crate::slo::recorder::SliRecorder::new(&loaded.slos),
             settings.slo.timezone.clone(),
             loaded.slo_alerts,
+            ledger.clone(),
         );
         // Firing alerts restored from before a restart go to the dispatcher, whose notification
         // log knows which were paged (no second page, their resolution still sent) and which
@@ -489,8 +491,15 @@ impl Application {
             stages: stage_links,
             backlog,
             slos: slo_catalog.clone(),
+            ledger: ledger.clone(),
         });
-        crate::slo::gauges::spawn(store.clone(), slo_catalog, metrics.clone(), clock.clone());
+        crate::slo::gauges::spawn(
+            store.clone(),
+            slo_catalog,
+            ledger,
+            metrics.clone(),
+            clock.clone(),
+        );
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()

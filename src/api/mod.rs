@@ -63,6 +63,8 @@ pub struct AppState {
     pub backlog: crate::alerting::backlog::StoreBacklog,
     /// The SLOs in use (`GET /api/v1/sla`).
     pub slos: Arc<crate::slo::report::SloCatalog>,
+    /// The SLO groups' rolling windows, kept as minutes are recorded.
+    pub ledger: Arc<crate::slo::ledger::SharedLedger>,
 }
 
 /// Every error's body: `{"error": {"code", "message"}}`.

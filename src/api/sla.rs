@@ -13,7 +13,7 @@ use crate::slo::history::{
     DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, local_day, locate, read_plan, sum,
 };
 use crate::slo::recorder::group_labels;
-use crate::slo::report::{GroupFigures, figures};
+use crate::slo::report::{GroupFigures, figures, figures_of};
 use crate::slo::spec::Sli;
 
 /// The window: one of `window`, `week`, `month`, `quarter` (default `window=30d`).
@@ -272,20 +272,50 @@ pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<SlaQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let r = read(&state, q.window()?, None).await?;
+    let window = q.window()?;
     let attention = Attention::of(&state, &state.slos.slos).await?;
     let tz = &state.slos.timezone;
-    let all = figures(
-        &state.slos.slos,
-        &r.rows,
-        &locate(&r.plan, tz),
-        &locate(&r.last_1h, tz),
-        &locate(&r.last_6h, tz),
-    );
+    let slos = &state.slos.slos;
+    // A rolling window from the ledger's running sums, up to the last minute recorded; a
+    // calendar one from the stored history.
+    let (all, start, end) = if let Window::Rolling { days } = window {
+        let ledger = state
+            .ledger
+            .current(&state.store)
+            .await
+            .map_err(ApiError::store)?;
+        let name = window.name();
+        // Nothing recorded yet: an empty window up to now.
+        let end = match ledger.end_ms() {
+            0 => state.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS,
+            end => end,
+        };
+        let all = figures_of(slos, |slo| {
+            ledger
+                .groups_of(&slo.id)
+                .map(|g| {
+                    let of = |w: &str| ledger.window(&slo.id, g, w).unwrap_or_default();
+                    (g.to_string(), [of(&name), of("1h"), of("6h")])
+                })
+                .collect()
+        });
+        let start = (end - i64::from(days) * DAY_MS).div_euclid(HOUR_MS) * HOUR_MS;
+        (all, start, end)
+    } else {
+        let r = read(&state, window, None).await?;
+        let all = figures(
+            slos,
+            &r.rows,
+            &locate(&r.plan, tz),
+            &locate(&r.last_1h, tz),
+            &locate(&r.last_6h, tz),
+        );
+        (all, r.read_start, r.end)
+    };
     Ok(HttpResponse::Ok().json(SlaView {
-        window: r.window.name(),
-        start: rfc3339(r.read_start),
-        end: rfc3339(r.end),
+        window: window.name(),
+        start: rfc3339(start),
+        end: rfc3339(end),
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
         slos: all.iter().map(|f| view(f, &attention)).collect(),
     }))

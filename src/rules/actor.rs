@@ -299,6 +299,7 @@ impl RulesActor {
         recorder: SliRecorder,
         timezone: jiff::tz::TimeZone,
         alerts: Vec<RuleGroup>,
+        ledger: Arc<crate::slo::ledger::SharedLedger>,
     ) -> Self {
         self.sli = recorder;
         self.slo_alerts = alerts;
@@ -308,7 +309,7 @@ impl RulesActor {
             let metrics = self.metrics.clone();
             actix::spawn(async move {
                 while let Some(minutes) = rx.recv().await {
-                    record_minutes(&store, minutes, &timezone, &metrics).await;
+                    record_minutes(&store, minutes, &timezone, &metrics, &ledger).await;
                 }
             });
             self.sli_writer = Some(tx);
@@ -514,9 +515,11 @@ async fn record_minutes(
     minutes: SliMinutes,
     tz: &jiff::tz::TimeZone,
     metrics: &Metrics,
+    ledger: &crate::slo::ledger::SharedLedger,
 ) {
     use crate::slo::history::HOUR_MS;
     for (minute, tallies) in minutes {
+        ledger.writing(minute);
         // A minute is recorded once whatever happens, so a failed write is simply tried again
         // (1, 2, 4, 8 s apart) before the minute is given up.
         let mut outcome = store.record_slo_minute(minute, &tallies, tz).await;
@@ -528,6 +531,11 @@ async fn record_minutes(
                 }
                 _ => break,
             }
+        }
+        if matches!(outcome, Ok(true)) {
+            ledger.recorded(store, minute, &tallies).await;
+        } else {
+            ledger.writing(-1);
         }
         match outcome {
             Ok(true) => {

@@ -1,14 +1,14 @@
 //! The SLO gauges for dashboards (`syncwatch_slo_*`), computed once a minute from the stored
-//! SLI history, so a Prometheus that starts scraping today sees the 30-day figures at once.
-//! Windows are read as [`super::history::read_plan`] says: up to 6 h in minutes, from a day in
-//! whole hours.
+//! SLI history (through the [`Ledger`]'s running sums), so a Prometheus that starts scraping
+//! today sees the 30-day figures at once. Windows are read as
+//! [`super::history::read_plan`] says: up to 6 h in minutes, from a day in whole hours.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::budget::{budget, burn_rate};
-use super::history::{DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, SlotPlace, locate, read_plan, sum};
+use super::history::{Grain, HOUR_MS, MINUTE_MS, sum};
+use super::ledger::{Ledger, SharedLedger};
 use super::recorder::group_labels;
 use super::report::{SloCatalog, month_plans};
 use crate::domain::Clock;
@@ -16,52 +16,35 @@ use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::telemetry::recording::SloGaugeFigures;
 
-/// The windows of the gauges: those of the burn-rate alerts, and the period.
-pub const WINDOWS: [(&str, i64, Grain); 8] = [
-    ("5m", 5 * MINUTE_MS, Grain::Minute),
-    ("30m", 30 * MINUTE_MS, Grain::Minute),
-    ("1h", HOUR_MS, Grain::Minute),
-    ("2h", 2 * HOUR_MS, Grain::Minute),
-    ("6h", 6 * HOUR_MS, Grain::Minute),
-    ("1d", DAY_MS, Grain::Hour),
-    ("3d", 3 * DAY_MS, Grain::Hour),
-    ("30d", 30 * DAY_MS, Grain::Hour),
-];
+/// The windows of the gauges: those of the burn-rate alerts, and the period (all kept by the
+/// [`Ledger`]).
+pub const WINDOWS: [&str; 8] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"];
+
+/// An SLO group's gauge values: `(slo id, group labels, figures)`.
+pub type GroupGauges = (String, Vec<(String, String)>, SloGaugeFigures);
 
 /// Every SLO group's figures over [`WINDOWS`] up to the minute holding `now_ms`, as gauge
-/// values: `(slo id, group labels, figures)`.
+/// values: `(slo id, group labels, figures)`, from the stored history.
 pub async fn compute(
     store: &Store,
     catalog: &SloCatalog,
     now_ms: i64,
-) -> Result<Vec<(String, Vec<(String, String)>, SloGaugeFigures)>, StoreError> {
-    let tz = &catalog.timezone;
-    let now = now_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
-    let mut rows: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
-    for (grain, from) in [
-        (Grain::Minute, now - 6 * HOUR_MS),
-        (Grain::Hour, now - 30 * DAY_MS - HOUR_MS),
-    ] {
-        for (key, r) in store.slo_history_rows(grain, from, now, None).await? {
-            rows.entry(key).or_default().extend(r);
-        }
-    }
-    let plans: Vec<(&str, Vec<SlotPlace>)> = WINDOWS
-        .iter()
-        .map(|(name, len, grain)| {
-            let (plan, _) = read_plan(now - len, now, *grain, tz);
-            (*name, locate(&plan, tz))
-        })
-        .collect();
+) -> Result<Vec<GroupGauges>, StoreError> {
+    let ledger = Ledger::load(store, now_ms.div_euclid(MINUTE_MS) * MINUTE_MS).await?;
+    Ok(figures(&ledger, catalog))
+}
+
+/// Every SLO group's figures over [`WINDOWS`] up to the ledger's end.
+pub fn figures(ledger: &Ledger, catalog: &SloCatalog) -> Vec<GroupGauges> {
     let mut out = Vec::new();
-    for ((id, group), r) in &rows {
-        let Some(slo) = catalog.slos.iter().find(|s| &s.id == id) else {
+    for (id, group) in ledger.keys() {
+        let Some(slo) = catalog.slos.iter().find(|s| s.id == id) else {
             continue;
         };
-        let windows = plans
+        let windows = WINDOWS
             .iter()
-            .map(|(name, located)| {
-                let events = sum(r, located);
+            .map(|name| {
+                let events = ledger.window(id, group, name).unwrap_or_default();
                 let b = budget(slo.objective, events, slo.min_events);
                 (
                     name.to_string(),
@@ -72,7 +55,7 @@ pub async fn compute(
             })
             .collect();
         out.push((
-            id.clone(),
+            id.to_string(),
             group_labels(group).into_iter().collect(),
             SloGaugeFigures {
                 objective: slo.objective,
@@ -80,7 +63,7 @@ pub async fn compute(
             },
         ));
     }
-    Ok(out)
+    out
 }
 
 /// How many calendar months [`compute_months`] covers, the current one included.
@@ -126,7 +109,13 @@ pub async fn compute_months(
 
 /// Sets the gauges now and then a few seconds after every minute (once the minute is recorded);
 /// the monthly ones now and once an hour.
-pub fn spawn(store: Store, catalog: Arc<SloCatalog>, metrics: Metrics, clock: Arc<dyn Clock>) {
+pub fn spawn(
+    store: Store,
+    catalog: Arc<SloCatalog>,
+    ledger: Arc<SharedLedger>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+) {
     if catalog.slos.is_empty() {
         return;
     }
@@ -135,7 +124,8 @@ pub fn spawn(store: Store, catalog: Arc<SloCatalog>, metrics: Metrics, clock: Ar
         // group (its first minute recorded) gets its months at once.
         let mut months_done: Option<(i64, usize)> = None;
         loop {
-            let groups = match compute(&store, &catalog, clock.now_ms()).await {
+            let current = ledger.current(&store).await.map(|l| figures(&l, &catalog));
+            let groups = match current {
                 Ok(all) => {
                     for (slo, labels, figures) in &all {
                         metrics.slo_figures(slo, labels, figures);

@@ -282,7 +282,7 @@ pub fn rule_file(slos: &[Slo]) -> String {
             // period.
             rules: super::gauges::WINDOWS
                 .iter()
-                .map(|(w, ..)| {
+                .map(|w| {
                     Rule::record(
                         &format!("slo:sli_error:ratio_rate{w}"),
                         error_ratio(slo, w),

@@ -5,6 +5,7 @@ pub mod budget;
 pub mod gauges;
 pub mod generate;
 pub mod history;
+pub mod ledger;
 pub mod recorder;
 pub mod report;
 pub mod spec;

@@ -76,17 +76,37 @@ pub fn figures<'a>(
     last_1h: &Located,
     last_6h: &Located,
 ) -> Vec<GroupFigures<'a>> {
+    figures_of(slos, |slo| {
+        groups_of(slo, rows)
+            .into_iter()
+            .map(|(group, r)| {
+                let of = |located: &Located| sum(r, located);
+                (group.to_string(), [of(window), of(last_1h), of(last_6h)])
+            })
+            .collect()
+    })
+}
+
+/// The figures of every SLO group `groups` gives for an SLO, with its events over the window,
+/// the last hour and the last 6 hours; an SLO without groups gets one, `no_data`. Worst budget
+/// first, as [`figures`].
+pub fn figures_of<'a>(
+    slos: &'a [Slo],
+    groups: impl Fn(&Slo) -> Vec<(String, [Tally; 3])>,
+) -> Vec<GroupFigures<'a>> {
     let mut out = Vec::new();
     for slo in slos {
-        for (group, r) in groups_of(slo, rows) {
-            let of = |located: &Located| sum(r, located);
-            let events: Tally = of(window);
+        let mut of_slo = groups(slo);
+        if of_slo.is_empty() {
+            of_slo.push((String::new(), [Tally::default(); 3]));
+        }
+        for (group, [events, last_1h, last_6h]) in of_slo {
             out.push(GroupFigures {
                 slo,
-                group: group.to_string(),
+                group,
                 budget: budget(slo.objective, events, slo.min_events),
-                burn_1h: burn_rate(slo.objective, of(last_1h)),
-                burn_6h: burn_rate(slo.objective, of(last_6h)),
+                burn_1h: burn_rate(slo.objective, last_1h),
+                burn_6h: burn_rate(slo.objective, last_6h),
             });
         }
     }

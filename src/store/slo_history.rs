@@ -9,6 +9,9 @@ use super::{Store, StoreError};
 use crate::slo::Tally;
 use crate::slo::history::{Grain, Row as HistoryRow, decode, encode, places};
 
+/// Rows written by one statement (3 parameters each, within SQLite's and PostgreSQL's limits).
+const ROWS_PER_UPSERT: usize = 500;
+
 /// An SLO group's tally of one minute: `(slo id, group, tally)`.
 pub type MinuteTally = (String, String, Tally);
 
@@ -62,6 +65,7 @@ impl Store {
                 })?;
                 existing.insert((r.try_get("slo")?, r.try_get("grp")?), slots);
             }
+            let mut changed = Vec::new();
             for (slo, grp, tally) in tallies {
                 if *tally == Tally::default() {
                     continue;
@@ -73,19 +77,28 @@ impl Store {
                 if let Some(slot) = slots.get_mut(place.slot) {
                     slot.add(*tally);
                 }
-                sqlx::query(
-                    "INSERT INTO slo_history (slo, grp, grain, start_at, end_at, slots) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
+                changed.push((slo, grp, encode(&slots)));
+            }
+            // Many rows a statement: one statement per row costs more than the rows' work.
+            for chunk in changed.chunks(ROWS_PER_UPSERT) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let b = i * 3;
+                        format!("(${}, ${}, $1, $2, $3, ${})", b + 4, b + 5, b + 6)
+                    })
+                    .collect();
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO slo_history (slo, grp, grain, start_at, end_at, slots) VALUES {} \
                      ON CONFLICT (grain, start_at, slo, grp) DO UPDATE SET slots = excluded.slots",
-                )
-                .bind(slo)
-                .bind(grp)
+                    values.join(", ")
+                )))
                 .bind(place.grain.as_str())
                 .bind(place.row_start_ms)
-                .bind(place.row_end_ms)
-                .bind(encode(&slots))
-                .execute(&mut *tx)
-                .await?;
+                .bind(place.row_end_ms);
+                for (slo, grp, slots) in chunk {
+                    q = q.bind(slo.as_str()).bind(grp.as_str()).bind(slots.clone());
+                }
+                q.execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;

@@ -744,7 +744,7 @@ async fn syncwatch_and_prometheus_agree_on_the_same_samples() {
             .to_string()
     };
     let mut compared = 0;
-    for (window, ..) in syncwatch::slo::gauges::WINDOWS {
+    for window in syncwatch::slo::gauges::WINDOWS {
         let expr = recording(window);
         let theirs = wait_for("Prometheus' answer", Duration::from_secs(30), || async {
             prometheus
@@ -786,6 +786,74 @@ async fn syncwatch_and_prometheus_agree_on_the_same_samples() {
         .unwrap()
         .2;
     assert!(cdk_30d > 1.0, "{cdk_30d}");
+}
+
+/// The ledger's running sums, moved minute by minute across hour boundaries (day windows
+/// losing their oldest hour), equal the sums loaded from the store at every step.
+#[actix_web::test]
+async fn the_ledger_kept_minute_by_minute_equals_the_stored_history() {
+    use syncwatch::slo::ledger::{DAY_WINDOWS, Ledger, MINUTE_WINDOWS};
+    let (store, _dir) = super::store::sqlite().await;
+    let utc = jiff::tz::TimeZone::UTC;
+    let start: i64 = 1_790_812_800_000;
+    let tallies = |m: i64| -> Vec<(String, String, Tally)> {
+        let k = m / MINUTE;
+        ["a", "b"]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (k + *i as i64) % 7 == 0 || k % 11 == 0)
+            .map(|(i, g)| {
+                (
+                    "s-x".to_string(),
+                    format!(r#"{{"provider":"{g}"}}"#),
+                    Tally {
+                        bad: ((k + i as i64) % 3) as f64,
+                        total: 10.0 + (k % 5) as f64,
+                    },
+                )
+            })
+            .collect()
+    };
+    // 31 days of minutes with events, then the ledger follows three hours more.
+    let middle = start + 31 * 24 * HOUR - 17 * MINUTE;
+    let mut m = start;
+    while m < middle {
+        let t = tallies(m);
+        if !t.is_empty() {
+            assert!(store.record_slo_minute(m, &t, &utc).await.unwrap());
+        }
+        m += MINUTE;
+    }
+    let mut ledger = Ledger::load(&store, middle).await.unwrap();
+    let windows: Vec<&str> = MINUTE_WINDOWS
+        .iter()
+        .chain(&DAY_WINDOWS)
+        .map(|(w, _)| *w)
+        .collect();
+    let mut checked = 0;
+    for m in (middle..middle + 3 * HOUR).step_by(MINUTE as usize) {
+        let t = tallies(m);
+        assert!(store.record_slo_minute(m, &t, &utc).await.unwrap());
+        ledger.add_minute(&store, m, &t).await.unwrap();
+        assert_eq!(ledger.end_ms(), m + MINUTE);
+        // Every hour boundary, and a few minutes around it, against a fresh load.
+        if (m + MINUTE) % HOUR < 3 * MINUTE || (m + MINUTE) % HOUR > HOUR - 3 * MINUTE {
+            let fresh = Ledger::load(&store, m + MINUTE).await.unwrap();
+            for g in [r#"{"provider":"a"}"#, r#"{"provider":"b"}"#] {
+                for w in &windows {
+                    assert_eq!(
+                        ledger.window("s-x", g, w),
+                        fresh.window("s-x", g, w),
+                        "{w} of {g} at {m}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    // Hour boundaries crossed: 3, each with its minutes around it; the data starting 31 days
+    // back, every day window lost an hour with events at each.
+    assert!(checked >= 15, "{checked}");
 }
 
 /// The running app counts its SLOs' minutes from its own series: the test app syncs tekion, so
