@@ -202,7 +202,7 @@ async fn recording(
                 .collect()
         })
         .collect();
-    let (mut tally, mut write, mut kept, mut gauges) = Default::default();
+    let [mut tally, mut write, mut kept, mut gauges] = [Duration::ZERO; 4];
     for k in 0..minutes {
         let minute = start + k * MINUTE_MS;
         for s in 0..4 {
