@@ -33,7 +33,17 @@ pub struct SlaQuery {
     /// A calendar quarter in the SLO time zone, e.g. `2026-Q4`.
     #[param(pattern = "^[0-9]{4}-Q[1-4]$")]
     quarter: Option<String>,
+    /// How many groups to answer, worst first (default 100, at most 10,000).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<usize>,
+    /// How many of the worst groups to skip first (default 0): the next page starts at the
+    /// answer's `next_offset`.
+    offset: Option<usize>,
 }
+
+/// Groups answered by default, and at most.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 10_000;
 
 /// Every SLO group's figures over one window.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,8 +56,12 @@ pub struct SlaView {
     end: String,
     /// The IANA time zone of calendar windows (`[slo] timezone`).
     timezone: String,
-    /// Worst budget first (the least remaining), `no_data` last.
+    /// Worst budget first (the least remaining), `no_data` last: the page asked for.
     slos: Vec<SloFiguresView>,
+    /// Every SLO group, before paging.
+    total: usize,
+    /// The `offset` of the next page, when there is one.
+    next_offset: Option<usize>,
 }
 
 /// One SLO group's figures.
@@ -273,6 +287,13 @@ pub async fn list(
     q: web::Query<SlaQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let window = q.window()?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: {limit} is not between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let offset = q.offset.unwrap_or(0);
     let attention = Attention::of(&state, &state.slos.slos).await?;
     let tz = &state.slos.timezone;
     let slos = &state.slos.slos;
@@ -292,11 +313,8 @@ pub async fn list(
         };
         let all = figures_of(slos, |slo| {
             ledger
-                .groups_of(&slo.id)
-                .map(|g| {
-                    let of = |w: &str| ledger.window(&slo.id, g, w).unwrap_or_default();
-                    (g.to_string(), [of(&name), of("1h"), of("6h")])
-                })
+                .windows_of(&slo.id, [name.as_str(), "1h", "6h"])
+                .map(|(g, t)| (g.to_string(), t))
                 .collect()
         });
         let start = (end - i64::from(days) * DAY_MS).div_euclid(HOUR_MS) * HOUR_MS;
@@ -317,7 +335,14 @@ pub async fn list(
         start: rfc3339(start),
         end: rfc3339(end),
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
-        slos: all.iter().map(|f| view(f, &attention)).collect(),
+        slos: all
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|f| view(f, &attention))
+            .collect(),
+        total: all.len(),
+        next_offset: (offset + limit < all.len()).then_some(offset + limit),
     }))
 }
 
@@ -499,6 +524,8 @@ pub async fn detail(
         week: q.week,
         month: q.month,
         quarter: q.quarter,
+        limit: None,
+        offset: None,
     }
     .window()?;
     let r = read(&state, window, Some(&slo.id)).await?;

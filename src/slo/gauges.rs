@@ -37,31 +37,30 @@ pub async fn compute(
 /// Every SLO group's figures over [`WINDOWS`] up to the ledger's end.
 pub fn figures(ledger: &Ledger, catalog: &SloCatalog) -> Vec<GroupGauges> {
     let mut out = Vec::new();
-    for (id, group) in ledger.keys() {
-        let Some(slo) = catalog.slos.iter().find(|s| s.id == id) else {
-            continue;
-        };
-        let windows = WINDOWS
-            .iter()
-            .map(|name| {
-                let events = ledger.window(id, group, name).unwrap_or_default();
-                let b = budget(slo.objective, events, slo.min_events);
-                (
-                    name.to_string(),
-                    b.attainment,
-                    burn_rate(slo.objective, events),
-                    b.remaining_ratio,
-                )
-            })
-            .collect();
-        out.push((
-            id.to_string(),
-            group_labels(group).into_iter().collect(),
-            SloGaugeFigures {
-                objective: slo.objective,
-                windows,
-            },
-        ));
+    for slo in &catalog.slos {
+        for (group, events) in ledger.windows_of(&slo.id, WINDOWS) {
+            let windows = WINDOWS
+                .iter()
+                .zip(events)
+                .map(|(name, events)| {
+                    let b = budget(slo.objective, events, slo.min_events);
+                    (
+                        name.to_string(),
+                        b.attainment,
+                        burn_rate(slo.objective, events),
+                        b.remaining_ratio,
+                    )
+                })
+                .collect();
+            out.push((
+                slo.id.clone(),
+                group_labels(group).into_iter().collect(),
+                SloGaugeFigures {
+                    objective: slo.objective,
+                    windows,
+                },
+            ));
+        }
     }
     out
 }

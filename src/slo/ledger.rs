@@ -219,17 +219,42 @@ impl Ledger {
         }))
     }
 
-    /// The groups of `slo` the ledger has, in order.
-    pub fn groups_of<'a>(&'a self, slo: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every group of `slo` with its events over each of `windows` (names as
+    /// [`Self::window`] takes them; an unknown one counts nothing), in group order.
+    pub fn windows_of<'a, const N: usize>(
+        &'a self,
+        slo: &'a str,
+        windows: [&str; N],
+    ) -> impl Iterator<Item = (&'a str, [Tally; N])> + 'a {
+        enum At {
+            Minutes(usize),
+            Days(usize),
+            Nothing,
+        }
+        let at = windows.map(|w| {
+            if let Some(i) = MINUTE_WINDOWS.iter().position(|(n, _)| *n == w) {
+                At::Minutes(i)
+            } else if let Some(i) = DAY_WINDOWS.iter().position(|(n, _)| *n == w) {
+                At::Days(i)
+            } else {
+                At::Nothing
+            }
+        });
         self.groups
             .range((slo.to_string(), String::new())..)
             .take_while(move |((s, _), _)| s == slo)
-            .map(|((_, g), _)| g.as_str())
-    }
-
-    /// Every `(slo, group)` the ledger has.
-    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.groups.keys().map(|(s, g)| (s.as_str(), g.as_str()))
+            .map(move |((_, g), s)| {
+                let t = std::array::from_fn(|k| match at[k] {
+                    At::Minutes(i) => s.minutes[i],
+                    At::Days(i) => {
+                        let mut t = s.hours[i];
+                        t.add(s.current_hour);
+                        t
+                    }
+                    At::Nothing => Tally::default(),
+                });
+                (g.as_str(), t)
+            })
     }
 }
 

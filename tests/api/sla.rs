@@ -165,6 +165,21 @@ async fn the_figures_of_a_known_history_are_the_ones_worked_out_by_hand() {
         })
         .collect();
     assert_eq!(order, ["xtime", "cdk", "t-quiet"]);
+    assert_eq!(body["total"], 3);
+    assert_eq!(body["next_offset"], Value::Null);
+    // Pages of the same order.
+    let first = app.get_json("/api/v1/sla?window=30d&limit=1").await;
+    assert_eq!(first["slos"].as_array().unwrap().len(), 1);
+    assert_eq!(first["slos"][0]["group"]["provider"], "xtime");
+    assert_eq!(
+        (first["total"].as_u64(), first["next_offset"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let second = app
+        .get_json("/api/v1/sla?window=30d&limit=1&offset=1")
+        .await;
+    assert_eq!(second["slos"][0]["group"]["provider"], "cdk");
+    assert_eq!(second["next_offset"], 2);
     let quiet = group(&body, "t-quiet", None);
     assert_eq!(quiet["status"], "no_data");
     assert_eq!(quiet["attainment"], Value::Null);
@@ -293,6 +308,8 @@ async fn a_bad_window_is_refused_naming_it() {
         ),
         ("month=2099-01", "2099-01: the window has not begun"),
         ("quarterly=2026-Q4", "unknown field"),
+        ("limit=0", "limit: 0 is not between 1 and 10000"),
+        ("limit=10001", "limit: 10001 is not between 1 and 10000"),
     ] {
         let r = app.get(&format!("/api/v1/sla?{query}")).await;
         assert_eq!(r.status(), 400, "{query}");
