@@ -422,7 +422,11 @@ fn main() {
             let (status, _) = get(port, &path);
             times.push(t.elapsed());
             if std::env::var("SLA_BENCH_SLOW").is_ok() && t.elapsed() > Duration::from_millis(50) {
-                eprintln!("slow: {:.0} ms at {}", ms(t.elapsed()), chrono::Utc::now().format("%H:%M:%S%.3f"));
+                eprintln!(
+                    "slow: {:.0} ms at {}",
+                    ms(t.elapsed()),
+                    chrono::Utc::now().format("%H:%M:%S%.3f")
+                );
             }
             assert_eq!(status, 200);
             // The 30-day list's requests are spread over more than a minute, so minutes

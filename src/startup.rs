@@ -333,6 +333,7 @@ impl Application {
                 .await
                 .context("dispatcher unavailable")?;
         }
+        let rule_alerts = rules.published_alerts();
         let rules = rules.start();
         let dispatch_addr = dispatch.clone();
         let dispatch_addr_for_shutdown = dispatch.clone();
@@ -475,6 +476,7 @@ impl Application {
             registry,
             metrics: metrics.clone(),
             rules,
+            rule_alerts,
             providers,
             runbooks: index,
             searcher,

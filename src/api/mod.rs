@@ -41,6 +41,8 @@ pub struct AppState {
     pub registry: Arc<MetricsRegistry>,
     pub metrics: Metrics,
     pub rules: Addr<RulesActor>,
+    /// The rules' alerts as of their last evaluation (no wait for a busy rules actor).
+    pub rule_alerts: crate::rules::actor::PublishedAlerts,
     pub providers: BTreeMap<String, Addr<ProviderActor>>,
     pub runbooks: Arc<RunbookIndex>,
     pub searcher: Addr<RunbookSearcher>,

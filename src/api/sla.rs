@@ -126,16 +126,19 @@ impl Attention {
     /// The firing alerts and active tickets of `slos`' alerts.
     async fn of(state: &AppState, slos: &[crate::slo::Slo]) -> Result<Self, ApiError> {
         let ids: std::collections::HashSet<&str> = slos.iter().map(|s| s.id.as_str()).collect();
-        let alerts = state
-            .rules
-            .send(crate::rules::GetAlerts)
-            .await
-            .map_err(|_| ApiError::unavailable("rules engine"))?
-            .into_iter()
+        // As last published: the rules actor may be busy evaluating.
+        let published = state
+            .rule_alerts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let alerts = published
+            .iter()
             .filter(|ra| {
                 ra.alert.state == crate::domain::AlertState::Firing
                     && ids.contains(ra.alert.labels.value("slo"))
             })
+            .cloned()
             .collect();
         let mut names: Vec<String> = slos
             .iter()

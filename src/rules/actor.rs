@@ -191,7 +191,16 @@ pub struct RulesActor {
     sli_writer: Option<tokio::sync::mpsc::UnboundedSender<SliMinutes>>,
     /// The SLOs' alert groups: they stay when the rule files are reloaded.
     slo_alerts: Vec<RuleGroup>,
+    published: PublishedAlerts,
+    last_publish_ms: i64,
 }
+
+/// The rules' pending and firing alerts as last published (see
+/// [`RulesActor::published_alerts`]).
+pub type PublishedAlerts = Arc<RwLock<Arc<Vec<RuleAlert>>>>;
+
+/// Published alerts are replaced at least this often (ms), for their values.
+const PUBLISH_EVERY_MS: i64 = 10_000;
 
 /// Minutes an evaluation tallied, for the store: `(minute start, tallies)`.
 type SliMinutes = Vec<(i64, Vec<crate::store::MinuteTally>)>;
@@ -234,9 +243,12 @@ impl RulesActor {
             sli: SliRecorder::default(),
             sli_writer: None,
             slo_alerts: Vec::new(),
+            published: Default::default(),
+            last_publish_ms: 0,
         };
         actor.restore(restored);
         actor.after_load();
+        actor.publish(actor.clock.now_ms());
         actor
     }
 
@@ -277,6 +289,35 @@ impl RulesActor {
         if n > 0 {
             tracing::info!(alerts = n, "alert state restored");
         }
+    }
+
+    /// Every pending and firing alert, oldest first.
+    fn active_alerts(&self) -> Vec<RuleAlert> {
+        let mut out = Vec::new();
+        for lg in &self.groups {
+            for (rule, alerts) in lg.group.rules.iter().zip(&lg.state.alerts) {
+                out.extend(alerts.values().map(|a| RuleAlert {
+                    group: lg.group.name.clone(),
+                    rule: rule.name.clone(),
+                    alert: a.clone(),
+                }));
+            }
+        }
+        out.sort_by_key(|a| a.alert.active_at_ms);
+        out
+    }
+
+    /// The alerts as of the last evaluation, for readers that must not wait for the actor
+    /// (it can be busy evaluating for a while): shared, replaced after an evaluation that
+    /// changed an alert, and every [`PUBLISH_EVERY_MS`] (values move without a change).
+    pub fn published_alerts(&self) -> PublishedAlerts {
+        self.published.clone()
+    }
+
+    fn publish(&mut self, now_ms: i64) {
+        let alerts = Arc::new(self.active_alerts());
+        *self.published.write().unwrap_or_else(|e| e.into_inner()) = alerts;
+        self.last_publish_ms = now_ms;
     }
 
     /// Firing alerts restored at start, for the dispatcher to know they were notified.
@@ -366,7 +407,11 @@ impl RulesActor {
                 .is_none_or(|last| now - last >= self.heartbeat_ms)
         {
             self.last_full_sample_ms = Some(now);
-            self.live.snapshot()
+            // Only what the rules read: the rest would be dropped by the store anyway.
+            match self.store.wanted_names() {
+                Some(names) => self.live.snapshot_of(&names),
+                None => self.live.snapshot(),
+            }
         } else if tick {
             // The rules' own metrics never trigger an evaluation: they are sampled each tick.
             let mut names = self.live.changed_names();
@@ -611,6 +656,10 @@ impl Handler<Evaluate> for RulesActor {
 
     fn handle(&mut self, msg: Evaluate, _: &mut Self::Context) -> Self::Result {
         let (transitions, persist) = self.evaluate(msg.0);
+        let now = self.clock.now_ms();
+        if !persist.is_empty() || now - self.last_publish_ms >= PUBLISH_EVERY_MS {
+            self.publish(now);
+        }
         AtomicResponse::new(Box::pin(
             self.deliver(transitions, persist).into_actor(self),
         ))
@@ -662,6 +711,7 @@ impl Handler<ReloadRules> for RulesActor {
             .unwrap_or_else(|e| e.into_inner())
             .last_reload_error = None;
         self.after_load();
+        self.publish(now);
         self.metrics.rules_reloaded(true);
         tracing::info!(groups = self.groups.len(), "rules reloaded");
         AtomicResponse::new(Box::pin(
@@ -674,17 +724,6 @@ impl Handler<GetAlerts> for RulesActor {
     type Result = MessageResult<GetAlerts>;
 
     fn handle(&mut self, _: GetAlerts, _: &mut Self::Context) -> Self::Result {
-        let mut out = Vec::new();
-        for lg in &self.groups {
-            for (rule, alerts) in lg.group.rules.iter().zip(&lg.state.alerts) {
-                out.extend(alerts.values().map(|a| RuleAlert {
-                    group: lg.group.name.clone(),
-                    rule: rule.name.clone(),
-                    alert: a.clone(),
-                }));
-            }
-        }
-        out.sort_by_key(|a| a.alert.active_at_ms);
-        MessageResult(out)
+        MessageResult(self.active_alerts())
     }
 }

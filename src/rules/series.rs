@@ -4,7 +4,8 @@
 //! a value changed or the series' last sample is older than the scrape interval, so an unchanged
 //! series costs one sample per interval. Samples older than the retention are dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use promql_parser::label::{MatchOp, Matcher};
 
@@ -180,6 +181,24 @@ impl RetentionPlan {
     pub fn wants(&self, name: &str) -> bool {
         self.keep_all || self.windows.contains_key(name)
     }
+
+    /// The metrics worth sampling, a histogram under its base name as the registry keeps it
+    /// (`x` for `x_bucket`); `None` when every metric is.
+    pub fn wanted_names(&self) -> Option<HashSet<Arc<str>>> {
+        if self.keep_all {
+            return None;
+        }
+        let mut names = HashSet::new();
+        for name in self.windows.keys() {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                if let Some(base) = name.strip_suffix(suffix) {
+                    names.insert(Arc::from(base));
+                }
+            }
+            names.insert(Arc::from(name.as_str()));
+        }
+        Some(names)
+    }
 }
 
 /// Size of the store, for `syncwatch_series` and `syncwatch_series_memory_bytes`.
@@ -231,6 +250,11 @@ impl SeriesStore {
             max_series,
             ..Self::default()
         }
+    }
+
+    /// The metrics the plan keeps ([`RetentionPlan::wanted_names`]).
+    pub fn wanted_names(&self) -> Option<HashSet<Arc<str>>> {
+        self.plan.wanted_names()
     }
 
     pub fn set_plan(&mut self, plan: RetentionPlan) {
