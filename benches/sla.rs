@@ -15,6 +15,7 @@
 //!
 //! Run: `cargo bench --bench sla` (or `bench/sla.sh`); `-- CONNECTIONS DAYS REQUESTS` (default
 //! 10000, 30 and 400). Seeding writes the rows with SQL before syncwatch starts.
+//! `SLA_BENCH_SLOW=1` prints each list request over 50 ms, with its time.
 
 mod support;
 
