@@ -255,6 +255,15 @@ struct RawInhibit {
     source_matchers: Vec<String>,
     #[serde(default)]
     target_matchers: Vec<String>,
+    /// Alertmanager's older forms: label → value, and label → regex.
+    #[serde(default)]
+    source_match: BTreeMap<String, String>,
+    #[serde(default)]
+    source_match_re: BTreeMap<String, String>,
+    #[serde(default)]
+    target_match: BTreeMap<String, String>,
+    #[serde(default)]
+    target_match_re: BTreeMap<String, String>,
     #[serde(default)]
     equal: Vec<String>,
 }
@@ -287,6 +296,11 @@ struct RawRoute {
     repeat_interval: Option<String>,
     #[serde(default)]
     matchers: Vec<String>,
+    /// Alertmanager's older forms: label → value, and label → regex.
+    #[serde(rename = "match", default)]
+    match_: BTreeMap<String, String>,
+    #[serde(default)]
+    match_re: BTreeMap<String, String>,
     #[serde(rename = "continue", default)]
     continue_: bool,
     #[serde(default)]
@@ -454,6 +468,31 @@ impl V<'_> {
                 .position(|l| l.contains(needle))
                 .map(|i| i + 1)
         })
+    }
+
+    /// Matchers from Alertmanager's older `<key>: {label: value}` and `<key>_re: {label: regex}`
+    /// maps (`match`, `source_match`, `target_match`): `label="value"` and `label=~"regex"`,
+    /// the regex anchored, as Alertmanager 0.25 reads them. `what` names the route or rule.
+    fn legacy_matchers(
+        &mut self,
+        what: &str,
+        key: &str,
+        equal: &BTreeMap<String, String>,
+        regex: &BTreeMap<String, String>,
+    ) -> Vec<Matcher> {
+        let mut out = Vec::new();
+        for (map, op, key) in [
+            (equal, "=", key.to_string()),
+            (regex, "=~", format!("{key}_re")),
+        ] {
+            for (name, value) in map {
+                match Matcher::new(name, op, value.clone(), &format!("{name}: {value}")) {
+                    Ok(m) => out.push(m),
+                    Err(e) => self.p(&format!("{name}:"), format!("{what}: {key}: {e}")),
+                }
+            }
+        }
+        out
     }
 
     fn p(&mut self, needle: &str, msg: String) {
@@ -733,16 +772,23 @@ impl V<'_> {
                 }
                 out
             };
-            let source = parse(&r.source_matchers, "source_matchers");
-            let target = parse(&r.target_matchers, "target_matchers");
-            if r.source_matchers.is_empty() || r.target_matchers.is_empty() {
-                self.p(
-                    "inhibit_rules:",
-                    format!(
-                        "inhibit_rules[{i}]: source_matchers and target_matchers are both required"
-                    ),
-                );
-            }
+            let mut source = parse(&r.source_matchers, "source_matchers");
+            let mut target = parse(&r.target_matchers, "target_matchers");
+            // As Alertmanager 0.25 reads them: the older maps add to the matchers, and a side
+            // without any matches every alert.
+            let what = format!("inhibit_rules[{i}]");
+            source.extend(self.legacy_matchers(
+                &what,
+                "source_match",
+                &r.source_match,
+                &r.source_match_re,
+            ));
+            target.extend(self.legacy_matchers(
+                &what,
+                "target_match",
+                &r.target_match,
+                &r.target_match_re,
+            ));
             inhibit_rules.push(super::inhibit::InhibitRule {
                 source,
                 target,
@@ -880,6 +926,12 @@ impl V<'_> {
                 Err(e) => self.p(m, format!("route {id}: matchers: {e}")),
             }
         }
+        matchers.extend(self.legacy_matchers(
+            &format!("route {id}"),
+            "match",
+            &raw.match_,
+            &raw.match_re,
+        ));
         let mut route = Route {
             id: id.clone(),
             receiver,
@@ -1580,6 +1632,69 @@ receivers:
             .to_string();
         assert!(
             err.contains("a.yml:27: inhibit_rules[0].target_matchers: invalid matcher"),
+            "{err}"
+        );
+    }
+    /// Alertmanager 0.25's older forms: `match`/`match_re` on routes, `source_match(_re)` and
+    /// `target_match(_re)`, and inhibit rules with matchers on one side only.
+    #[test]
+    fn the_older_match_forms_read_as_alertmanager_reads_them() {
+        use crate::domain::Labels;
+        let text = GOOD.replace(
+            "    - matchers: ['severity=\"info\"']\n",
+            "    - match: {severity: info}\n      match_re: {provider: 'cdk|tek.*'}\n",
+        ) + "inhibit_rules:\n  - source_match: {severity: critical}\n    target_match_re: {severity: 'warning|info'}\n    equal: [provider]\n  - target_match: {alertname: Noisy}\n";
+        let c = parse(Path::new("a.yml"), &text, &env).unwrap();
+        let labels = |pairs: &[(&str, &str)]| -> Labels { pairs.iter().copied().collect() };
+        let child = &c.route.routes[0];
+        let matches = |l: &Labels| crate::domain::matcher::all_match(&child.matchers, l);
+        assert!(matches(&labels(&[
+            ("severity", "info"),
+            ("provider", "tekion")
+        ])));
+        // Anchored at both ends, as Alertmanager anchors it.
+        assert!(!matches(&labels(&[
+            ("severity", "info"),
+            ("provider", "xcdk")
+        ])));
+        assert!(!matches(&labels(&[
+            ("severity", "warning"),
+            ("provider", "cdk")
+        ])));
+        let [first, second] = &c.inhibit_rules[..] else {
+            panic!("{:?}", c.inhibit_rules)
+        };
+        assert!(crate::domain::matcher::all_match(
+            &first.source,
+            &labels(&[("severity", "critical")])
+        ));
+        assert!(crate::domain::matcher::all_match(
+            &first.target,
+            &labels(&[("severity", "info")])
+        ));
+        assert!(!crate::domain::matcher::all_match(
+            &first.target,
+            &labels(&[("severity", "infos")])
+        ));
+        // Only target matchers: every alert is a source.
+        assert!(second.source.is_empty());
+        assert_eq!(second.target.len(), 1);
+        // A bad regex or label name in the older forms names its line and key.
+        let bad = text.replace("'cdk|tek.*'", "'cdk|('");
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("route 0.0: match_re: invalid matcher"),
+            "{err}"
+        );
+        assert!(err.contains("a.yml:11:"), "{err}");
+        let bad = text.replace("{alertname: Noisy}", "{1bad: Noisy}");
+        let err = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("inhibit_rules[1]: target_match: invalid matcher"),
             "{err}"
         );
     }

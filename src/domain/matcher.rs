@@ -47,12 +47,6 @@ impl Matcher {
             .iter()
             .find_map(|op| rest.strip_prefix(op).map(|v| (*op, v.trim())))
             .ok_or_else(|| MatcherError::Syntax(input.to_string()))?;
-        if name.is_empty()
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || name.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(MatcherError::Name(input.to_string()));
-        }
         let value = if let Some(inner) = value_raw.strip_prefix('"') {
             let inner = inner
                 .strip_suffix('"')
@@ -61,6 +55,19 @@ impl Matcher {
         } else {
             value_raw.to_string()
         };
+        Self::new(name, op_str, value, input)
+    }
+
+    /// A matcher from its parts, as Alertmanager's older `match` (`=`) and `match_re` (`=~`)
+    /// maps give them: the name must be a label name, a regex is anchored at both ends. `input`
+    /// is what errors quote.
+    pub fn new(name: &str, op_str: &str, value: String, input: &str) -> Result<Self, MatcherError> {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(MatcherError::Name(input.to_string()));
+        }
         let op = match op_str {
             "=" => MatchOp::Equal,
             "!=" => MatchOp::NotEqual,
@@ -76,7 +83,7 @@ impl Matcher {
                     MatchOp::NotRegex(re)
                 }
             }
-            _ => unreachable!("operators come from the fixed list above"),
+            _ => return Err(MatcherError::Syntax(input.to_string())),
         };
         Ok(Matcher {
             name: name.to_string(),
