@@ -16,8 +16,10 @@ use crate::domain::{Alert, Labels, Matcher};
 /// Go's zero time: Prometheus sends it for "not set".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+/// An alert as Prometheus posts it. Other fields (`status`, `fingerprint`, `receivers`, … of a
+/// forwarded webhook payload or a `GET` answer) are ignored, as Alertmanager ignores them.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PostableAlert {
     #[serde(default)]
     labels: BTreeMap<String, String>,

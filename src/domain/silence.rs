@@ -88,6 +88,16 @@ pub enum SilenceError {
     NoCreator,
 }
 
+/// Whether a positive matcher (`=`, `=~`) matches the empty string; a negative one never
+/// counts (Alertmanager's `matchesEmpty`).
+fn matches_empty(m: &Matcher) -> bool {
+    match &m.op {
+        MatchOp::Equal => m.value.is_empty(),
+        MatchOp::Regex(re) => re.is_match(""),
+        MatchOp::NotEqual | MatchOp::NotRegex(_) => false,
+    }
+}
+
 impl Silence {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -107,8 +117,10 @@ impl Silence {
             .enumerate()
             .map(|(i, m)| m.to_matcher().map_err(|e| SilenceError::Matcher(i, e)))
             .collect::<Result<Vec<_>, _>>()?;
-        // As Alertmanager: a silence that matches an alert without any labels would mute all.
-        if matchers.iter().all(|m| m.matches(&Labels::new())) {
+        // As Alertmanager (silence.go, `matchesEmpty`): refused when every matcher is an `=` or
+        // `=~` that matches the empty string. A negative matcher never counts, so a silence of
+        // only `team!~"db.+"` is accepted and mutes every alert without such a team.
+        if matchers.iter().all(matches_empty) {
             return Err(SilenceError::MatchesEverything);
         }
         if ends_at_ms <= starts_at_ms {
@@ -211,11 +223,35 @@ mod tests {
         assert_eq!(s.state(2_000), SilenceState::Expired);
     }
 
+    /// Alertmanager accepts a silence of negative matchers only: it mutes every alert whose
+    /// label is absent or other.
+    #[test]
+    fn a_silence_of_only_negative_matchers_mutes_alerts_without_the_label() {
+        for matchers in [
+            vec![m("team", "db.+", true, false)],
+            vec![m("env", "prod", false, false)],
+        ] {
+            let s = silence(matchers).unwrap();
+            let all = |l: &[(&str, &str)]| {
+                s.matchers
+                    .iter()
+                    .all(|m| m.matches(&l.iter().copied().collect()))
+            };
+            assert!(all(&[("alertname", "A")]));
+            assert!(all(&[("team", "web"), ("env", "dev")]));
+            assert!(!all(&[("team", "dba"), ("env", "prod")]));
+        }
+    }
+
     #[test]
     fn invalid_silences_say_why() {
         assert_eq!(silence(vec![]).unwrap_err(), SilenceError::NoMatchers);
         assert_eq!(
             silence(vec![m("a", ".*", true, true)]).unwrap_err(),
+            SilenceError::MatchesEverything
+        );
+        assert_eq!(
+            silence(vec![m("a", "", false, true), m("b", "x|", true, true)]).unwrap_err(),
             SilenceError::MatchesEverything
         );
         assert!(matches!(

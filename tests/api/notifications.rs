@@ -412,6 +412,48 @@ async fn a_silence_mutes_the_page_and_expiring_it_lets_it_through() {
     .await;
 }
 
+/// As Alertmanager answers its clients: a silence of negative matchers only is accepted and
+/// mutes the alerts without the label; a posted alert carrying the fields of a `GET` answer or
+/// a webhook payload (`status`, `fingerprint`, `receivers`, `updatedAt`) is taken, the fields
+/// ignored.
+#[actix_web::test]
+async fn negative_silences_and_forwarded_alerts_are_taken_as_alertmanager_takes_them() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let silence = json!({
+        "matchers": [{"name": "team", "value": "db.+", "isRegex": true, "isEqual": false}],
+        "startsAt": now.to_rfc3339(),
+        "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        "createdBy": "me",
+        "comment": "everything but the database team"
+    });
+    let r = app.post_json("/api/v2/silences", &silence).await;
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let forwarded = json!([
+        {
+            "labels": {"alertname": "Forwarded", "team": "web"},
+            "annotations": {"summary": "from a webhook"},
+            "startsAt": now.to_rfc3339(),
+            "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+            "fingerprint": "0123456789abcdef",
+            "receivers": [{"name": "somewhere"}],
+            "updatedAt": now.to_rfc3339()
+        },
+        {"labels": {"alertname": "Forwarded", "team": "dba"}, "startsAt": now.to_rfc3339()}
+    ]);
+    let r = app.post_json("/api/v2/alerts", &forwarded).await;
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let held = wait_for("both alerts held", WAIT, || async {
+        let all = app.get_json("/api/v2/alerts").await;
+        (all.as_array()?.len() == 2).then_some(all)
+    })
+    .await;
+    for a in held.as_array().unwrap() {
+        let silenced = !a["status"]["silencedBy"].as_array().unwrap().is_empty();
+        assert_eq!(silenced, a["labels"]["team"] == "web", "{a}");
+    }
+}
+
 #[actix_web::test]
 async fn bad_silences_are_refused_with_the_reason() {
     let app = spawn_app().await;
