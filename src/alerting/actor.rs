@@ -79,7 +79,7 @@ pub fn build_receivers(
     store: Option<&Store>,
 ) -> Result<HashMap<String, Arc<ReceiverIntegrations>>, String> {
     let mut out = HashMap::new();
-    let pacing = crate::notify::slack::Pacing::default();
+    let pacing = crate::notify::slack::pacing();
     for r in &config.receivers {
         let mut notifiers: Vec<(String, Arc<dyn Notifier>)> = Vec::new();
         for (i, s) in r.slack.iter().enumerate() {

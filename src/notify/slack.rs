@@ -6,9 +6,8 @@ use slack_morphism::errors::*;
 use slack_morphism::prelude::*;
 
 use super::render::{escape_mrkdwn, mrkdwn_sections, title, truncate};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::{FailureReason, Notification, Notifier, NotifyError};
 use crate::alerting::config::{SlackConfig, SlackTarget};
@@ -27,17 +26,23 @@ pub struct SlackNotifier {
     pacing: Pacing,
 }
 
-/// Last post time per channel, shared by every Slack integration: Slack accepts about one
-/// message a second per channel, so posts to one channel are spaced by [`CHANNEL_SPACING`].
-pub type Pacing = Arc<Mutex<HashMap<String, Instant>>>;
+/// Posts per channel, shared by every Slack integration. Slack takes about one message a second
+/// per channel and allows short bursts (its rate-limit documentation), so each channel has a
+/// token bucket of [`CHANNEL_BURST`] messages refilled at one a second (GCRA, `governor`): a
+/// message that follows another at once goes at once; a storm settles to one a second. A 429
+/// `Retry-After` is still honoured by the outbox.
+pub type Pacing = Arc<governor::DefaultKeyedRateLimiter<String>>;
 
-pub const CHANNEL_SPACING: Duration = Duration::from_secs(1);
+/// Messages a channel takes at once before the one-a-second pace applies.
+pub const CHANNEL_BURST: u32 = 3;
 
-/// How long to wait before posting to a channel last posted to at `last`.
-pub fn pacing_wait(last: Option<Instant>, now: Instant) -> Duration {
-    last.map_or(Duration::ZERO, |l| {
-        CHANNEL_SPACING.saturating_sub(now.saturating_duration_since(l))
-    })
+/// A fresh set of channel buckets.
+pub fn pacing() -> Pacing {
+    let one = std::num::NonZeroU32::MIN;
+    let burst = std::num::NonZeroU32::new(CHANNEL_BURST).unwrap_or(one);
+    Arc::new(governor::RateLimiter::keyed(
+        governor::Quota::per_second(one).allow_burst(burst),
+    ))
 }
 
 /// The Web API base for an `app_url` (`…/api/chat.postMessage` → `…/api`).
@@ -69,18 +74,9 @@ impl SlackNotifier {
         }
     }
 
-    /// Waits until the channel may take another message, and books the slot.
+    /// Waits until the channel's bucket has a message, and takes it.
     async fn pace(&self, channel: &str) {
-        let wait = {
-            let mut last = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let wait = pacing_wait(last.get(channel).copied(), now);
-            last.insert(channel.to_string(), now + wait);
-            wait
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
+        self.pacing.until_key_ready(&channel.to_string()).await;
     }
 
     /// Bot token: a firing notification posts a message and remembers it; a resolution edits
@@ -301,14 +297,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn posts_to_one_channel_are_spaced() {
-        let now = Instant::now();
-        assert_eq!(pacing_wait(None, now), Duration::ZERO);
-        assert_eq!(pacing_wait(Some(now), now), CHANNEL_SPACING);
-        assert_eq!(
-            pacing_wait(Some(now - Duration::from_secs(5)), now),
-            Duration::ZERO
+    fn a_channel_takes_a_short_burst_then_one_a_second() {
+        let p = pacing();
+        let ch = "#oncall".to_string();
+        for i in 0..CHANNEL_BURST {
+            assert!(p.check_key(&ch).is_ok(), "message {i} of the burst");
+        }
+        let Err(not_until) = p.check_key(&ch) else {
+            panic!("a message beyond the burst goes at once")
+        };
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        assert!(
+            wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
+            "{wait:?}"
         );
+        // Other channels have their own bucket.
+        assert!(p.check_key(&"#other".to_string()).is_ok());
     }
 
     fn group_of(n: usize, label: &str) -> Notification {
