@@ -239,39 +239,50 @@ pub struct BurnView {
 
 impl SlaQuery {
     fn window(&self) -> Result<Window, ApiError> {
-        let given: Vec<(&str, &String)> = [
-            ("window", &self.window),
-            ("week", &self.week),
-            ("month", &self.month),
-            ("quarter", &self.quarter),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-        .collect();
-        let (key, value) = match given.as_slice() {
-            [] => return Ok(Window::Rolling { days: 30 }),
-            [one] => *one,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "give one of window, week, month or quarter",
-                ));
-            }
-        };
-        let w = Window::parse(value).map_err(|e| ApiError::bad_request(format!("{key}: {e}")))?;
-        let fits = matches!(
-            (key, w),
-            ("window", Window::Rolling { .. })
-                | ("week", Window::Week { .. })
-                | ("month", Window::Month { .. })
-                | ("quarter", Window::Quarter { .. })
-        );
-        if fits {
-            Ok(w)
-        } else {
-            Err(ApiError::bad_request(format!(
-                "{key}: {value:?} is not a {key}"
-            )))
+        window_of(&self.window, &self.week, &self.month, &self.quarter)
+    }
+}
+
+/// The window one of `window`, `week`, `month` or `quarter` names (default `window=30d`): more
+/// than one, or a value that is not of its kind, is a 400 naming it.
+fn window_of(
+    window: &Option<String>,
+    week: &Option<String>,
+    month: &Option<String>,
+    quarter: &Option<String>,
+) -> Result<Window, ApiError> {
+    let given: Vec<(&str, &String)> = [
+        ("window", window),
+        ("week", week),
+        ("month", month),
+        ("quarter", quarter),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+    .collect();
+    let (key, value) = match given.as_slice() {
+        [] => return Ok(Window::Rolling { days: 30 }),
+        [one] => *one,
+        _ => {
+            return Err(ApiError::bad_request(
+                "give one of window, week, month or quarter",
+            ));
         }
+    };
+    let w = Window::parse(value).map_err(|e| ApiError::bad_request(format!("{key}: {e}")))?;
+    let fits = matches!(
+        (key, w),
+        ("window", Window::Rolling { .. })
+            | ("week", Window::Week { .. })
+            | ("month", Window::Month { .. })
+            | ("quarter", Window::Quarter { .. })
+    );
+    if fits {
+        Ok(w)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{key}: {value:?} is not a {key}"
+        )))
     }
 }
 
@@ -320,7 +331,7 @@ pub async fn list(
                 .map(|(g, t)| (g.to_string(), t))
                 .collect()
         });
-        let start = (end - i64::from(days) * DAY_MS).div_euclid(HOUR_MS) * HOUR_MS;
+        let (_, start) = read_plan(end - i64::from(days) * DAY_MS, end, Grain::Hour, tz);
         (all, start, end)
     } else {
         let r = read(&state, window, None).await?;
@@ -364,20 +375,44 @@ struct Read {
     rows: BTreeMap<(String, String), Vec<Row>>,
 }
 
+/// A window as counted now: `[start, end)`, `end` the start of the minute in progress or the
+/// period's end (`period_end`), whichever is first.
+pub(super) struct Span {
+    /// The start of the minute in progress: what ended before it is counted.
+    pub now: i64,
+    pub start: i64,
+    pub end: i64,
+    pub period_end: i64,
+}
+
+/// `window` as counted now, in the SLO time zone; `None` when it has not begun.
+pub(super) fn span(state: &AppState, window: Window) -> Option<Span> {
+    let now = state.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
+    let (start, period_end) = window.bounds(now, &state.slos.timezone);
+    (start < now).then_some(Span {
+        now,
+        start,
+        end: period_end.min(now),
+        period_end,
+    })
+}
+
 /// Reads the history a window needs, of one SLO or of all; a window that has not begun is a
 /// 400.
 async fn read(state: &AppState, window: Window, slo: Option<&str>) -> Result<Read, ApiError> {
     let tz = &state.slos.timezone;
-    // Counted up to the last minute that ended.
-    let now = state.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
-    let (start, period_end) = window.bounds(now, tz);
-    if start >= now {
+    let Some(Span {
+        now,
+        start,
+        end,
+        period_end,
+    }) = span(state, window)
+    else {
         return Err(ApiError::bad_request(format!(
             "{}: the window has not begun",
             window.name()
         )));
-    }
-    let end = period_end.min(now);
+    };
     let coarsest = match window {
         Window::Rolling { .. } => Grain::Hour,
         _ => Grain::Day,
@@ -522,15 +557,7 @@ pub async fn detail(
             })
             .collect::<Result<_, _>>()?,
     };
-    let window = SlaQuery {
-        window: q.window,
-        week: q.week,
-        month: q.month,
-        quarter: q.quarter,
-        limit: None,
-        offset: None,
-    }
-    .window()?;
+    let window = window_of(&q.window, &q.week, &q.month, &q.quarter)?;
     let r = read(&state, window, Some(&slo.id)).await?;
     let tz = &state.slos.timezone;
     let one = std::slice::from_ref(slo);

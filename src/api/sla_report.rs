@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::sla::{Span, span};
 use super::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
 use crate::domain::ticket_stats::{TicketTally, summarise};
 use crate::slo::budget::{Budget, Status, Window, budget};
-use crate::slo::history::{Grain, MINUTE_MS, sum};
+use crate::slo::history::{Grain, sum};
 use crate::slo::recorder::group_labels;
 use crate::slo::report::{groups_of, month_plans};
 use crate::slo::spec::{Sli, Slo};
@@ -163,9 +164,8 @@ pub async fn report(
         }
     };
     let tz = &state.slos.timezone;
-    let now = state.clock.now_ms().div_euclid(MINUTE_MS) * MINUTE_MS;
     let month = match &q.month {
-        None => previous_month(now, tz),
+        None => previous_month(state.clock.now_ms(), tz),
         Some(m) => match Window::parse(m) {
             Ok(w @ Window::Month { .. }) => w,
             _ => {
@@ -175,16 +175,20 @@ pub async fn report(
             }
         },
     };
-    let (start, period_end) = month.bounds(now, tz);
-    if start >= now {
+    let Some(Span {
+        start,
+        end,
+        period_end,
+        ..
+    }) = span(&state, month)
+    else {
         return Err(ApiError::bad_request(format!(
             "month: {} has not begun",
             month.name()
         )));
-    }
-    let end = period_end.min(now);
+    };
     let months = month_plans(month, HISTORY_MONTHS, end, tz);
-    let first = months[0].0.bounds(now, tz).0;
+    let first = months[0].0.bounds(end, tz).0;
     let history = state
         .store
         .slo_history(

@@ -48,6 +48,44 @@ impl Sums {
     }
 }
 
+/// Where a window's sums are kept.
+#[derive(Clone, Copy)]
+enum At {
+    /// The `i`th of [`MINUTE_WINDOWS`].
+    Minutes(usize),
+    /// The `i`th of [`DAY_WINDOWS`], plus the hour in progress.
+    Days(usize),
+}
+
+impl At {
+    fn of(window: &str) -> Option<Self> {
+        MINUTE_WINDOWS
+            .iter()
+            .position(|(n, _)| *n == window)
+            .map(At::Minutes)
+            .or_else(|| {
+                DAY_WINDOWS
+                    .iter()
+                    .position(|(n, _)| *n == window)
+                    .map(At::Days)
+            })
+    }
+}
+
+impl Sums {
+    /// The events over the window at `at`.
+    fn over(&self, at: At) -> Tally {
+        match at {
+            At::Minutes(i) => self.minutes[i],
+            At::Days(i) => {
+                let mut t = self.hours[i];
+                t.add(self.current_hour);
+                t
+            }
+        }
+    }
+}
+
 fn slot(minute_ms: i64) -> usize {
     (minute_ms.div_euclid(MINUTE_MS) as usize) % RING
 }
@@ -207,16 +245,9 @@ impl Ledger {
     /// A group's events over a window (`5m` … `6h`, `1d` … `30d`) ending at [`Self::end_ms`];
     /// `None` for a window it does not keep.
     pub fn window(&self, slo: &str, group: &str, window: &str) -> Option<Tally> {
+        let at = At::of(window)?;
         let s = self.groups.get(&(slo.to_string(), group.to_string()));
-        if let Some(i) = MINUTE_WINDOWS.iter().position(|(n, _)| *n == window) {
-            return Some(s.map_or_else(Tally::default, |s| s.minutes[i]));
-        }
-        let i = DAY_WINDOWS.iter().position(|(n, _)| *n == window)?;
-        Some(s.map_or_else(Tally::default, |s| {
-            let mut t = s.hours[i];
-            t.add(s.current_hour);
-            t
-        }))
+        Some(s.map_or_else(Tally::default, |s| s.over(at)))
     }
 
     /// Every group of `slo` with its events over each of `windows` (names as
@@ -226,33 +257,12 @@ impl Ledger {
         slo: &'a str,
         windows: [&str; N],
     ) -> impl Iterator<Item = (&'a str, [Tally; N])> + 'a {
-        enum At {
-            Minutes(usize),
-            Days(usize),
-            Nothing,
-        }
-        let at = windows.map(|w| {
-            if let Some(i) = MINUTE_WINDOWS.iter().position(|(n, _)| *n == w) {
-                At::Minutes(i)
-            } else if let Some(i) = DAY_WINDOWS.iter().position(|(n, _)| *n == w) {
-                At::Days(i)
-            } else {
-                At::Nothing
-            }
-        });
+        let at = windows.map(At::of);
         self.groups
             .range((slo.to_string(), String::new())..)
             .take_while(move |((s, _), _)| s == slo)
             .map(move |((_, g), s)| {
-                let t = std::array::from_fn(|k| match at[k] {
-                    At::Minutes(i) => s.minutes[i],
-                    At::Days(i) => {
-                        let mut t = s.hours[i];
-                        t.add(s.current_hour);
-                        t
-                    }
-                    At::Nothing => Tally::default(),
-                });
+                let t = std::array::from_fn(|k| at[k].map_or_else(Tally::default, |a| s.over(a)));
                 (g.as_str(), t)
             })
     }
