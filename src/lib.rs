@@ -9,6 +9,8 @@
 //! - [`telemetry`]: tracing, metric names, and the fan-out recorder feeding `/metrics` and rules.
 //! - [`rules`]: Prometheus rule files, the PromQL evaluator, the series store, the `RulesActor`.
 //! - [`alerting`]: `alerting.yml` (Alertmanager format), the route tree, groups, `DispatchActor`.
+//! - [`gotemplate`]: Go's `text/template` with Alertmanager's data and functions (notification
+//!   and rule templates).
 //! - [`notify`]: the `Notifier` trait and its Slack, email, console and `.eml` implementations.
 //! - [`tickets`]: the `TicketActor` that opens, counts and resolves tickets.
 //! - [`runbooks`]: runbook files, the tantivy index and lookups.
@@ -23,6 +25,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod drain;
+pub mod gotemplate;
 pub mod notify;
 pub mod pipeline;
 pub mod providers;

@@ -26,5 +26,6 @@ mod sla;
 mod smtp;
 mod store;
 mod store_tables;
+mod template_parity;
 mod ticket_webhooks;
 mod tickets;

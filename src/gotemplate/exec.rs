@@ -1,0 +1,398 @@
+//! Executes a parsed template as Go's `text/template` executes it: dot and variables scoped per
+//! control structure, Go's truth, `and`/`or` evaluated lazily, methods called on field access,
+//! `range` over slices and over maps in key order, `break`/`continue`, nested templates with
+//! their own `$`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::parse::{Arg, Branch, Cmd, Node, Pipe};
+use super::value::Value;
+use super::{ExecError, Templates};
+
+/// Nested `{{template}}` calls deeper than this fail (Go allows 100,000; a deeper Rust call
+/// stack would overflow before that, and no real template nests a thousand deep).
+pub const MAX_DEPTH: usize = 1000;
+
+/// How a list of nodes ended.
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+pub struct Exec<'a> {
+    pub set: &'a Templates,
+    /// Templates defined by the text being rendered, looked up before the set's.
+    pub local: &'a HashMap<String, Arc<Vec<Node>>>,
+    pub name: String,
+    pub vars: Vec<(String, Value)>,
+    pub depth: usize,
+    pub out: String,
+}
+
+impl Exec<'_> {
+    fn error(&self, line: usize, at: &str, message: impl Into<String>) -> ExecError {
+        ExecError::At {
+            template: self.name.clone(),
+            line,
+            at: at.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Runs `nodes` with `dot`.
+    pub fn run(&mut self, dot: &Value, nodes: &[Node]) -> Result<(), ExecError> {
+        self.walk(dot, nodes).map(|_| ())
+    }
+
+    fn walk(&mut self, dot: &Value, nodes: &[Node]) -> Result<Flow, ExecError> {
+        for node in nodes {
+            let flow = match node {
+                Node::Text(t) => {
+                    self.out.push_str(t);
+                    Flow::Normal
+                }
+                Node::Action(pipe) => {
+                    let v = self.pipeline(dot, pipe)?;
+                    if pipe.decl.is_empty() {
+                        self.out.push_str(&super::fmt::sprint(&[v]));
+                    }
+                    Flow::Normal
+                }
+                Node::If(b) => self.if_or_with(dot, b, false)?,
+                Node::With(b) => self.if_or_with(dot, b, true)?,
+                Node::Range(b) => self.range(dot, b)?,
+                Node::Template { line, name, pipe } => {
+                    self.template(dot, *line, name, pipe.as_ref())?;
+                    Flow::Normal
+                }
+                Node::Break(_) => return Ok(Flow::Break),
+                Node::Continue(_) => return Ok(Flow::Continue),
+            };
+            if !matches!(flow, Flow::Normal) {
+                return Ok(flow);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn if_or_with(&mut self, dot: &Value, b: &Branch, with: bool) -> Result<Flow, ExecError> {
+        let mark = self.vars.len();
+        let v = self.pipeline(dot, &b.pipe)?;
+        let flow = if v.is_true() {
+            let inner = if with { v } else { dot.clone() };
+            self.walk(&inner, &b.list)?
+        } else if let Some(e) = &b.else_list {
+            self.walk(dot, e)?
+        } else {
+            Flow::Normal
+        };
+        self.vars.truncate(mark);
+        Ok(flow)
+    }
+
+    fn range(&mut self, dot: &Value, b: &Branch) -> Result<Flow, ExecError> {
+        let mark = self.vars.len();
+        let v = self.pipeline(dot, &b.pipe)?;
+        let items: Vec<(Value, Value)> = if let Some(l) = v.as_list() {
+            l.iter()
+                .enumerate()
+                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                .collect()
+        } else if let Some(m) = v.as_map() {
+            m.iter()
+                .map(|(k, e)| (Value::str(k.as_str()), e.clone()))
+                .collect()
+        } else if matches!(v, Value::Nil | Value::NoValue) {
+            Vec::new()
+        } else {
+            return Err(self.error(
+                b.pipe.line,
+                "range",
+                format!("range can't iterate over {}", v.to_v()),
+            ));
+        };
+        if items.is_empty() {
+            let flow = match &b.else_list {
+                Some(e) => self.walk(dot, e)?,
+                None => Flow::Normal,
+            };
+            self.vars.truncate(mark);
+            return Ok(flow);
+        }
+        for (index, elem) in items {
+            let decl = &b.pipe.decl;
+            match (decl.len(), b.pipe.is_assign) {
+                (0, _) => {}
+                (1, true) => self.set_var(&decl[0], elem.clone()),
+                (_, true) => {
+                    self.set_var(&decl[0], index.clone());
+                    self.set_var(&decl[1], elem.clone());
+                }
+                (n, false) => {
+                    // The declared variables are the top ones: `$e` or `$i, $e`.
+                    let top = self.vars.len();
+                    self.vars[top - 1].1 = elem.clone();
+                    if n > 1 {
+                        self.vars[top - 2].1 = index.clone();
+                    }
+                }
+            }
+            let iter_mark = self.vars.len();
+            let flow = self.walk(&elem, &b.list)?;
+            self.vars.truncate(iter_mark);
+            if matches!(flow, Flow::Break) {
+                break;
+            }
+        }
+        self.vars.truncate(mark);
+        Ok(Flow::Normal)
+    }
+
+    fn template(
+        &mut self,
+        dot: &Value,
+        line: usize,
+        name: &str,
+        pipe: Option<&Pipe>,
+    ) -> Result<(), ExecError> {
+        let body = self
+            .local
+            .get(name)
+            .or_else(|| self.set.defs.get(name))
+            .cloned()
+            .ok_or_else(|| {
+                self.error(
+                    line,
+                    &format!("{{{{template {}}}}}", super::fmt::quote(name)),
+                    format!("template {name:?} not defined"),
+                )
+            })?;
+        let data = match pipe {
+            Some(p) => self.pipeline(dot, p)?,
+            None => Value::Nil,
+        };
+        if self.depth >= MAX_DEPTH {
+            return Err(ExecError::Depth(MAX_DEPTH));
+        }
+        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), data.clone())]);
+        let saved_name = std::mem::replace(&mut self.name, name.to_string());
+        self.depth += 1;
+        let r = self.walk(&data, &body);
+        self.depth -= 1;
+        self.vars = saved_vars;
+        self.name = saved_name;
+        r.map(|_| ())
+    }
+
+    fn set_var(&mut self, name: &str, v: Value) {
+        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            slot.1 = v;
+        }
+    }
+
+    fn var(&self, line: usize, name: &str) -> Result<Value, ExecError> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| self.error(line, name, format!("undefined variable: {name}")))
+    }
+
+    fn pipeline(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, ExecError> {
+        let mut value: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            value = Some(self.command(dot, pipe.line, cmd, value)?);
+        }
+        let value = value.unwrap_or(Value::NoValue);
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(name, value.clone());
+            } else {
+                self.vars.push((name.clone(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn command(
+        &mut self,
+        dot: &Value,
+        line: usize,
+        cmd: &Cmd,
+        piped: Option<Value>,
+    ) -> Result<Value, ExecError> {
+        let first = &cmd.args[0];
+        let rest = &cmd.args[1..];
+        let not_a_function = |this: &Self| {
+            if !rest.is_empty() || piped.is_some() {
+                Err(this.error(
+                    line,
+                    &first.describe(),
+                    format!("can't give argument to non-function {}", first.describe()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match first {
+            Arg::Field(fields) => self.field_chain(dot, line, dot.clone(), fields, rest, piped),
+            Arg::Chain(inner, fields) => {
+                let recv = self.arg(dot, line, inner)?;
+                self.field_chain(dot, line, recv, fields, rest, piped)
+            }
+            Arg::Var(name, fields) => {
+                let v = self.var(line, name)?;
+                if fields.is_empty() {
+                    not_a_function(self)?;
+                    Ok(v)
+                } else {
+                    self.field_chain(dot, line, v, fields, rest, piped)
+                }
+            }
+            Arg::Func(name) => self.function(dot, line, name, rest, piped),
+            Arg::Pipe(p) => {
+                not_a_function(self)?;
+                self.pipeline(dot, p)
+            }
+            Arg::Nil => Err(self.error(line, "nil", "nil is not a command")),
+            _ => {
+                not_a_function(self)?;
+                self.arg(dot, line, first)
+            }
+        }
+    }
+
+    fn field_chain(
+        &mut self,
+        dot: &Value,
+        line: usize,
+        mut recv: Value,
+        fields: &[String],
+        args: &[Arg],
+        piped: Option<Value>,
+    ) -> Result<Value, ExecError> {
+        let Some((last, init)) = fields.split_last() else {
+            return Ok(recv);
+        };
+        for f in init {
+            recv = self.field(dot, line, f, recv, &[], None)?;
+        }
+        self.field(dot, line, last, recv, args, piped)
+    }
+
+    fn field(
+        &mut self,
+        dot: &Value,
+        line: usize,
+        name: &str,
+        recv: Value,
+        args: &[Arg],
+        piped: Option<Value>,
+    ) -> Result<Value, ExecError> {
+        let at = format!(".{name}");
+        match &recv {
+            Value::Object(o) => {
+                let mut vals = Vec::with_capacity(args.len() + 1);
+                for a in args {
+                    vals.push(self.arg(dot, line, a)?);
+                }
+                vals.extend(piped);
+                match o.get(name, &vals) {
+                    Some(r) => r.map_err(|e| self.error(line, &at, e.to_string())),
+                    None => Err(self.error(
+                        line,
+                        &at,
+                        format!("can't evaluate field {name} in type {}", o.type_name()),
+                    )),
+                }
+            }
+            Value::Map(m) => {
+                if !args.is_empty() || piped.is_some() {
+                    return Err(self.error(
+                        line,
+                        &at,
+                        format!("{name} is not a method but has arguments"),
+                    ));
+                }
+                Ok(m.get(name).cloned().unwrap_or_else(|| Value::str("")))
+            }
+            Value::Nil | Value::NoValue => Err(self.error(
+                line,
+                &at,
+                format!("nil pointer evaluating interface {{}}.{name}"),
+            )),
+            other => Err(self.error(
+                line,
+                &at,
+                format!("can't evaluate field {name} in type {}", other.type_name()),
+            )),
+        }
+    }
+
+    fn arg(&mut self, dot: &Value, line: usize, arg: &Arg) -> Result<Value, ExecError> {
+        Ok(match arg {
+            Arg::Dot => dot.clone(),
+            Arg::Nil => Value::Nil,
+            Arg::Bool(b) => Value::Bool(*b),
+            Arg::Int(i) => Value::Int(*i),
+            Arg::Float(f) => Value::Float(*f),
+            Arg::Str(s) => Value::String(s.clone()),
+            Arg::Field(fields) => self.field_chain(dot, line, dot.clone(), fields, &[], None)?,
+            Arg::Var(name, fields) => {
+                let v = self.var(line, name)?;
+                self.field_chain(dot, line, v, fields, &[], None)?
+            }
+            Arg::Pipe(p) => self.pipeline(dot, p)?,
+            Arg::Func(name) => self.function(dot, line, name, &[], None)?,
+            Arg::Chain(inner, fields) => {
+                let recv = self.arg(dot, line, inner)?;
+                self.field_chain(dot, line, recv, fields, &[], None)?
+            }
+        })
+    }
+
+    fn function(
+        &mut self,
+        dot: &Value,
+        line: usize,
+        name: &str,
+        args: &[Arg],
+        piped: Option<Value>,
+    ) -> Result<Value, ExecError> {
+        // `and` and `or` stop at the first argument that decides (Go 1.18).
+        if name == "and" || name == "or" {
+            let n = args.len() + usize::from(piped.is_some());
+            if n == 0 {
+                return Err(self.error(
+                    line,
+                    name,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
+            }
+            let mut last = Value::NoValue;
+            for a in args {
+                last = self.arg(dot, line, a)?;
+                if last.is_true() == (name == "or") {
+                    return Ok(last);
+                }
+            }
+            if let Some(p) = piped {
+                last = p;
+            }
+            return Ok(last);
+        }
+        let f =
+            self.set.funcs.get(name).cloned().ok_or_else(|| {
+                self.error(line, name, format!("{name:?} is not a defined function"))
+            })?;
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            vals.push(self.arg(dot, line, a)?);
+        }
+        vals.extend(piped);
+        f(&vals).map_err(|e| self.error(line, name, format!("error calling {name}: {e}")))
+    }
+}
