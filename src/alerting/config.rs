@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use crate::config::{Env, Problem, Problems, find_line, interpolate};
 use crate::domain::duration::parse_duration;
 use crate::domain::matcher::Matcher;
 use crate::domain::ticket::{EscalationPolicy, EscalationStep, Priority, TicketPolicy, Tier};
+use crate::gotemplate::Templates;
 
 pub use crate::domain::secret::Secret;
 
@@ -25,6 +27,8 @@ pub struct AlertingConfig {
     pub resolve_timeout: Duration,
     /// Named `time_intervals`, referred to by routes.
     pub time_intervals: HashMap<String, Vec<TimeInterval>>,
+    /// The notification templates (`templates:` over the defaults).
+    pub templates: Arc<Templates>,
 }
 
 impl AlertingConfig {
@@ -132,6 +136,102 @@ pub struct SlackConfig {
     pub target: SlackTarget,
     pub channel: Option<String>,
     pub send_resolved: bool,
+    /// Alertmanager's templated message (an attachment), when the file sets any of its
+    /// fields; otherwise syncwatch's Block Kit message is sent.
+    pub message: Option<Arc<SlackMessage>>,
+    /// The templates the message's fields are rendered with.
+    pub templates: Arc<Templates>,
+}
+
+/// The fields of Alertmanager's Slack message, each a template; the ones a file leaves out
+/// hold Alertmanager's defaults (`{{ template "slack.default.title" . }}`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackMessage {
+    pub username: String,
+    pub color: String,
+    pub title: String,
+    pub title_link: String,
+    pub pretext: String,
+    pub text: String,
+    pub fallback: String,
+    pub callback_id: String,
+    pub footer: String,
+    pub icon_emoji: String,
+    pub icon_url: String,
+    pub image_url: String,
+    pub thumb_url: String,
+    pub fields: Vec<SlackField>,
+    pub actions: Vec<SlackAction>,
+    pub short_fields: bool,
+    /// Default `["fallback", "pretext", "text"]`.
+    pub mrkdwn_in: Vec<String>,
+    pub link_names: bool,
+}
+
+/// An attachment field (`fields:`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackField {
+    pub title: String,
+    pub value: String,
+    pub short: Option<bool>,
+}
+
+/// An attachment button (`actions:`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackAction {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub style: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+    pub confirm: Option<SlackConfirm>,
+}
+
+impl SlackAction {
+    /// The templated fields, by their YAML and JSON name.
+    pub fn texts(&self) -> [(&'static str, &String); 6] {
+        [
+            ("type", &self.kind),
+            ("text", &self.text),
+            ("url", &self.url),
+            ("style", &self.style),
+            ("name", &self.name),
+            ("value", &self.value),
+        ]
+    }
+}
+
+impl SlackConfirm {
+    /// The templated fields, by their YAML and JSON name.
+    pub fn texts(&self) -> [(&'static str, &String); 4] {
+        [
+            ("title", &self.title),
+            ("text", &self.text),
+            ("ok_text", &self.ok_text),
+            ("dismiss_text", &self.dismiss_text),
+        ]
+    }
+}
+
+/// A button's confirmation dialog.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfirm {
+    pub text: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub ok_text: String,
+    #[serde(default)]
+    pub dismiss_text: String,
 }
 
 /// How the SMTP connection is secured, as Alertmanager decides it: port 465 (or
@@ -181,6 +281,13 @@ pub struct EmailConfig {
     pub from: String,
     pub smtp: SmtpSettings,
     pub send_resolved: bool,
+    /// Templated message parts; `None` keeps syncwatch's own (Alertmanager's defaults for the
+    /// subject: `{{ template "email.default.subject" . }}`).
+    pub html: Option<String>,
+    pub text: Option<String>,
+    /// Extra headers, each value a template; `Subject` replaces the subject.
+    pub headers: BTreeMap<String, String>,
+    pub templates: Arc<Templates>,
 }
 
 #[derive(Debug, Clone)]
@@ -352,6 +459,24 @@ struct RawSlack {
     app_token_file: Option<String>,
     app_url: Option<String>,
     channel: Option<String>,
+    username: Option<String>,
+    color: Option<String>,
+    title: Option<String>,
+    title_link: Option<String>,
+    pretext: Option<String>,
+    text: Option<String>,
+    fallback: Option<String>,
+    callback_id: Option<String>,
+    footer: Option<String>,
+    icon_emoji: Option<String>,
+    icon_url: Option<String>,
+    image_url: Option<String>,
+    thumb_url: Option<String>,
+    fields: Option<Vec<SlackField>>,
+    actions: Option<Vec<SlackAction>>,
+    short_fields: Option<bool>,
+    mrkdwn_in: Option<Vec<String>>,
+    link_names: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -368,6 +493,10 @@ struct RawEmail {
     require_tls: Option<bool>,
     force_implicit_tls: Option<bool>,
     tls_config: Option<RawTlsConfig>,
+    html: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -441,6 +570,7 @@ pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<AlertingConfig, Pr
         env,
         base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         problems: vec![],
+        templates: Arc::new(crate::notify::templates::defaults()),
     };
     let cfg = v.config(raw);
     if v.problems.is_empty() {
@@ -456,6 +586,7 @@ struct V<'a> {
     env: Env<'a>,
     base: PathBuf,
     problems: Vec<Problem>,
+    templates: Arc<Templates>,
 }
 
 impl V<'_> {
@@ -691,12 +822,28 @@ impl V<'_> {
         tls
     }
 
-    fn config(&mut self, raw: RawFile) -> Option<AlertingConfig> {
-        if !raw.templates.is_empty() {
+    /// Checks that a templated field parses against the loaded templates.
+    fn template(&mut self, key: &str, ctx: &str, text: &str) -> String {
+        if let Err(e) = self.templates.check(key, text) {
             self.p(
-                "templates:",
-                "templates: custom notification templates are not supported".into(),
+                &format!("{key}:"),
+                format!(
+                    "{ctx}.{key}: {} (line {} of the template)",
+                    e.message, e.line
+                ),
             );
+        }
+        text.to_string()
+    }
+
+    fn config(&mut self, raw: RawFile) -> Option<AlertingConfig> {
+        match crate::notify::templates::load(&self.base, &raw.templates) {
+            Ok(set) => self.templates = Arc::new(set),
+            Err(problems) => self.problems.extend(
+                problems
+                    .into_iter()
+                    .map(|p| Problem::new(&p.file, p.line, p.message)),
+            ),
         }
         let resolve_timeout = self.dur(
             "resolve_timeout",
@@ -801,6 +948,7 @@ impl V<'_> {
             inhibit_rules,
             resolve_timeout,
             time_intervals,
+            templates: self.templates.clone(),
         })
     }
 
@@ -968,6 +1116,123 @@ impl V<'_> {
         route
     }
 
+    /// Alertmanager's message fields of a Slack config, when it sets any of them, with
+    /// Alertmanager's defaults for the rest; each template checked.
+    fn slack_message(&mut self, s: &RawSlack, ctx: &str) -> Option<SlackMessage> {
+        let texts = [
+            (
+                "username",
+                &s.username,
+                r#"{{ template "slack.default.username" . }}"#,
+            ),
+            (
+                "color",
+                &s.color,
+                r#"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#,
+            ),
+            (
+                "title",
+                &s.title,
+                r#"{{ template "slack.default.title" . }}"#,
+            ),
+            (
+                "title_link",
+                &s.title_link,
+                r#"{{ template "slack.default.titlelink" . }}"#,
+            ),
+            (
+                "pretext",
+                &s.pretext,
+                r#"{{ template "slack.default.pretext" . }}"#,
+            ),
+            ("text", &s.text, r#"{{ template "slack.default.text" . }}"#),
+            (
+                "fallback",
+                &s.fallback,
+                r#"{{ template "slack.default.fallback" . }}"#,
+            ),
+            (
+                "callback_id",
+                &s.callback_id,
+                r#"{{ template "slack.default.callbackid" . }}"#,
+            ),
+            (
+                "footer",
+                &s.footer,
+                r#"{{ template "slack.default.footer" . }}"#,
+            ),
+            (
+                "icon_emoji",
+                &s.icon_emoji,
+                r#"{{ template "slack.default.iconemoji" . }}"#,
+            ),
+            (
+                "icon_url",
+                &s.icon_url,
+                r#"{{ template "slack.default.iconurl" . }}"#,
+            ),
+            ("image_url", &s.image_url, ""),
+            ("thumb_url", &s.thumb_url, ""),
+        ];
+        let any = texts.iter().any(|(_, v, _)| v.is_some())
+            || s.fields.is_some()
+            || s.actions.is_some()
+            || s.short_fields.is_some()
+            || s.mrkdwn_in.is_some()
+            || s.link_names.is_some();
+        if !any {
+            return None;
+        }
+        let mut out: Vec<String> = Vec::with_capacity(texts.len());
+        for (key, v, default) in texts {
+            out.push(match v {
+                Some(t) => self.template(key, ctx, t),
+                None => default.to_string(),
+            });
+        }
+        let fields = s.fields.clone().unwrap_or_default();
+        for f in &fields {
+            self.template("title", &format!("{ctx}.fields"), &f.title);
+            self.template("value", &format!("{ctx}.fields"), &f.value);
+        }
+        let actions = s.actions.clone().unwrap_or_default();
+        for a in &actions {
+            let actx = format!("{ctx}.actions");
+            for (k, t) in a.texts() {
+                self.template(k, &actx, t);
+            }
+            for (k, t) in a.confirm.iter().flat_map(SlackConfirm::texts) {
+                self.template(k, &format!("{actx}.confirm"), t);
+            }
+        }
+        let mut it = out.into_iter();
+        let mut next = || it.next().unwrap_or_default();
+        Some(SlackMessage {
+            username: next(),
+            color: next(),
+            title: next(),
+            title_link: next(),
+            pretext: next(),
+            text: next(),
+            fallback: next(),
+            callback_id: next(),
+            footer: next(),
+            icon_emoji: next(),
+            icon_url: next(),
+            image_url: next(),
+            thumb_url: next(),
+            fields,
+            actions,
+            short_fields: s.short_fields.unwrap_or(false),
+            mrkdwn_in: s
+                .mrkdwn_in
+                .clone()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| vec!["fallback".into(), "pretext".into(), "text".into()]),
+            link_names: s.link_names.unwrap_or(false),
+        })
+    }
+
     fn receiver(&mut self, r: &RawReceiver, g: &RawGlobal, names: &[String]) -> Receiver {
         let name = r.name.clone();
         let ctx = |k: &str| format!("receivers[{name}].{k}");
@@ -1034,10 +1299,17 @@ impl V<'_> {
                     continue;
                 }
             };
+            let channel = s
+                .channel
+                .as_deref()
+                .map(|c| self.template("channel", &ctx("slack_configs"), c));
+            let message = self.slack_message(s, &ctx("slack_configs"));
             slack.push(SlackConfig {
                 target,
-                channel: s.channel.clone(),
+                channel,
                 send_resolved: s.send_resolved.unwrap_or(true),
+                message: message.map(Arc::new),
+                templates: self.templates.clone(),
             });
         }
         let mut email = Vec::new();
@@ -1112,6 +1384,25 @@ impl V<'_> {
                     hello: e.hello.clone().or_else(|| g.smtp_hello.clone()),
                 },
                 send_resolved: e.send_resolved.unwrap_or(true),
+                html: e
+                    .html
+                    .as_deref()
+                    .map(|t| self.template("html", &ctx("email_configs"), t)),
+                text: e
+                    .text
+                    .as_deref()
+                    .map(|t| self.template("text", &ctx("email_configs"), t)),
+                headers: e
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            self.template(k, &ctx("email_configs.headers"), v),
+                        )
+                    })
+                    .collect(),
+                templates: self.templates.clone(),
             });
         }
         let mut tickets = Vec::new();
@@ -1265,7 +1556,7 @@ fn check_ca_pem(pem: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn split_addresses(s: &str) -> Vec<String> {
+pub fn split_addresses(s: &str) -> Vec<String> {
     s.split(',')
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty())
@@ -1324,6 +1615,77 @@ receivers:
   - name: quiet
     console_configs: [{}]
 "#;
+
+    #[test]
+    fn alertmanager_message_fields_and_templates_load_and_bad_ones_are_named_at_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("t")).unwrap();
+        std::fs::write(
+            dir.path().join("t/slack.tmpl"),
+            "{{ define \"my.title\" }}[{{ .Status }}] {{ .CommonLabels.alertname }}{{ end }}",
+        )
+        .unwrap();
+        let text = r#"templates: ['t/*.tmpl']
+route:
+  receiver: team
+receivers:
+  - name: team
+    slack_configs:
+      - api_url: http://127.0.0.1:9/services/x
+        channel: '#{{ .CommonLabels.team }}'
+        title: '{{ template "my.title" . }}'
+        text: "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}"
+        fields:
+          - title: Severity
+            value: '{{ .CommonLabels.severity }}'
+            short: true
+        actions:
+          - type: button
+            text: Runbook
+            url: '{{ .CommonAnnotations.runbook_url }}'
+      - api_url: http://127.0.0.1:9/services/y
+    email_configs:
+      - to: a@example.com
+        from: am@example.com
+        smarthost: localhost:25
+        html: '{{ template "email.default.subject" . }}'
+        headers:
+          Subject: 'Alert: {{ .GroupLabels.alertname }}'
+"#;
+        let path = dir.path().join("alerting.yml");
+        let c = parse(&path, text, &env).unwrap();
+        let team = c.receiver("team").unwrap();
+        let m = team.slack[0]
+            .message
+            .as_ref()
+            .expect("fields set: Alertmanager's message");
+        assert_eq!(m.title, r#"{{ template "my.title" . }}"#);
+        assert_eq!(m.username, r#"{{ template "slack.default.username" . }}"#);
+        assert_eq!(m.mrkdwn_in, ["fallback", "pretext", "text"]);
+        assert_eq!(m.fields[0].short, Some(true));
+        assert!(
+            team.slack[1].message.is_none(),
+            "no field set: the Block Kit message"
+        );
+        assert!(c.templates.has("my.title"));
+        assert_eq!(
+            team.email[0].headers["Subject"],
+            "Alert: {{ .GroupLabels.alertname }}"
+        );
+
+        let bad = text.replace(
+            "{{ .CommonLabels.severity }}",
+            "{{ .CommonLabels.severity | nosuch }}",
+        );
+        let e = parse(&path, &bad, &env).unwrap_err().to_string();
+        let line = bad.lines().position(|l| l.contains("nosuch")).unwrap() + 1;
+        assert!(e.contains(&format!("alerting.yml:{line}:")), "{e}");
+        assert!(e.contains("function \"nosuch\" not defined"), "{e}");
+
+        std::fs::write(dir.path().join("t/broken.tmpl"), "ok\n{{ if }}").unwrap();
+        let e = parse(&path, text, &env).unwrap_err().to_string();
+        assert!(e.contains("broken.tmpl:2:"), "{e}");
+    }
 
     #[test]
     fn parses_routes_receivers_and_inheritance() {

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{
@@ -14,6 +15,7 @@ use lettre::transport::smtp::client::{
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::render::{html, subject, text};
+use super::templates::Renderer;
 use super::{FailureReason, Notification, Notifier, NotifyError};
 use crate::alerting::config::{EmailConfig, SmtpSecurity, SmtpSettings, TlsMinVersion};
 
@@ -43,6 +45,91 @@ pub fn build_message(from: &str, to: &[String], n: &Notification) -> Result<Mess
                 format!("cannot build email: {e}"),
             )
         })
+}
+
+/// The message of an email config that sets `html`, `text` or `headers` (Alertmanager's
+/// fields, each a template); otherwise syncwatch's message. A `Subject` header replaces the
+/// subject; `To` and `From` replace the addresses shown; the parts left unset stay syncwatch's.
+pub fn build_templated(config: &EmailConfig, n: &Notification) -> Result<Message, NotifyError> {
+    if config.html.is_none() && config.text.is_none() && config.headers.is_empty() {
+        return build_message(&config.from, &config.to, n);
+    }
+    let r = Renderer::new(&config.templates, n);
+    let render = |name: &str, t: &str| {
+        r.render(name, t)
+            .map_err(|e| NotifyError::new(FailureReason::ClientError, e.to_string()))
+    };
+    let bad = |what: &str, v: &str| {
+        NotifyError::new(
+            FailureReason::ClientError,
+            format!("invalid {what} address {v:?}"),
+        )
+    };
+    let mut subject_line = subject(n);
+    let mut from = config.from.clone();
+    let mut extra = Vec::new();
+    for (k, v) in &config.headers {
+        let value = render(k, v)?;
+        match k.to_ascii_lowercase().as_str() {
+            "subject" => subject_line = value,
+            "from" => from = value,
+            // The envelope goes to `to:`; a `To` header only changes what readers see.
+            _ => extra.push((k.clone(), value)),
+        }
+    }
+    let mut b = Message::builder()
+        .from(from.parse::<Mailbox>().map_err(|_| bad("from", &from))?)
+        .subject(subject_line);
+    let shown_to = extra
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("to"))
+        .map(|(_, v)| v.clone());
+    match shown_to {
+        Some(to) => {
+            for addr in crate::alerting::config::split_addresses(&to) {
+                b = b.to(addr.parse::<Mailbox>().map_err(|_| bad("to", &addr))?);
+            }
+        }
+        None => {
+            for addr in &config.to {
+                b = b.to(addr.parse::<Mailbox>().map_err(|_| bad("to", addr))?);
+            }
+        }
+    }
+    for (k, v) in extra
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("to"))
+    {
+        let name = HeaderName::new_from_ascii(k.clone()).map_err(|_| {
+            NotifyError::new(
+                FailureReason::ClientError,
+                format!("invalid header name {k:?}"),
+            )
+        })?;
+        b = b.raw_header(HeaderValue::new(name, v));
+    }
+    let html_part = match &config.html {
+        Some(t) => render("html", t)?,
+        None => html(n),
+    };
+    let text_part = match &config.text {
+        Some(t) => render("text", t)?,
+        None => text(n),
+    };
+    let body = if config.html.is_some() && config.text.is_none() {
+        // Alertmanager sends only the HTML part when only `html` is set.
+        b.singlepart(lettre::message::SinglePart::html(html_part))
+    } else if config.text.is_some() && config.html.is_none() {
+        b.multipart(MultiPart::alternative_plain_html(text_part, html(n)))
+    } else {
+        b.multipart(MultiPart::alternative_plain_html(text_part, html_part))
+    };
+    body.map_err(|e| {
+        NotifyError::new(
+            FailureReason::ClientError,
+            format!("cannot build email: {e}"),
+        )
+    })
 }
 
 impl EmailNotifier {
@@ -138,7 +225,7 @@ impl Notifier for EmailNotifier {
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
-        let msg = build_message(&self.config.from, &self.config.to, n)?;
+        let msg = build_templated(&self.config, n)?;
         self.transport
             .send(msg)
             .await

@@ -14,6 +14,7 @@ pub mod local;
 pub mod outbox;
 pub mod render;
 pub mod slack;
+pub mod templates;
 pub mod ticket_webhook;
 pub mod webhook;
 

@@ -9,8 +9,9 @@ use super::render::{escape_mrkdwn, mrkdwn_sections, title, truncate};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::templates::Renderer;
 use super::{FailureReason, Notification, Notifier, NotifyError};
-use crate::alerting::config::{SlackConfig, SlackTarget};
+use crate::alerting::config::{SlackConfig, SlackMessage, SlackTarget};
 use crate::store::Store;
 
 type Connector = SlackClientHyperConnector<
@@ -181,6 +182,133 @@ impl SlackNotifier {
     }
 }
 
+impl SlackNotifier {
+    /// Alertmanager's message: the templated attachment, posted to the webhook URL, or with the
+    /// bot token to `app_url` (as Alertmanager posts with `app_token`).
+    async fn notify_templated(
+        &self,
+        message: &SlackMessage,
+        n: &Notification,
+    ) -> Result<(), NotifyError> {
+        let renderer = Renderer::new(&self.config.templates, n);
+        let payload = alertmanager_payload(message, self.config.channel.as_deref(), &renderer)
+            .map_err(|e| NotifyError::new(FailureReason::ClientError, e.to_string()))?;
+        let channel = payload["channel"].as_str().unwrap_or_default().to_string();
+        self.pace(&channel).await;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| {
+                NotifyError::new(FailureReason::ClientError, format!("Slack client: {e}"))
+            })?;
+        let req = match &self.config.target {
+            SlackTarget::Webhook { url } => client.post(url.expose()),
+            SlackTarget::App { token, app_url } => client.post(app_url).bearer_auth(token.expose()),
+        };
+        super::webhook::answer(req.json(&payload).send().await).map_err(|e| NotifyError {
+            message: e.message.replace("webhook", "Slack"),
+            ..e
+        })
+    }
+}
+
+/// The most characters of an attachment title (Alertmanager's `maxTitleLenRunes`) and of its
+/// text, pretext and fallback (Slack cuts a message's text at 40,000).
+pub const MAX_TITLE_CHARS: usize = 1024;
+pub const MAX_TEXT_CHARS: usize = 40_000;
+
+/// Alertmanager's Slack request for a notification: `channel`, `username`, `icon_emoji`,
+/// `icon_url`, `link_names` and one attachment, every text field rendered from its template.
+/// Fails with the first template that fails, as Alertmanager does.
+pub fn alertmanager_payload(
+    m: &SlackMessage,
+    channel: Option<&str>,
+    r: &Renderer<'_>,
+) -> Result<serde_json::Value, crate::gotemplate::Error> {
+    use serde_json::{Map, Value, json};
+    let t = |name: &str, text: &str| r.render(name, text);
+    let mut att = Map::new();
+    let mut put = |k: &str, v: String, always: bool| {
+        if always || !v.is_empty() {
+            att.insert(k.into(), Value::String(v));
+        }
+    };
+    put(
+        "title",
+        truncate(&t("title", &m.title)?, MAX_TITLE_CHARS),
+        false,
+    );
+    put("title_link", t("title_link", &m.title_link)?, false);
+    put(
+        "pretext",
+        truncate(&t("pretext", &m.pretext)?, MAX_TEXT_CHARS),
+        false,
+    );
+    put("text", truncate(&t("text", &m.text)?, MAX_TEXT_CHARS), true);
+    put(
+        "fallback",
+        truncate(&t("fallback", &m.fallback)?, MAX_TEXT_CHARS),
+        true,
+    );
+    put("callback_id", t("callback_id", &m.callback_id)?, true);
+    put("image_url", t("image_url", &m.image_url)?, false);
+    put("thumb_url", t("thumb_url", &m.thumb_url)?, false);
+    put("footer", t("footer", &m.footer)?, true);
+    put("color", t("color", &m.color)?, false);
+    if !m.fields.is_empty() {
+        let mut fields = Vec::new();
+        for f in &m.fields {
+            fields.push(json!({
+                "title": t("fields.title", &f.title)?,
+                "value": t("fields.value", &f.value)?,
+                "short": f.short.unwrap_or(m.short_fields),
+            }));
+        }
+        att.insert("fields".into(), Value::Array(fields));
+    }
+    if !m.actions.is_empty() {
+        let mut actions = Vec::new();
+        for a in &m.actions {
+            let mut o = Map::new();
+            for (k, v) in a.texts() {
+                let v = t(&format!("actions.{k}"), v)?;
+                if !v.is_empty() {
+                    o.insert(k.into(), Value::String(v));
+                }
+            }
+            if let Some(c) = &a.confirm {
+                let mut co = Map::new();
+                for (k, v) in c.texts() {
+                    let v = t(&format!("actions.confirm.{k}"), v)?;
+                    if !v.is_empty() || k == "text" {
+                        co.insert(k.into(), Value::String(v));
+                    }
+                }
+                o.insert("confirm".into(), Value::Object(co));
+            }
+            actions.push(Value::Object(o));
+        }
+        att.insert("actions".into(), Value::Array(actions));
+    }
+    att.insert("mrkdwn_in".into(), json!(m.mrkdwn_in));
+    let mut req = Map::new();
+    for (k, v) in [
+        ("channel", t("channel", channel.unwrap_or_default())?),
+        ("username", t("username", &m.username)?),
+        ("icon_emoji", t("icon_emoji", &m.icon_emoji)?),
+        ("icon_url", t("icon_url", &m.icon_url)?),
+    ] {
+        if !v.is_empty() {
+            req.insert(k.into(), Value::String(v));
+        }
+    }
+    if m.link_names {
+        req.insert("link_names".into(), Value::Bool(true));
+    }
+    req.insert("attachments".into(), json!([Value::Object(att)]));
+    Ok(Value::Object(req))
+}
+
 /// Slack's documented Block Kit limits: 50 blocks a message, 150 characters of header text,
 /// 3,000 of section (and context) text. A message past them is refused (`invalid_blocks`), so
 /// what does not fit is summarised, never sent whole.
@@ -274,6 +402,9 @@ impl Notifier for SlackNotifier {
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+        if let Some(message) = &self.config.message {
+            return self.notify_templated(message, n).await;
+        }
         let content = Self::content(n);
         let result = match &self.config.target {
             SlackTarget::App { token, .. } => self.notify_app(token.expose(), n).await,
@@ -370,6 +501,78 @@ mod tests {
         assert!(chars(&content["blocks"][0]["text"]["text"]) <= MAX_HEADER_CHARS);
         assert!(chars(&content["blocks"][1]["text"]["text"]) <= MAX_SECTION_CHARS);
         assert!(chars(&content["text"]) <= MAX_SECTION_CHARS);
+    }
+
+    #[test]
+    fn alertmanagers_message_renders_every_field_from_its_template() {
+        use crate::alerting::config::{SlackAction, SlackField, SlackMessage};
+        let mut n = group_of(2, "cdk");
+        n.public_url = "http://sw".into();
+        let m = SlackMessage {
+            username: r#"{{ template "slack.default.username" . }}"#.into(),
+            color: r#"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#.into(),
+            title: r#"{{ template "slack.default.title" . }}"#.into(),
+            title_link: "".into(),
+            pretext: "".into(),
+            text: "{{ range .Alerts }}{{ .Labels.connection }} {{ end }}".into(),
+            fallback: "{{ .Status }}".into(),
+            callback_id: "".into(),
+            footer: "".into(),
+            icon_emoji: ":fire:".into(),
+            icon_url: "".into(),
+            image_url: "".into(),
+            thumb_url: "".into(),
+            fields: vec![SlackField {
+                title: "Provider".into(),
+                value: "{{ .GroupLabels.provider }}".into(),
+                short: None,
+            }],
+            actions: vec![SlackAction {
+                kind: "button".into(),
+                text: "Open".into(),
+                url: "{{ .ExternalURL }}/x".into(),
+                style: "".into(),
+                name: "".into(),
+                value: "".into(),
+                confirm: None,
+            }],
+            short_fields: true,
+            mrkdwn_in: vec!["text".into()],
+            link_names: true,
+        };
+        let set = crate::notify::templates::defaults();
+        let p = alertmanager_payload(
+            &m,
+            Some("#{{ .GroupLabels.provider }}"),
+            &Renderer::new(&set, &n),
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({
+                "channel": "#cdk",
+                "username": "Alertmanager",
+                "icon_emoji": ":fire:",
+                "link_names": true,
+                "attachments": [{
+                    "title": "[FIRING:2] cdk (DealerFeedDown)",
+                    "text": "dealer-0 dealer-1 ",
+                    "fallback": "firing",
+                    "callback_id": "",
+                    "footer": "",
+                    "color": "danger",
+                    "fields": [{"title": "Provider", "value": "cdk", "short": true}],
+                    "actions": [{"type": "button", "text": "Open", "url": "http://sw/x"}],
+                    "mrkdwn_in": ["text"],
+                }]
+            })
+        );
+        let broken = SlackMessage {
+            text: "{{ .Alerts.Nope }}".into(),
+            ..m
+        };
+        let e = alertmanager_payload(&broken, None, &Renderer::new(&set, &n)).unwrap_err();
+        assert!(e.to_string().contains("can't evaluate field Nope"), "{e}");
     }
 
     #[test]

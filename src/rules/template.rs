@@ -149,7 +149,9 @@ impl Template {
                         text = match f {
                             Func::Humanize => humanize(n),
                             Func::HumanizeDuration => humanize_duration(n),
-                            Func::HumanizePercentage => format_g4(n * 100.0) + "%",
+                            Func::HumanizePercentage => {
+                                crate::gotemplate::funcs::humanize_percentage(n)
+                            }
                             Func::Printf(fmt) => printf(fmt, n),
                         };
                     }
@@ -257,141 +259,17 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-/// Splits Rust's shortest scientific form (`1.2345e6`) into digits and decimal exponent.
-fn sci(v: f64, precision: Option<usize>) -> (String, i32) {
-    let s = match precision {
-        Some(p) => format!("{:.*e}", p, v.abs()),
-        None => format!("{:e}", v.abs()),
-    };
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    (mant.replace('.', ""), exp.parse().unwrap_or(0))
-}
-
-fn go_exponent(exp: i32) -> String {
-    format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-}
-
 /// Go's `%g` with shortest precision (`%v` of a float64): `1e+06`, `0.0001`, `123456`.
 pub fn format_go_v(v: f64) -> String {
-    if v.is_nan() || v.is_infinite() || v == 0.0 {
-        return if v == 0.0 {
-            "0".into()
-        } else {
-            format_value(v)
-        };
-    }
-    let sign = if v < 0.0 { "-" } else { "" };
-    let (digits, exp) = sci(v, None);
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    // Shortest %g switches to an exponent below 1e-4 and from 1e+06 on (Go's strconv).
-    if !(-4..6).contains(&exp) {
-        let mant = if digits.len() > 1 {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        } else {
-            digits.to_string()
-        };
-        return format!("{sign}{mant}{}", go_exponent(exp));
-    }
-    format!("{sign}{}", format_value(v.abs()))
+    crate::gotemplate::fmt::format_float(v, 'g', None, false)
 }
 
 /// Go's `%.4g`.
 pub fn format_g4(v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return format_value(v);
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let sign = if v < 0.0 { "-" } else { "" };
-    let (digits, exp) = sci(v, Some(3));
-    if !(-4..4).contains(&exp) {
-        let d = digits.trim_end_matches('0');
-        let mant = if d.len() > 1 {
-            format!("{}.{}", &d[..1], &d[1..])
-        } else {
-            d.to_string()
-        };
-        return format!("{sign}{mant}{}", go_exponent(exp));
-    }
-    let decimals = (3 - exp).max(0) as usize;
-    let s = format!("{:.*}", decimals, v.abs());
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{sign}{s}")
+    crate::gotemplate::fmt::sprintf("%.4g", &[crate::gotemplate::Value::Float(v)])
 }
 
-/// Prometheus' `humanize`: SI prefixes, `%.4g`.
-pub fn humanize(v: f64) -> String {
-    if v == 0.0 || v.is_nan() || v.is_infinite() {
-        return format_g4(v);
-    }
-    let mut x = v;
-    let mut prefix = "";
-    if x.abs() >= 1.0 {
-        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if x.abs() < 1000.0 {
-                break;
-            }
-            prefix = p;
-            x /= 1000.0;
-        }
-    } else {
-        (x, prefix) = scale_small(x);
-    }
-    format!("{}{prefix}", format_g4(x))
-}
-
-/// Scales a value under 1 up by thousands, with the SI prefix that says so (as Prometheus does).
-fn scale_small(v: f64) -> (f64, &'static str) {
-    let mut x = v;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if x.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        x *= 1000.0;
-    }
-    (x, prefix)
-}
-
-/// Prometheus' `humanizeDuration`: `1d 2h 3m 4s` (every unit below the largest), `%.4g` seconds
-/// under a minute, ms/us/ns under a second.
-pub fn humanize_duration(v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return format_g4(v);
-    }
-    if v == 0.0 {
-        return "0s".into();
-    }
-    if v.abs() >= 1.0 {
-        let sign = if v < 0.0 { "-" } else { "" };
-        let a = v.abs();
-        let total = a as i64;
-        let (s, m, h, d) = (
-            total % 60,
-            (total / 60) % 60,
-            (total / 3600) % 24,
-            total / 86400,
-        );
-        return if d != 0 {
-            format!("{sign}{d}d {h}h {m}m {s}s")
-        } else if h != 0 {
-            format!("{sign}{h}h {m}m {s}s")
-        } else if m != 0 {
-            format!("{sign}{m}m {s}s")
-        } else {
-            format!("{sign}{}s", format_g4(a))
-        };
-    }
-    let (x, prefix) = scale_small(v);
-    format!("{}{prefix}s", format_g4(x))
-}
+pub use crate::gotemplate::funcs::{humanize, humanize_duration};
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary. `helpers::spawn_app` starts syncwatch on port 0 with a fresh
 //! SQLite file, the provider simulator, a fake Slack Web API and a fake SMTP server.
 
+mod alertmanager_corpus;
 mod auth;
 mod check_cli;
 mod crash;

@@ -157,3 +157,60 @@ fn templates_render_what_alertmanager_renders() {
         differences.join("\n")
     );
 }
+
+const RESOLVED: &str = r#"{"receiver":"team x/y","status":"resolved","externalURL":"http://am","groupLabels":{"alertname":"Disk"},
+  "commonLabels":{"alertname":"Disk"},"commonAnnotations":{},
+  "alerts":[{"status":"resolved","labels":{"alertname":"Disk","b":"2"},"annotations":{"s":"x"},
+   "startsAt":"2023-11-14T22:13:20Z","endsAt":"2023-11-14T22:20:00Z","generatorURL":"http://g","fingerprint":"abc"}]}"#;
+
+/// Alertmanager 0.25's own default templates, from Debian's package.
+const AM_DEFAULTS: &str = "/usr/share/prometheus/alertmanager/default.tmpl";
+
+#[test]
+fn the_default_template_names_render_what_alertmanager_renders() {
+    if !Path::new(AM_DEFAULTS).exists() {
+        return skip_or_fail(
+            "Alertmanager's default.tmpl (Debian's prometheus-alertmanager) is not installed",
+        );
+    }
+    let names = [
+        "__subject",
+        "__alertmanagerURL",
+        "slack.default.title",
+        "slack.default.username",
+        "slack.default.fallback",
+        "slack.default.titlelink",
+        "slack.default.text",
+        "slack.default.pretext",
+        "slack.default.footer",
+        "slack.default.iconemoji",
+        "slack.default.iconurl",
+        "slack.default.callbackid",
+        "pagerduty.default.description",
+        "pagerduty.default.client",
+        "pagerduty.default.clientURL",
+    ];
+    let set = syncwatch::notify::templates::defaults();
+    let mut differences = Vec::new();
+    for json in [DATA, RESOLVED] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(AM_DEFAULTS, dir.path().join("default.tmpl")).unwrap();
+        std::fs::write(dir.path().join("data.json"), json).unwrap();
+        let data: Data = serde_json::from_str(json).unwrap();
+        let data = data.value();
+        let mut texts: Vec<String> = names
+            .iter()
+            .map(|n| format!("{{{{ template \"{n}\" . }}}}"))
+            .collect();
+        texts.push("{{ template \"pagerduty.default.instances\" .Alerts }}".into());
+        texts.push("{{ template \"__text_alert_list\" .Alerts.Firing }}".into());
+        for text in &texts {
+            let go = amtool(dir.path(), text);
+            let ours = set.render("", text, &data).map_err(|e| e.to_string());
+            if go.as_ref().ok() != ours.as_ref().ok() {
+                differences.push(format!("{text}\n  go:   {go:?}\n  ours: {ours:?}"));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

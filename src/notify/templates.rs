@@ -1,0 +1,216 @@
+//! Notification templates as Alertmanager has them: the `templates:` files of `alerting.yml`
+//! (globs, relative to the file) loaded over syncwatch's definitions of Alertmanager's default
+//! names (`__subject`, `slack.default.title`, `email.default.subject`, …), and the data a
+//! template sees (`.Receiver`, `.Status`, `.Alerts`, `.GroupLabels`, `.CommonLabels`,
+//! `.CommonAnnotations`, `.ExternalURL`, `.GroupKey`), the same as the webhook payload.
+//!
+//! The default names render what Alertmanager 0.25's render (checked against its
+//! `default.tmpl` by `tests/api/template_parity.rs`), except `email.default.html`: that one is
+//! syncwatch's own HTML message, with its runbook, ticket and silence links.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::gotemplate::data::Data;
+use crate::gotemplate::{Error, Templates, Value};
+
+use super::Notification;
+
+/// syncwatch's definitions of Alertmanager's default template names.
+pub const DEFAULTS: &str = r#"
+{{- define "__alertmanager" }}Alertmanager{{ end }}
+{{- define "__alertmanagerURL" }}{{ .ExternalURL }}/#/alerts?receiver={{ urlquery .Receiver }}{{ end }}
+{{- define "__subject" -}}
+[{{ toUpper .Status }}{{ if eq .Status "firing" }}:{{ len .Alerts.Firing }}{{ end }}]
+{{- " " }}{{ join " " .GroupLabels.SortedPairs.Values }}
+{{- " " }}{{ if gt (len .CommonLabels) (len .GroupLabels) -}}
+({{ join " " (.CommonLabels.Remove .GroupLabels.Names).Values }})
+{{- end }}
+{{- end }}
+{{- define "__description" }}{{ end }}
+{{- define "__text_alert_list" }}{{ range . }}Labels:
+{{ range .Labels.SortedPairs }} - {{ .Name }} = {{ .Value }}
+{{ end }}Annotations:
+{{ range .Annotations.SortedPairs }} - {{ .Name }} = {{ .Value }}
+{{ end }}Source: {{ .GeneratorURL }}
+{{ end }}{{ end }}
+{{- define "slack.default.title" }}{{ template "__subject" . }}{{ end }}
+{{- define "slack.default.username" }}{{ template "__alertmanager" . }}{{ end }}
+{{- define "slack.default.fallback" }}{{ template "slack.default.title" . }} | {{ template "slack.default.titlelink" . }}{{ end }}
+{{- define "slack.default.callbackid" }}{{ end }}
+{{- define "slack.default.pretext" }}{{ end }}
+{{- define "slack.default.titlelink" }}{{ template "__alertmanagerURL" . }}{{ end }}
+{{- define "slack.default.iconemoji" }}{{ end }}
+{{- define "slack.default.iconurl" }}{{ end }}
+{{- define "slack.default.text" }}{{ end }}
+{{- define "slack.default.footer" }}{{ end }}
+{{- define "pagerduty.default.description" }}{{ template "__subject" . }}{{ end }}
+{{- define "pagerduty.default.client" }}{{ template "__alertmanager" . }}{{ end }}
+{{- define "pagerduty.default.clientURL" }}{{ template "__alertmanagerURL" . }}{{ end }}
+{{- define "pagerduty.default.instances" }}{{ template "__text_alert_list" . }}{{ end }}
+{{- define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
+{{- define "msteams.default.summary" }}{{ template "__subject" . }}{{ end }}
+{{- define "msteams.default.title" }}{{ template "__subject" . }}{{ end }}
+{{- define "msteams.default.text" }}
+{{- if .Alerts.Firing }}# Alerts Firing:
+{{ template "__text_alert_list" .Alerts.Firing }}{{ end }}
+{{- if .Alerts.Resolved }}# Alerts Resolved:
+{{ template "__text_alert_list" .Alerts.Resolved }}{{ end }}
+{{- end }}
+"#;
+
+/// One problem in a template file: the file, the line (when known) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateProblem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// The default set: Alertmanager's functions and syncwatch's definitions of its default names.
+pub fn defaults() -> Templates {
+    let mut set = Templates::alertmanager();
+    // The defaults are a constant checked by the tests below; a failure here is a bug.
+    if let Err(e) = set.add("default.tmpl", DEFAULTS) {
+        tracing::error!(error = %e, "the built-in notification templates do not parse");
+    }
+    set
+}
+
+/// Loads `globs` (relative to `base`, in order; files of one glob in name order) over the
+/// defaults, as Alertmanager's `template.FromGlobs` does. A glob matching nothing is not an
+/// error (Alertmanager's neither); a file that cannot be read or parsed is.
+pub fn load(base: &Path, globs: &[String]) -> Result<Templates, Vec<TemplateProblem>> {
+    let mut set = defaults();
+    let mut problems = Vec::new();
+    for g in globs {
+        let pattern = base.join(g);
+        let paths = match glob::glob(&pattern.to_string_lossy()) {
+            Ok(paths) => paths,
+            Err(e) => {
+                problems.push(TemplateProblem {
+                    file: pattern.clone(),
+                    line: None,
+                    message: format!("templates: {g:?} is not a valid glob: {e}"),
+                });
+                continue;
+            }
+        };
+        let mut files: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            let text = match std::fs::read_to_string(&f) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(TemplateProblem {
+                        file: f.clone(),
+                        line: None,
+                        message: format!("cannot read template file: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Err(e) = set.add(&name, &text) {
+                problems.push(TemplateProblem {
+                    file: f.clone(),
+                    line: Some(e.line),
+                    message: e.message,
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(set)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The data of a notification, as Alertmanager gives it to templates (and sends it to
+/// webhooks): every listed alert, common labels and annotations, the external URL.
+pub fn data(n: &Notification) -> Data {
+    let payload = super::webhook::payload(n, 0);
+    serde_json::to_value(&payload)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// A set with the data of one notification, rendering config fields.
+pub struct Renderer<'a> {
+    pub set: &'a Templates,
+    pub data: Value,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(set: &'a Templates, n: &Notification) -> Self {
+        Self {
+            set,
+            data: data(n).value(),
+        }
+    }
+
+    /// Renders one config field (`name` says which, in errors).
+    pub fn render(&self, name: &str, text: &str) -> Result<String, Error> {
+        self.set.render(name, text, &self.data)
+    }
+}
+
+/// A shared template set.
+pub type SharedTemplates = Arc<Templates>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_names_parse_and_are_all_defined() {
+        let set = defaults();
+        for name in [
+            "__subject",
+            "__text_alert_list",
+            "slack.default.title",
+            "slack.default.fallback",
+            "email.default.subject",
+            "pagerduty.default.instances",
+            "msteams.default.text",
+        ] {
+            assert!(set.has(name), "{name}");
+        }
+        assert!(
+            crate::gotemplate::Templates::alertmanager()
+                .check("d", DEFAULTS)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_template_file_that_does_not_parse_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.tmpl"), "{{ define \"x\" }}ok{{ end }}").unwrap();
+        std::fs::write(
+            dir.path().join("b.tmpl"),
+            "\n\n{{ define \"y\" }}{{ nosuch }}{{ end }}",
+        )
+        .unwrap();
+        let e = load(dir.path(), &["*.tmpl".into()]).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].file.ends_with("b.tmpl"));
+        assert_eq!(e[0].line, Some(3));
+        assert!(
+            e[0].message.contains("\"nosuch\" not defined"),
+            "{}",
+            e[0].message
+        );
+        std::fs::remove_file(dir.path().join("b.tmpl")).unwrap();
+        let set = load(dir.path(), &["*.tmpl".into(), "missing/*.tmpl".into()]).unwrap();
+        assert!(set.has("x") && set.has("slack.default.title"));
+    }
+}
