@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use syncwatch::config::{self, process_env};
 use syncwatch::domain::SystemClock;
 use syncwatch::simulator::{self, Simulator, scenario::load_scenario};
-use syncwatch::startup::{Application, load_all};
+use syncwatch::startup::{Application, load_all_with};
 use syncwatch::telemetry;
 
 /// mimalloc: with thousands of connections syncing, allocation is a large share of the work,
@@ -183,8 +183,15 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match load_all(&settings, &process_env) {
+    match load_all_with(
+        &settings,
+        &process_env,
+        syncwatch::alerting::config::Mode::Check,
+    ) {
         Ok(l) => {
+            for w in &l.warnings {
+                println!("{w}");
+            }
             let rules: usize = l.rule_groups.iter().map(|g| g.rules.len()).sum();
             println!(
                 "{}: ok ({} rule groups, {} rules, {} receivers, {} runbooks, {} provider profiles, {} stream schemas, {} SLOs)",

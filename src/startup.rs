@@ -42,19 +42,33 @@ pub struct Loaded {
     pub slos: Vec<crate::slo::Slo>,
     /// The SLOs' burn-rate and no-data alerts, evaluated beside the rule files' groups.
     pub slo_alerts: Vec<RuleGroup>,
+    /// What `syncwatch check` reports without failing (files named but missing here).
+    pub warnings: Vec<crate::config::Problem>,
 }
 
-/// Loads every file the settings name; reports all problems of all files.
+/// Loads every file the settings name to run them; reports all problems of all files.
 pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
+    load_all_with(settings, env, crate::alerting::config::Mode::Serve)
+}
+
+/// [`load_all`] for `serve` or for `check` (see [`crate::alerting::config::Mode`]).
+pub fn load_all_with(
+    settings: &Settings,
+    env: Env<'_>,
+    mode: crate::alerting::config::Mode,
+) -> Result<Loaded, Problems> {
     fn take<T>(r: Result<T, Problems>, problems: &mut Vec<crate::config::Problem>) -> Option<T> {
         r.map_err(|p| problems.extend(p.0)).ok()
     }
     let mut problems = Vec::new();
     let rule_groups = take(load_rule_files(&settings.rules.files), &mut problems);
-    let alerting = take(
-        crate::alerting::config::load(&settings.alerting.config, env),
+    let (alerting, warnings) = match take(
+        crate::alerting::config::load_with(&settings.alerting.config, env, mode),
         &mut problems,
-    );
+    ) {
+        Some((a, w)) => (Some(a), w),
+        None => (None, Vec::new()),
+    };
     let runbooks = take(load_runbooks(&settings.runbooks.dir), &mut problems);
     let slos = take(
         crate::slo::load_slo_files(&settings.slo.files),
@@ -108,6 +122,7 @@ pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
             scenario,
             slos,
             slo_alerts,
+            warnings,
         }),
         _ => Err(Problems(problems)),
     }

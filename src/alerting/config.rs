@@ -554,14 +554,43 @@ struct RawEml {
 
 const DEFAULT_SLACK_APP_URL: &str = "https://slack.com/api/chat.postMessage";
 
-/// Reads and validates `alerting.yml`.
+/// Who reads the file: `serve` needs every file it names; `check` often runs on another machine
+/// than the server (CI, a laptop), so a file it names that is missing there (`api_url_file`,
+/// `auth_password_file`, `ca_file`, … usually mounted secrets) is a warning, as `amtool
+/// check-config` does not read them either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Serve,
+    Check,
+}
+
+/// Reads and validates `alerting.yml` to run it.
 pub fn load(path: &Path, env: Env<'_>) -> Result<AlertingConfig, Problems> {
+    load_with(path, env, Mode::Serve).map(|(c, _)| c)
+}
+
+/// Reads and validates `alerting.yml`; also returns the warnings (in [`Mode::Check`], the files
+/// it names that are missing here).
+pub fn load_with(
+    path: &Path,
+    env: Env<'_>,
+    mode: Mode,
+) -> Result<(AlertingConfig, Vec<Problem>), Problems> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Problem::new(path, None, format!("cannot read routing config: {e}")))?;
-    parse(path, &text, env)
+    parse_with(path, &text, env, mode)
 }
 
 pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<AlertingConfig, Problems> {
+    parse_with(path, text, env, Mode::Serve).map(|(c, _)| c)
+}
+
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    env: Env<'_>,
+    mode: Mode,
+) -> Result<(AlertingConfig, Vec<Problem>), Problems> {
     let raw: RawFile =
         serde_norway::from_str(text).map_err(|e| Problem::from_yaml(path, text, &e, 0))?;
     let mut v = V {
@@ -570,11 +599,14 @@ pub fn parse(path: &Path, text: &str, env: Env<'_>) -> Result<AlertingConfig, Pr
         env,
         base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         problems: vec![],
+        warnings: vec![],
+        mode,
         templates: Arc::new(crate::notify::templates::defaults()),
     };
     let cfg = v.config(raw);
     if v.problems.is_empty() {
-        cfg.ok_or_else(|| Problems(vec![Problem::new(path, None, "invalid routing config")]))
+        cfg.map(|c| (c, v.warnings))
+            .ok_or_else(|| Problems(vec![Problem::new(path, None, "invalid routing config")]))
     } else {
         Err(Problems(v.problems))
     }
@@ -586,6 +618,8 @@ struct V<'a> {
     env: Env<'a>,
     base: PathBuf,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+    mode: Mode,
     templates: Arc<Templates>,
 }
 
@@ -749,6 +783,18 @@ impl V<'_> {
         let path = self.base.join(rel);
         match std::fs::read_to_string(&path) {
             Ok(s) => Some(s),
+            Err(e) if self.mode == Mode::Check && e.kind() == std::io::ErrorKind::NotFound => {
+                let line = self.line(&format!("{key}:"));
+                self.warnings.push(Problem::new(
+                    self.path,
+                    line,
+                    format!(
+                        "warning: {key}: {} does not exist here; `serve` needs it",
+                        path.display()
+                    ),
+                ));
+                None
+            }
             Err(e) => {
                 self.p(
                     &format!("{key}:"),
@@ -1292,10 +1338,13 @@ impl V<'_> {
                     SlackTarget::Webhook { url }
                 }
                 (None, None) => {
-                    self.p(
-                        "slack_configs:",
-                        format!("{}: one of api_url, api_url_file, app_token or app_token_file (or a global slack_api_url / slack_app_token) is required", ctx("slack_configs")),
-                    );
+                    // A named file that could not be read is reported already.
+                    if s.api_url_file.is_none() && s.app_token_file.is_none() {
+                        self.p(
+                            "slack_configs:",
+                            format!("{}: one of api_url, api_url_file, app_token or app_token_file (or a global slack_api_url / slack_app_token) is required", ctx("slack_configs")),
+                        );
+                    }
                     continue;
                 }
             };
@@ -1685,6 +1734,30 @@ receivers:
         std::fs::write(dir.path().join("t/broken.tmpl"), "ok\n{{ if }}").unwrap();
         let e = parse(&path, text, &env).unwrap_err().to_string();
         assert!(e.contains("broken.tmpl:2:"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_secret_file_is_a_warning_for_check_and_an_error_for_serve() {
+        let text = "route:\n  receiver: team\nreceivers:\n  - name: team\n    slack_configs:\n      - channel: '#x'\n        api_url_file: /nonexistent/slack_url\n";
+        let path = Path::new("/tmp/alerting.yml");
+        let (c, warnings) = parse_with(path, text, &env, Mode::Check).unwrap();
+        assert_eq!(c.receivers.len(), 1);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].line, Some(7));
+        assert!(
+            warnings[0].message.starts_with("warning: api_url_file:"),
+            "{}",
+            warnings[0].message
+        );
+        let e = parse(path, text, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("alerting.yml:7: api_url_file: cannot read /nonexistent/slack_url"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("is required"),
+            "the unread file is the one problem: {e}"
+        );
     }
 
     #[test]
