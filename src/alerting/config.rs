@@ -15,6 +15,7 @@ use crate::domain::duration::parse_duration;
 use crate::domain::matcher::Matcher;
 use crate::domain::ticket::{EscalationPolicy, EscalationStep, Priority, TicketPolicy, Tier};
 use crate::gotemplate::Templates;
+use crate::notify::http::HttpConfig;
 
 pub use crate::domain::secret::Secret;
 
@@ -121,6 +122,7 @@ pub struct WebhookConfig {
     /// Key of the `X-Syncwatch-Signature` HMAC (a syncwatch extension).
     pub secret: Option<Secret>,
     pub timeout: Duration,
+    pub http: HttpConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +143,9 @@ pub struct SlackConfig {
     pub message: Option<Arc<SlackMessage>>,
     /// The templates the message's fields are rendered with.
     pub templates: Arc<Templates>,
+    /// Its `http_config` (an `authorization` of type Bearer with an `api_url` is read as a bot
+    /// token for that Web API URL, which is how Alertmanager 0.25 posts with a token).
+    pub http: HttpConfig,
 }
 
 /// The fields of Alertmanager's Slack message, each a template; the ones a file leaves out
@@ -251,14 +256,14 @@ pub enum TlsMinVersion {
     Tls13,
 }
 
-/// `tls_config` of an email receiver, with its files already read.
+/// A `tls_config` (of an email receiver, or of an `http_config`), with its files already read.
 #[derive(Debug, Clone, Default)]
-pub struct SmtpTls {
+pub struct TlsSettings {
     /// PEM certificates of the CAs to trust *instead of* the built-in roots (`ca_file`).
     pub ca_pem: Option<String>,
     /// Client certificate and key, PEM (`cert_file`, `key_file`).
     pub client_identity: Option<(String, Secret)>,
-    /// Name checked against the server certificate (default: the smarthost's host).
+    /// Name checked against the server certificate (default: the host connected to).
     pub server_name: Option<String>,
     pub insecure_skip_verify: bool,
     pub min_version: Option<TlsMinVersion>,
@@ -271,7 +276,7 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub security: SmtpSecurity,
-    pub tls: SmtpTls,
+    pub tls: TlsSettings,
     pub hello: Option<String>,
 }
 
@@ -391,6 +396,8 @@ struct RawGlobal {
     slack_api_url: Option<String>,
     slack_app_token: Option<String>,
     slack_app_url: Option<String>,
+    /// The default `http_config` of every receiver that sets none.
+    http_config: Option<RawHttpConfig>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -447,6 +454,7 @@ struct RawWebhook {
     timeout: Option<String>,
     secret: Option<String>,
     secret_file: Option<String>,
+    http_config: Option<RawHttpConfig>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -477,6 +485,7 @@ struct RawSlack {
     short_fields: Option<bool>,
     mrkdwn_in: Option<Vec<String>>,
     link_names: Option<bool>,
+    http_config: Option<RawHttpConfig>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -499,7 +508,39 @@ struct RawEmail {
     headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// prometheus/common's `HTTPClientConfig`, as Alertmanager 0.25 reads it.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawHttpConfig {
+    authorization: Option<RawAuthorization>,
+    basic_auth: Option<RawBasicAuth>,
+    bearer_token: Option<String>,
+    bearer_token_file: Option<String>,
+    oauth2: Option<serde_norway::Value>,
+    proxy_url: Option<String>,
+    tls_config: Option<RawTlsConfig>,
+    follow_redirects: Option<bool>,
+    enable_http2: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawAuthorization {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    credentials: Option<String>,
+    credentials_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: String,
+    password: Option<String>,
+    password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawTlsConfig {
     ca_file: Option<String>,
@@ -591,8 +632,15 @@ pub fn parse_with(
     env: Env<'_>,
     mode: Mode,
 ) -> Result<(AlertingConfig, Vec<Problem>), Problems> {
-    let raw: RawFile =
-        serde_norway::from_str(text).map_err(|e| Problem::from_yaml(path, text, &e, 0))?;
+    let yaml_problem = |e: serde_norway::Error| Problem::from_yaml(path, text, &e, 0);
+    let raw: RawFile = if text.contains("<<:") {
+        // YAML merge keys (`<<: *defaults`), which Alertmanager's YAML reader applies.
+        let mut doc: serde_norway::Value = serde_norway::from_str(text).map_err(yaml_problem)?;
+        doc.apply_merge().map_err(yaml_problem)?;
+        serde_norway::from_value(doc).map_err(yaml_problem)?
+    } else {
+        serde_norway::from_str(text).map_err(yaml_problem)?
+    };
     let mut v = V {
         path,
         text,
@@ -805,11 +853,11 @@ impl V<'_> {
         }
     }
 
-    fn smtp_tls(&mut self, t: &RawTlsConfig) -> SmtpTls {
-        let mut tls = SmtpTls {
+    fn tls(&mut self, t: &RawTlsConfig) -> TlsSettings {
+        let mut tls = TlsSettings {
             server_name: t.server_name.as_deref().map(|n| self.s("server_name", n)),
             insecure_skip_verify: t.insecure_skip_verify,
-            ..SmtpTls::default()
+            ..TlsSettings::default()
         };
         if let Some(f) = &t.ca_file
             && let Some(pem) = self.read_file("ca_file", f)
@@ -1162,6 +1210,119 @@ impl V<'_> {
         route
     }
 
+    /// An `http_config` (the receiver's, else the global one), checked as prometheus/common
+    /// checks it: at most one of `authorization`, `basic_auth`, `bearer_token(_file)` and
+    /// `oauth2`; `credentials` or `credentials_file`, not both; no `Basic` authorization type.
+    fn http_config(
+        &mut self,
+        own: Option<&RawHttpConfig>,
+        global: Option<&RawHttpConfig>,
+        ctx: &str,
+    ) -> HttpConfig {
+        let mut out = HttpConfig::new();
+        let Some(h) = own.or(global) else {
+            return out;
+        };
+        let ctx = format!("{ctx}.http_config");
+        let set = [
+            h.authorization.is_some(),
+            h.basic_auth.is_some(),
+            h.bearer_token.is_some() || h.bearer_token_file.is_some(),
+            h.oauth2.is_some(),
+        ];
+        if set.iter().filter(|b| **b).count() > 1 {
+            self.p(
+                "http_config:",
+                format!("{ctx}: at most one of basic_auth, authorization, bearer_token, bearer_token_file and oauth2 may be configured"),
+            );
+        }
+        if h.oauth2.is_some() {
+            self.p(
+                "oauth2:",
+                format!("{ctx}.oauth2: OAuth 2.0 client credentials are not supported; use authorization or basic_auth"),
+            );
+        }
+        if let Some(a) = &h.authorization {
+            let scheme = a.kind.clone().unwrap_or_else(|| "Bearer".into());
+            if scheme.eq_ignore_ascii_case("basic") {
+                self.p(
+                    "type:",
+                    format!("{ctx}.authorization: authorization type cannot be set to \"basic\", use \"basic_auth\" instead"),
+                );
+            }
+            let creds = match (&a.credentials, &a.credentials_file) {
+                (Some(_), Some(_)) => {
+                    self.p(
+                        "credentials_file:",
+                        format!("{ctx}.authorization: at most one of credentials and credentials_file must be configured"),
+                    );
+                    None
+                }
+                (Some(c), None) => Some(Secret::new(self.s("credentials", c))),
+                (None, Some(f)) => self.secret_file("credentials_file", f),
+                (None, None) => None,
+            };
+            out.authorization = creds.map(|c| (scheme, c));
+        }
+        match (&h.bearer_token, &h.bearer_token_file) {
+            (Some(_), Some(_)) => self.p(
+                "bearer_token_file:",
+                format!(
+                    "{ctx}: at most one of bearer_token and bearer_token_file must be configured"
+                ),
+            ),
+            (Some(t), None) => {
+                out.authorization = Some(("Bearer".into(), Secret::new(self.s("bearer_token", t))))
+            }
+            (None, Some(f)) => {
+                out.authorization = self
+                    .secret_file("bearer_token_file", f)
+                    .map(|t| ("Bearer".into(), t))
+            }
+            (None, None) => {}
+        }
+        if let Some(b) = &h.basic_auth {
+            let password = match (&b.password, &b.password_file) {
+                (Some(_), Some(_)) => {
+                    self.p(
+                        "password_file:",
+                        format!("{ctx}.basic_auth: at most one of password and password_file must be configured"),
+                    );
+                    None
+                }
+                (Some(p), None) => Some(Secret::new(self.s("password", p))),
+                (None, Some(f)) => self.secret_file("password_file", f),
+                (None, None) => None,
+            };
+            out.basic_auth = Some((self.s("username", &b.username), password));
+        }
+        if let Some(p) = &h.proxy_url {
+            let p = self.s("proxy_url", p);
+            if !is_http_url(&p) {
+                self.p(
+                    "proxy_url:",
+                    format!("{ctx}.proxy_url: {p:?} must be an http(s) URL"),
+                );
+            }
+            out.proxy_url = Some(p);
+        }
+        if let Some(t) = &h.tls_config {
+            let before = self.problems.len();
+            let tls = self.tls(t);
+            // What the files could not say (a bad server_name, a key the certificate refuses).
+            if self.problems.len() == before
+                && let Err(e) = crate::notify::http::rustls_config(&tls)
+            {
+                self.p("tls_config:", format!("{ctx}: {e}"));
+            }
+            out.tls = Some(tls);
+        }
+        out.follow_redirects = h.follow_redirects.unwrap_or(true);
+        // Requests are HTTP/1.1 whatever `enable_http2` says (README).
+        let _ = h.enable_http2;
+        out
+    }
+
     /// Alertmanager's message fields of a Slack config, when it sets any of them, with
     /// Alertmanager's defaults for the rest; each template checked.
     fn slack_message(&mut self, s: &RawSlack, ctx: &str) -> Option<SlackMessage> {
@@ -1300,11 +1461,30 @@ impl V<'_> {
                     .as_ref()
                     .map(|u| Secret::new(self.s("slack_api_url", u)))
             });
+            let mut http = self.http_config(
+                s.http_config.as_ref(),
+                g.http_config.as_ref(),
+                &ctx("slack_configs"),
+            );
+            // Alertmanager 0.25's way to post with a bot token: `api_url` the Web API method,
+            // the token in `http_config.authorization`.
+            let mut token = token;
+            let mut bearer_api = None;
+            if token.is_none()
+                && let Some(url) = &webhook
+                && http
+                    .authorization
+                    .as_ref()
+                    .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                && let Some((_, creds)) = http.authorization.take()
+            {
+                token = Some(creds);
+                bearer_api = Some(url.expose().to_string());
+            }
             let target = match (token, webhook) {
                 (Some(token), _) => {
-                    let app_url = s
-                        .app_url
-                        .clone()
+                    let app_url = bearer_api
+                        .or_else(|| s.app_url.clone())
                         .or_else(|| g.slack_app_url.clone())
                         .unwrap_or_else(|| DEFAULT_SLACK_APP_URL.to_string());
                     let app_url = self.s("app_url", &app_url);
@@ -1359,6 +1539,7 @@ impl V<'_> {
                 send_resolved: s.send_resolved.unwrap_or(true),
                 message: message.map(Arc::new),
                 templates: self.templates.clone(),
+                http,
             });
         }
         let mut email = Vec::new();
@@ -1414,8 +1595,8 @@ impl V<'_> {
                 SmtpSecurity::Plain
             };
             let tls = match e.tls_config.as_ref().or(g.smtp_tls_config.as_ref()) {
-                Some(t) => self.smtp_tls(t),
-                None => SmtpTls::default(),
+                Some(t) => self.tls(t),
+                None => TlsSettings::default(),
             };
             email.push(EmailConfig {
                 to: split_addresses(&self.s("to", &e.to)),
@@ -1575,6 +1756,11 @@ impl V<'_> {
                 max_alerts: w.max_alerts,
                 secret,
                 timeout: self.dur("timeout", w.timeout.as_deref(), Duration::from_secs(10)),
+                http: self.http_config(
+                    w.http_config.as_ref(),
+                    g.http_config.as_ref(),
+                    &ctx("webhook_configs"),
+                ),
             });
         }
         Receiver {
@@ -1734,6 +1920,89 @@ receivers:
         std::fs::write(dir.path().join("t/broken.tmpl"), "ok\n{{ if }}").unwrap();
         let e = parse(&path, text, &env).unwrap_err().to_string();
         assert!(e.contains("broken.tmpl:2:"), "{e}");
+    }
+
+    #[test]
+    fn http_config_is_read_and_checked_as_prometheus_common_checks_it() {
+        let base = "route:\n  receiver: team\nreceivers:\n  - name: team\n";
+        let good = format!(
+            "global:\n  http_config:\n    proxy_url: http://proxy:3128\n{base}    webhook_configs:\n      - url: http://h/1\n      - url: http://h/2\n        http_config:\n          basic_auth: {{username: u, password: p}}\n          follow_redirects: false\n    slack_configs:\n      - api_url: https://slack.example/api/chat.postMessage\n        channel: '#c'\n        http_config:\n          authorization: {{type: Bearer, credentials: xoxb-1}}\n"
+        );
+        let c = parse(Path::new("a.yml"), &good, &env).unwrap();
+        let team = c.receiver("team").unwrap();
+        assert_eq!(
+            team.webhook[0].http.proxy_url.as_deref(),
+            Some("http://proxy:3128"),
+            "the global default"
+        );
+        let own = &team.webhook[1].http;
+        assert!(
+            own.proxy_url.is_none(),
+            "a receiver's own http_config replaces the global one"
+        );
+        assert!(matches!(&own.basic_auth, Some((u, Some(p))) if u == "u" && p.expose() == "p"));
+        assert!(!own.follow_redirects);
+        assert!(
+            matches!(&team.slack[0].target, SlackTarget::App { token, app_url } if token.expose() == "xoxb-1" && app_url == "https://slack.example/api/chat.postMessage"),
+            "a Bearer authorization with api_url is a bot token for that Web API URL"
+        );
+        assert!(team.slack[0].http.authorization.is_none());
+
+        for (http, why) in [
+            (
+                "authorization: {credentials: a}\n          basic_auth: {username: u}",
+                "at most one of basic_auth, authorization",
+            ),
+            (
+                "authorization: {type: Basic, credentials: a}",
+                "use \"basic_auth\" instead",
+            ),
+            (
+                "authorization: {credentials: a, credentials_file: /f}",
+                "at most one of credentials and credentials_file",
+            ),
+            (
+                "bearer_token: a\n          bearer_token_file: /f",
+                "at most one of bearer_token and bearer_token_file",
+            ),
+            (
+                "oauth2: {client_id: a, token_url: http://t}",
+                "OAuth 2.0 client credentials are not supported",
+            ),
+            ("proxy_url: 'ftp://x'", "must be an http(s) URL"),
+            ("tls_config: {server_name: 'not a name!'}", "server_name"),
+            ("no_such_key: 1", "unknown field `no_such_key`"),
+        ] {
+            let text = format!(
+                "{base}    webhook_configs:\n      - url: http://h/1\n        http_config:\n          {http}\n"
+            );
+            let e = parse(Path::new("a.yml"), &text, &env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{http}: {e}");
+            assert!(e.contains("a.yml:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn yaml_merge_keys_are_applied_as_alertmanager_applies_them() {
+        let text = "route:\n  receiver: a\nreceivers:\n  - name: a\n    slack_configs:\n      - &slack\n        api_url: http://h/s\n        channel: '#a'\n  - name: b\n    slack_configs:\n      - <<: *slack\n        channel: '#b'\n        title: hi\n".to_string();
+        let c = parse(Path::new("a.yml"), &text, &env).unwrap();
+        let b = &c.receiver("b").unwrap().slack[0];
+        assert_eq!(
+            b.channel.as_deref(),
+            Some("#b"),
+            "the merged config's own key wins"
+        );
+        assert!(matches!(&b.target, SlackTarget::Webhook { url } if url.expose() == "http://h/s"));
+        let bad = text.replace("title: hi", "titel: hi");
+        let e = parse(Path::new("a.yml"), &bad, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a.yml:13:") && e.contains("unknown field `titel`"),
+            "{e}"
+        );
     }
 
     #[test]

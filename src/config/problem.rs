@@ -26,6 +26,13 @@ impl Problem {
     pub fn from_yaml(file: &Path, text: &str, e: &serde_norway::Error, line_offset: usize) -> Self {
         let message = e.to_string();
         let message = message.split(" at line").next().unwrap_or_default();
+        // Without a position (a document read through a `Value`, as merge keys need), an
+        // unknown field is found by its key.
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .and_then(|key| crate::config::find_line(text, &format!("{key}:"), 1))
+            .map(|l| l + line_offset);
         let line = e.location().map(|l| {
             // A duplicate key is reported at its mapping's start: point at the duplicate.
             let dup = message
@@ -37,7 +44,7 @@ impl Problem {
                 .unwrap_or(l.line());
             line + line_offset
         });
-        Self::new(file, line, message)
+        Self::new(file, line.or(unknown), message)
     }
 
     /// A TOML syntax or shape error.

@@ -10,6 +10,7 @@
 //! - [`outbox`]: the durable outbox every notification goes through.
 
 pub mod email;
+pub mod http;
 pub mod local;
 pub mod outbox;
 pub mod render;

@@ -193,22 +193,43 @@ impl SlackNotifier {
         let renderer = Renderer::new(&self.config.templates, n);
         let payload = alertmanager_payload(message, self.config.channel.as_deref(), &renderer)
             .map_err(|e| NotifyError::new(FailureReason::ClientError, e.to_string()))?;
+        self.post_json(&payload).await
+    }
+
+    /// Posts a message through the `http_config` client: to the webhook URL, or with the bot
+    /// token to `app_url`, where Slack's `"ok": false` answer is a failure like any other.
+    async fn post_json(&self, payload: &serde_json::Value) -> Result<(), NotifyError> {
         let channel = payload["channel"].as_str().unwrap_or_default().to_string();
         self.pace(&channel).await;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
+        let client = self
+            .config
+            .http
+            .client(Duration::from_secs(30))
             .map_err(|e| {
                 NotifyError::new(FailureReason::ClientError, format!("Slack client: {e}"))
             })?;
-        let req = match &self.config.target {
-            SlackTarget::Webhook { url } => client.post(url.expose()),
-            SlackTarget::App { token, app_url } => client.post(app_url).bearer_auth(token.expose()),
+        let (req, web_api) = match &self.config.target {
+            SlackTarget::Webhook { url } => (client.post(url.expose()), false),
+            SlackTarget::App { token, app_url } => {
+                (client.post(app_url).bearer_auth(token.expose()), true)
+            }
         };
-        super::webhook::answer(req.json(&payload).send().await).map_err(|e| NotifyError {
+        let req = self.config.http.authorize(req).json(payload);
+        let resp = super::webhook::answer(req.send().await).map_err(|e| NotifyError {
             message: e.message.replace("webhook", "Slack"),
             ..e
-        })
+        })?;
+        if web_api {
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            if body["ok"] == serde_json::Value::Bool(false) {
+                let code = body["error"].as_str().unwrap_or("unknown_error");
+                return Err(NotifyError::new(
+                    api_error_reason(code),
+                    format!("Slack API error {code}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -334,6 +355,24 @@ pub fn resolved_reply(n: &Notification) -> String {
     format!(":white_check_mark: Resolved after {lasted}.")
 }
 
+/// What a Slack Web API error code means for the delivery.
+pub fn api_error_reason(code: &str) -> FailureReason {
+    match code {
+        "not_authed"
+        | "invalid_auth"
+        | "token_revoked"
+        | "token_expired"
+        | "account_inactive"
+        | "missing_scope"
+        | "not_allowed_token_type" => FailureReason::AuthError,
+        "ratelimited" => FailureReason::RateLimited,
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+            FailureReason::ServerError
+        }
+        _ => FailureReason::ClientError,
+    }
+}
+
 /// Maps a Slack client error to a failure reason. Messages carry no token or URL.
 pub fn classify(e: &SlackClientError) -> NotifyError {
     match e {
@@ -342,23 +381,10 @@ pub fn classify(e: &SlackClientError) -> NotifyError {
             message: "Slack rate limit".into(),
             retry_after: r.retry_after,
         },
-        SlackClientError::ApiError(api) => {
-            let reason = match api.code.as_str() {
-                "not_authed"
-                | "invalid_auth"
-                | "token_revoked"
-                | "token_expired"
-                | "account_inactive"
-                | "missing_scope"
-                | "not_allowed_token_type" => FailureReason::AuthError,
-                "ratelimited" => FailureReason::RateLimited,
-                "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
-                    FailureReason::ServerError
-                }
-                _ => FailureReason::ClientError,
-            };
-            NotifyError::new(reason, format!("Slack API error {}", api.code))
-        }
+        SlackClientError::ApiError(api) => NotifyError::new(
+            api_error_reason(&api.code),
+            format!("Slack API error {}", api.code),
+        ),
         SlackClientError::HttpError(h) => {
             let code = h.status_code.as_u16();
             let reason = match code {
@@ -404,6 +430,23 @@ impl Notifier for SlackNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         if let Some(message) = &self.config.message {
             return self.notify_templated(message, n).await;
+        }
+        if !self.config.http.is_default() {
+            // slack-morphism's client takes no proxy, TLS or extra authentication: the Block
+            // Kit message goes through the `http_config` client instead (a resolution is then
+            // a new message, not an edit of the firing one).
+            let mut payload = serde_json::to_value(Self::content(n)).map_err(|e| {
+                NotifyError::new(
+                    FailureReason::ClientError,
+                    format!("cannot encode message: {e}"),
+                )
+            })?;
+            if let (SlackTarget::App { .. }, Some(channel)) =
+                (&self.config.target, &self.config.channel)
+            {
+                payload["channel"] = serde_json::Value::String(channel.clone());
+            }
+            return self.post_json(&payload).await;
         }
         let content = Self::content(n);
         let result = match &self.config.target {

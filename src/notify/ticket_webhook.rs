@@ -95,7 +95,7 @@ impl TicketWebhook {
             .body(m.body.clone())
             .send()
             .await;
-        super::webhook::answer(sent)
+        super::webhook::answer(sent).map(|_| ())
     }
 }
 

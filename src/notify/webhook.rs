@@ -118,13 +118,9 @@ pub struct WebhookNotifier {
 
 impl WebhookNotifier {
     pub fn new(config: WebhookConfig) -> Result<Self, NotifyError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(concat!("syncwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                NotifyError::new(FailureReason::ClientError, format!("webhook client: {e}"))
-            })?;
+        let client = config.http.client(config.timeout).map_err(|e| {
+            NotifyError::new(FailureReason::ClientError, format!("webhook client: {e}"))
+        })?;
         Ok(Self { config, client })
     }
 }
@@ -158,20 +154,23 @@ impl Notifier for WebhookNotifier {
             )
         })?;
         let mut req = self
-            .client
-            .post(self.config.url.expose())
+            .config
+            .http
+            .authorize(self.client.post(self.config.url.expose()))
             .header("content-type", "application/json");
         if let Some(secret) = &self.config.secret {
             req = req.header("X-Syncwatch-Signature", signature(secret.expose(), &body));
         }
-        answer(req.body(body).send().await)
+        answer(req.body(body).send().await).map(|_| ())
     }
 }
 
 /// What a webhook's answer means for its delivery: 2xx delivered; 401/403 refused for good;
 /// 429, 408, 504, 5xx, a timeout or no connection retried (with its `Retry-After`); any other
 /// status refused for good. Errors never print the URL (it may carry a token).
-pub(super) fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<(), NotifyError> {
+pub(super) fn answer(
+    sent: reqwest::Result<reqwest::Response>,
+) -> Result<reqwest::Response, NotifyError> {
     let resp = match sent {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
@@ -189,7 +188,7 @@ pub(super) fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<(), Not
     };
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
-        return Ok(());
+        return Ok(resp);
     }
     let retry_after = resp
         .headers()

@@ -13,10 +13,6 @@ use super::helpers::{repo, skip_or_fail};
 /// feature lands (the test fails while it is listed and accepted).
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "AxiaCoder__home-server-telemetry__alertmanager.yml",
-        "http_config",
-    ),
-    (
         "openshift__cluster-monitoring-operator__examples_user-guides_configuring-prometheus-alertmanager_alertmanager-config-frontend-receiver-deadmanssnitch.yml",
         "pagerduty_configs",
     ),

@@ -82,7 +82,7 @@ fn aiosmtpd_installed() -> bool {
     ok
 }
 
-fn wait_listening(port: u16) {
+pub fn wait_listening(port: u16) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -203,12 +203,18 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_once() {
 
 /// A private CA with a server certificate for `localhost` only and a client certificate, written
 /// as PEM files into a temporary directory.
-struct Pki {
+pub struct Pki {
     dir: tempfile::TempDir,
 }
 
+impl Default for Pki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Pki {
-    fn new() -> Self {
+    pub fn new() -> Self {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, pem: String| std::fs::write(dir.path().join(name), pem).unwrap();
@@ -232,7 +238,7 @@ impl Pki {
         Self { dir }
     }
 
-    fn path(&self, name: &str) -> String {
+    pub fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
 }
