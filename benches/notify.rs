@@ -10,8 +10,12 @@
 //! Two fake Slack servers (a thread each, recording the arrival time of each request before
 //! answering like Slack) receive syncwatch's `chat.postMessage` and Alertmanager's webhook post.
 //!
+//! With `follow`, breaches come in pairs in the same channel, the second half a second after
+//! the first, and pairs 2 s apart: the latency of an alert that follows another, which Slack's
+//! burst allowance (a token bucket per channel) must not hold back.
+//!
 //! Run: `cargo bench --bench notify` (or `bench/notify.sh`); `-- N` sets the number of breaches
-//! (default 100). Prometheus and Alertmanager are Debian's `prometheus` and
+//! (default 100), `-- N follow` the pairs. Prometheus and Alertmanager are Debian's `prometheus` and
 //! `prometheus-alertmanager`; without them only syncwatch is measured.
 
 mod support;
@@ -30,6 +34,9 @@ use syncwatch::domain::SystemClock;
 use syncwatch::startup::Application;
 
 const SPACING: Duration = Duration::from_millis(1050);
+/// `follow`: the second of a pair this long after the first, and the next pair this long after.
+const FOLLOW: Duration = Duration::from_millis(500);
+const BETWEEN_PAIRS: Duration = Duration::from_millis(2000);
 const RULES: &str = r#"groups:
   - name: bench
     interval: 1s
@@ -155,13 +162,23 @@ impl Latencies {
     }
 
     fn report(&self) -> Option<(f64, f64)> {
-        let mut v: Vec<Duration> = self.got.values().copied().collect();
+        self.report_of("", |_| true)
+    }
+
+    /// The figures of the breaches `which` keeps, their name after the integration's.
+    fn report_of(&self, what: &str, which: impl Fn(usize) -> bool) -> Option<(f64, f64)> {
+        let mut v: Vec<Duration> = self
+            .got
+            .iter()
+            .filter(|(k, _)| which(**k))
+            .map(|(_, d)| *d)
+            .collect();
         v.sort();
+        let expected = (0..self.sent.len()).filter(|k| which(*k)).count();
         println!(
-            "{}: {} of {} breaches reached Slack",
+            "{}{what}: {} of {expected} breaches reached Slack",
             self.name,
             v.len(),
-            self.sent.len()
         );
         if v.is_empty() {
             return None;
@@ -169,7 +186,7 @@ impl Latencies {
         let p = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
         let (p50, p99, max) = (p(0.5), p(0.99), *v.last().unwrap());
         println!(
-            "{}: breach_to_slack_seconds p50 {:.4} p99 {:.4} max {:.4}",
+            "{}{what}: breach_to_slack_seconds p50 {:.4} p99 {:.4} max {:.4}",
             self.name,
             p50.as_secs_f64(),
             p99.as_secs_f64(),
@@ -312,6 +329,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(100);
+    let follow = std::env::args().any(|a| a == "follow");
     let dir = tempfile::tempdir().unwrap();
     let system = actix_rt::System::new();
     system.block_on(async move {
@@ -336,17 +354,30 @@ fn main() {
 
         let mut sw = Latencies::new("syncwatch", n, sw_rx);
         let mut am = Latencies::new("prometheus+alertmanager", n, am_rx);
-        println!(
-            "{n} breaches, {:.2} s apart, each a new series and alert group (group_wait 0s)",
-            SPACING.as_secs_f64()
-        );
+        if follow {
+            println!(
+                "{n} breaches in pairs, the second {:.2} s after the first, pairs {:.2} s apart; each a new series and alert group (group_wait 0s), all to one channel",
+                FOLLOW.as_secs_f64(),
+                BETWEEN_PAIRS.as_secs_f64()
+            );
+        } else {
+            println!(
+                "{n} breaches, {:.2} s apart, each a new series and alert group (group_wait 0s)",
+                SPACING.as_secs_f64()
+            );
+        }
         for k in 0..n {
             let now = Instant::now();
             sw.sent[k] = Some(now);
             am.sent[k] = Some(now);
             values.lock().unwrap().push(1.0);
             metrics.record(|| metrics::gauge!("bench_breach", "i" => k.to_string()).set(1.0));
-            tokio::time::sleep(SPACING).await;
+            let gap = match (follow, k % 2) {
+                (false, _) => SPACING,
+                (true, 0) => FOLLOW,
+                (true, _) => BETWEEN_PAIRS,
+            };
+            tokio::time::sleep(gap).await;
             sw.drain();
             am.drain();
         }
@@ -357,6 +388,9 @@ fn main() {
             am.drain();
         }
         let ours = sw.report();
+        if follow {
+            sw.report_of(" (followers)", |k| k % 2 == 1);
+        }
         if peer && let (Some((sw50, sw99)), Some((am50, am99))) = (ours, am.report()) {
             println!(
                 "ratio syncwatch / prometheus+alertmanager: p50 {:.4} p99 {:.4}",

@@ -186,7 +186,7 @@ fn check(path: &std::path::Path) -> ExitCode {
     match load_all_with(
         &settings,
         &process_env,
-        syncwatch::alerting::config::Mode::Check,
+        syncwatch::config::loader::Mode::Check,
     ) {
         Ok(l) => {
             for w in &l.warnings {

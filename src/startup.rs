@@ -12,11 +12,12 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 
-use crate::alerting::{AlertingConfig, DispatchActor, RestoreFiring, build_receivers};
+use crate::alerting::{AlertingConfig, DispatchActor, RestoreFiring};
 use crate::api::{self, AppState};
 use crate::config::{Env, Problems, Settings};
 use crate::domain::{Clock, Labels};
 use crate::notify::outbox::OutboxActor;
+use crate::notify::receivers::build_receivers;
 use crate::pipeline::{build_pipeline, spawn_queue_reporter};
 use crate::providers::{Profile, ProviderActor, load_profile};
 use crate::rules::reload::spawn_reloader;
@@ -48,14 +49,14 @@ pub struct Loaded {
 
 /// Loads every file the settings name to run them; reports all problems of all files.
 pub fn load_all(settings: &Settings, env: Env<'_>) -> Result<Loaded, Problems> {
-    load_all_with(settings, env, crate::alerting::config::Mode::Serve)
+    load_all_with(settings, env, crate::config::loader::Mode::Serve)
 }
 
-/// [`load_all`] for `serve` or for `check` (see [`crate::alerting::config::Mode`]).
+/// [`load_all`] for `serve` or for `check` (see [`crate::config::loader::Mode`]).
 pub fn load_all_with(
     settings: &Settings,
     env: Env<'_>,
-    mode: crate::alerting::config::Mode,
+    mode: crate::config::loader::Mode,
 ) -> Result<Loaded, Problems> {
     fn take<T>(r: Result<T, Problems>, problems: &mut Vec<crate::config::Problem>) -> Option<T> {
         r.map_err(|p| problems.extend(p.0)).ok()
@@ -206,8 +207,10 @@ impl Application {
                 .await
                 .context("Failed to read silences")?,
         ));
-        let receivers =
-            Arc::new(build_receivers(&loaded.alerting, Some(&store)).map_err(anyhow::Error::msg)?);
+        let receivers = Arc::new(
+            build_receivers(&loaded.alerting.receivers, Some(&store))
+                .map_err(anyhow::Error::msg)?,
+        );
         // One node uses this store: whatever a previous process was sending when it stopped is
         // waiting again (it may have reached its receiver: delivery is at least once).
         let released = store

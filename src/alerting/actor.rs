@@ -21,101 +21,15 @@ use super::group::{AggrGroup, Flush, GroupTimers};
 use super::route::matching_routes;
 use crate::domain::ticket::TicketPolicy;
 use crate::domain::{Clock, Labels};
-use crate::notify::email::EmailNotifier;
-use crate::notify::local::{ConsoleNotifier, EmlNotifier};
-use crate::notify::outbox::{OutboxActor, Wake, row_for, skip_resolved};
-use crate::notify::slack::SlackNotifier;
-use crate::notify::webhook::WebhookNotifier;
-use crate::notify::{Notification, Notifier};
+use crate::notify::Notification;
+use crate::notify::outbox::{OutboxActor, Wake};
+use crate::notify::receivers::ReceiverIntegrations;
 use crate::rules::AlertTransitions;
 use crate::store::Store;
 use crate::tickets::{TicketActor, TicketAlerts};
 
 /// How often group timers are checked.
 pub const TICK: Duration = Duration::from_millis(50);
-
-/// A receiver's integrations, built once from the config.
-pub struct ReceiverIntegrations {
-    /// Each notifier with its key (`slack/0`, `email/1`, …), which outbox rows refer to.
-    pub notifiers: Vec<(String, Arc<dyn Notifier>)>,
-    pub tickets: Vec<TicketPolicy>,
-}
-
-impl ReceiverIntegrations {
-    pub fn notifier(&self, key: &str) -> Option<&Arc<dyn Notifier>> {
-        self.notifiers
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, n)| n)
-    }
-
-    /// The outbox rows that send `n` through each integration (in its stream `n.group_key`),
-    /// each listing what that integration shows at most; none for an integration that sends
-    /// no resolved-only notification when `n` is one.
-    pub fn outbox_rows(&self, n: &Notification, now_ms: i64) -> Vec<crate::store::OutboxRow> {
-        let mut rows = Vec::new();
-        for (integration, notifier) in &self.notifiers {
-            if skip_resolved(n, notifier.send_resolved()) {
-                continue;
-            }
-            match row_for(
-                &n.listing_at_most(notifier.max_listed()),
-                integration,
-                &n.group_key,
-                now_ms,
-            ) {
-                Ok(row) => rows.push(row),
-                Err(e) => tracing::error!(error = %e, "cannot serialise a notification"),
-            }
-        }
-        rows
-    }
-}
-
-/// Builds every receiver's notifiers.
-/// `store` keeps Slack message refs (so resolutions update messages in place).
-pub fn build_receivers(
-    config: &AlertingConfig,
-    store: Option<&Store>,
-) -> Result<HashMap<String, Arc<ReceiverIntegrations>>, String> {
-    let mut out = HashMap::new();
-    let pacing = crate::notify::slack::pacing();
-    for r in &config.receivers {
-        let mut notifiers: Vec<(String, Arc<dyn Notifier>)> = Vec::new();
-        for (i, s) in r.slack.iter().enumerate() {
-            let key = format!("slack/{i}");
-            let refs = store.map(|st| (st.clone(), r.name.clone(), key.clone()));
-            notifiers.push((
-                key,
-                Arc::new(SlackNotifier::new(s.clone(), refs, pacing.clone())),
-            ));
-        }
-        for (i, e) in r.email.iter().enumerate() {
-            let n = EmailNotifier::new(e.clone())
-                .map_err(|err| format!("receiver {}: {err}", r.name))?;
-            notifiers.push((format!("email/{i}"), Arc::new(n)));
-        }
-        for (i, c) in r.console.iter().enumerate() {
-            notifiers.push((format!("console/{i}"), Arc::new(ConsoleNotifier(c.clone()))));
-        }
-        for (i, w) in r.webhook.iter().enumerate() {
-            let n = WebhookNotifier::new(w.clone())
-                .map_err(|err| format!("receiver {}: {err}", r.name))?;
-            notifiers.push((format!("webhook/{i}"), Arc::new(n)));
-        }
-        for (i, e) in r.eml.iter().enumerate() {
-            notifiers.push((format!("eml/{i}"), Arc::new(EmlNotifier::new(e.clone()))));
-        }
-        out.insert(
-            r.name.clone(),
-            Arc::new(ReceiverIntegrations {
-                notifiers,
-                tickets: r.tickets.clone(),
-            }),
-        );
-    }
-    Ok(out)
-}
 
 type GroupKey = (String, Labels);
 

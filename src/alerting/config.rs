@@ -3,19 +3,18 @@
 //! problem is reported with its file and line.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::time_interval::TimeInterval;
-use crate::config::{Env, Problem, Problems, find_line, interpolate};
-use crate::domain::duration::parse_duration;
+use crate::config::loader::{Loader, Mode};
+use crate::config::{Env, Problem, Problems};
 use crate::domain::matcher::Matcher;
-use crate::domain::ticket::{EscalationPolicy, EscalationStep, Priority, TicketPolicy, Tier};
 use crate::gotemplate::Templates;
-use crate::notify::http::HttpConfig;
+use crate::notify::receivers::{RawGlobal, RawReceiver, Receiver};
 
 pub use crate::domain::secret::Secret;
 
@@ -102,212 +101,6 @@ pub struct Route {
     pub routes: Vec<Route>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Receiver {
-    pub name: String,
-    pub slack: Vec<SlackConfig>,
-    pub email: Vec<EmailConfig>,
-    pub tickets: Vec<TicketPolicy>,
-    pub console: Vec<ConsoleConfig>,
-    pub eml: Vec<EmlConfig>,
-    pub webhook: Vec<WebhookConfig>,
-}
-
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    pub url: Secret,
-    pub send_resolved: bool,
-    /// Most alerts in one payload; 0 is no limit (the rest are counted in `truncatedAlerts`).
-    pub max_alerts: usize,
-    /// Key of the `X-Syncwatch-Signature` HMAC (a syncwatch extension).
-    pub secret: Option<Secret>,
-    pub timeout: Duration,
-    pub http: HttpConfig,
-}
-
-#[derive(Debug, Clone)]
-pub enum SlackTarget {
-    /// Bot token: `chat.postMessage` at `app_url`.
-    App { token: Secret, app_url: String },
-    /// Incoming webhook.
-    Webhook { url: Secret },
-}
-
-#[derive(Debug, Clone)]
-pub struct SlackConfig {
-    pub target: SlackTarget,
-    pub channel: Option<String>,
-    pub send_resolved: bool,
-    /// Alertmanager's templated message (an attachment), when the file sets any of its
-    /// fields; otherwise syncwatch's Block Kit message is sent.
-    pub message: Option<Arc<SlackMessage>>,
-    /// The templates the message's fields are rendered with.
-    pub templates: Arc<Templates>,
-    /// Its `http_config` (an `authorization` of type Bearer with an `api_url` is read as a bot
-    /// token for that Web API URL, which is how Alertmanager 0.25 posts with a token).
-    pub http: HttpConfig,
-}
-
-/// The fields of Alertmanager's Slack message, each a template; the ones a file leaves out
-/// hold Alertmanager's defaults (`{{ template "slack.default.title" . }}`, …).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SlackMessage {
-    pub username: String,
-    pub color: String,
-    pub title: String,
-    pub title_link: String,
-    pub pretext: String,
-    pub text: String,
-    pub fallback: String,
-    pub callback_id: String,
-    pub footer: String,
-    pub icon_emoji: String,
-    pub icon_url: String,
-    pub image_url: String,
-    pub thumb_url: String,
-    pub fields: Vec<SlackField>,
-    pub actions: Vec<SlackAction>,
-    pub short_fields: bool,
-    /// Default `["fallback", "pretext", "text"]`.
-    pub mrkdwn_in: Vec<String>,
-    pub link_names: bool,
-}
-
-/// An attachment field (`fields:`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackField {
-    pub title: String,
-    pub value: String,
-    pub short: Option<bool>,
-}
-
-/// An attachment button (`actions:`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackAction {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub text: String,
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub style: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub value: String,
-    pub confirm: Option<SlackConfirm>,
-}
-
-impl SlackAction {
-    /// The templated fields, by their YAML and JSON name.
-    pub fn texts(&self) -> [(&'static str, &String); 6] {
-        [
-            ("type", &self.kind),
-            ("text", &self.text),
-            ("url", &self.url),
-            ("style", &self.style),
-            ("name", &self.name),
-            ("value", &self.value),
-        ]
-    }
-}
-
-impl SlackConfirm {
-    /// The templated fields, by their YAML and JSON name.
-    pub fn texts(&self) -> [(&'static str, &String); 4] {
-        [
-            ("title", &self.title),
-            ("text", &self.text),
-            ("ok_text", &self.ok_text),
-            ("dismiss_text", &self.dismiss_text),
-        ]
-    }
-}
-
-/// A button's confirmation dialog.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackConfirm {
-    pub text: String,
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub ok_text: String,
-    #[serde(default)]
-    pub dismiss_text: String,
-}
-
-/// How the SMTP connection is secured, as Alertmanager decides it: port 465 (or
-/// `force_implicit_tls`) is TLS from the first byte; otherwise `require_tls` (default true)
-/// demands STARTTLS and refuses a server that does not offer it; `require_tls: false` is plain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    ImplicitTls,
-    StartTls,
-    Plain,
-}
-
-/// Minimum TLS version (`tls_config.min_version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMinVersion {
-    Tls12,
-    Tls13,
-}
-
-/// A `tls_config` (of an email receiver, or of an `http_config`), with its files already read.
-#[derive(Debug, Clone, Default)]
-pub struct TlsSettings {
-    /// PEM certificates of the CAs to trust *instead of* the built-in roots (`ca_file`).
-    pub ca_pem: Option<String>,
-    /// Client certificate and key, PEM (`cert_file`, `key_file`).
-    pub client_identity: Option<(String, Secret)>,
-    /// Name checked against the server certificate (default: the host connected to).
-    pub server_name: Option<String>,
-    pub insecure_skip_verify: bool,
-    pub min_version: Option<TlsMinVersion>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    pub security: SmtpSecurity,
-    pub tls: TlsSettings,
-    pub hello: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct EmailConfig {
-    pub to: Vec<String>,
-    pub from: String,
-    pub smtp: SmtpSettings,
-    pub send_resolved: bool,
-    /// Templated message parts; `None` keeps syncwatch's own (Alertmanager's defaults for the
-    /// subject: `{{ template "email.default.subject" . }}`).
-    pub html: Option<String>,
-    pub text: Option<String>,
-    /// Extra headers, each value a template; `Subject` replaces the subject.
-    pub headers: BTreeMap<String, String>,
-    pub templates: Arc<Templates>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConsoleConfig {
-    pub send_resolved: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct EmlConfig {
-    pub dir: PathBuf,
-    pub to: Vec<String>,
-    pub from: String,
-    pub send_resolved: bool,
-}
-
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, Default)]
@@ -382,26 +175,6 @@ struct RawInhibit {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawGlobal {
-    resolve_timeout: Option<String>,
-    smtp_smarthost: Option<String>,
-    smtp_from: Option<String>,
-    smtp_hello: Option<String>,
-    smtp_auth_username: Option<String>,
-    smtp_auth_password: Option<String>,
-    smtp_auth_password_file: Option<String>,
-    smtp_require_tls: Option<bool>,
-    smtp_force_implicit_tls: Option<bool>,
-    smtp_tls_config: Option<RawTlsConfig>,
-    slack_api_url: Option<String>,
-    slack_app_token: Option<String>,
-    slack_app_url: Option<String>,
-    /// The default `http_config` of every receiver that sets none.
-    http_config: Option<RawHttpConfig>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawRoute {
     receiver: Option<String>,
     group_by: Option<Vec<String>>,
@@ -423,186 +196,6 @@ struct RawRoute {
     active_time_intervals: Vec<String>,
     #[serde(default)]
     routes: Vec<RawRoute>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReceiver {
-    name: String,
-    #[serde(default)]
-    slack_configs: Vec<RawSlack>,
-    #[serde(default)]
-    email_configs: Vec<RawEmail>,
-    #[serde(default)]
-    ticket_configs: Vec<RawTicket>,
-    #[serde(default)]
-    console_configs: Vec<RawConsole>,
-    #[serde(default)]
-    eml_configs: Vec<RawEml>,
-    #[serde(default)]
-    webhook_configs: Vec<RawWebhook>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawWebhook {
-    send_resolved: Option<bool>,
-    url: Option<String>,
-    url_file: Option<String>,
-    #[serde(default)]
-    max_alerts: usize,
-    timeout: Option<String>,
-    secret: Option<String>,
-    secret_file: Option<String>,
-    http_config: Option<RawHttpConfig>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawSlack {
-    send_resolved: Option<bool>,
-    api_url: Option<String>,
-    api_url_file: Option<String>,
-    app_token: Option<String>,
-    app_token_file: Option<String>,
-    app_url: Option<String>,
-    channel: Option<String>,
-    username: Option<String>,
-    color: Option<String>,
-    title: Option<String>,
-    title_link: Option<String>,
-    pretext: Option<String>,
-    text: Option<String>,
-    fallback: Option<String>,
-    callback_id: Option<String>,
-    footer: Option<String>,
-    icon_emoji: Option<String>,
-    icon_url: Option<String>,
-    image_url: Option<String>,
-    thumb_url: Option<String>,
-    fields: Option<Vec<SlackField>>,
-    actions: Option<Vec<SlackAction>>,
-    short_fields: Option<bool>,
-    mrkdwn_in: Option<Vec<String>>,
-    link_names: Option<bool>,
-    http_config: Option<RawHttpConfig>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawEmail {
-    send_resolved: Option<bool>,
-    to: String,
-    from: Option<String>,
-    smarthost: Option<String>,
-    hello: Option<String>,
-    auth_username: Option<String>,
-    auth_password: Option<String>,
-    auth_password_file: Option<String>,
-    require_tls: Option<bool>,
-    force_implicit_tls: Option<bool>,
-    tls_config: Option<RawTlsConfig>,
-    html: Option<String>,
-    text: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-}
-
-/// prometheus/common's `HTTPClientConfig`, as Alertmanager 0.25 reads it.
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawHttpConfig {
-    authorization: Option<RawAuthorization>,
-    basic_auth: Option<RawBasicAuth>,
-    bearer_token: Option<String>,
-    bearer_token_file: Option<String>,
-    oauth2: Option<serde_norway::Value>,
-    proxy_url: Option<String>,
-    tls_config: Option<RawTlsConfig>,
-    follow_redirects: Option<bool>,
-    enable_http2: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawAuthorization {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    credentials: Option<String>,
-    credentials_file: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawBasicAuth {
-    username: String,
-    password: Option<String>,
-    password_file: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawTlsConfig {
-    ca_file: Option<String>,
-    cert_file: Option<String>,
-    key_file: Option<String>,
-    server_name: Option<String>,
-    #[serde(default)]
-    insecure_skip_verify: bool,
-    min_version: Option<String>,
-    max_version: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawTicket {
-    priority: Option<String>,
-    tier: Option<String>,
-    dedup_by: Option<Vec<String>>,
-    reopen_within: Option<String>,
-    send_resolved: Option<bool>,
-    #[serde(default)]
-    escalations: Vec<RawEscalation>,
-    /// Priority (`P1`..`P4`) → duration.
-    #[serde(default)]
-    ack_within: BTreeMap<String, String>,
-    #[serde(default)]
-    resolve_within: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEscalation {
-    after: String,
-    tier: String,
-    receiver: String,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawConsole {
-    send_resolved: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawEml {
-    send_resolved: Option<bool>,
-    dir: String,
-    to: Option<String>,
-    from: Option<String>,
-}
-
-const DEFAULT_SLACK_APP_URL: &str = "https://slack.com/api/chat.postMessage";
-
-/// Who reads the file: `serve` needs every file it names; `check` often runs on another machine
-/// than the server (CI, a laptop), so a file it names that is missing there (`api_url_file`,
-/// `auth_password_file`, `ca_file`, … usually mounted secrets) is a warning, as `amtool
-/// check-config` does not read them either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Serve,
-    Check,
 }
 
 /// Reads and validates `alerting.yml` to run it.
@@ -641,48 +234,34 @@ pub fn parse_with(
     } else {
         serde_norway::from_str(text).map_err(yaml_problem)?
     };
-    let mut v = V {
-        path,
-        text,
-        env,
-        base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-        problems: vec![],
-        warnings: vec![],
-        mode,
-        templates: Arc::new(crate::notify::templates::defaults()),
-    };
+    let mut v = V(Loader::new(path, text, env, mode));
     let cfg = v.config(raw);
-    if v.problems.is_empty() {
-        cfg.map(|c| (c, v.warnings))
+    let V(l) = v;
+    if l.problems.is_empty() {
+        cfg.map(|c| (c, l.warnings))
             .ok_or_else(|| Problems(vec![Problem::new(path, None, "invalid routing config")]))
     } else {
-        Err(Problems(v.problems))
+        Err(Problems(l.problems))
     }
 }
 
-struct V<'a> {
-    path: &'a Path,
-    text: &'a str,
-    env: Env<'a>,
-    base: PathBuf,
-    problems: Vec<Problem>,
-    warnings: Vec<Problem>,
-    mode: Mode,
-    templates: Arc<Templates>,
+/// alerting.yml's own parts (routes, inhibit rules, time intervals) over the shared [`Loader`].
+struct V<'a>(Loader<'a>);
+
+impl<'a> std::ops::Deref for V<'a> {
+    type Target = Loader<'a>;
+    fn deref(&self) -> &Loader<'a> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for V<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl V<'_> {
-    /// The line starting with `needle`, or else the first line containing it (values inside
-    /// flow lists such as `matchers: ['a="b"']`).
-    fn line(&self, needle: &str) -> Option<usize> {
-        find_line(self.text, needle, 1).or_else(|| {
-            self.text
-                .lines()
-                .position(|l| l.contains(needle))
-                .map(|i| i + 1)
-        })
-    }
-
     /// Matchers from Alertmanager's older `<key>: {label: value}` and `<key>_re: {label: regex}`
     /// maps (`match`, `source_match`, `target_match`): `label="value"` and `label=~"regex"`,
     /// the regex anchored, as Alertmanager 0.25 reads them. `what` names the route or rule.
@@ -706,228 +285,6 @@ impl V<'_> {
             }
         }
         out
-    }
-
-    fn p(&mut self, needle: &str, msg: String) {
-        let line = self.line(needle);
-        self.problems.push(Problem::new(self.path, line, msg));
-    }
-
-    fn s(&mut self, key: &str, v: &str) -> String {
-        match interpolate(v, self.env) {
-            Ok(s) => s,
-            Err(e) => {
-                self.p(key, format!("{key}: {e}"));
-                String::new()
-            }
-        }
-    }
-
-    fn dur(&mut self, key: &str, v: Option<&str>, default: Duration) -> Duration {
-        match v.map(parse_duration) {
-            None => default,
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                self.p(&format!("{key}:"), format!("{key}: {e}"));
-                default
-            }
-        }
-    }
-
-    /// A ticket config's escalation steps (in increasing `after`, each to a defined receiver)
-    /// and its per-priority targets.
-    fn escalation(&mut self, t: &RawTicket, ctx: &str, receivers: &[String]) -> EscalationPolicy {
-        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        let mut policy = EscalationPolicy::default();
-        for (i, e) in t.escalations.iter().enumerate() {
-            let after = match parse_duration(&e.after) {
-                Ok(d) if !d.is_zero() => ms(d),
-                Ok(_) => {
-                    self.p(
-                        &format!("after: {}", e.after),
-                        format!("{ctx}.escalations[{i}]: after must be longer than 0s"),
-                    );
-                    continue;
-                }
-                Err(err) => {
-                    self.p(
-                        &format!("after: {}", e.after),
-                        format!("{ctx}.escalations[{i}].after: {err}"),
-                    );
-                    continue;
-                }
-            };
-            let Some(tier) = Tier::parse(&e.tier) else {
-                self.p(
-                    &format!("tier: {}", e.tier),
-                    format!(
-                        "{ctx}.escalations[{i}]: tier {:?} must be one of L1, L2, L3",
-                        e.tier
-                    ),
-                );
-                continue;
-            };
-            if !receivers.contains(&e.receiver) {
-                self.p(
-                    &format!("receiver: {}", e.receiver),
-                    format!(
-                        "{ctx}.escalations[{i}]: receiver {:?} is not defined under receivers",
-                        e.receiver
-                    ),
-                );
-            }
-            if policy.steps.last().is_some_and(|s| s.after_ms >= after) {
-                self.p(
-                    &format!("after: {}", e.after),
-                    format!(
-                        "{ctx}.escalations[{i}]: after {} must be longer than the step before it",
-                        e.after
-                    ),
-                );
-            }
-            policy.steps.push(EscalationStep {
-                after_ms: after,
-                tier,
-                receiver: e.receiver.clone(),
-            });
-        }
-        for (key, raw, targets) in [
-            ("ack_within", &t.ack_within, &mut policy.ack_within_ms),
-            (
-                "resolve_within",
-                &t.resolve_within,
-                &mut policy.resolve_within_ms,
-            ),
-        ] {
-            for (p, d) in raw {
-                let Some(priority) = Priority::parse(p) else {
-                    self.p(
-                        &format!("{p}:"),
-                        format!("{ctx}.{key}: {p:?} must be one of P1, P2, P3, P4"),
-                    );
-                    continue;
-                };
-                match parse_duration(d) {
-                    Ok(d) if !d.is_zero() => targets[priority.index()] = Some(ms(d)),
-                    Ok(_) => self.p(
-                        &format!("{p}:"),
-                        format!("{ctx}.{key}.{p}: must be longer than 0s"),
-                    ),
-                    Err(err) => self.p(&format!("{p}:"), format!("{ctx}.{key}.{p}: {err}")),
-                }
-            }
-        }
-        policy
-    }
-
-    fn secret_file(&mut self, key: &str, file: &str) -> Option<Secret> {
-        self.read_file(key, file)
-            .map(|s| Secret::new(s.trim().to_string()))
-    }
-
-    /// Reads a file named in the config (relative to the config's directory).
-    fn read_file(&mut self, key: &str, file: &str) -> Option<String> {
-        let rel = self.s(key, file);
-        let path = self.base.join(rel);
-        match std::fs::read_to_string(&path) {
-            Ok(s) => Some(s),
-            Err(e) if self.mode == Mode::Check && e.kind() == std::io::ErrorKind::NotFound => {
-                let line = self.line(&format!("{key}:"));
-                self.warnings.push(Problem::new(
-                    self.path,
-                    line,
-                    format!(
-                        "warning: {key}: {} does not exist here; `serve` needs it",
-                        path.display()
-                    ),
-                ));
-                None
-            }
-            Err(e) => {
-                self.p(
-                    &format!("{key}:"),
-                    format!("{key}: cannot read {}: {e}", path.display()),
-                );
-                None
-            }
-        }
-    }
-
-    fn tls(&mut self, t: &RawTlsConfig) -> TlsSettings {
-        let mut tls = TlsSettings {
-            server_name: t.server_name.as_deref().map(|n| self.s("server_name", n)),
-            insecure_skip_verify: t.insecure_skip_verify,
-            ..TlsSettings::default()
-        };
-        if let Some(f) = &t.ca_file
-            && let Some(pem) = self.read_file("ca_file", f)
-        {
-            if let Err(why) = check_ca_pem(&pem) {
-                self.p("ca_file:", format!("tls_config.ca_file: {f:?} {why}"));
-            }
-            tls.ca_pem = Some(pem);
-        }
-        match (&t.cert_file, &t.key_file) {
-            (Some(c), Some(k)) => {
-                if let (Some(cert), Some(key)) = (
-                    self.read_file("cert_file", c),
-                    self.read_file("key_file", k),
-                ) {
-                    if lettre::transport::smtp::client::Identity::from_pem(
-                        cert.as_bytes(),
-                        key.as_bytes(),
-                    )
-                    .is_err()
-                    {
-                        self.p(
-                            "cert_file:",
-                            format!("tls_config: cert_file {c:?} and key_file {k:?} are not a valid PEM certificate and key"),
-                        );
-                    }
-                    tls.client_identity = Some((cert, Secret::new(key)));
-                }
-            }
-            (None, None) => {}
-            _ => self.p(
-                "tls_config:",
-                "tls_config: cert_file and key_file go together".into(),
-            ),
-        }
-        tls.min_version = match t.min_version.as_deref() {
-            None => None,
-            Some("TLS12") => Some(TlsMinVersion::Tls12),
-            Some("TLS13") => Some(TlsMinVersion::Tls13),
-            Some(v) => {
-                self.p(
-                    "min_version:",
-                    format!("tls_config.min_version: {v:?} is not supported (TLS12 or TLS13)"),
-                );
-                None
-            }
-        };
-        if let Some(v) = &t.max_version
-            && v != "TLS13"
-        {
-            self.p(
-                "max_version:",
-                format!("tls_config.max_version: {v:?} is not supported (only TLS13, the default)"),
-            );
-        }
-        tls
-    }
-
-    /// Checks that a templated field parses against the loaded templates.
-    fn template(&mut self, key: &str, ctx: &str, text: &str) -> String {
-        if let Err(e) = self.templates.check(key, text) {
-            self.p(
-                &format!("{key}:"),
-                format!(
-                    "{ctx}.{key}: {} (line {} of the template)",
-                    e.message, e.line
-                ),
-            );
-        }
-        text.to_string()
     }
 
     fn config(&mut self, raw: RawFile) -> Option<AlertingConfig> {
@@ -957,12 +314,14 @@ impl V<'_> {
         let receivers: Vec<Receiver> = raw
             .receivers
             .iter()
-            .map(|r| self.receiver(r, &raw.global, &names))
+            .enumerate()
+            .map(|(i, r)| crate::notify::receivers::parse(&mut self.0, i, r, &raw.global, &names))
             .collect();
         let time_intervals = self.time_intervals(&raw);
         let Some(root) = raw.route else {
+            let path = self.path;
             self.problems.push(Problem::new(
-                self.path,
+                path,
                 None,
                 "route: a top-level route is required",
             ));
@@ -1003,6 +362,7 @@ impl V<'_> {
         let route = self.route(&root, &parent, "0".into(), &names, &time_intervals);
         let mut inhibit_rules = Vec::new();
         for (i, r) in raw.inhibit_rules.iter().enumerate() {
+            self.enter(format!("inhibit_rules.{i}"));
             let mut parse = |list: &[String], key: &str| -> Vec<Matcher> {
                 let mut out = Vec::new();
                 for m in list {
@@ -1035,6 +395,7 @@ impl V<'_> {
                 target,
                 equal: r.equal.clone(),
             });
+            self.leave();
         }
         Some(AlertingConfig {
             route,
@@ -1067,7 +428,16 @@ impl V<'_> {
     fn time_intervals(&mut self, raw: &RawFile) -> HashMap<String, Vec<TimeInterval>> {
         use super::time_interval as ti;
         let mut out = HashMap::new();
-        for named in raw.time_intervals.iter().chain(&raw.mute_time_intervals) {
+        let paths = (0..raw.time_intervals.len())
+            .map(|k| format!("time_intervals.{k}"))
+            .chain((0..raw.mute_time_intervals.len()).map(|k| format!("mute_time_intervals.{k}")));
+        for (named, path) in raw
+            .time_intervals
+            .iter()
+            .chain(&raw.mute_time_intervals)
+            .zip(paths)
+        {
+            self.enter(path);
             let name = &named.name;
             let needle = format!("name: {name}");
             let mut list = Vec::new();
@@ -1114,6 +484,7 @@ impl V<'_> {
             if out.insert(name.clone(), list).is_some() {
                 self.p(&needle, format!("time_intervals: duplicate name {name:?}"));
             }
+            self.leave();
         }
         out
     }
@@ -1126,6 +497,12 @@ impl V<'_> {
         receivers: &[String],
         intervals: &HashMap<String, Vec<TimeInterval>>,
     ) -> Route {
+        // The route's node: `0` is `route`, `0.2.1` is `route.routes.2.routes.1`.
+        let path = id
+            .split('.')
+            .skip(1)
+            .fold("route".to_string(), |p, i| format!("{p}.routes.{i}"));
+        self.enter(path);
         for n in raw
             .mute_time_intervals
             .iter()
@@ -1207,595 +584,9 @@ impl V<'_> {
             .enumerate()
             .map(|(i, r)| self.route(r, &route, format!("{id}.{i}"), receivers, intervals))
             .collect();
+        self.leave();
         route
     }
-
-    /// An `http_config` (the receiver's, else the global one), checked as prometheus/common
-    /// checks it: at most one of `authorization`, `basic_auth`, `bearer_token(_file)` and
-    /// `oauth2`; `credentials` or `credentials_file`, not both; no `Basic` authorization type.
-    fn http_config(
-        &mut self,
-        own: Option<&RawHttpConfig>,
-        global: Option<&RawHttpConfig>,
-        ctx: &str,
-    ) -> HttpConfig {
-        let mut out = HttpConfig::new();
-        let Some(h) = own.or(global) else {
-            return out;
-        };
-        let ctx = format!("{ctx}.http_config");
-        let set = [
-            h.authorization.is_some(),
-            h.basic_auth.is_some(),
-            h.bearer_token.is_some() || h.bearer_token_file.is_some(),
-            h.oauth2.is_some(),
-        ];
-        if set.iter().filter(|b| **b).count() > 1 {
-            self.p(
-                "http_config:",
-                format!("{ctx}: at most one of basic_auth, authorization, bearer_token, bearer_token_file and oauth2 may be configured"),
-            );
-        }
-        if h.oauth2.is_some() {
-            self.p(
-                "oauth2:",
-                format!("{ctx}.oauth2: OAuth 2.0 client credentials are not supported; use authorization or basic_auth"),
-            );
-        }
-        if let Some(a) = &h.authorization {
-            let scheme = a.kind.clone().unwrap_or_else(|| "Bearer".into());
-            if scheme.eq_ignore_ascii_case("basic") {
-                self.p(
-                    "type:",
-                    format!("{ctx}.authorization: authorization type cannot be set to \"basic\", use \"basic_auth\" instead"),
-                );
-            }
-            let creds = match (&a.credentials, &a.credentials_file) {
-                (Some(_), Some(_)) => {
-                    self.p(
-                        "credentials_file:",
-                        format!("{ctx}.authorization: at most one of credentials and credentials_file must be configured"),
-                    );
-                    None
-                }
-                (Some(c), None) => Some(Secret::new(self.s("credentials", c))),
-                (None, Some(f)) => self.secret_file("credentials_file", f),
-                (None, None) => None,
-            };
-            out.authorization = creds.map(|c| (scheme, c));
-        }
-        match (&h.bearer_token, &h.bearer_token_file) {
-            (Some(_), Some(_)) => self.p(
-                "bearer_token_file:",
-                format!(
-                    "{ctx}: at most one of bearer_token and bearer_token_file must be configured"
-                ),
-            ),
-            (Some(t), None) => {
-                out.authorization = Some(("Bearer".into(), Secret::new(self.s("bearer_token", t))))
-            }
-            (None, Some(f)) => {
-                out.authorization = self
-                    .secret_file("bearer_token_file", f)
-                    .map(|t| ("Bearer".into(), t))
-            }
-            (None, None) => {}
-        }
-        if let Some(b) = &h.basic_auth {
-            let password = match (&b.password, &b.password_file) {
-                (Some(_), Some(_)) => {
-                    self.p(
-                        "password_file:",
-                        format!("{ctx}.basic_auth: at most one of password and password_file must be configured"),
-                    );
-                    None
-                }
-                (Some(p), None) => Some(Secret::new(self.s("password", p))),
-                (None, Some(f)) => self.secret_file("password_file", f),
-                (None, None) => None,
-            };
-            out.basic_auth = Some((self.s("username", &b.username), password));
-        }
-        if let Some(p) = &h.proxy_url {
-            let p = self.s("proxy_url", p);
-            if !is_http_url(&p) {
-                self.p(
-                    "proxy_url:",
-                    format!("{ctx}.proxy_url: {p:?} must be an http(s) URL"),
-                );
-            }
-            out.proxy_url = Some(p);
-        }
-        if let Some(t) = &h.tls_config {
-            let before = self.problems.len();
-            let tls = self.tls(t);
-            // What the files could not say (a bad server_name, a key the certificate refuses).
-            if self.problems.len() == before
-                && let Err(e) = crate::notify::http::rustls_config(&tls)
-            {
-                self.p("tls_config:", format!("{ctx}: {e}"));
-            }
-            out.tls = Some(tls);
-        }
-        out.follow_redirects = h.follow_redirects.unwrap_or(true);
-        // Requests are HTTP/1.1 whatever `enable_http2` says (README).
-        let _ = h.enable_http2;
-        out
-    }
-
-    /// Alertmanager's message fields of a Slack config, when it sets any of them, with
-    /// Alertmanager's defaults for the rest; each template checked.
-    fn slack_message(&mut self, s: &RawSlack, ctx: &str) -> Option<SlackMessage> {
-        let texts = [
-            (
-                "username",
-                &s.username,
-                r#"{{ template "slack.default.username" . }}"#,
-            ),
-            (
-                "color",
-                &s.color,
-                r#"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#,
-            ),
-            (
-                "title",
-                &s.title,
-                r#"{{ template "slack.default.title" . }}"#,
-            ),
-            (
-                "title_link",
-                &s.title_link,
-                r#"{{ template "slack.default.titlelink" . }}"#,
-            ),
-            (
-                "pretext",
-                &s.pretext,
-                r#"{{ template "slack.default.pretext" . }}"#,
-            ),
-            ("text", &s.text, r#"{{ template "slack.default.text" . }}"#),
-            (
-                "fallback",
-                &s.fallback,
-                r#"{{ template "slack.default.fallback" . }}"#,
-            ),
-            (
-                "callback_id",
-                &s.callback_id,
-                r#"{{ template "slack.default.callbackid" . }}"#,
-            ),
-            (
-                "footer",
-                &s.footer,
-                r#"{{ template "slack.default.footer" . }}"#,
-            ),
-            (
-                "icon_emoji",
-                &s.icon_emoji,
-                r#"{{ template "slack.default.iconemoji" . }}"#,
-            ),
-            (
-                "icon_url",
-                &s.icon_url,
-                r#"{{ template "slack.default.iconurl" . }}"#,
-            ),
-            ("image_url", &s.image_url, ""),
-            ("thumb_url", &s.thumb_url, ""),
-        ];
-        let any = texts.iter().any(|(_, v, _)| v.is_some())
-            || s.fields.is_some()
-            || s.actions.is_some()
-            || s.short_fields.is_some()
-            || s.mrkdwn_in.is_some()
-            || s.link_names.is_some();
-        if !any {
-            return None;
-        }
-        let mut out: Vec<String> = Vec::with_capacity(texts.len());
-        for (key, v, default) in texts {
-            out.push(match v {
-                Some(t) => self.template(key, ctx, t),
-                None => default.to_string(),
-            });
-        }
-        let fields = s.fields.clone().unwrap_or_default();
-        for f in &fields {
-            self.template("title", &format!("{ctx}.fields"), &f.title);
-            self.template("value", &format!("{ctx}.fields"), &f.value);
-        }
-        let actions = s.actions.clone().unwrap_or_default();
-        for a in &actions {
-            let actx = format!("{ctx}.actions");
-            for (k, t) in a.texts() {
-                self.template(k, &actx, t);
-            }
-            for (k, t) in a.confirm.iter().flat_map(SlackConfirm::texts) {
-                self.template(k, &format!("{actx}.confirm"), t);
-            }
-        }
-        let mut it = out.into_iter();
-        let mut next = || it.next().unwrap_or_default();
-        Some(SlackMessage {
-            username: next(),
-            color: next(),
-            title: next(),
-            title_link: next(),
-            pretext: next(),
-            text: next(),
-            fallback: next(),
-            callback_id: next(),
-            footer: next(),
-            icon_emoji: next(),
-            icon_url: next(),
-            image_url: next(),
-            thumb_url: next(),
-            fields,
-            actions,
-            short_fields: s.short_fields.unwrap_or(false),
-            mrkdwn_in: s
-                .mrkdwn_in
-                .clone()
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| vec!["fallback".into(), "pretext".into(), "text".into()]),
-            link_names: s.link_names.unwrap_or(false),
-        })
-    }
-
-    fn receiver(&mut self, r: &RawReceiver, g: &RawGlobal, names: &[String]) -> Receiver {
-        let name = r.name.clone();
-        let ctx = |k: &str| format!("receivers[{name}].{k}");
-        let mut slack = Vec::new();
-        for s in &r.slack_configs {
-            let webhook = match (&s.api_url, &s.api_url_file) {
-                (Some(u), _) => Some(Secret::new(self.s("api_url", u))),
-                (None, Some(f)) => self.secret_file("api_url_file", f),
-                _ => None,
-            };
-            let token = match (&s.app_token, &s.app_token_file, &g.slack_app_token) {
-                (Some(t), _, _) => Some(Secret::new(self.s("app_token", t))),
-                (None, Some(f), _) => self.secret_file("app_token_file", f),
-                (None, None, Some(t)) => Some(Secret::new(self.s("slack_app_token", t))),
-                _ => None,
-            };
-            let webhook = webhook.or_else(|| {
-                g.slack_api_url
-                    .as_ref()
-                    .map(|u| Secret::new(self.s("slack_api_url", u)))
-            });
-            let mut http = self.http_config(
-                s.http_config.as_ref(),
-                g.http_config.as_ref(),
-                &ctx("slack_configs"),
-            );
-            // Alertmanager 0.25's way to post with a bot token: `api_url` the Web API method,
-            // the token in `http_config.authorization`.
-            let mut token = token;
-            let mut bearer_api = None;
-            if token.is_none()
-                && let Some(url) = &webhook
-                && http
-                    .authorization
-                    .as_ref()
-                    .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                && let Some((_, creds)) = http.authorization.take()
-            {
-                token = Some(creds);
-                bearer_api = Some(url.expose().to_string());
-            }
-            let target = match (token, webhook) {
-                (Some(token), _) => {
-                    let app_url = bearer_api
-                        .or_else(|| s.app_url.clone())
-                        .or_else(|| g.slack_app_url.clone())
-                        .unwrap_or_else(|| DEFAULT_SLACK_APP_URL.to_string());
-                    let app_url = self.s("app_url", &app_url);
-                    if !is_http_url(&app_url) {
-                        self.p(
-                            "app_url:",
-                            format!("{}: must be an http(s) URL", ctx("slack_configs.app_url")),
-                        );
-                    }
-                    if s.channel.is_none() {
-                        self.p(
-                            "slack_configs:",
-                            format!(
-                                "{}: channel is required with an app token",
-                                ctx("slack_configs")
-                            ),
-                        );
-                    }
-                    SlackTarget::App { token, app_url }
-                }
-                (None, Some(url)) => {
-                    if !is_http_url(url.expose()) {
-                        self.p(
-                            "api_url:",
-                            format!(
-                                "{}: must be an http(s) URL with a host",
-                                ctx("slack_configs.api_url")
-                            ),
-                        );
-                    }
-                    SlackTarget::Webhook { url }
-                }
-                (None, None) => {
-                    // A named file that could not be read is reported already.
-                    if s.api_url_file.is_none() && s.app_token_file.is_none() {
-                        self.p(
-                            "slack_configs:",
-                            format!("{}: one of api_url, api_url_file, app_token or app_token_file (or a global slack_api_url / slack_app_token) is required", ctx("slack_configs")),
-                        );
-                    }
-                    continue;
-                }
-            };
-            let channel = s
-                .channel
-                .as_deref()
-                .map(|c| self.template("channel", &ctx("slack_configs"), c));
-            let message = self.slack_message(s, &ctx("slack_configs"));
-            slack.push(SlackConfig {
-                target,
-                channel,
-                send_resolved: s.send_resolved.unwrap_or(true),
-                message: message.map(Arc::new),
-                templates: self.templates.clone(),
-                http,
-            });
-        }
-        let mut email = Vec::new();
-        for e in &r.email_configs {
-            let smarthost = e.smarthost.clone().or_else(|| g.smtp_smarthost.clone());
-            let from = e.from.clone().or_else(|| g.smtp_from.clone());
-            let (Some(smarthost), Some(from)) = (smarthost, from) else {
-                self.p("email_configs:", format!("{}: smarthost and from are required (or global smtp_smarthost / smtp_from)", ctx("email_configs")));
-                continue;
-            };
-            let smarthost = self.s("smarthost", &smarthost);
-            let Some((host, port)) = smarthost
-                .rsplit_once(':')
-                .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
-            else {
-                self.p(
-                    "smarthost",
-                    format!(
-                        "{}: smarthost {smarthost:?} must be host:port",
-                        ctx("email_configs")
-                    ),
-                );
-                continue;
-            };
-            let password = match (&e.auth_password, &e.auth_password_file) {
-                (Some(p), None) => Some(Secret::new(self.s("auth_password", p))),
-                (None, Some(f)) => self.secret_file("auth_password_file", f),
-                (Some(_), Some(_)) => {
-                    self.p(
-                        "auth_password",
-                        format!(
-                            "{}: give auth_password or auth_password_file, not both",
-                            ctx("email_configs")
-                        ),
-                    );
-                    None
-                }
-                (None, None) => match (&g.smtp_auth_password, &g.smtp_auth_password_file) {
-                    (Some(p), _) => Some(Secret::new(self.s("smtp_auth_password", p))),
-                    (None, Some(f)) => self.secret_file("smtp_auth_password_file", f),
-                    (None, None) => None,
-                },
-            };
-            let security = if e
-                .force_implicit_tls
-                .or(g.smtp_force_implicit_tls)
-                .unwrap_or(port == 465)
-            {
-                SmtpSecurity::ImplicitTls
-            } else if e.require_tls.or(g.smtp_require_tls).unwrap_or(true) {
-                SmtpSecurity::StartTls
-            } else {
-                SmtpSecurity::Plain
-            };
-            let tls = match e.tls_config.as_ref().or(g.smtp_tls_config.as_ref()) {
-                Some(t) => self.tls(t),
-                None => TlsSettings::default(),
-            };
-            email.push(EmailConfig {
-                to: split_addresses(&self.s("to", &e.to)),
-                from: self.s("from", &from),
-                smtp: SmtpSettings {
-                    host,
-                    port,
-                    username: e
-                        .auth_username
-                        .clone()
-                        .or_else(|| g.smtp_auth_username.clone()),
-                    password,
-                    security,
-                    tls,
-                    hello: e.hello.clone().or_else(|| g.smtp_hello.clone()),
-                },
-                send_resolved: e.send_resolved.unwrap_or(true),
-                html: e
-                    .html
-                    .as_deref()
-                    .map(|t| self.template("html", &ctx("email_configs"), t)),
-                text: e
-                    .text
-                    .as_deref()
-                    .map(|t| self.template("text", &ctx("email_configs"), t)),
-                headers: e
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            self.template(k, &ctx("email_configs.headers"), v),
-                        )
-                    })
-                    .collect(),
-                templates: self.templates.clone(),
-            });
-        }
-        let mut tickets = Vec::new();
-        for t in &r.ticket_configs {
-            let mut policy = TicketPolicy::default();
-            if let Some(p) = &t.priority {
-                match Priority::parse(p) {
-                    Some(p) => policy.priority = Some(p),
-                    None => self.p(
-                        "priority:",
-                        format!(
-                            "{}: priority {p:?} must be one of P1, P2, P3, P4",
-                            ctx("ticket_configs")
-                        ),
-                    ),
-                }
-            }
-            if let Some(tier) = &t.tier {
-                match Tier::parse(tier) {
-                    Some(x) => policy.tier = x,
-                    None => self.p(
-                        "tier:",
-                        format!(
-                            "{}: tier {tier:?} must be one of L1, L2, L3",
-                            ctx("ticket_configs")
-                        ),
-                    ),
-                }
-            }
-            if let Some(d) = &t.dedup_by {
-                if d.is_empty() {
-                    self.p(
-                        "dedup_by:",
-                        format!(
-                            "{}: dedup_by must name at least one label",
-                            ctx("ticket_configs")
-                        ),
-                    );
-                }
-                policy.dedup_by = d.clone();
-            }
-            policy.reopen_within = self.dur(
-                "reopen_within",
-                t.reopen_within.as_deref(),
-                policy.reopen_within,
-            );
-            policy.send_resolved = t.send_resolved.unwrap_or(true);
-            policy.escalation = self.escalation(t, &ctx("ticket_configs"), names);
-            tickets.push(policy);
-        }
-        let console = r
-            .console_configs
-            .iter()
-            .map(|c| ConsoleConfig {
-                send_resolved: c.send_resolved.unwrap_or(true),
-            })
-            .collect();
-        let eml = r
-            .eml_configs
-            .iter()
-            .map(|c| {
-                let dir = self.s("dir", &c.dir);
-                EmlConfig {
-                    dir: self.base.join(dir),
-                    to: split_addresses(
-                        &c.to.clone().unwrap_or_else(|| "oncall@example.com".into()),
-                    ),
-                    from: c
-                        .from
-                        .clone()
-                        .or_else(|| g.smtp_from.clone())
-                        .unwrap_or_else(|| "syncwatch@localhost".into()),
-                    send_resolved: c.send_resolved.unwrap_or(true),
-                }
-            })
-            .collect();
-        let mut webhook = Vec::new();
-        for w in &r.webhook_configs {
-            let url = match (&w.url, &w.url_file) {
-                (Some(u), None) => Some(Secret::new(self.s("url", u))),
-                (None, Some(f)) => self.secret_file("url_file", f),
-                _ => {
-                    self.p(
-                        "webhook_configs:",
-                        format!(
-                            "{}: exactly one of url or url_file is required",
-                            ctx("webhook_configs")
-                        ),
-                    );
-                    None
-                }
-            };
-            let Some(url) = url else { continue };
-            if !is_http_url(url.expose()) {
-                self.p(
-                    "url:",
-                    format!(
-                        "{}: url must be an http(s) URL with a host",
-                        ctx("webhook_configs")
-                    ),
-                );
-            }
-            let secret = match (&w.secret, &w.secret_file) {
-                (Some(s), None) => Some(Secret::new(self.s("secret", s))),
-                (None, Some(f)) => self.secret_file("secret_file", f),
-                (None, None) => None,
-                _ => {
-                    self.p(
-                        "secret",
-                        format!(
-                            "{}: give secret or secret_file, not both",
-                            ctx("webhook_configs")
-                        ),
-                    );
-                    None
-                }
-            };
-            webhook.push(WebhookConfig {
-                url,
-                send_resolved: w.send_resolved.unwrap_or(true),
-                max_alerts: w.max_alerts,
-                secret,
-                timeout: self.dur("timeout", w.timeout.as_deref(), Duration::from_secs(10)),
-                http: self.http_config(
-                    w.http_config.as_ref(),
-                    g.http_config.as_ref(),
-                    &ctx("webhook_configs"),
-                ),
-            });
-        }
-        Receiver {
-            name,
-            slack,
-            email,
-            tickets,
-            console,
-            eml,
-            webhook,
-        }
-    }
-}
-
-/// A CA file must hold at least one certificate, and each must parse as a trust anchor.
-fn check_ca_pem(pem: &str) -> Result<(), String> {
-    use rustls::pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| format!("is not valid PEM: {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("holds an invalid certificate: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err("holds no PEM certificate".into());
-    }
-    Ok(())
-}
-
-pub fn split_addresses(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .collect()
 }
 
 impl AlertingConfig {
@@ -1820,6 +611,10 @@ pub fn sorted(map: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::loader::{TlsMinVersion, check_ca_pem};
+    use crate::domain::ticket::{EscalationStep, Priority, Tier};
+    use crate::notify::email::config::SmtpSecurity;
+    use crate::notify::slack::config::{DEFAULT_SLACK_APP_URL, SlackTarget};
 
     fn env(n: &str) -> Option<String> {
         (n == "SLACK_TOKEN").then(|| "xoxb-123".to_string())
@@ -2006,6 +801,50 @@ receivers:
     }
 
     #[test]
+    fn a_problem_is_placed_at_its_own_line_where_the_same_key_came_earlier() {
+        let text = "route:
+  receiver: a
+  routes:
+    - receiver: b
+      group_wait: 1s
+    - receiver: b
+      group_wait: soon
+receivers:
+  - name: a
+    webhook_configs:
+      - url: http://ok.example/1
+        timeout: 1s
+      - url: http://ok.example/2
+        timeout: 2s
+  - name: b
+    webhook_configs:
+      - url: http://ok.example/3
+      - url: not-a-url
+        timeout: later
+    slack_configs:
+      - api_url: http://ok.example/s
+        channel: '#a'
+      - api_url: ftp://x
+        channel: '#b'
+inhibit_rules:
+  - source_matchers: ['a=\"1\"']
+  - source_matchers: ['a=\"1\"', 'b~1']
+";
+        let e = parse(Path::new("a.yml"), text, &env)
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "a.yml:7: group_wait: invalid duration",
+            "a.yml:18: receivers[b].webhook_configs: url must be an http(s) URL",
+            "a.yml:19: timeout: invalid duration",
+            "a.yml:23: receivers[b].slack_configs.api_url: must be an http(s) URL",
+            "a.yml:27: inhibit_rules[1].source_matchers",
+        ] {
+            assert!(e.contains(want), "{want}\nin\n{e}");
+        }
+    }
+
+    #[test]
     fn a_missing_secret_file_is_a_warning_for_check_and_an_error_for_serve() {
         let text = "route:\n  receiver: team\nreceivers:\n  - name: team\n    slack_configs:\n      - channel: '#x'\n        api_url_file: /nonexistent/slack_url\n";
         let path = Path::new("/tmp/alerting.yml");
@@ -2087,7 +926,7 @@ receivers:
         for want in [
             "a.yml:24: receivers[oncall].ticket_configs.escalations[0]: receiver \"nobody\" is not defined",
             "a.yml:25: receivers[oncall].ticket_configs.escalations[1]: tier \"L4\" must be one of L1, L2, L3",
-            "a.yml:25: receivers[oncall].ticket_configs.escalations[2]: after 1h must be longer than the step before it",
+            "a.yml:26: receivers[oncall].ticket_configs.escalations[2]: after 1h must be longer than the step before it",
             "receivers[oncall].ticket_configs.ack_within: \"P9\" must be one of P1, P2, P3, P4",
             "a.yml:27: receivers[oncall].ticket_configs.ack_within.P1: invalid duration",
         ] {
@@ -2402,14 +1241,6 @@ receivers:
             "{err}"
         );
     }
-}
-
-/// Whether `s` parses as an `http://` or `https://` URL with a host (what a notifier can send
-/// to). The value itself is never put in an error: it may be a secret.
-fn is_http_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| {
-        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-    })
 }
 
 /// Keys whose values are secrets wherever they appear in `alerting.yml`: Alertmanager's

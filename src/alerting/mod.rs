@@ -14,7 +14,7 @@ pub mod time_interval;
 
 pub use actor::{
     DispatchActor, HeldAlert, ListAlerts, NOTIFICATION_LOG_RETENTION, PostAlerts, ReloadAlerting,
-    RestoreFiring, build_receivers,
+    RestoreFiring,
 };
 pub use config::AlertingConfig;
 

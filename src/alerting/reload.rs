@@ -11,9 +11,10 @@ use std::time::Duration;
 use actix::Addr;
 
 use super::AlertingConfig;
-use super::actor::{DispatchActor, ReceiverIntegrations, ReloadAlerting, build_receivers};
+use super::actor::{DispatchActor, ReloadAlerting};
 use crate::config::{Problem, Problems, process_env};
 use crate::notify::outbox::{OutboxActor, SetReceivers};
+use crate::notify::receivers::{ReceiverIntegrations, build_receivers};
 use crate::rules::reload::{FilesVersion, watch_files};
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -48,7 +49,7 @@ fn load(path: &Path, store: &Store) -> Result<(String, AlertingConfig, Receivers
     let text = std::fs::read_to_string(path)
         .map_err(|e| problem(format!("cannot read routing config: {e}")))?;
     let config = super::config::parse(path, &text, &process_env)?;
-    let receivers = build_receivers(&config, Some(store)).map_err(problem)?;
+    let receivers = build_receivers(&config.receivers, Some(store)).map_err(problem)?;
     Ok((text, config, Arc::new(receivers)))
 }
 

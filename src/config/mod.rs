@@ -3,7 +3,9 @@
 //! (rules, routing, profiles, runbooks) are loaded and checked by their own modules.
 
 mod interpolate;
+pub mod loader;
 mod problem;
+pub mod yaml_index;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -50,9 +50,24 @@ pub fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Go's `time.Time` in JSON (RFC 3339 with the shortest fraction of a second: `…T08:15:00Z`,
+/// `…T08:15:00.5Z`), as Alertmanager's webhook payload carries times.
+pub fn rfc3339_go(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_times_are_written_as_go_writes_them() {
+        assert_eq!(rfc3339_go(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_go(1_700_000_000_500), "2023-11-14T22:13:20.500Z");
+        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
+    }
 
     #[test]
     fn manual_clock_clones_share_time() {

@@ -29,6 +29,8 @@ pub struct Exec<'a> {
     pub vars: Vec<(String, Value)>,
     pub depth: usize,
     pub out: String,
+    /// Set when the output is HTML: each action is escaped for where it lands.
+    pub html: Option<super::html::HtmlTracker>,
 }
 
 impl Exec<'_> {
@@ -50,13 +52,31 @@ impl Exec<'_> {
         for node in nodes {
             let flow = match node {
                 Node::Text(t) => {
-                    self.out.push_str(t);
+                    match &mut self.html {
+                        Some(h) => {
+                            let written = h.text(t);
+                            self.out.push_str(&written);
+                        }
+                        None => self.out.push_str(t),
+                    }
                     Flow::Normal
                 }
                 Node::Action(pipe) => {
                     let v = self.pipeline(dot, pipe)?;
                     if pipe.decl.is_empty() {
-                        self.out.push_str(&super::fmt::sprint(&[v]));
+                        let text = super::fmt::sprint(&[v]);
+                        match &mut self.html {
+                            Some(h) => {
+                                // As Go's `template.HTML`: a `safeHtml` result is not escaped.
+                                let safe = pipe.cmds.last().is_some_and(|c| {
+                                    matches!(c.args.first(), Some(Arg::Func(f)) if f == "safeHtml")
+                                });
+                                let escaped = h.escape(&text, safe);
+                                h.feed(&escaped);
+                                self.out.push_str(&escaped);
+                            }
+                            None => self.out.push_str(&text),
+                        }
                     }
                     Flow::Normal
                 }

@@ -119,8 +119,14 @@ pub fn strings_title(s: &str) -> String {
     out
 }
 
-/// Go's `template.HTMLEscapeString`.
+/// Go's `template.HTMLEscapeString` (text/template's `html`).
 pub fn html_escape(s: &str) -> String {
+    escape_html(s, false)
+}
+
+/// HTML entities for `"`, `'`, `&`, `<`, `>` (and `+` when `plus`, as html/template's
+/// `htmlEscaper` also escapes it); NUL becomes U+FFFD.
+pub fn escape_html(s: &str, plus: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -129,6 +135,7 @@ pub fn html_escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '+' if plus => out.push_str("&#43;"),
             '\0' => out.push('\u{FFFD}'),
             c => out.push(c),
         }

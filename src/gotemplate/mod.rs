@@ -15,11 +15,13 @@
 //! - [`funcs`]: Go's builtins, Alertmanager's functions and the `humanize*` family.
 //! - [`fmt`]: Go's `print`/`printf`/`%v`.
 //! - [`time`]: `time.Time` and `time.Duration`.
+//! - [`html`]: `html/template`'s escaping, for HTML output.
 
 pub mod data;
 pub mod exec;
 pub mod fmt;
 pub mod funcs;
+pub mod html;
 pub mod parse;
 pub mod time;
 pub mod value;
@@ -169,12 +171,34 @@ impl Templates {
         Ok(self.run(name, &parsed.body, &local, data)?)
     }
 
+    /// [`Templates::render`] for HTML output, as Go's `html/template` runs it (Alertmanager's
+    /// `ExecuteHTMLString`): each action escaped for where it lands (see [`html`]).
+    pub fn render_html(&self, name: &str, text: &str, data: &Value) -> Result<String, Error> {
+        let parsed = parse::parse(name, text, &self.names)?;
+        let mut local = HashMap::new();
+        for (n, body) in parsed.defines {
+            Self::define(&mut local, n, body);
+        }
+        Ok(self.run_as(name, &parsed.body, &local, data, true)?)
+    }
+
     fn run(
         &self,
         name: &str,
         body: &[Node],
         local: &HashMap<String, Arc<Vec<Node>>>,
         data: &Value,
+    ) -> Result<String, ExecError> {
+        self.run_as(name, body, local, data, false)
+    }
+
+    fn run_as(
+        &self,
+        name: &str,
+        body: &[Node],
+        local: &HashMap<String, Arc<Vec<Node>>>,
+        data: &Value,
+        html: bool,
     ) -> Result<String, ExecError> {
         let mut e = exec::Exec {
             set: self,
@@ -183,6 +207,7 @@ impl Templates {
             vars: vec![("$".into(), data.clone())],
             depth: 0,
             out: String::new(),
+            html: html.then(html::HtmlTracker::default),
         };
         e.run(data, body)?;
         Ok(e.out)

@@ -15,41 +15,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::alerting::config::{TlsMinVersion, TlsSettings};
-use crate::domain::secret::Secret;
-
-/// A validated `http_config`.
-#[derive(Debug, Clone, Default)]
-pub struct HttpConfig {
-    /// `Authorization: <scheme> <credentials>` (`authorization`, or `bearer_token`).
-    pub authorization: Option<(String, Secret)>,
-    /// `basic_auth`: user name and password.
-    pub basic_auth: Option<(String, Option<Secret>)>,
-    pub tls: Option<TlsSettings>,
-    pub proxy_url: Option<String>,
-    /// Default true, as in Alertmanager.
-    pub follow_redirects: bool,
-}
+use crate::config::loader::{HttpConfig, TlsMinVersion, TlsSettings};
 
 impl HttpConfig {
-    /// The default: no authentication, system roots, redirects followed.
-    pub fn new() -> Self {
-        Self {
-            follow_redirects: true,
-            ..Self::default()
-        }
-    }
-
-    /// Whether anything differs from the default (the Slack client of slack-morphism only
-    /// serves the default).
-    pub fn is_default(&self) -> bool {
-        self.authorization.is_none()
-            && self.basic_auth.is_none()
-            && self.tls.is_none()
-            && self.proxy_url.is_none()
-            && self.follow_redirects
-    }
-
     /// A client for these settings; fails on a PEM or proxy URL that cannot be used.
     pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder()

@@ -1,18 +1,30 @@
 //! Notifications: what a flushed group becomes and the [`Notifier`] trait every integration
 //! implements; delivery, with its retries, goes through the [`outbox`].
 //!
-//! - [`render`]: text, mrkdwn and HTML renderings of a notification.
-//! - [`slack`]: Slack (bot token `chat.postMessage`, or incoming webhook).
+//! Each integration is one folder holding its configuration (`config.rs`: the `alerting.yml`
+//! fields, their validation), its rendering and its delivery, so adding one touches one place
+//! (and one line of [`receivers::RawReceiver`]):
+//! - [`slack`]: Slack (bot token `chat.postMessage`, or incoming webhook; Block Kit, or
+//!   Alertmanager's templated attachment).
 //! - [`email`]: SMTP with lettre.
 //! - [`webhook`]: Alertmanager's v4 webhook payload, optionally HMAC-signed.
-//! - [`ticket_webhook`]: ticket events, signed as Standard Webhooks says.
 //! - [`local`]: the console and `.eml` files (the demo's receivers).
+//!
+//! Shared by them:
+//! - [`receivers`]: a receiver's integrations, read and built into notifiers.
+//! - [`templates`]: Alertmanager's notification templates and their data.
+//! - [`http`]: the HTTP client of an `http_config`.
+//! - [`render`]: text, mrkdwn and HTML renderings of a notification.
 //! - [`outbox`]: the durable outbox every notification goes through.
+//! - [`ticket_webhook`]: ticket events, signed as Standard Webhooks says.
 
 pub mod email;
 pub mod http;
 pub mod local;
+pub mod msteams;
 pub mod outbox;
+pub mod pagerduty;
+pub mod receivers;
 pub mod render;
 pub mod slack;
 pub mod templates;

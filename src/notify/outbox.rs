@@ -24,9 +24,9 @@ use actix::prelude::*;
 
 use super::ticket_webhook::{TicketWebhook, TicketWebhookMessage};
 use super::{Notification, NotifyError};
-use crate::alerting::actor::ReceiverIntegrations;
 use crate::domain::Clock;
 use crate::domain::backoff::Backoff;
+use crate::notify::receivers::ReceiverIntegrations;
 use crate::store::{OutboxClaim, OutboxKind, OutboxRow, Store, new_id};
 use crate::telemetry::Metrics;
 

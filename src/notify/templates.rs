@@ -161,6 +161,12 @@ impl<'a> Renderer<'a> {
     pub fn render(&self, name: &str, text: &str) -> Result<String, Error> {
         self.set.render(name, text, &self.data)
     }
+
+    /// Renders a field whose output is HTML (an email's `html`), escaped as Go's
+    /// `html/template` escapes it.
+    pub fn render_html(&self, name: &str, text: &str) -> Result<String, Error> {
+        self.set.render_html(name, text, &self.data)
+    }
 }
 
 /// A shared template set.

@@ -95,7 +95,7 @@ impl TicketWebhook {
             .body(m.body.clone())
             .send()
             .await;
-        super::webhook::answer(sent).map(|_| ())
+        super::webhook::answer("the webhook", sent).map(|_| ())
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::eval::{check_supported, max_window};
 use super::template::Template;
+use crate::config::yaml_index::YamlIndex;
 use crate::config::{Problem, Problems, find_line};
 use crate::domain::duration::parse_duration;
 
@@ -202,10 +203,12 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
     let mut problems = Vec::new();
     let mut groups = Vec::new();
     let mut group_names = HashSet::new();
+    let index = YamlIndex::new(text);
     let mut cursor = 1;
-    for g in raw.groups {
-        let group_line = find_line(text, &format!("name: {}", g.name), cursor)
-            .or_else(|| find_line(text, "name:", cursor))
+    for (gi, g) in raw.groups.into_iter().enumerate() {
+        let group_line = index
+            .line(&format!("groups.{gi}"))
+            .or_else(|| find_line(text, &format!("name: {}", g.name), cursor))
             .unwrap_or(cursor);
         cursor = group_line;
         let mut p = |line: usize, msg: String| problems.push(Problem::new(file, Some(line), msg));
@@ -246,13 +249,16 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
             None => None,
         };
         let mut rules = Vec::new();
-        for r in g.rules {
+        for (ri, r) in g.rules.into_iter().enumerate() {
             let (needle, name) = match (&r.alert, &r.record) {
                 (Some(a), None) => (format!("alert: {a}"), a.clone()),
                 (None, Some(rec)) => (format!("record: {rec}"), rec.clone()),
                 _ => (String::from("expr:"), String::new()),
             };
-            let line = find_line(text, &needle, cursor).unwrap_or(cursor);
+            let line = index
+                .line(&format!("groups.{gi}.rules.{ri}"))
+                .or_else(|| find_line(text, &needle, cursor))
+                .unwrap_or(cursor);
             cursor = line;
             match rule(&r, name, line) {
                 Ok(rule) => rules.push(rule),

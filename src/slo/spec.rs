@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use promql_parser::parser::Expr;
 use serde::Deserialize;
 
+use crate::config::yaml_index::YamlIndex;
 use crate::config::{Problem, Problems, find_line};
 use crate::rules::eval::check_supported;
 
@@ -238,7 +239,13 @@ pub fn parse_slo_file(file: &Path, text: &str) -> Result<Vec<Slo>, Problems> {
     let raw: RawFile =
         serde_norway::from_str(text).map_err(|e| Problem::from_yaml(file, text, &e, 0))?;
     let mut problems = Vec::new();
-    let top = |needle: &str| find_line(text, needle, 1).unwrap_or(1);
+    let index = YamlIndex::new(text);
+    let top = |key: &str| {
+        index
+            .line(key.trim_end_matches(':'))
+            .or_else(|| find_line(text, key, 1))
+            .unwrap_or(1)
+    };
     if raw.version != VERSION {
         problems.push(Problem::new(
             file,
@@ -271,8 +278,10 @@ pub fn parse_slo_file(file: &Path, text: &str) -> Result<Vec<Slo>, Problems> {
     let mut names = HashSet::new();
     let mut slos = Vec::new();
     let mut cursor = 1;
-    for s in raw.slos {
-        let line = find_line(text, &format!("name: {}", s.name), cursor)
+    for (si, s) in raw.slos.into_iter().enumerate() {
+        let line = index
+            .line(&format!("slos.{si}"))
+            .or_else(|| find_line(text, &format!("name: {}", s.name), cursor))
             .or_else(|| find_line(text, &format!("name: \"{}\"", s.name), cursor))
             .or_else(|| find_line(text, "name:", cursor))
             .unwrap_or(cursor);

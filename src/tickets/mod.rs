@@ -8,6 +8,7 @@
 //! transaction), missed `ack_within` / `resolve_within` targets, and resolved tickets past
 //! `tickets.close_after`.
 
+pub mod config;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::alerting::actor::ReceiverIntegrations;
 use crate::domain::ticket::{
     EscalationStep, FiringDecision, RunbookRef, Ticket, TicketPolicy, by_dedup_key, decide_firing,
     new_ticket, occurrence_key, sweep,
@@ -23,6 +23,7 @@ use crate::domain::ticket::{
 use crate::domain::{Alert, Clock, Fingerprint};
 use crate::notify::Notification;
 use crate::notify::outbox::{OutboxActor, SetReceivers, Wake};
+use crate::notify::receivers::ReceiverIntegrations;
 use crate::runbooks::RunbookIndex;
 use crate::store::{OutboxRow, Store, StoreError, new_id};
 use crate::telemetry::Metrics;

@@ -112,6 +112,52 @@ impl FakeSlack {
                         if outage { HttpResponse::ServiceUnavailable().finish() } else { HttpResponse::Ok().finish() }
                     }),
                 )
+                // PagerDuty's Events API v2: 202 for a valid event, 400 (as PagerDuty answers)
+                // for one missing what it requires.
+                .route(
+                    "/v2/enqueue",
+                    web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
+                        let outage = in_outage(&state.1);
+                        let e: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let valid = e["routing_key"].as_str().is_some_and(|k| !k.is_empty())
+                            && matches!(e["event_action"].as_str(), Some("trigger" | "resolve" | "acknowledge"))
+                            && e["payload"]["summary"].as_str().is_some_and(|s| !s.is_empty() && s.chars().count() <= 1024)
+                            && matches!(e["payload"]["severity"].as_str(), Some("critical" | "error" | "warning" | "info"))
+                            && body.len() <= 512_000;
+                        state.0.lock().unwrap().push(call(&req, "pagerduty".into(), &body, !outage && valid));
+                        if outage {
+                            return HttpResponse::InternalServerError().finish();
+                        }
+                        if !valid {
+                            return HttpResponse::BadRequest().json(json!({"status": "invalid event", "message": "Event object is invalid"}));
+                        }
+                        HttpResponse::Accepted().json(json!({"status": "success", "message": "Event processed", "dedup_key": e["dedup_key"]}))
+                    }),
+                )
+                // A Teams connector (answers 200 "1") and a Teams workflow (answers 202).
+                .route(
+                    "/teams/{path:.*}",
+                    web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
+                        let outage = in_outage(&state.1);
+                        let fits = body.len() <= 28_000;
+                        state.0.lock().unwrap().push(call(&req, "teams".into(), &body, !outage && fits));
+                        if outage {
+                            return HttpResponse::BadGateway().finish();
+                        }
+                        if !fits {
+                            return HttpResponse::PayloadTooLarge().finish();
+                        }
+                        HttpResponse::Ok().body("1")
+                    }),
+                )
+                .route(
+                    "/workflows/{path:.*}",
+                    web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {
+                        let fits = body.len() <= 28_000;
+                        state.0.lock().unwrap().push(call(&req, "workflow".into(), &body, fits));
+                        if fits { HttpResponse::Accepted().finish() } else { HttpResponse::PayloadTooLarge().finish() }
+                    }),
+                )
                 .route(
                     "/services/{path:.*}",
                     web::post().to(|req: HttpRequest, body: web::Bytes, state: web::Data<SlackState>| async move {

@@ -115,6 +115,9 @@ pub struct Options {
     pub storage_url: Option<String>,
     /// JSON Schema files of the validate stage: (path under `schemas/`, text).
     pub schemas: Vec<(&'static str, String)>,
+    /// A whole `alerting.yml` instead of the generated one (`{slack}` is the fake Slack's port,
+    /// `{smtp}` the fake SMTP server's).
+    pub alerting_yml: Option<String>,
 }
 
 impl Default for Options {
@@ -137,6 +140,7 @@ impl Default for Options {
             rules: TEST_RULES.into(),
             storage_url: None,
             schemas: Vec::new(),
+            alerting_yml: None,
         }
     }
 }
@@ -247,6 +251,12 @@ route:
         ),
     )
     .unwrap();
+    if let Some(text) = &opts.alerting_yml {
+        let text = text
+            .replace("{slack}", &slack.port.to_string())
+            .replace("{smtp}", &opts.smtp_port.unwrap_or(smtp.port).to_string());
+        std::fs::write(dir.path().join("alerting.yml"), text).unwrap();
+    }
     let mut providers = String::new();
     for (name, conns) in &opts.providers {
         // A connection is a name, or an inline TOML table written out by the test.

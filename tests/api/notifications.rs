@@ -1152,3 +1152,99 @@ async fn an_alert_still_in_group_wait_at_a_restart_is_paged_after_it() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn pagerduty_and_teams_get_their_events_through_the_outbox_and_resolve_them() {
+    let app = spawn_app_with(Options {
+        extra_integrations: "    pagerduty_configs:
+      - routing_key: R0UT1NG
+        url: http://127.0.0.1:{slack}/v2/enqueue
+        severity: '{{ if eq .CommonLabels.severity \"critical\" }}critical{{ else }}warning{{ end }}'
+        component: '{{ .GroupLabels.provider }}'
+        links:
+          - href: '{{ .ExternalURL }}/api/v1/alerts'
+            text: all alerts
+    msteams_configs:
+      - webhook_url: http://127.0.0.1:{slack}/teams/connector
+    msteamsv2_configs:
+      - webhook_url: http://127.0.0.1:{slack}/workflows/flow
+        title: '{{ .CommonLabels.alertname }} on {{ .GroupLabels.provider }}'
+"
+        .into(),
+        ..Options::default()
+    })
+    .await;
+    // The first attempt of every integration meets an outage: each is retried by the outbox.
+    app.slack.fail_next(2);
+    app.inject_fault(&json!({"provider": "tekion", "kind": "auth", "duration": "1h"}))
+        .await;
+    let trigger = wait_for("the PagerDuty trigger", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "pagerduty" && c.delivered)
+    })
+    .await;
+    let e = &trigger.body;
+    assert_eq!(e["routing_key"], "R0UT1NG");
+    assert_eq!(e["event_action"], "trigger");
+    assert_eq!(e["payload"]["component"], "tekion");
+    assert_eq!(e["payload"]["source"], "Alertmanager");
+    assert!(
+        e["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("[FIRING:1] ProviderAuthFailing tekion"),
+        "{e}"
+    );
+    assert_eq!(e["payload"]["custom_details"]["num_firing"], "1");
+    assert_eq!(e["links"][0]["href"], "http://syncwatch.test/api/v1/alerts");
+    let card = wait_for("the Teams card", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "teams" && c.delivered)
+    })
+    .await;
+    assert_eq!(card.body["type"], "MessageCard");
+    assert_eq!(card.body["themeColor"], "8C1A1A");
+    let flow = wait_for("the Teams workflow card", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "workflow" && c.delivered)
+    })
+    .await;
+    assert_eq!(
+        flow.body["attachments"][0]["content"]["body"][0]["text"],
+        "ProviderAuthFailing on tekion"
+    );
+
+    app.clear_faults().await;
+    let resolve = wait_for("the PagerDuty resolve", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "pagerduty" && c.body["event_action"] == "resolve")
+    })
+    .await;
+    assert_eq!(
+        resolve.body["dedup_key"], trigger.body["dedup_key"],
+        "the resolve closes the incident the trigger opened"
+    );
+    let green = wait_for("the resolved Teams card", WAIT, || async {
+        app.slack
+            .calls()
+            .into_iter()
+            .find(|c| c.method == "teams" && c.body["themeColor"] == "2DC72D")
+    })
+    .await;
+    assert!(green.delivered);
+    let outages = app
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| !c.delivered && (c.method == "pagerduty" || c.method == "teams"))
+        .count();
+    assert!(outages >= 1, "an attempt met the outage and was retried");
+}

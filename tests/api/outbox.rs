@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use actix::Actor;
 use async_trait::async_trait;
-use syncwatch::alerting::actor::ReceiverIntegrations;
 use syncwatch::domain::{Alert, SystemClock};
 use syncwatch::notify::outbox::{OutboxActor, Wake, row_for};
+use syncwatch::notify::receivers::ReceiverIntegrations;
 use syncwatch::notify::{Notification, Notifier, NotifyError};
 use syncwatch::store::{NotificationLogEntry, OutboxClaim, OutboxRow, Store};
 use syncwatch::telemetry::{Metrics, MetricsRegistry};

@@ -24,7 +24,7 @@ async fn email_network_failures(app: &super::helpers::TestApp) {
 }
 
 /// An SMTP server process writing every message it receives to a file, each after `separator`.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
     out: PathBuf,
     separator: &'static str,
@@ -54,7 +54,7 @@ impl SmtpServer {
     }
 
     /// The messages received so far.
-    fn messages(&self) -> Vec<String> {
+    pub fn messages(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();
         text.split(self.separator)
             .skip(1)
@@ -95,7 +95,7 @@ pub fn wait_listening(port: u16) {
 
 /// aiosmtpd printing what it receives (plain SMTP, no auth); `None` (skipped, or failed in
 /// strict mode) when aiosmtpd is not installed.
-fn real_smtp(port: u16) -> Option<SmtpServer> {
+pub fn real_smtp(port: u16) -> Option<SmtpServer> {
     if !aiosmtpd_installed() {
         return None;
     }

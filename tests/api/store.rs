@@ -469,11 +469,11 @@ mod lifecycle {
     async fn tickets_escalate_on_the_injected_clock(store: Store) {
         use std::collections::HashMap;
         use std::sync::Arc;
-        use syncwatch::alerting::actor::ReceiverIntegrations;
-        use syncwatch::alerting::config::ConsoleConfig;
         use syncwatch::domain::ManualClock;
         use syncwatch::domain::ticket::{EscalationPolicy, EscalationStep, Tier};
         use syncwatch::notify::local::ConsoleNotifier;
+        use syncwatch::notify::local::config::ConsoleConfig;
+        use syncwatch::notify::receivers::ReceiverIntegrations;
         use syncwatch::tickets::{Sweep, TicketActor, TicketAlerts};
 
         const MIN: i64 = 60_000;

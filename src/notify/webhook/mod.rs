@@ -1,16 +1,18 @@
 //! Webhooks: Alertmanager's v4 JSON payload, field for field, POSTed to the configured URL, with
 //! an `X-Syncwatch-Signature: sha256=<hex HMAC-SHA256 of the body>` header when a secret is set.
 
+pub mod config;
+
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
 use super::{FailureReason, Notification, Notifier, NotifyError};
-use crate::alerting::config::WebhookConfig;
-use crate::domain::clock::rfc3339;
+use crate::domain::clock::rfc3339_go;
 use crate::domain::{Alert, Annotations, Labels};
 use crate::providers::classify::parse_retry_after;
+use config::WebhookConfig;
 
 /// Go's zero time, which Alertmanager sends as `endsAt` of firing alerts.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -94,8 +96,10 @@ pub fn payload(n: &Notification, max_alerts: usize) -> Payload {
                 status: a.status_str(),
                 labels: a.labels.clone(),
                 annotations: a.annotations.clone(),
-                starts_at: rfc3339(a.starts_at_ms),
-                ends_at: a.ends_at_ms.map_or_else(|| ZERO_TIME.to_string(), rfc3339),
+                starts_at: rfc3339_go(a.starts_at_ms),
+                ends_at: a
+                    .ends_at_ms
+                    .map_or_else(|| ZERO_TIME.to_string(), rfc3339_go),
                 generator_url: a.generator_url.clone(),
                 fingerprint: a.fingerprint().to_string(),
             })
@@ -161,14 +165,16 @@ impl Notifier for WebhookNotifier {
         if let Some(secret) = &self.config.secret {
             req = req.header("X-Syncwatch-Signature", signature(secret.expose(), &body));
         }
-        answer(req.body(body).send().await).map(|_| ())
+        answer("the webhook", req.body(body).send().await).map(|_| ())
     }
 }
 
-/// What a webhook's answer means for its delivery: 2xx delivered; 401/403 refused for good;
-/// 429, 408, 504, 5xx, a timeout or no connection retried (with its `Retry-After`); any other
-/// status refused for good. Errors never print the URL (it may carry a token).
+/// What an HTTP answer means for a delivery (`what` names the receiver in the message: "the
+/// webhook", "PagerDuty"): 2xx delivered; 401/403 refused for good; 429, 408, 504, 5xx, a
+/// timeout or no connection retried (with its `Retry-After`); any other status refused for
+/// good. Errors never print the URL (it may carry a token).
 pub(super) fn answer(
+    what: &str,
     sent: reqwest::Result<reqwest::Response>,
 ) -> Result<reqwest::Response, NotifyError> {
     let resp = match sent {
@@ -176,13 +182,13 @@ pub(super) fn answer(
         Err(e) if e.is_timeout() => {
             return Err(NotifyError::new(
                 FailureReason::Timeout,
-                "webhook timed out",
+                format!("{what} timed out"),
             ));
         }
         Err(_) => {
             return Err(NotifyError::new(
                 FailureReason::Network,
-                "cannot reach the webhook",
+                format!("cannot reach {what}"),
             ));
         }
     };
@@ -204,7 +210,7 @@ pub(super) fn answer(
     };
     Err(NotifyError {
         reason,
-        message: format!("webhook answered HTTP {status}"),
+        message: format!("{what} answered HTTP {status}"),
         retry_after,
     })
 }
@@ -266,7 +272,10 @@ mod tests {
         assert_eq!(p["alerts"][0]["status"], "firing");
         assert_eq!(p["alerts"][0]["endsAt"], ZERO_TIME);
         assert_eq!(p["alerts"][1]["status"], "resolved");
-        assert_eq!(p["alerts"][1]["endsAt"], "2026-11-18T11:07:40.000Z");
+        assert_eq!(
+            p["alerts"][1]["endsAt"], "2026-11-18T11:07:40Z",
+            "as Go writes a time"
+        );
         assert_eq!(p["alerts"][0]["generatorURL"], "http://h/api/v1/alerts");
         assert_eq!(p["alerts"][0]["fingerprint"].as_str().unwrap().len(), 16);
         let keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+pub mod config;
+
 use async_trait::async_trait;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -17,7 +19,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use super::render::{html, subject, text};
 use super::templates::Renderer;
 use super::{FailureReason, Notification, Notifier, NotifyError};
-use crate::alerting::config::{EmailConfig, SmtpSecurity, SmtpSettings, TlsMinVersion};
+use crate::config::loader::TlsMinVersion;
+use config::{EmailConfig, SmtpSecurity, SmtpSettings};
 
 pub struct EmailNotifier {
     config: EmailConfig,
@@ -86,7 +89,7 @@ pub fn build_templated(config: &EmailConfig, n: &Notification) -> Result<Message
         .map(|(_, v)| v.clone());
     match shown_to {
         Some(to) => {
-            for addr in crate::alerting::config::split_addresses(&to) {
+            for addr in config::split_addresses(&to) {
                 b = b.to(addr.parse::<Mailbox>().map_err(|_| bad("to", &addr))?);
             }
         }
@@ -109,7 +112,9 @@ pub fn build_templated(config: &EmailConfig, n: &Notification) -> Result<Message
         b = b.raw_header(HeaderValue::new(name, v));
     }
     let html_part = match &config.html {
-        Some(t) => render("html", t)?,
+        Some(t) => r
+            .render_html("html", t)
+            .map_err(|e| NotifyError::new(FailureReason::ClientError, e.to_string()))?,
         None => html(n),
     };
     let text_part = match &config.text {

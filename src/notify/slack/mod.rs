@@ -1,6 +1,8 @@
 //! Slack, through slack-morphism: with a bot token, `chat.postMessage` (Block Kit) at `app_url`;
 //! with an incoming webhook URL, a POST of the same content.
 
+pub mod config;
+
 use async_trait::async_trait;
 use slack_morphism::errors::*;
 use slack_morphism::prelude::*;
@@ -11,8 +13,8 @@ use std::time::Duration;
 
 use super::templates::Renderer;
 use super::{FailureReason, Notification, Notifier, NotifyError};
-use crate::alerting::config::{SlackConfig, SlackMessage, SlackTarget};
 use crate::store::Store;
+use config::{SlackConfig, SlackMessage, SlackTarget};
 
 type Connector = SlackClientHyperConnector<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -215,10 +217,7 @@ impl SlackNotifier {
             }
         };
         let req = self.config.http.authorize(req).json(payload);
-        let resp = super::webhook::answer(req.send().await).map_err(|e| NotifyError {
-            message: e.message.replace("webhook", "Slack"),
-            ..e
-        })?;
+        let resp = super::webhook::answer("Slack", req.send().await)?;
         if web_api {
             let body: serde_json::Value = resp.json().await.unwrap_or_default();
             if body["ok"] == serde_json::Value::Bool(false) {
@@ -548,7 +547,7 @@ mod tests {
 
     #[test]
     fn alertmanagers_message_renders_every_field_from_its_template() {
-        use crate::alerting::config::{SlackAction, SlackField, SlackMessage};
+        use config::{SlackAction, SlackField, SlackMessage};
         let mut n = group_of(2, "cdk");
         n.public_url = "http://sw".into();
         let m = SlackMessage {

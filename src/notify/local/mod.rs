@@ -2,13 +2,15 @@
 //! print notifications to standard output, `eml_configs` write each as an `.eml` file that any
 //! mail client opens.
 
+pub mod config;
+
 use async_trait::async_trait;
 use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 
 use super::email::build_message;
 use super::render::text;
 use super::{FailureReason, Notification, Notifier, NotifyError};
-use crate::alerting::config::{ConsoleConfig, EmlConfig};
+use config::{ConsoleConfig, EmlConfig};
 
 pub struct ConsoleNotifier(pub ConsoleConfig);
 
