@@ -5,8 +5,10 @@
 //! `.CommonAnnotations`, `.ExternalURL`, `.GroupKey`), the same as the webhook payload.
 //!
 //! The default names render what Alertmanager 0.25's render (checked against its
-//! `default.tmpl` by `tests/api/template_parity.rs`), except `email.default.html`: that one is
-//! syncwatch's own HTML message, with its runbook, ticket and silence links.
+//! `default.tmpl` by `tests/api/template_parity.rs`), except `email.default.html`, which is
+//! syncwatch's own short HTML message (Alertmanager's is a long styled layout of its own); an
+//! email config that sets no `html` gets syncwatch's message with its runbook, ticket and
+//! silence links.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +51,32 @@ pub const DEFAULTS: &str = r#"
 {{- define "pagerduty.default.clientURL" }}{{ template "__alertmanagerURL" . }}{{ end }}
 {{- define "pagerduty.default.instances" }}{{ template "__text_alert_list" . }}{{ end }}
 {{- define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
+{{- define "email.default.html" -}}
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{{ template "__subject" . }}</title></head>
+<body style="font-family: sans-serif">
+<h2 style="color: {{ if eq .Status "firing" }}#b00020{{ else }}#1b7e3c{{ end }}">{{ template "__subject" . }}</h2>
+{{- if .Alerts.Firing }}
+<h3>{{ len .Alerts.Firing }} firing</h3>
+{{ template "__html_alert_list" .Alerts.Firing }}
+{{- end }}
+{{- if .Alerts.Resolved }}
+<h3>{{ len .Alerts.Resolved }} resolved</h3>
+{{ template "__html_alert_list" .Alerts.Resolved }}
+{{- end }}
+<p><a href="{{ template "__alertmanagerURL" . }}">View in {{ template "__alertmanager" . }}</a></p>
+</body></html>
+{{- end }}
+{{- define "__html_alert_list" -}}
+<ul>
+{{- range . }}
+<li><b>{{ .Labels.alertname }}</b>{{ with .Annotations.summary }}: {{ . }}{{ end }}
+<br>{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}
+{{- with .Annotations.description }}<br>{{ . }}{{ end }}
+{{- if .GeneratorURL }}<br><a href="{{ .GeneratorURL }}">Source</a>{{ end }}</li>
+{{- end }}
+</ul>
+{{- end }}
 {{- define "msteams.default.summary" }}{{ template "__subject" . }}{{ end }}
 {{- define "msteams.default.title" }}{{ template "__subject" . }}{{ end }}
 {{- define "msteams.default.text" }}
@@ -194,6 +222,45 @@ mod tests {
             crate::gotemplate::Templates::alertmanager()
                 .check("d", DEFAULTS)
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_default_email_html_lists_the_alerts_escaped() {
+        let n = crate::notify::Notification {
+            receiver: "team".into(),
+            group_key: "g".into(),
+            group_labels: [("alertname", "Disk")].into_iter().collect(),
+            alerts: vec![std::sync::Arc::new(crate::domain::Alert {
+                labels: [("alertname", "Disk"), ("host", "<db-1>")]
+                    .into_iter()
+                    .collect(),
+                annotations: [("summary", "full & rising")].into_iter().collect(),
+                starts_at_ms: 0,
+                ends_at_ms: None,
+                value: None,
+                generator_url: "http://prom/g?x=1&y=2".into(),
+            })],
+            tickets: Default::default(),
+            public_url: "http://sw".into(),
+            omitted: Default::default(),
+        };
+        let set = defaults();
+        let html = Renderer::new(&set, &n)
+            .render_html("html", r#"{{ template "email.default.html" . }}"#)
+            .unwrap();
+        assert!(
+            html.contains("<title>[FIRING:1] Disk (&lt;db-1&gt;)</title>"),
+            "{html}"
+        );
+        assert!(html.contains("<b>Disk</b>: full &amp; rising"), "{html}");
+        assert!(
+            html.contains(r#"<a href="http://prom/g?x=1&amp;y=2">Source</a>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="http://sw/#/alerts?receiver=team">"#),
+            "{html}"
         );
     }
 

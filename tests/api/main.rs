@@ -2,6 +2,7 @@
 //! SQLite file, the provider simulator, a fake Slack Web API and a fake SMTP server.
 
 mod alertmanager_corpus;
+mod alertmanager_fields;
 mod alertmanager_parity;
 mod auth;
 mod check_cli;
