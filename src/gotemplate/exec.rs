@@ -10,9 +10,11 @@ use super::parse::{Arg, Branch, Cmd, Node, Pipe};
 use super::value::Value;
 use super::{ExecError, Templates};
 
-/// Nested `{{template}}` calls deeper than this fail (Go allows 100,000; a deeper Rust call
-/// stack would overflow before that, and no real template nests a thousand deep).
-pub const MAX_DEPTH: usize = 1000;
+/// Nested `{{template}}` calls and control structures (`if`, `with`, `range`) deeper than this
+/// fail, as a template calling itself does (Go counts template calls only, up to 100,000, on
+/// its growable stacks; here each level takes a few kilobytes of a thread's fixed stack, and no
+/// real template nests a hundred deep).
+pub const MAX_DEPTH: usize = 100;
 
 /// How a list of nodes ended.
 enum Flow {
@@ -80,9 +82,18 @@ impl Exec<'_> {
                     }
                     Flow::Normal
                 }
-                Node::If(b) => self.if_or_with(dot, b, false)?,
-                Node::With(b) => self.if_or_with(dot, b, true)?,
-                Node::Range(b) => self.range(dot, b)?,
+                Node::If(b) | Node::With(b) | Node::Range(b) => {
+                    if self.depth >= MAX_DEPTH {
+                        return Err(ExecError::Depth(MAX_DEPTH));
+                    }
+                    self.depth += 1;
+                    let flow = match node {
+                        Node::Range(_) => self.range(dot, b),
+                        _ => self.if_or_with(dot, b, matches!(node, Node::With(_))),
+                    };
+                    self.depth -= 1;
+                    flow?
+                }
                 Node::Template { line, name, pipe } => {
                     self.template(dot, *line, name, pipe.as_ref())?;
                     Flow::Normal

@@ -556,10 +556,15 @@ const KEYWORDS: &[&str] = &[
     "block", "break", "continue", "define", "else", "end", "if", "range", "template", "with",
 ];
 
+/// Parentheses and control structures nested deeper than this are refused: the parser and the
+/// executor recurse once per level on a thread's fixed stack.
+pub const MAX_NESTING: usize = 50;
+
 struct Parser<'a> {
     name: &'a str,
     toks: Vec<Token>,
     pos: usize,
+    nesting: usize,
     funcs: &'a HashSet<String>,
     vars: Vec<String>,
     range_depth: usize,
@@ -721,6 +726,22 @@ impl<'a> Parser<'a> {
     }
 
     fn control(&mut self, context: &str) -> Result<Branch, ParseError> {
+        self.nest()?;
+        let b = self.control_body(context);
+        self.nesting -= 1;
+        b
+    }
+
+    fn nest(&mut self) -> Result<(), ParseError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            self.nesting -= 1;
+            return Err(self.err(format!("nested deeper than {MAX_NESTING} levels")));
+        }
+        Ok(())
+    }
+
+    fn control_body(&mut self, context: &str) -> Result<Branch, ParseError> {
         let mark = self.vars.len();
         let pipe = self.pipeline(context, context == "range")?;
         if context == "range" {
@@ -956,8 +977,10 @@ impl<'a> Parser<'a> {
             Tok::Char(c) => Ok(Arg::Int(c)),
             Tok::Num(n) => number(&n).ok_or_else(|| self.err(format!("bad number syntax: {n:?}"))),
             Tok::LParen => {
-                let p = self.pipeline_until("parenthesized pipeline", false, true)?;
-                Ok(Arg::Pipe(Box::new(p)))
+                self.nest()?;
+                let p = self.pipeline_until("parenthesized pipeline", false, true);
+                self.nesting -= 1;
+                Ok(Arg::Pipe(Box::new(p?)))
             }
             t => Err(self.err(format!("unexpected {} in operand", describe(&t)))),
         }
@@ -1002,6 +1025,7 @@ pub fn parse(name: &str, src: &str, funcs: &HashSet<String>) -> Result<Parsed, P
         name,
         toks,
         pos: 0,
+        nesting: 0,
         funcs,
         vars: vec!["$".into()],
         range_depth: 0,

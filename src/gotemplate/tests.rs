@@ -253,3 +253,93 @@ fn alertmanager_data_answers_its_methods() {
         "2023-11-15 07:13:20 +0900 JST"
     );
 }
+
+#[test]
+fn deep_nesting_and_endless_recursion_are_errors_not_crashes() {
+    // On a test thread's 2 MB stack, as on a server's worker threads.
+    let deep_parens = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
+    let deep_ifs = format!(
+        "{}x{}",
+        "{{ if true }}".repeat(5000),
+        "{{ end }}".repeat(5000)
+    );
+    let t = Templates::alertmanager();
+    for text in [&deep_parens, &deep_ifs] {
+        let e = t.check("t", text).unwrap_err();
+        assert!(e.message.contains("nested deeper than"), "{e}");
+    }
+    let ok = format!("{{{{ {}1{} }}}}", "(".repeat(40), ")".repeat(40));
+    assert_eq!(t.render("t", &ok, &Value::Nil).unwrap(), "1");
+    let mut set = Templates::alertmanager();
+    set.add(
+        "loop.tmpl",
+        "{{ define \"a\" }}x{{ template \"a\" . }}{{ end }}",
+    )
+    .unwrap();
+    let e = set
+        .render("t", "{{ template \"a\" . }}", &Value::Nil)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("exceeded maximum template depth"),
+        "{e}"
+    );
+    // A recursion through nested control structures counts every level.
+    let mut set = Templates::alertmanager();
+    let body = format!(
+        "{}{{{{ template \"b\" . }}}}{}",
+        "{{ if true }}".repeat(40),
+        "{{ end }}".repeat(40)
+    );
+    set.add(
+        "b.tmpl",
+        &format!("{{{{ define \"b\" }}}}{body}{{{{ end }}}}"),
+    )
+    .unwrap();
+    let e = set
+        .render("t", "{{ template \"b\" . }}", &Value::Nil)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("exceeded maximum template depth"),
+        "{e}"
+    );
+}
+
+#[test]
+fn odd_text_never_panics() {
+    let t = Templates::alertmanager();
+    for text in [
+        "{{",
+        "}}",
+        "{{-",
+        "{{- -}}",
+        "{{'",
+        "{{'\\'}}",
+        "{{'é'}}",
+        "{{\"é\\",
+        "{{ .é }}",
+        "{{ $é := 1 }}{{ $é }}",
+        "{{ 1é }}",
+        "{{ -é }}",
+        "{{/*",
+        "{{/* */ x}}",
+        "{{ ) }}",
+        "{{ ( }}",
+        "{{ | }}",
+        "{{ := }}",
+        "{{ end }}{{ end }}",
+        "{{ else }}",
+        "{{ range $a, $b, $c := . }}{{ end }}",
+        "é{{ 'ab' }}é",
+        "{{ printf \"%é\" 1 }}",
+        "{{ printf \"%[\" 1 }}",
+        "{{ printf \"%.*é\" 1 }}",
+        "{{ slice \"é\" 1 }}",
+        "{{ index \"é\" 1 }}",
+        "{{ 0x }}",
+        "{{ 1e }}",
+        "{{ 0b2 }}",
+    ] {
+        let _ = t.render("t", text, &data());
+        let _ = t.render_html("t", text, &data());
+    }
+}

@@ -415,6 +415,34 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_rule_is_placed_at_its_own_line() {
+        let text = "groups:
+  - name: a
+    rules:
+      - alert: Same
+        expr: up == 0
+      - alert: Same
+        expr: up ==
+  - name: a2
+    rules:
+      - alert: Same
+        expr: up == 0
+        for: soon
+";
+        let err = parse_rule_file(Path::new("r.yml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.yml:6: group \"a\", alert \"Same\": expr"),
+            "{err}"
+        );
+        assert!(
+            err.contains("r.yml:10: group \"a2\", alert \"Same\": for"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unsupported_promql_is_refused_at_load() {
         let bad = GOOD.replace(
             "increase(syncwatch_sync_failures_total{error_class=\"auth\"}[5m]) > 0",
