@@ -181,12 +181,19 @@ fn duration(field: &str, s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| format!("{field}: {e}"))
 }
 
+/// Whether a sample equals its expectation: NaN only NaN, an infinity only the same infinity,
+/// finite values within the relative tolerance (1e-12, or 1e-6 with `fuzzy_compare`). The
+/// tolerance is for finite values only: scaled by an infinite magnitude it would be infinite,
+/// and `x / 0` would "equal" any expectation.
 fn values_equal(a: f64, b: f64, fuzzy: bool) -> bool {
     if a.is_nan() || b.is_nan() {
         return a.is_nan() && b.is_nan();
     }
     if a == b {
         return true;
+    }
+    if !a.is_finite() || !b.is_finite() {
+        return false;
     }
     let tolerance = if fuzzy { 1e-6 } else { 1e-12 };
     (a - b).abs() <= tolerance * a.abs().max(b.abs())
@@ -548,6 +555,56 @@ tests:
             value: 1
 "#;
         assert!(run(RULES, tests).is_empty(), "{:?}", run(RULES, tests));
+    }
+
+    #[test]
+    fn infinities_and_nan_equal_only_themselves() {
+        let inf = f64::INFINITY;
+        for fuzzy in [false, true] {
+            assert!(!values_equal(inf, 42.0, fuzzy), "+Inf is not 42");
+            assert!(!values_equal(42.0, inf, fuzzy));
+            assert!(!values_equal(inf, -inf, fuzzy), "+Inf is not -Inf");
+            assert!(!values_equal(-inf, f64::MAX, fuzzy));
+            assert!(values_equal(inf, inf, fuzzy) && values_equal(-inf, -inf, fuzzy));
+            assert!(values_equal(f64::NAN, f64::NAN, fuzzy));
+            assert!(!values_equal(f64::NAN, 0.0, fuzzy) && !values_equal(inf, f64::NAN, fuzzy));
+            assert!(!values_equal(f64::MAX, -f64::MAX, fuzzy));
+        }
+        assert!(values_equal(1.0, 1.0 + 1e-13, false));
+        assert!(!values_equal(1.0, 1.0 + 1e-9, false));
+        assert!(values_equal(1.0, 1.0 + 1e-9, true));
+    }
+
+    #[test]
+    fn a_division_by_zero_does_not_pass_for_any_expected_value() {
+        let tests = r#"rule_files: [r.yml]
+tests:
+  - name: inf
+    interval: 1m
+    input_series:
+      - series: 'x'
+        values: '1 1 1'
+    promql_expr_test:
+      - expr: x / 0
+        eval_time: 1m
+        exp_samples:
+          - labels: '{}'
+            value: 42
+      - expr: -x / 0
+        eval_time: 1m
+        exp_samples:
+          - labels: '{}'
+            value: .inf
+      - expr: x / 0
+        eval_time: 1m
+        exp_samples:
+          - labels: '{}'
+            value: .inf
+"#;
+        let failures = run(RULES, tests);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].contains("expr: \"x / 0\""), "{}", failures[0]);
+        assert!(failures[1].contains("expr: \"-x / 0\""), "{}", failures[1]);
     }
 
     #[test]
