@@ -903,10 +903,10 @@ impl Evaluator<'_> {
                     let (slope, intercept) = linear_regression(&points, self.t);
                     slope * param.unwrap_or(0.0) + intercept
                 }),
-                "avg_over_time" => Some(values().sum::<f64>() / points.len() as f64),
+                "avg_over_time" => Some(mean_over_time(values())),
                 "min_over_time" => values().reduce(nan_min),
                 "max_over_time" => values().reduce(nan_max),
-                "sum_over_time" => Some(values().sum()),
+                "sum_over_time" => Some(kahan_sum(values())),
                 "count_over_time" => Some(points.len() as f64),
                 "quantile_over_time" => {
                     let mut v: Vec<f64> = values().collect();
@@ -1102,6 +1102,47 @@ fn instant_delta(points: &[(i64, f64)], is_rate: bool) -> Option<f64> {
     } else {
         Some(v2 - v1)
     }
+}
+
+/// One step of Kahan-Babuška (Neumaier) compensated summation, as Prometheus' `kahanSumInc`:
+/// the new sum and the new compensation.
+fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// `sum_over_time`: compensated, so `1, 1e100, 1, -1e100` sums to 2 as in Prometheus.
+fn kahan_sum(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut c) = (0.0, 0.0);
+    for v in values {
+        (sum, c) = kahan_sum_inc(v, sum, c);
+    }
+    if sum.is_infinite() { sum } else { sum + c }
+}
+
+/// `avg_over_time` as Prometheus 2.42 computes it: an incremental, compensated mean, which
+/// does not overflow near `f64::MAX` (two samples of 9.988e307 average to 9.988e307) and keeps
+/// an infinite mean once reached unless a NaN or an opposite infinity comes.
+fn mean_over_time(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut mean, mut count, mut c) = (0.0_f64, 0.0, 0.0);
+    for v in values {
+        count += 1.0;
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        (mean, c) = kahan_sum_inc(v / count - mean / count, mean, c);
+    }
+    if mean.is_infinite() { mean } else { mean + c }
 }
 
 fn nan_min(acc: f64, v: f64) -> f64 {
@@ -1348,6 +1389,30 @@ fn extrapolated_delta(
         value /= (range_end - range_start) as f64 / 1000.0;
     }
     Some(value)
+}
+
+#[cfg(test)]
+mod over_time_tests {
+    use super::*;
+
+    /// The expected values are promtool 2.42's answers (`promtool test rules`, `got:`).
+    #[test]
+    fn sums_and_means_over_time_are_compensated_as_prometheus_computes_them() {
+        let x = [1.0, 1e100, 1.0, -1e100];
+        assert_eq!(kahan_sum(x.into_iter()), 2.0);
+        assert_eq!(mean_over_time(x.into_iter()), -2.4283361152821613e83);
+        assert_eq!(
+            mean_over_time([9.988e307, 9.988e307].into_iter()),
+            9.988e307
+        );
+        assert_eq!(kahan_sum([f64::INFINITY, 1.0].into_iter()), f64::INFINITY);
+        assert_eq!(
+            mean_over_time([f64::INFINITY, 1.0].into_iter()),
+            f64::INFINITY
+        );
+        assert!(mean_over_time([f64::INFINITY, f64::NEG_INFINITY].into_iter()).is_nan());
+        assert_eq!(mean_over_time([1.0, 2.0, 3.0, 4.0].into_iter()), 2.5);
+    }
 }
 
 #[cfg(test)]
