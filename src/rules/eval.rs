@@ -365,7 +365,13 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
+    // NaN first, as Prometheus' `vectorByValueHeap` orders values.
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (false, false) => a.total_cmp(b),
+    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
@@ -374,11 +380,41 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
-/// Population variance, as Prometheus' `stdvar`.
-fn variance(values: &[f64]) -> f64 {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
+/// Population variance by Welford's online algorithm, as Prometheus 2.42 computes it:
+/// `stdvar_over_time` starts from a mean of 0 (so one infinite or NaN sample gives NaN); the
+/// `stdvar` aggregation starts from its first value (so one sample gives 0, whatever it is).
+/// Identical values give exactly 0, where a two-pass sum can leave 1e-35.
+fn variance(values: &[f64], from_first: bool) -> f64 {
+    let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
+    for (i, &v) in values.iter().enumerate() {
+        if from_first && i == 0 {
+            (count, mean) = (1.0, v);
+            continue;
+        }
+        count += 1.0;
+        let delta = v - mean;
+        mean += delta / count;
+        aux += delta * (v - mean);
+    }
+    aux / count
+}
+
+/// Go's `math.Max`: NaN when either is NaN.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN when either is NaN.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 /// Least-squares slope and intercept at `intercept_ms`, as Prometheus' `linearRegression`.
@@ -742,15 +778,16 @@ impl Evaluator<'_> {
                 if min > max {
                     return Ok(Value::Vector(vec![]));
                 }
-                Ok(map(self.vector(arg(0)?)?, &|v| v.max(min).min(max)))
+                // Prometheus: math.Max(min, math.Min(max, v)), NaN bounds giving NaN.
+                Ok(map(self.vector(arg(0)?)?, &|v| go_max(min, go_min(max, v))))
             }
             "clamp_min" => {
                 let min = self.scalar(arg(1)?)?;
-                Ok(map(self.vector(arg(0)?)?, &|v| v.max(min)))
+                Ok(map(self.vector(arg(0)?)?, &|v| go_max(min, v)))
             }
             "clamp_max" => {
                 let max = self.scalar(arg(1)?)?;
-                Ok(map(self.vector(arg(0)?)?, &|v| v.min(max)))
+                Ok(map(self.vector(arg(0)?)?, &|v| go_min(max, v)))
             }
             "timestamp" => {
                 let a = arg(0)?;
@@ -912,8 +949,8 @@ impl Evaluator<'_> {
                     let mut v: Vec<f64> = values().collect();
                     Some(quantile(param.unwrap_or(f64::NAN), &mut v))
                 }
-                "stddev_over_time" => Some(variance(&values().collect::<Vec<_>>()).sqrt()),
-                "stdvar_over_time" => Some(variance(&values().collect::<Vec<_>>())),
+                "stddev_over_time" => Some(variance(&values().collect::<Vec<_>>(), false).sqrt()),
+                "stdvar_over_time" => Some(variance(&values().collect::<Vec<_>>(), false)),
                 "last_over_time" => points.last().map(|p| p.1),
                 "present_over_time" => Some(1.0),
                 "changes" => Some(
@@ -975,8 +1012,8 @@ impl Evaluator<'_> {
                 ("max", _) => out.push(one(values.iter().copied().fold(f64::NAN, nan_max))),
                 ("count", _) => out.push(one(n)),
                 ("group", _) => out.push(one(1.0)),
-                ("stddev", _) => out.push(one(variance(&values).sqrt())),
-                ("stdvar", _) => out.push(one(variance(&values))),
+                ("stddev", _) => out.push(one(variance(&values, true).sqrt())),
+                ("stdvar", _) => out.push(one(variance(&values, true))),
                 ("quantile", Param::Number(q)) => out.push(one(quantile(*q, &mut values))),
                 ("topk" | "bottomk", Param::Number(k)) => {
                     let k = if k.is_nan() || *k < 1.0 {

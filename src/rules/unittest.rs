@@ -607,6 +607,99 @@ tests:
         assert!(failures[1].contains("expr: \"-x / 0\""), "{}", failures[1]);
     }
 
+    /// Every expected value here is what `promtool test rules` (Prometheus 2.42) computes for
+    /// the same file (its `got:`), except that promtool never matches an expected NaN.
+    #[test]
+    fn edge_values_are_computed_as_prometheus_computes_them() {
+        for tests in [KAHAN, EDGES] {
+            let failures = run("groups: []\n", tests);
+            assert!(failures.is_empty(), "{failures:#?}");
+        }
+    }
+
+    const KAHAN: &str = r#"rule_files: [r.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'x'
+        values: '1 1e100 1 -1e100'
+      - series: 'y'
+        values: '9.988e307 9.988e307'
+    promql_expr_test:
+      - expr: sum_over_time(x[3m])
+        eval_time: 3m
+        exp_samples:
+          - labels: '{}'
+            value: 2
+      - expr: avg_over_time(x[3m])
+        eval_time: 3m
+        exp_samples:
+          - labels: '{}'
+            value: -2.4283361152821613e+83
+      - expr: avg_over_time(y[1m])
+        eval_time: 1m
+        exp_samples:
+          - labels: '{}'
+            value: 9.988e+307
+      - expr: avg(y)
+        eval_time: 1m
+        exp_samples:
+          - labels: '{}'
+            value: 9.988e+307
+"#;
+
+    const EDGES: &str = r#"rule_files: [r.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'a{i="1"}'
+        values: '0.1 0.1 0.1 0.1'
+      - series: 'a{i="2"}'
+        values: '0.1 0.1 0.1 0.1'
+      - series: 'a{i="3"}'
+        values: '0.1 0.1 0.1 0.1'
+      - series: 'infy'
+        values: '+Inf'
+      - series: 'nany'
+        values: 'NaN'
+      - series: 'q{i="1"}'
+        values: 'NaN'
+      - series: 'q{i="2"}'
+        values: '1'
+      - series: 'q{i="3"}'
+        values: '2'
+    promql_expr_test:
+      - expr: stddev_over_time(a{i="1"}[3m])
+        eval_time: 3m
+        exp_samples: [{labels: '{i="1"}', value: 0}]
+      - expr: stdvar(a)
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: 0}]
+      - expr: stddev_over_time(infy[1m])
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: .nan}]
+      - expr: stddev_over_time(nany[1m])
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: .nan}]
+      - expr: stddev(infy)
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: 0}]
+      - expr: quantile(0, q)
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: .nan}]
+      - expr: quantile(0.5, q)
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: 1}]
+      - expr: clamp(q{i="2"}, NaN, 5)
+        eval_time: 0m
+        exp_samples: [{labels: '{i="2"}', value: .nan}]
+      - expr: clamp_min(q{i="2"}, NaN)
+        eval_time: 0m
+        exp_samples: [{labels: '{i="2"}', value: .nan}]
+"#;
+
     #[test]
     fn wrong_expectations_are_reported_with_exp_and_got() {
         let tests = r#"rule_files: [r.yml]
