@@ -450,7 +450,22 @@ pub fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
         return f64::INFINITY;
     }
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) || buckets.len() < 2 {
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    // Buckets with the same bound spelled differently (`le="0.2"`, `le="2e-1"`) are one bucket:
+    // their counts add up (Prometheus' `coalesceBuckets`).
+    let mut n = 0;
+    for i in 0..buckets.len() {
+        if n > 0 && buckets[n - 1].0 == buckets[i].0 {
+            buckets[n - 1].1 += buckets[i].1;
+        } else {
+            buckets[n] = buckets[i];
+            n += 1;
+        }
+    }
+    let buckets = &mut buckets[..n];
+    if buckets.len() < 2 {
         return f64::NAN;
     }
     // Counts must not decrease; fix what scrapes at different times can produce.

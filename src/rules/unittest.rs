@@ -611,7 +611,7 @@ tests:
     /// the same file (its `got:`), except that promtool never matches an expected NaN.
     #[test]
     fn edge_values_are_computed_as_prometheus_computes_them() {
-        for tests in [KAHAN, EDGES] {
+        for tests in [KAHAN, EDGES, SAME_BOUND] {
             let failures = run("groups: []\n", tests);
             assert!(failures.is_empty(), "{failures:#?}");
         }
@@ -647,6 +647,31 @@ tests:
         exp_samples:
           - labels: '{}'
             value: 9.988e+307
+"#;
+
+    /// Buckets whose `le` is the same number spelled three ways are one bucket.
+    const SAME_BOUND: &str = r#"rule_files: [r.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'h_bucket{le="0.1"}'
+        values: '10'
+      - series: 'h_bucket{le="0.2"}'
+        values: '15'
+      - series: 'h_bucket{le="2e-1"}'
+        values: '5'
+      - series: 'h_bucket{le="2.0e-1"}'
+        values: '0'
+      - series: 'h_bucket{le="+Inf"}'
+        values: '40'
+    promql_expr_test:
+      - expr: histogram_quantile(0.5, h_bucket)
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: 0.2}]
+      - expr: histogram_quantile(0.3, h_bucket)
+        eval_time: 0m
+        exp_samples: [{labels: '{}', value: 0.12000000000000001}]
 "#;
 
     const EDGES: &str = r#"rule_files: [r.yml]
