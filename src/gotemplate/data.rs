@@ -57,25 +57,46 @@ fn zero_ts() -> jiff::Timestamp {
 }
 
 impl Data {
-    /// The template value (`.`).
+    /// The template value (`.`): its fields built once, shared by every access.
     pub fn value(&self) -> Value {
-        Value::Object(Arc::new(DataObj {
-            data: self.clone(),
-            alerts: Alerts(self.alerts.iter().map(AlertData::value).collect()),
-        }))
+        let alerts = Alerts(self.alerts.iter().map(AlertData::value).collect());
+        Fields::value(
+            "*template.Data",
+            vec![
+                ("Receiver", Value::str(self.receiver.as_str()), true),
+                ("Status", Value::str(self.status.as_str()), true),
+                ("Alerts", Value::Object(Arc::new(alerts)), true),
+                ("GroupLabels", kv(&self.group_labels), true),
+                ("CommonLabels", kv(&self.common_labels), true),
+                ("CommonAnnotations", kv(&self.common_annotations), true),
+                ("ExternalURL", Value::str(self.external_url.as_str()), true),
+                // syncwatch's addition: not a field of Alertmanager 0.25's struct, so not printed.
+                ("GroupKey", Value::str(self.group_key.as_str()), false),
+            ],
+        )
     }
 }
 
 impl AlertData {
+    /// The template value of one alert (`template.Alert`).
     pub fn value(&self) -> Value {
-        Value::Object(Arc::new(self.clone()))
+        Fields::value(
+            "template.Alert",
+            vec![
+                ("Status", Value::str(self.status.as_str()), true),
+                ("Labels", kv(&self.labels), true),
+                ("Annotations", kv(&self.annotations), true),
+                ("StartsAt", Time::utc(self.starts_at).value(), true),
+                ("EndsAt", Time::utc(self.ends_at).value(), true),
+                (
+                    "GeneratorURL",
+                    Value::str(self.generator_url.as_str()),
+                    true,
+                ),
+                ("Fingerprint", Value::str(self.fingerprint.as_str()), true),
+            ],
+        )
     }
-}
-
-#[derive(Debug)]
-struct DataObj {
-    data: Data,
-    alerts: Alerts,
 }
 
 fn no_args(name: &str, args: &[Value], v: Value) -> Option<Result<Value, ExecError>> {
@@ -88,79 +109,38 @@ fn no_args(name: &str, args: &[Value], v: Value) -> Option<Result<Value, ExecErr
     })
 }
 
-impl Object for DataObj {
-    fn type_name(&self) -> &'static str {
-        "*template.Data"
-    }
+/// A Go struct: named fields, printed by `%v` as `{v1 v2 …}` in declaration order.
+#[derive(Debug)]
+struct Fields {
+    type_name: &'static str,
+    /// Name, value, and whether `%v` prints it.
+    fields: Vec<(&'static str, Value, bool)>,
+}
 
-    fn get(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
-        let d = &self.data;
-        let v = match name {
-            "Receiver" => Value::str(d.receiver.as_str()),
-            "Status" => Value::str(d.status.as_str()),
-            "Alerts" => Value::Object(Arc::new(self.alerts.clone())),
-            "GroupLabels" => kv(&d.group_labels),
-            "CommonLabels" => kv(&d.common_labels),
-            "CommonAnnotations" => kv(&d.common_annotations),
-            "ExternalURL" => Value::str(d.external_url.as_str()),
-            "GroupKey" => Value::str(d.group_key.as_str()),
-            _ => return None,
-        };
-        no_args(name, args, v)
-    }
-
-    fn format_v(&self, out: &mut String) {
-        let d = &self.data;
-        out.push('{');
-        out.push_str(&d.receiver);
-        out.push(' ');
-        out.push_str(&d.status);
-        out.push(' ');
-        format_list(&self.alerts.0, out);
-        for m in [&d.group_labels, &d.common_labels, &d.common_annotations] {
-            out.push(' ');
-            kv(m).format_v(out);
-        }
-        out.push(' ');
-        out.push_str(&d.external_url);
-        out.push('}');
+impl Fields {
+    fn value(type_name: &'static str, fields: Vec<(&'static str, Value, bool)>) -> Value {
+        Value::Object(Arc::new(Fields { type_name, fields }))
     }
 }
 
-impl Object for AlertData {
+impl Object for Fields {
     fn type_name(&self) -> &'static str {
-        "template.Alert"
+        self.type_name
     }
 
     fn get(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
-        let v = match name {
-            "Status" => Value::str(self.status.as_str()),
-            "Labels" => kv(&self.labels),
-            "Annotations" => kv(&self.annotations),
-            "StartsAt" => Time::utc(self.starts_at).value(),
-            "EndsAt" => Time::utc(self.ends_at).value(),
-            "GeneratorURL" => Value::str(self.generator_url.as_str()),
-            "Fingerprint" => Value::str(self.fingerprint.as_str()),
-            _ => return None,
-        };
-        no_args(name, args, v)
+        let (_, v, _) = self.fields.iter().find(|(n, ..)| *n == name)?;
+        no_args(name, args, v.clone())
     }
 
     fn format_v(&self, out: &mut String) {
         out.push('{');
-        out.push_str(&self.status);
-        out.push(' ');
-        kv(&self.labels).format_v(out);
-        out.push(' ');
-        kv(&self.annotations).format_v(out);
-        out.push(' ');
-        Time::utc(self.starts_at).format_v(out);
-        out.push(' ');
-        Time::utc(self.ends_at).format_v(out);
-        out.push(' ');
-        out.push_str(&self.generator_url);
-        out.push(' ');
-        out.push_str(&self.fingerprint);
+        for (i, (_, v, _)) in self.fields.iter().filter(|f| f.2).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            v.format_v(out);
+        }
         out.push('}');
     }
 }

@@ -574,29 +574,18 @@ fn print_float(out: &mut String, f: f64, verb: char, spec: &Spec, v: &Value) {
             None => num.push('.'),
         }
     }
-    let (sign, digits) = match num.strip_prefix('-') {
-        Some(d) => ("-", d.to_string()),
-        None => match num.strip_prefix('+') {
-            Some(d) => ("+", d.to_string()),
-            None => (
-                if f.is_nan() {
-                    if spec.plus {
-                        "+"
-                    } else if spec.space {
-                        " "
-                    } else {
-                        ""
-                    }
-                } else if spec.plus {
-                    "+"
-                } else if spec.space {
-                    " "
-                } else {
-                    ""
-                },
-                num.clone(),
-            ),
-        },
+    // The sign strconv wrote (`-`, or `+` of `+Inf`), else the one the flags ask for.
+    let flag_sign = if spec.plus {
+        "+"
+    } else if spec.space {
+        " "
+    } else {
+        ""
+    };
+    let (sign, digits) = match (num.strip_prefix('-'), num.strip_prefix('+')) {
+        (Some(d), _) => ("-", d.to_string()),
+        (None, Some(d)) => ("+", d.to_string()),
+        (None, None) => (flag_sign, num.clone()),
     };
     if f.is_nan() || f.is_infinite() {
         let s = format!("{sign}{digits}");

@@ -51,9 +51,7 @@ fn string_arg(args: &[Value], i: usize) -> Result<&str, FuncError> {
 
 fn time_arg(args: &[Value], i: usize) -> Result<Time, FuncError> {
     match &args[i] {
-        Value::Object(o) if o.as_time().is_some() => {
-            Ok(o.as_time().cloned().unwrap_or_else(Time::zero))
-        }
+        Value::Object(o) if let Some(t) = o.as_time() => Ok(t.clone()),
         v => err(format!(
             "wrong type for value; expected time.Time; got {}",
             v.type_name()

@@ -539,13 +539,8 @@ fn number(text: &str) -> Option<Arg> {
     if let Some(i) = int {
         return Some(Arg::Int(if neg { -i } else { i }));
     }
-    if lower.bytes().all(|c| c.is_ascii_digit())
-        || lower.starts_with("0x") && !lower.contains(['.', 'p'])
-    {
-        // Integer syntax that does not fit an int.
-        return None;
-    }
-    if lower.starts_with("0x") {
+    // Integer syntax that does not fit an int, and hexadecimal floats, are refused.
+    if lower.bytes().all(|c| c.is_ascii_digit()) || lower.starts_with("0x") {
         return None;
     }
     let f: f64 = lower.parse().ok()?;

@@ -13,7 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::gotemplate::data::Data;
+use std::collections::BTreeMap;
+
+use crate::gotemplate::data::{AlertData, Data};
+use crate::gotemplate::time::Time;
 use crate::gotemplate::{Error, Templates, Value};
 
 use super::Notification;
@@ -96,13 +99,19 @@ pub struct TemplateProblem {
 }
 
 /// The default set: Alertmanager's functions and syncwatch's definitions of its default names.
+/// Parsed once per process; each caller gets a cheap copy (the parsed bodies are shared).
 pub fn defaults() -> Templates {
-    let mut set = Templates::alertmanager();
-    // The defaults are a constant checked by the tests below; a failure here is a bug.
-    if let Err(e) = set.add("default.tmpl", DEFAULTS) {
-        tracing::error!(error = %e, "the built-in notification templates do not parse");
-    }
-    set
+    static DEFAULT_SET: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+    DEFAULT_SET
+        .get_or_init(|| {
+            let mut set = Templates::alertmanager();
+            // The defaults are a constant checked by the tests below; a failure here is a bug.
+            if let Err(e) = set.add("default.tmpl", DEFAULTS) {
+                tracing::error!(error = %e, "the built-in notification templates do not parse");
+            }
+            set
+        })
+        .clone()
 }
 
 /// Loads `globs` (relative to `base`, in order; files of one glob in name order) over the
@@ -164,11 +173,36 @@ pub fn load(base: &Path, globs: &[String]) -> Result<Templates, Vec<TemplateProb
 /// The data of a notification, as Alertmanager gives it to templates (and sends it to
 /// webhooks): every listed alert, common labels and annotations, the external URL.
 pub fn data(n: &Notification) -> Data {
-    let payload = super::webhook::payload(n, 0);
-    serde_json::to_value(&payload)
-        .ok()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+    let p = super::webhook::payload(n, 0);
+    let map = |pairs: &mut dyn Iterator<Item = (&str, &str)>| -> BTreeMap<String, String> {
+        pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let time =
+        |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    Data {
+        receiver: p.receiver,
+        status: p.status.to_string(),
+        // The payload lists every alert of `n` (no limit), in the same order.
+        alerts: n
+            .alerts
+            .iter()
+            .zip(&p.alerts)
+            .map(|(a, pa)| AlertData {
+                status: pa.status.to_string(),
+                labels: map(&mut a.labels.iter()),
+                annotations: map(&mut a.annotations.iter()),
+                starts_at: time(a.starts_at_ms),
+                ends_at: a.ends_at_ms.map_or_else(|| Time::zero().ts, time),
+                generator_url: a.generator_url.clone(),
+                fingerprint: pa.fingerprint.clone(),
+            })
+            .collect(),
+        group_labels: map(&mut p.group_labels.iter()),
+        common_labels: map(&mut p.common_labels.iter()),
+        common_annotations: map(&mut p.common_annotations.iter()),
+        external_url: p.external_url,
+        group_key: p.group_key,
+    }
 }
 
 /// A set with the data of one notification, rendering config fields.

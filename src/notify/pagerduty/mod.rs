@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::render::truncate;
 use super::templates::Renderer;
 use super::{FailureReason, Notification, Notifier, NotifyError};
 use config::{PagerDutyConfig, PagerDutyKey};
@@ -24,15 +25,6 @@ pub const MAX_SUMMARY_CHARS: usize = 1024;
 /// Alertmanager's dedup key: the hex SHA-256 of the group key.
 pub fn dedup_key(group_key: &str) -> String {
     hex::encode(Sha256::digest(group_key.as_bytes()))
-}
-
-fn truncate(s: String, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s;
-    }
-    let mut t: String = s.chars().take(max - 1).collect();
-    t.push('…');
-    t
 }
 
 /// The event for a notification, rendered from the config's templates; fails with the first
@@ -52,7 +44,7 @@ pub fn event(c: &PagerDutyConfig, n: &Notification) -> Result<Value, crate::gote
             payload.insert(
                 "summary".into(),
                 Value::String(truncate(
-                    t("description", &c.description)?,
+                    &t("description", &c.description)?,
                     MAX_SUMMARY_CHARS,
                 )),
             );
@@ -141,7 +133,7 @@ pub fn event(c: &PagerDutyConfig, n: &Notification) -> Result<Value, crate::gote
             e.insert(
                 "description".into(),
                 Value::String(truncate(
-                    t("description", &c.description)?,
+                    &t("description", &c.description)?,
                     MAX_SUMMARY_CHARS,
                 )),
             );

@@ -27,6 +27,9 @@ pub struct SlackNotifier {
     /// integration key)`.
     refs: Option<(Store, String, String)>,
     pacing: Pacing,
+    /// The `http_config` client, for Alertmanager's message and for a Block Kit message that
+    /// needs what slack-morphism's client cannot do; built once (an error waits for a send).
+    http: Result<reqwest::Client, String>,
 }
 
 /// Posts per channel, shared by every Slack integration. Slack takes about one message a second
@@ -69,11 +72,13 @@ impl SlackNotifier {
         if let SlackTarget::App { app_url, .. } = &config.target {
             connector = connector.with_slack_api_url(&api_base(app_url));
         }
+        let http = config.http.client(Duration::from_secs(30));
         Self {
             client: SlackClient::new(connector),
             config,
             refs,
             pacing,
+            http,
         }
     }
 
@@ -203,13 +208,9 @@ impl SlackNotifier {
     async fn post_json(&self, payload: &serde_json::Value) -> Result<(), NotifyError> {
         let channel = payload["channel"].as_str().unwrap_or_default().to_string();
         self.pace(&channel).await;
-        let client = self
-            .config
-            .http
-            .client(Duration::from_secs(30))
-            .map_err(|e| {
-                NotifyError::new(FailureReason::ClientError, format!("Slack client: {e}"))
-            })?;
+        let client = self.http.as_ref().map_err(|e| {
+            NotifyError::new(FailureReason::ClientError, format!("Slack client: {e}"))
+        })?;
         let (req, web_api) = match &self.config.target {
             SlackTarget::Webhook { url } => (client.post(url.expose()), false),
             SlackTarget::App { token, app_url } => {
