@@ -117,6 +117,12 @@ struct Fields {
     fields: Vec<(&'static str, Value, bool)>,
 }
 
+/// A Go struct value with these fields, in declaration order (`%v` prints those marked `true`),
+/// for data shaped like a Go struct literal (Prometheus' alert template data).
+pub fn go_struct(type_name: &'static str, fields: Vec<(&'static str, Value, bool)>) -> Value {
+    Fields::value(type_name, fields)
+}
+
 impl Fields {
     fn value(type_name: &'static str, fields: Vec<(&'static str, Value, bool)>) -> Value {
         Value::Object(Arc::new(Fields { type_name, fields }))

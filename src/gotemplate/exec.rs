@@ -33,6 +33,8 @@ pub struct Exec<'a> {
     pub out: String,
     /// Set when the output is HTML: each action is escaped for where it lands.
     pub html: Option<super::html::HtmlTracker>,
+    /// Functions of this one execution, consulted before the set's (see [`super::Extra`]).
+    pub extra: Option<&'a dyn super::Extra>,
 }
 
 impl Exec<'_> {
@@ -424,6 +426,10 @@ impl Exec<'_> {
             vals.push(self.arg(dot, line, a)?);
         }
         vals.extend(piped);
-        f(&vals).map_err(|e| self.error(line, name, format!("error calling {name}: {e}")))
+        let result = match self.extra.and_then(|x| x.call(self.set, name, &vals)) {
+            Some(r) => r,
+            None => f(&vals),
+        };
+        result.map_err(|e| self.error(line, name, format!("error calling {name}: {e}")))
     }
 }

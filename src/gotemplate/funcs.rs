@@ -24,11 +24,11 @@ pub type Func = Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>;
 /// Functions by name.
 pub type FuncMap = BTreeMap<String, Func>;
 
-fn err<T>(msg: impl Into<String>) -> Result<T, FuncError> {
+pub(super) fn err<T>(msg: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError(msg.into()))
 }
 
-fn arity(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+pub(super) fn arity(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
         return err(format!(
             "wrong number of args for {name}: want {n} got {}",
@@ -39,7 +39,7 @@ fn arity(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
 }
 
 /// The string argument `i`, or Go's type error.
-fn string_arg(args: &[Value], i: usize) -> Result<&str, FuncError> {
+pub(super) fn string_arg(args: &[Value], i: usize) -> Result<&str, FuncError> {
     match &args[i] {
         Value::String(s) => Ok(s),
         v => err(format!(
@@ -161,7 +161,7 @@ fn js_escape(s: &str) -> String {
 }
 
 /// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
+pub(super) fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -363,8 +363,8 @@ pub fn to_float(v: &Value) -> Result<f64, FuncError> {
     match v {
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
+        // Go's strconv.ParseFloat takes no surrounding spaces.
         Value::String(s) => s
-            .trim()
             .parse::<f64>()
             .or_else(|_| go_special_float(s).ok_or(()))
             .map_err(|_| {
@@ -474,30 +474,20 @@ pub fn humanize_percentage(v: f64) -> String {
     format!("{}%", g4(v * 100.0))
 }
 
-/// Prometheus' `humanizeTimestamp`: Unix seconds as Go prints a UTC time.
-pub fn humanize_timestamp(v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return g4(v);
-    }
-    let ns = (v * 1e9).round() as i128;
-    match Timestamp::from_nanosecond(ns) {
-        Ok(ts) => Time::utc(ts).format(super::time::STRING_LAYOUT),
-        Err(_) => g4(v),
-    }
-}
-
-fn func(f: impl Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync + 'static) -> Func {
+pub(super) fn func(
+    f: impl Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync + 'static,
+) -> Func {
     Arc::new(f)
 }
 
-fn string_fn(name: &'static str, f: fn(&str) -> String) -> Func {
+pub(super) fn string_fn(name: &'static str, f: fn(&str) -> String) -> Func {
     func(move |a| {
         arity(name, a, 1)?;
         Ok(Value::str(f(string_arg(a, 0)?)))
     })
 }
 
-fn float_fn(name: &'static str, f: fn(f64) -> String) -> Func {
+pub(super) fn float_fn(name: &'static str, f: fn(f64) -> String) -> Func {
     func(move |a| {
         arity(name, a, 1)?;
         Ok(Value::str(f(to_float(&a[0])?)))
@@ -564,6 +554,30 @@ pub fn builtins() -> FuncMap {
     m
 }
 
+/// `match` (Go's `regexp.MatchString`, unanchored) and `reReplaceAll`, which Alertmanager and
+/// Prometheus define alike.
+pub(super) fn insert_regex_funcs(m: &mut FuncMap) {
+    m.insert(
+        "match".into(),
+        func(|a| {
+            arity("match", a, 2)?;
+            let re = regex::Regex::new(string_arg(a, 0)?).map_err(|e| FuncError(e.to_string()))?;
+            Ok(Value::Bool(re.is_match(string_arg(a, 1)?)))
+        }),
+    );
+    m.insert(
+        "reReplaceAll".into(),
+        func(|a| {
+            arity("reReplaceAll", a, 3)?;
+            let re = regex::Regex::new(string_arg(a, 0)?).map_err(|e| FuncError(e.to_string()))?;
+            Ok(Value::str(
+                re.replace_all(string_arg(a, 2)?, string_arg(a, 1)?)
+                    .into_owned(),
+            ))
+        }),
+    );
+}
+
 /// Alertmanager's template functions (`template.DefaultFuncs`, 0.25 plus `trimSpace`, `date`,
 /// `tz`, `since` and `humanizeDuration` of later releases).
 pub fn alertmanager() -> FuncMap {
@@ -600,25 +614,7 @@ pub fn alertmanager() -> FuncMap {
             Ok(Value::str(parts.join(sep)))
         }),
     );
-    m.insert(
-        "match".into(),
-        func(|a| {
-            arity("match", a, 2)?;
-            let re = regex::Regex::new(string_arg(a, 0)?).map_err(|e| FuncError(e.to_string()))?;
-            Ok(Value::Bool(re.is_match(string_arg(a, 1)?)))
-        }),
-    );
-    m.insert(
-        "reReplaceAll".into(),
-        func(|a| {
-            arity("reReplaceAll", a, 3)?;
-            let re = regex::Regex::new(string_arg(a, 0)?).map_err(|e| FuncError(e.to_string()))?;
-            Ok(Value::str(
-                re.replace_all(string_arg(a, 2)?, string_arg(a, 1)?)
-                    .into_owned(),
-            ))
-        }),
-    );
+    insert_regex_funcs(&mut m);
     m.insert(
         "stringSlice".into(),
         func(|a| {
@@ -684,7 +680,10 @@ pub fn alertmanager() -> FuncMap {
     );
     m.insert(
         "humanizeTimestamp".into(),
-        float_fn("humanizeTimestamp", humanize_timestamp),
+        func(|a| {
+            arity("humanizeTimestamp", a, 1)?;
+            super::prometheus::humanize_timestamp(to_float(&a[0])?).map(Value::str)
+        }),
     );
     m
 }
@@ -705,10 +704,6 @@ mod tests {
         assert_eq!(humanize_duration(0.25), "250ms");
         assert_eq!(humanize_duration(0.0), "0s");
         assert_eq!(humanize_percentage(0.12345), "12.35%");
-        assert_eq!(
-            humanize_timestamp(1_700_000_000.0),
-            "2023-11-14 22:13:20 +0000 UTC"
-        );
         assert_eq!(strings_title("hello wORLD-foo_bar"), "Hello WORLD-Foo_bar");
         assert_eq!(
             title("hello wORLD-foo_bar o'neil 3am"),

@@ -23,6 +23,7 @@ pub mod fmt;
 pub mod funcs;
 pub mod html;
 pub mod parse;
+pub mod prometheus;
 pub mod time;
 pub mod value;
 
@@ -62,6 +63,15 @@ pub enum ExecError {
     NoTemplate(String),
     #[error("exceeded maximum template depth ({0})")]
     Depth(usize),
+}
+
+/// Functions whose answer depends on one execution (Prometheus' `query` reads the store at the
+/// rule's evaluation time). The set still declares each name with a stand-in, so templates
+/// parse as before; during [`Templates::execute_with`], a name this answers (`Some`) is called
+/// here instead. `set` is the executing set, for functions that run its templates.
+pub trait Extra {
+    fn call(&self, set: &Templates, name: &str, args: &[Value])
+    -> Option<Result<Value, FuncError>>;
 }
 
 /// Either kind of failure, for callers that parse and run in one step.
@@ -147,13 +157,31 @@ impl Templates {
 
     /// Runs the named template with `data` as dot and `$`.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, ExecError> {
-        let body = self
-            .defs
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ExecError::NoTemplate(name.to_string()))?;
+        let body = self.body(name)?;
         let local = HashMap::new();
         self.run(name, &body, &local, data)
+    }
+
+    fn body(&self, name: &str) -> Result<Arc<Vec<Node>>, ExecError> {
+        self.defs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ExecError::NoTemplate(name.to_string()))
+    }
+
+    /// [`Templates::execute`] with `extra` answering the functions it knows.
+    pub fn execute_with(
+        &self,
+        name: &str,
+        data: &Value,
+        extra: &dyn Extra,
+    ) -> Result<String, ExecError> {
+        let body = self.body(name)?;
+        let local = HashMap::new();
+        let mut e = self.exec(name, &local, data, false);
+        e.extra = Some(extra);
+        e.run(data, &body)?;
+        Ok(e.out)
     }
 
     /// Parses and runs `text` against the set, as Alertmanager's `ExecuteTextString` runs a
@@ -200,7 +228,19 @@ impl Templates {
         data: &Value,
         html: bool,
     ) -> Result<String, ExecError> {
-        let mut e = exec::Exec {
+        let mut e = self.exec(name, local, data, html);
+        e.run(data, body)?;
+        Ok(e.out)
+    }
+
+    fn exec<'a>(
+        &'a self,
+        name: &str,
+        local: &'a HashMap<String, Arc<Vec<Node>>>,
+        data: &Value,
+        html: bool,
+    ) -> exec::Exec<'a> {
+        exec::Exec {
             set: self,
             local,
             name: name.to_string(),
@@ -208,9 +248,8 @@ impl Templates {
             depth: 0,
             out: String::new(),
             html: html.then(html::HtmlTracker::default),
-        };
-        e.run(data, body)?;
-        Ok(e.out)
+            extra: None,
+        }
     }
 }
 

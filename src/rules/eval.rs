@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{
-    AggregateExpr, BinModifier, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector, Offset,
-    SubqueryExpr, VectorMatchCardinality, VectorSelector,
+    AggregateExpr, AtModifier, BinModifier, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector,
+    Offset, SubqueryExpr, VectorMatchCardinality, VectorSelector,
 };
 
+use super::go_math;
 use super::series::{Points, Queryable, is_stale};
 use crate::domain::Labels;
 
@@ -56,8 +57,23 @@ fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
 
 /// Functions over instant vectors that map each value and drop the metric name.
 const MATH: &[&str] = &[
-    "abs", "ceil", "floor", "exp", "ln", "log2", "log10", "sqrt", "sgn",
+    "abs", "ceil", "floor", "exp", "ln", "log2", "log10", "sqrt", "sgn", "sin", "cos", "tan",
+    "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "deg", "rad",
 ];
+/// Functions of a time in seconds (the argument's values, or the evaluation time), in UTC.
+const DATE: &[&str] = &[
+    "year",
+    "month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+];
+/// Functions over native histograms; Prometheus 2.42 skips float samples, so over classic
+/// buckets they answer an empty vector.
+const NATIVE_HISTOGRAM: &[&str] = &["histogram_count", "histogram_sum", "histogram_fraction"];
 /// Functions over a range vector.
 const RANGE: &[&str] = &[
     "rate",
@@ -80,6 +96,7 @@ const RANGE: &[&str] = &[
     "absent_over_time",
     "changes",
     "resets",
+    "double_exponential_smoothing",
 ];
 const OTHER: &[&str] = &[
     "round",
@@ -96,6 +113,7 @@ const OTHER: &[&str] = &[
     "label_join",
     "sort",
     "sort_desc",
+    "pi",
 ];
 const AGGREGATIONS: &[&str] = &[
     "sum",
@@ -112,6 +130,48 @@ const AGGREGATIONS: &[&str] = &[
     "count_values",
 ];
 
+/// Parses PromQL as Prometheus 2.42 reads it: `holt_winters(…)`, 2.42's name for double
+/// exponential smoothing, is read as `double_exponential_smoothing(…)` (the parser knows only
+/// Prometheus 3's name for the same function). `Err`: the parser's message.
+pub fn parse_promql(text: &str) -> Result<Expr, String> {
+    const OLD: &str = "holt_winters";
+    if !text.contains(OLD) {
+        return promql_parser::parser::parse(text);
+    }
+    // Rename the identifier outside string literals, where followed by `(`.
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut quote: Option<char> = None;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        match quote {
+            Some(q) => {
+                if c == '\\' {
+                    let n = rest[1..].chars().next().map_or(0, char::len_utf8);
+                    out.push_str(&rest[..1 + n]);
+                    rest = &rest[1 + n..];
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if matches!(c, '"' | '\'' | '`') => quote = Some(c),
+            None if rest.starts_with(OLD)
+                && !out.ends_with(|p: char| p.is_alphanumeric() || p == '_' || p == ':')
+                && rest[OLD.len()..].trim_start().starts_with('(') =>
+            {
+                out.push_str("double_exponential_smoothing");
+                rest = &rest[OLD.len()..];
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    promql_parser::parser::parse(&out)
+}
+
 /// Refuses constructs the evaluator does not implement, naming them.
 pub fn check_supported(expr: &Expr) -> Result<(), String> {
     match expr {
@@ -120,16 +180,14 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
         Expr::Unary(u) => check_supported(&u.expr),
         Expr::VectorSelector(vs) => check_selector(vs),
         Expr::MatrixSelector(ms) => check_selector(&ms.vs),
-        Expr::Subquery(s) => {
-            if s.at.is_some() {
-                return Err("the @ modifier is not supported".into());
-            }
-            check_supported(&s.expr)
-        }
+        Expr::Subquery(s) => check_supported(&s.expr),
         Expr::Extension(_) => Err("extension expressions are not supported".into()),
         Expr::Call(c) => {
             let n = c.func.name;
-            if !(MATH.contains(&n) || RANGE.contains(&n) || OTHER.contains(&n)) {
+            if ![MATH, RANGE, OTHER, DATE, NATIVE_HISTOGRAM]
+                .iter()
+                .any(|l| l.contains(&n))
+            {
                 return Err(format!("function {n}() is not supported"));
             }
             if n == "label_replace"
@@ -151,10 +209,6 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
             check_supported(&a.expr)
         }
         Expr::Binary(b) => {
-            let op = b.op.to_string();
-            if op == "atan2" {
-                return Err("operator atan2 is not supported".into());
-            }
             if b.modifier
                 .as_ref()
                 .is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
@@ -168,9 +222,6 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
 }
 
 fn check_selector(vs: &VectorSelector) -> Result<(), String> {
-    if vs.at.is_some() {
-        return Err("the @ modifier is not supported".into());
-    }
     if !vs.matchers.or_matchers.is_empty() {
         return Err("'or' inside a selector is not supported".into());
     }
@@ -271,6 +322,7 @@ pub fn eval_with_step(
     Evaluator {
         store,
         t,
+        query_t: t,
         default_step_ms: default_step_ms.max(1),
         counting: None,
     }
@@ -298,6 +350,7 @@ pub fn eval_counting(
     Evaluator {
         store,
         t,
+        query_t: t,
         default_step_ms: DEFAULT_STEP_MS,
         counting: Some(last),
     }
@@ -311,6 +364,9 @@ const COUNTING_LOOKBACK_MS: i64 = 60_000;
 struct Evaluator<'a> {
     store: &'a dyn Queryable,
     t: i64,
+    /// The time the whole query is evaluated at: what `@ start()` and `@ end()` name (an
+    /// instant query's start and end).
+    query_t: i64,
     default_step_ms: i64,
     /// [`eval_counting`]'s exact changes instead of extrapolated ones, and what was counted.
     counting: Option<&'a LastCounted>,
@@ -400,6 +456,53 @@ fn variance(values: &[f64], from_first: bool) -> f64 {
 }
 
 /// Go's `math.Max`: NaN when either is NaN.
+/// Whether an infinite running mean stays as it is when `v` comes (Prometheus 2.42): an
+/// infinity of the same sign, or any finite value, cannot change it, and subtracting the mean
+/// from itself would turn it into NaN.
+fn keeps_infinite_mean(mean: f64, v: f64) -> bool {
+    mean.is_infinite()
+        && ((v.is_infinite() && (mean > 0.0) == (v > 0.0)) || (!v.is_infinite() && !v.is_nan()))
+}
+
+/// `avg` as Prometheus 2.42 aggregates it: an incremental mean, each step divided before it
+/// is subtracted so that large values do not overflow, and an infinite mean kept once reached
+/// (unless a NaN or the opposite infinity comes).
+fn go_avg(values: &[f64]) -> f64 {
+    let Some((&first, rest)) = values.split_first() else {
+        return f64::NAN;
+    };
+    let mut mean = first;
+    let mut count = 1.0;
+    for &v in rest {
+        count += 1.0;
+        if keeps_infinite_mean(mean, v) {
+            continue;
+        }
+        mean += v / count - mean / count;
+    }
+    mean
+}
+
+/// Prometheus 2.42's `holt_winters` (Prometheus 3's `double_exponential_smoothing`): the
+/// smoothed value after the last sample, with smoothing factor `sf` and trend factor `tf`;
+/// `None` under two samples.
+fn holt_winters(v: &[f64], sf: f64, tf: f64) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, v[0]);
+    let mut trend = v[1] - v[0];
+    for (i, &x) in v.iter().enumerate().skip(1) {
+        let scaled = sf * x;
+        if i > 1 {
+            trend = tf * (s1 - s0) + (1.0 - tf) * trend;
+        }
+        let smoothed = (1.0 - sf) * (s1 + trend);
+        (s0, s1) = (s1, scaled + smoothed);
+    }
+    Some(s1)
+}
+
 fn go_max(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -510,9 +613,24 @@ impl Evaluator<'_> {
         Evaluator {
             store: self.store,
             t,
+            query_t: self.query_t,
             default_step_ms: self.default_step_ms,
             counting: self.counting,
         }
+    }
+
+    /// The time a selector or subquery reads at: its `@` time (or the evaluation time), less
+    /// its offset.
+    fn anchor(&self, at: &Option<AtModifier>, offset: &Option<Offset>) -> i64 {
+        let base = match at {
+            None => self.t,
+            Some(AtModifier::Start | AtModifier::End) => self.query_t,
+            Some(AtModifier::At(time)) => match time.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => d.as_millis() as i64,
+                Err(e) => -(e.duration().as_millis() as i64),
+            },
+        };
+        base - offset_ms(offset)
     }
 
     fn eval(&self, expr: &Expr) -> Result<Value, EvalError> {
@@ -573,7 +691,7 @@ impl Evaluator<'_> {
 
     /// The instant vector of a selector, with each sample's timestamp.
     fn instant(&self, vs: &VectorSelector) -> Vec<(Sample, i64)> {
-        let at = self.t - offset_ms(&vs.offset);
+        let at = self.anchor(&vs.at, &vs.offset);
         let mut out = Vec::new();
         for (name, labels, points) in self.selected(vs) {
             let idx = points.partition_point(|(t, _)| *t <= at);
@@ -596,7 +714,7 @@ impl Evaluator<'_> {
     }
 
     fn range(&self, vs: &VectorSelector, range_ms: i64) -> Vec<Series> {
-        let end = self.t - offset_ms(&vs.offset);
+        let end = self.anchor(&vs.at, &vs.offset);
         let start = end - range_ms;
         let mut out = Vec::new();
         for (name, labels, points) in self.selected(vs) {
@@ -618,7 +736,7 @@ impl Evaluator<'_> {
     /// [`eval_counting`]'s `increase`, `rate` or `delta` of a range selector.
     fn counted_change(&self, name: &str, ms: &MatrixSelector, last: &LastCounted) -> Value {
         let range = ms.range.as_millis() as i64;
-        let start = self.t - offset_ms(&ms.vs.offset) - range;
+        let start = self.anchor(&ms.vs.at, &ms.vs.offset) - range;
         let counter = name != "delta";
         let mut out = Vec::new();
         let mut last = last.borrow_mut();
@@ -661,7 +779,7 @@ impl Evaluator<'_> {
 
     /// Evaluates the inner expression at every step in the window, aligned to the step.
     fn subquery(&self, sq: &SubqueryExpr) -> Result<(Vec<Series>, i64, i64), EvalError> {
-        let end = self.t - offset_ms(&sq.offset);
+        let end = self.anchor(&sq.at, &sq.offset);
         let range = sq.range.as_millis() as i64;
         let step = sq
             .step
@@ -700,7 +818,7 @@ impl Evaluator<'_> {
     fn range_arg(&self, expr: &Expr) -> Result<(Vec<Series>, i64, i64), EvalError> {
         match expr {
             Expr::MatrixSelector(ms) => {
-                let end = self.t - offset_ms(&ms.vs.offset);
+                let end = self.anchor(&ms.vs.at, &ms.vs.offset);
                 let range = ms.range.as_millis() as i64;
                 Ok((self.range(&ms.vs, range), end - range, end))
             }
@@ -734,10 +852,24 @@ impl Evaluator<'_> {
                 "ceil" => f64::ceil,
                 "floor" => f64::floor,
                 "exp" => f64::exp,
-                "ln" => f64::ln,
-                "log2" => f64::log2,
-                "log10" => f64::log10,
+                "ln" => go_math::log,
+                "log2" => go_math::log2,
+                "log10" => go_math::log10,
                 "sqrt" => f64::sqrt,
+                "sin" => go_math::trig::sin,
+                "cos" => go_math::trig::cos,
+                "tan" => go_math::trig::tan,
+                "asin" => go_math::trig::asin,
+                "acos" => go_math::trig::acos,
+                "atan" => go_math::trig::atan,
+                "sinh" => f64::sinh,
+                "cosh" => f64::cosh,
+                "tanh" => f64::tanh,
+                "asinh" => f64::asinh,
+                "acosh" => f64::acosh,
+                "atanh" => go_math::trig::atanh,
+                "deg" => |v: f64| v * 180.0 / std::f64::consts::PI,
+                "rad" => |v: f64| v * std::f64::consts::PI / 180.0,
                 _ => |v: f64| {
                     if v > 0.0 {
                         1.0
@@ -753,8 +885,25 @@ impl Evaluator<'_> {
         if RANGE.contains(&name) {
             return self.range_call(name, &args);
         }
+        if let Some(f) = go_math::date_part(name) {
+            return Ok(match args.first() {
+                Some(a) => map(self.vector(a)?, &|v| f(go_math::go_int64(v))),
+                None => Value::Vector(vec![Sample {
+                    labels: Labels::new(),
+                    value: f(self.t.div_euclid(1000)),
+                }]),
+            });
+        }
+        if NATIVE_HISTOGRAM.contains(&name) {
+            // Evaluated for its errors; every float sample is skipped.
+            for a in &args {
+                self.eval(a)?;
+            }
+            return Ok(Value::Vector(Vec::new()));
+        }
         match name {
             "time" => Ok(Value::Scalar(self.t as f64 / 1000.0)),
+            "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
             "vector" => Ok(Value::Vector(vec![Sample {
                 labels: Labels::new(),
                 value: self.scalar(arg(0)?)?,
@@ -921,6 +1070,39 @@ impl Evaluator<'_> {
                 args.first(),
                 args.get(1).map(|a| self.scalar(a)).transpose()?,
             ),
+            "double_exponential_smoothing" => {
+                let factor = |i: usize, what: &str| -> Result<f64, EvalError> {
+                    let v = self.scalar(args.get(i).ok_or_else(|| {
+                        EvalError(format!("{name}() is missing its {what} factor"))
+                    })?)?;
+                    if v > 0.0 && v < 1.0 {
+                        Ok(v)
+                    } else {
+                        err(format!(
+                            "invalid {what} factor. Expected: 0 < {} < 1, got: {v:.6}",
+                            if what == "smoothing" { "sf" } else { "tf" }
+                        ))
+                    }
+                };
+                let sf = factor(1, "smoothing")?;
+                let tf = factor(2, "trend")?;
+                let (series, _, _) = self.range_arg(
+                    args.first()
+                        .ok_or_else(|| EvalError(format!("{name}() needs a range vector")))?,
+                )?;
+                return Ok(Value::Vector(
+                    series
+                        .into_iter()
+                        .filter_map(|(labels, points)| {
+                            let v: Vec<f64> = points.iter().map(|p| p.1).collect();
+                            holt_winters(&v, sf, tf).map(|value| Sample {
+                                labels: drop_name(labels),
+                                value,
+                            })
+                        })
+                        .collect(),
+                ));
+            }
             _ => (args.first(), None),
         };
         let range_expr =
@@ -1022,7 +1204,7 @@ impl Evaluator<'_> {
             };
             match (op.as_str(), &param) {
                 ("sum", _) => out.push(one(values.iter().sum())),
-                ("avg", _) => out.push(one(values.iter().sum::<f64>() / n)),
+                ("avg", _) => out.push(one(go_avg(&values))),
                 ("min", _) => out.push(one(values.iter().copied().fold(f64::NAN, nan_min))),
                 ("max", _) => out.push(one(values.iter().copied().fold(f64::NAN, nan_max))),
                 ("count", _) => out.push(one(n)),
@@ -1184,13 +1366,8 @@ fn mean_over_time(values: impl Iterator<Item = f64>) -> f64 {
     let (mut mean, mut count, mut c) = (0.0_f64, 0.0, 0.0);
     for v in values {
         count += 1.0;
-        if mean.is_infinite() {
-            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                continue;
-            }
-            if !v.is_infinite() && !v.is_nan() {
-                continue;
-            }
+        if keeps_infinite_mean(mean, v) {
+            continue;
         }
         (mean, c) = kahan_sum_inc(v / count - mean / count, mean, c);
     }
@@ -1229,6 +1406,7 @@ fn apply(op: &str, l: f64, r: f64) -> Option<Applied> {
         "/" => arith(l / r),
         "%" => arith(l % r),
         "^" => arith(l.powf(r)),
+        "atan2" => arith(go_math::trig::atan2(l, r)),
         "==" => cmp(l == r),
         "!=" => cmp(l != r),
         ">" => cmp(l > r),
@@ -1270,12 +1448,22 @@ fn vector_scalar(
             }
         } else {
             out.push(Sample {
-                labels: drop_name(sample.labels),
+                labels: if drops_name(op) {
+                    drop_name(sample.labels)
+                } else {
+                    sample.labels
+                },
                 value: a.value,
             });
         }
     }
     Ok(out)
+}
+
+/// Prometheus 2.42's `shouldDropMetricName`: arithmetic drops the metric name, `atan2` keeps
+/// it (as do comparisons without `bool`).
+fn drops_name(op: &str) -> bool {
+    matches!(op, "+" | "-" | "*" | "/" | "%" | "^")
 }
 
 fn signature(labels: &Labels, matching: Option<&LabelModifier>) -> Labels {
@@ -1305,12 +1493,16 @@ fn vector_vector(
     let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
     let mut one_side: HashMap<Labels, &Sample> = HashMap::new();
     for s in &one {
-        if one_side.insert(signature(&s.labels, matching), s).is_some() {
+        let sig = signature(&s.labels, matching);
+        if let Some(first) = one_side.get(&sig) {
+            // Prometheus 2.42's words, naming the group and both series.
             let side = if swapped { "left" } else { "right" };
             return err(format!(
-                "found duplicate series for the match group on the {side}-hand side of {op}; many-to-many matching not allowed: matching labels must be unique on one side"
+                "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                s.labels, first.labels
             ));
         }
+        one_side.insert(sig, s);
     }
     let comparison = is_comparison(op);
     let mut seen_many: HashSet<Labels> = HashSet::new();
@@ -1321,11 +1513,6 @@ fn vector_vector(
         let Some(os) = one_side.get(&sig) else {
             continue;
         };
-        if one_to_one && !seen_many.insert(sig) {
-            return err(format!(
-                "found duplicate series for the match group on the left-hand side of {op}; many-to-many matching not allowed: matching labels must be unique on one side"
-            ));
-        }
         let (lv, rv) = if swapped {
             (os.value, ms.value)
         } else {
@@ -1336,8 +1523,14 @@ fn vector_vector(
         if comparison && !return_bool && !a.holds {
             continue;
         }
+        // Checked on the elements that pass a filter only, as Prometheus does.
+        if one_to_one && !seen_many.insert(sig) {
+            return err(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+            );
+        }
         let mut labels = ms.labels.clone();
-        if !comparison || return_bool {
+        if drops_name(op) || return_bool {
             labels = drop_name(labels);
         }
         if one_to_one {
@@ -1436,11 +1629,12 @@ fn extrapolated_delta(
     } else {
         avg_step / 2.0
     };
-    let mut value = result * (interval / sampled);
+    // The factor first, then the product, in Prometheus' order (the rounding differs).
+    let mut factor = interval / sampled;
     if is_rate {
-        value /= (range_end - range_start) as f64 / 1000.0;
+        factor /= (range_end - range_start) as f64 / 1000.0;
     }
-    Some(value)
+    Some(result * factor)
 }
 
 #[cfg(test)]
@@ -1711,37 +1905,106 @@ mod tests {
         assert_eq!(eval(&expr, &s, 2_000).unwrap(), Value::Vector(vec![]));
     }
 
+    /// Values promtool 2.42 prints for the same series and queries.
+    #[test]
+    fn at_modifier_holt_winters_and_atan2_answer_as_promtool() {
+        let mut s = SeriesStore::new(i64::MAX / 4, 1);
+        let x: Labels = [("a", "1")].into_iter().collect();
+        for (k, v) in [1.0, 3.0, 2.0, 8.0, 5.0, 9.0, 12.0, 10.0]
+            .into_iter()
+            .enumerate()
+        {
+            s.push("x", &x, k as i64 * 60_000, v);
+        }
+        for k in 0..=10 {
+            s.push("y", &Labels::new(), k * 60_000, k as f64 * 10.0);
+        }
+        let one = |q: &str, t_min: i64| -> (String, f64) {
+            let expr = parse_promql(q).unwrap();
+            check_supported(&expr).unwrap();
+            match eval(&expr, &s, t_min * 60_000).unwrap() {
+                Value::Vector(v) if v.len() == 1 => (v[0].labels.to_string(), v[0].value),
+                other => panic!("{q}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            one("holt_winters(x[10m], 0.3, 0.6)", 8).1,
+            11.689639902719996
+        );
+        assert_eq!(one("x @ 120", 8), ("{__name__=\"x\", a=\"1\"}".into(), 2.0));
+        assert_eq!(one("sum_over_time(y[3m] @ 300 offset 1m)", 9).1, 100.0);
+        assert_eq!(one("y @ end() - y @ start()", 9).1, 0.0);
+        assert_eq!(
+            one("max_over_time(rate(y[2m])[4m:1m] @ 360)", 9).1,
+            0.16666666666666666
+        );
+        assert_eq!(
+            one("x atan2 x", 2),
+            (
+                "{__name__=\"x\", a=\"1\"}".into(),
+                std::f64::consts::FRAC_PI_4
+            )
+        );
+        let bad = eval(
+            &parse_promql("holt_winters(x[10m], 1, 0.5)").unwrap(),
+            &s,
+            0,
+        );
+        assert!(bad.unwrap_err().0.contains("invalid smoothing factor"));
+    }
+
+    #[test]
+    fn the_old_name_of_holt_winters_is_read_outside_strings_only() {
+        let e = parse_promql(r#"holt_winters (x{a="holt_winters(1)"}[5m], 0.5, 0.5)"#).unwrap();
+        assert_eq!(
+            e.to_string(),
+            r#"double_exponential_smoothing(x{a="holt_winters(1)"}[5m], 0.5, 0.5)"#
+        );
+        assert!(parse_promql("my_holt_winters(x)").is_err());
+    }
+
     #[test]
     fn unsupported_constructs_are_named() {
         let check =
             |q: &str| check_supported(&promql_parser::parser::parse(q).unwrap()).unwrap_err();
         assert_eq!(
-            check("double_exponential_smoothing(x[5m], 0.5, 0.5)"),
-            "function double_exponential_smoothing() is not supported"
+            check("sort_by_label(x, \"a\")"),
+            "function sort_by_label() is not supported"
         );
         assert_eq!(
-            check("day_of_week()"),
-            "function day_of_week() is not supported"
+            check("mad_over_time(x[5m])"),
+            "function mad_over_time() is not supported"
         );
+        assert_eq!(check("limitk(1, x)"), "aggregation limitk is not supported");
         assert_eq!(
-            check("rate(x[5m] @ 100)"),
-            "the @ modifier is not supported"
-        );
-        assert_eq!(
-            check("max_over_time(x[5m:1m] @ 100)"),
-            "the @ modifier is not supported"
+            check("x{a=\"b\" or c=\"d\"}"),
+            "'or' inside a selector is not supported"
         );
     }
 
     #[test]
     fn many_to_many_is_an_error_not_a_guess() {
+        // Prometheus 2.42's words: several left-hand series match one right-hand series.
         let expr =
             promql_parser::parser::parse("failures_total / on (provider) runs_total").unwrap();
+        assert_eq!(
+            eval(&expr, &store(), 600_000).unwrap_err().0,
+            "multiple matches for labels: many-to-one matching must be explicit \
+             (group_left/group_right)"
+        );
+        // Two right-hand series in one group: the group and both series are named.
+        let expr =
+            promql_parser::parser::parse("runs_total / on (provider) failures_total").unwrap();
+        let e = eval(&expr, &store(), 600_000).unwrap_err().0;
         assert!(
-            eval(&expr, &store(), 600_000)
-                .unwrap_err()
-                .0
-                .contains("many-to-many")
+            e.starts_with("found duplicate series for the match group {provider=")
+                && e.contains(
+                    "on the right hand-side of the operation: [{__name__=\"failures_total\""
+                )
+                && e.ends_with(
+                    ";many-to-many matching not allowed: matching labels must be unique on one side"
+                ),
+            "{e}"
         );
     }
 

@@ -297,7 +297,7 @@ fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, Vec<String>> {
     if r.record.is_some() && !valid_metric_name(&name) {
         e(format!("{name:?} is not a valid metric name"));
     }
-    let expr = match promql_parser::parser::parse(&r.expr) {
+    let expr = match super::eval::parse_promql(&r.expr) {
         Ok(expr) => {
             if let Err(m) = check_supported(&expr) {
                 e(format!("expr: {m}"));
@@ -315,7 +315,14 @@ fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, Vec<String>> {
             if !valid_label_name(k) {
                 e(format!("{kind}: {k:?} is not a valid name"));
             }
-            match Template::parse(v) {
+            // Prometheus expands the labels and annotations of alerting rules only; a
+            // recording rule's labels are set as written.
+            let parsed = if r.alert.is_some() {
+                Template::parse(&name, v)
+            } else {
+                Ok(Template::literal(v))
+            };
+            match parsed {
                 Ok(t) => out.push((k.clone(), t)),
                 Err(m) => e(format!("{kind}.{k}: {m}")),
             }
@@ -446,13 +453,13 @@ mod tests {
     fn unsupported_promql_is_refused_at_load() {
         let bad = GOOD.replace(
             "increase(syncwatch_sync_failures_total{error_class=\"auth\"}[5m]) > 0",
-            "day_of_week()",
+            "mad_over_time(x[5m])",
         );
         let err = parse_rule_file(Path::new("r.yml"), &bad)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("r.yml:7:") && err.contains("function day_of_week() is not supported"),
+            err.contains("r.yml:7:") && err.contains("function mad_over_time() is not supported"),
             "{err}"
         );
     }

@@ -12,6 +12,7 @@
 pub mod actor;
 pub mod eval;
 pub mod file;
+mod go_math;
 pub mod reload;
 pub mod series;
 pub mod state;

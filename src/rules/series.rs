@@ -421,8 +421,24 @@ impl Queryable for SeriesStore {
                 }
             }
         }
+        // In Prometheus' order (by the label set, name included), which is the order its
+        // aggregations add values in: float sums depend on it.
+        out.sort_by(|a, b| series_order(a.0, a.1, b.0, b.1));
         out
     }
+}
+
+/// Prometheus' `labels.Compare` of two series, each given as its name and other labels: label
+/// by label in name order, `__name__` among them.
+fn series_order(an: &str, a: &Labels, bn: &str, b: &Labels) -> std::cmp::Ordering {
+    fn all<'x>(name: &'x str, l: &'x Labels) -> impl Iterator<Item = (&'x str, &'x str)> {
+        let before = l.iter().take_while(|(k, _)| *k < "__name__");
+        let after = l.iter().skip_while(|(k, _)| *k < "__name__");
+        before
+            .chain(std::iter::once(("__name__", name)))
+            .chain(after)
+    }
+    all(an, a).cmp(all(bn, b))
 }
 
 #[cfg(test)]

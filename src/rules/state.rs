@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::eval::{EvalError, Sample, Value, eval_with_step};
 use super::file::{Rule, RuleGroup, RuleKind};
 use super::series::SeriesStore;
-use super::template::TemplateEnv;
+use super::template::{QueryFn, Template, TemplateEnv};
 use crate::domain::{Alert, AlertState, Fingerprint, Labels};
 
 /// An alert an alerting rule currently holds (pending or firing).
@@ -123,12 +123,19 @@ pub fn evaluate_group(
         };
         match &rule.kind {
             RuleKind::Recording => {
-                let written = record(rule, samples, ctx);
+                let written = record(rule, samples);
                 replace_written(&mut state.written[i], written, store, ctx.now_ms);
             }
             RuleKind::Alerting { .. } => {
-                out.transitions
-                    .extend(step_alerting(rule, &mut state.alerts[i], samples, ctx));
+                let reader: &SeriesStore = store;
+                let query = |q: &str| template_query(q, reader, ctx);
+                out.transitions.extend(step_alerting(
+                    rule,
+                    &mut state.alerts[i],
+                    samples,
+                    ctx,
+                    Some(&query),
+                ));
                 let written = alerts_series(&state.alerts[i]);
                 replace_written(&mut state.written[i], written, store, ctx.now_ms);
             }
@@ -138,16 +145,29 @@ pub fn evaluate_group(
     out
 }
 
+/// Answers a template's `query "…"` at the evaluation time, as Prometheus'
+/// `EngineQueryFunc`: a vector as it is, a scalar as one sample without labels.
+fn template_query(q: &str, store: &SeriesStore, ctx: &EvalContext<'_>) -> TemplateQueryResult {
+    let expr = super::eval::parse_promql(q)?;
+    super::eval::check_supported(&expr)?;
+    match eval_with_step(&expr, store, ctx.now_ms, ctx.step_ms).map_err(|e| e.to_string())? {
+        Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
+        Value::Scalar(v) => Ok(vec![(Labels::new(), v)]),
+        _ => Err("rule result is not a vector or scalar".into()),
+    }
+}
+
+type TemplateQueryResult = Result<Vec<(Labels, f64)>, String>;
+
 /// The series a recording rule writes.
-fn record(rule: &Rule, samples: Vec<Sample>, ctx: &EvalContext<'_>) -> Vec<(String, Labels, f64)> {
+fn record(rule: &Rule, samples: Vec<Sample>) -> Vec<(String, Labels, f64)> {
     samples
         .into_iter()
         .map(|s| {
             let mut labels = s.labels;
             labels.remove("__name__");
-            let base = labels.clone();
             for (k, t) in &rule.labels {
-                labels.insert(k.clone(), t.render_with(&base, s.value, ctx.template_env));
+                labels.insert(k.clone(), t.text());
             }
             (rule.name.clone(), labels, s.value)
         })
@@ -194,6 +214,7 @@ pub fn step_alerting(
     alerts: &mut HashMap<Fingerprint, ActiveAlert>,
     samples: Vec<Sample>,
     ctx: &EvalContext<'_>,
+    query: Option<QueryFn<'_>>,
 ) -> Vec<Alert> {
     let RuleKind::Alerting {
         for_,
@@ -206,12 +227,18 @@ pub fn step_alerting(
     let now = ctx.now_ms;
     let mut seen = HashSet::new();
     let mut transitions = Vec::new();
+    let render = |t: &Template, series: &Labels, value: f64| {
+        t.render(series, value, ctx.template_env, query)
+    };
+    // Annotations reading other series may change while this one's value does not.
+    let live = annotations.iter().any(|(_, t)| t.uses_query());
     for s in samples {
-        let mut series = s.labels;
-        series.remove("__name__");
+        // Templates see the labels as the expression gave them, `__name__` included.
+        let series = s.labels;
         let mut labels = series.clone();
+        labels.remove("__name__");
         for (k, t) in &rule.labels {
-            labels.insert(k.clone(), t.render_with(&series, s.value, ctx.template_env));
+            labels.insert(k.clone(), render(t, &series, s.value));
         }
         labels.insert("alertname", rule.name.clone());
         let fp = labels.fingerprint();
@@ -221,14 +248,15 @@ pub fn step_alerting(
         // second would otherwise render them all again), except when it starts firing, so what
         // is sent is rendered then (runbooks may have changed meanwhile).
         let for_ms = for_.as_millis() as i64;
-        let unchanged = alerts.get(&fp).is_some_and(|a| {
-            a.value.to_bits() == s.value.to_bits()
-                && !(a.state == AlertState::Pending && now - a.active_at_ms >= for_ms)
-        });
+        let unchanged = !live
+            && alerts.get(&fp).is_some_and(|a| {
+                a.value.to_bits() == s.value.to_bits()
+                    && !(a.state == AlertState::Pending && now - a.active_at_ms >= for_ms)
+            });
         if !unchanged {
             let mut ann: BTreeMap<String, String> = annotations
                 .iter()
-                .map(|(k, t)| (k.clone(), t.render_with(&series, s.value, ctx.template_env)))
+                .map(|(k, t)| (k.clone(), render(t, &series, s.value)))
                 .collect();
             if !ann.contains_key("runbook_url")
                 && let Some(url) = (ctx.runbook_url)(&labels)

@@ -1,18 +1,20 @@
-//! Annotation and label templates in Prometheus' syntax, the part rule files use in practice:
-//! `{{ $labels.name }}`, `{{ $value }}`, `{{ .Labels.name }}`, `{{ .Value }}`, pipes into
-//! `humanize`, `humanizeDuration`, `humanizePercentage`, and `printf "%.2f"`.
-//! Templates are parsed at load, so an unsupported one is refused with its rule's line.
+//! Alerting rules' label and annotation templates, run as Prometheus 2.42 runs them
+//! (`rules/alerting.go`, `template/template.go`): Go's `text/template` ([`crate::gotemplate`])
+//! over the data `{Labels, ExternalLabels, ExternalURL, Value}`, with `$labels`,
+//! `$externalLabels`, `$externalURL` and `$value` defined before the text, Prometheus' template
+//! functions ([`crate::gotemplate::prometheus`]), and `query` answered by the series store at
+//! the rule's evaluation time. `$labels` holds the result's labels as the expression gave
+//! them, `__name__` included (the alert's own labels drop it).
+//!
+//! Templates are parsed at load, so one Go would refuse is refused with its rule's line. A
+//! template that fails while running renders as Prometheus renders it:
+//! `<error expanding template: error executing template __alert_<name>: …>`.
+
+use std::sync::{Arc, OnceLock};
 
 use crate::domain::Labels;
-
-#[derive(Debug, Clone, PartialEq)]
-enum Operand {
-    Value,
-    Label(String),
-    ExternalLabel(String),
-    ExternalUrl,
-    Literal(String),
-}
+use crate::gotemplate::prometheus::QueryResult;
+use crate::gotemplate::{Extra, FuncError, Templates, Value};
 
 /// What templates see besides the alert: `$externalLabels` and `$externalURL`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21,226 +23,150 @@ pub struct TemplateEnv {
     pub external_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Func {
-    Humanize,
-    HumanizeDuration,
-    HumanizePercentage,
-    Printf(PrintfFormat),
+/// Answers `query "…"`: an instant query at the evaluation time, each series' labels and
+/// value; `Err` with the reason when the query does not parse or evaluate, or returns neither
+/// a vector nor a scalar (a scalar answers as one sample without labels, as Prometheus'
+/// `EngineQueryFunc` does).
+pub type QueryFn<'a> = &'a dyn Fn(&str) -> Result<Vec<(Labels, f64)>, String>;
+
+/// The variables Prometheus defines before every alert template (`rules/alerting.go`).
+const DEFS: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}\
+{{$externalURL := .ExternalURL}}{{$value := .Value}}";
+
+/// The Go type of the data, as `%T` and error messages name it.
+const DATA_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; \
+ExternalURL string; Value float64 }";
+
+fn base_set() -> &'static Templates {
+    static SET: OnceLock<Templates> = OnceLock::new();
+    SET.get_or_init(|| Templates::new(crate::gotemplate::prometheus::funcs()))
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Part {
-    Text(String),
-    Action(Operand, Vec<Func>),
+/// A parsed label or annotation template of one alerting rule.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// `__alert_<rule name>`, as Prometheus names the template in its errors.
+    name: Arc<str>,
+    text: Arc<str>,
+    /// `None` when the text has no action: it renders as it is.
+    set: Option<Templates>,
 }
 
-/// A parsed template.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template(Vec<Part>);
-
-fn parse_operand(s: &str) -> Result<Operand, String> {
-    let s = s.trim();
-    if s == "$value" || s == ".Value" {
-        Ok(Operand::Value)
-    } else if let Some(n) = s
-        .strip_prefix("$labels.")
-        .or_else(|| s.strip_prefix(".Labels."))
-    {
-        Ok(Operand::Label(n.to_string()))
-    } else if let Some(n) = s
-        .strip_prefix("$externalLabels.")
-        .or_else(|| s.strip_prefix(".ExternalLabels."))
-    {
-        Ok(Operand::ExternalLabel(n.to_string()))
-    } else if s == "$externalURL" || s == ".ExternalURL" {
-        Ok(Operand::ExternalUrl)
-    } else if let Some(lit) = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        Ok(Operand::Literal(lit.to_string()))
-    } else {
-        Err(format!("unsupported template operand {s:?}"))
+impl PartialEq for Template {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.text == other.text
     }
 }
 
 impl Template {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_string()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("unclosed {{{{ in template {text:?}"))?;
-            let action = after[..end]
-                .trim()
-                .trim_start_matches('-')
-                .trim_end_matches('-')
-                .trim();
-            let mut stages = action.split('|').map(str::trim);
-            let first = stages.next().unwrap_or_default();
-            let (operand, mut funcs) = if let Some(args) = first.strip_prefix("printf ") {
-                let quoted = args
-                    .trim()
-                    .strip_prefix('"')
-                    .ok_or("printf needs a quoted format")?;
-                let fmt_end = quoted.find('"').ok_or("printf needs a quoted format")?;
-                (
-                    parse_operand(&quoted[fmt_end + 1..])?,
-                    vec![Func::Printf(parse_printf(&quoted[..fmt_end])?)],
-                )
-            } else {
-                (parse_operand(first)?, vec![])
-            };
-            for f in stages {
-                funcs.push(match f {
-                    "humanize" => Func::Humanize,
-                    "humanizeDuration" => Func::HumanizeDuration,
-                    "humanizePercentage" => Func::HumanizePercentage,
-                    // `x | printf "%.1f"`: the piped value is printf's last argument.
-                    other => match other.strip_prefix("printf ").map(str::trim) {
-                        Some(quoted)
-                            if quoted.len() >= 2
-                                && quoted.starts_with('"')
-                                && quoted.ends_with('"') =>
-                        {
-                            Func::Printf(parse_printf(&quoted[1..quoted.len() - 1])?)
-                        }
-                        _ => return Err(format!("unsupported template function {other:?}")),
-                    },
-                });
-            }
-            parts.push(Part::Action(operand, funcs));
-            rest = &after[end + 2..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_string()));
-        }
-        Ok(Template(parts))
-    }
-
-    pub fn render(&self, labels: &Labels, value: f64) -> String {
-        self.render_with(labels, value, &TemplateEnv::default())
-    }
-
-    pub fn render_with(&self, labels: &Labels, value: f64, env: &TemplateEnv) -> String {
-        let mut out = String::new();
-        for part in &self.0 {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Action(op, funcs) => {
-                    let (mut text, num) = match op {
-                        Operand::Value => (format_go_v(value), Some(value)),
-                        Operand::Label(n) => {
-                            let v = labels.value(n).to_string();
-                            let num = v.parse::<f64>().ok();
-                            (v, num)
-                        }
-                        Operand::ExternalLabel(n) => {
-                            (env.external_labels.value(n).to_string(), None)
-                        }
-                        Operand::ExternalUrl => (env.external_url.clone(), None),
-                        Operand::Literal(l) => (l.clone(), l.parse::<f64>().ok()),
-                    };
-                    for f in funcs {
-                        let Some(n) = num else { continue };
-                        text = match f {
-                            Func::Humanize => humanize(n),
-                            Func::HumanizeDuration => humanize_duration(n),
-                            Func::HumanizePercentage => {
-                                crate::gotemplate::funcs::humanize_percentage(n)
-                            }
-                            Func::Printf(fmt) => printf(fmt, n),
-                        };
-                    }
-                    out.push_str(&text);
-                }
-            }
-        }
-        out
-    }
-}
-
-/// The largest printf precision taken (Go has no limit; a huge one only makes huge text).
-const MAX_PRINTF_PRECISION: usize = 100;
-
-/// A printf format with exactly one verb: `prefix %[flags][width][.precision]verb suffix`, with
-/// `%%` a literal `%` anywhere. Verbs: `f`, `d`, `g`, `v` (Go's, applied to the value).
-#[derive(Debug, Clone, PartialEq)]
-struct PrintfFormat {
-    prefix: String,
-    precision: Option<usize>,
-    verb: char,
-    suffix: String,
-}
-
-/// Parses a printf format at load, so rendering cannot fail.
-fn parse_printf(fmt: &str) -> Result<PrintfFormat, String> {
-    let unsupported = || format!("unsupported printf format {fmt:?}: one %f, %d, %g or %v");
-    let (mut prefix, mut suffix) = (String::new(), String::new());
-    let mut verb: Option<(Option<usize>, char)> = None;
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        let out = if verb.is_some() {
-            &mut suffix
+    /// Parses `text` as alerting rule `rule`'s template. `Err`: Go's parse error, naming the
+    /// template and line (`template: __alert_X:1: function "tmpl" not defined`).
+    pub fn parse(rule: &str, text: &str) -> Result<Self, String> {
+        let name: Arc<str> = format!("__alert_{rule}").into();
+        let set = if text.contains("{{") {
+            let mut set = base_set().clone();
+            set.add(&name, &format!("{DEFS}{text}"))
+                .map_err(|e| e.to_string())?;
+            Some(set)
         } else {
-            &mut prefix
+            None
         };
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        if chars.peek() == Some(&'%') {
-            chars.next();
-            out.push('%');
-            continue;
-        }
-        if verb.is_some() {
-            return Err(unsupported());
-        }
-        let mut spec = String::new();
-        while let Some(&d) = chars.peek() {
-            if !(d.is_ascii_digit() || matches!(d, '.' | '-' | '+' | ' ' | '#')) {
-                break;
-            }
-            spec.push(d);
-            chars.next();
-        }
-        let v = chars.next().ok_or_else(unsupported)?;
-        if !matches!(v, 'f' | 'd' | 'g' | 'v') {
-            return Err(unsupported());
-        }
-        // Go reads `%.f` as precision 0.
-        let precision = match spec.split_once('.') {
-            None => None,
-            Some((_, "")) => Some(0),
-            Some((_, p)) => Some(p.parse::<usize>().map_err(|_| unsupported())?),
-        };
-        if precision.is_some_and(|p| p > MAX_PRINTF_PRECISION) {
-            return Err(format!(
-                "printf format {fmt:?}: precision above {MAX_PRINTF_PRECISION}"
-            ));
-        }
-        verb = Some((precision, v));
+        Ok(Self {
+            name,
+            text: text.into(),
+            set,
+        })
     }
-    let (precision, verb) = verb.ok_or_else(unsupported)?;
-    Ok(PrintfFormat {
-        prefix,
-        precision,
-        verb,
-        suffix,
-    })
+
+    /// Text that is never expanded (a recording rule's label).
+    pub fn literal(text: &str) -> Self {
+        Self {
+            name: Arc::from(""),
+            text: text.into(),
+            set: None,
+        }
+    }
+
+    /// The template as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the text calls `query`, so its output may change while the alert's value does
+    /// not.
+    pub fn uses_query(&self) -> bool {
+        self.set.is_some() && self.text.contains("query")
+    }
+
+    /// Renders for one element of the rule's result: its labels (with `__name__` when the
+    /// expression kept it) and value. `query` answers `query "…"`; without it, calls fail as
+    /// template errors.
+    pub fn render(
+        &self,
+        labels: &Labels,
+        value: f64,
+        env: &TemplateEnv,
+        query: Option<QueryFn<'_>>,
+    ) -> String {
+        let Some(set) = &self.set else {
+            return self.text.to_string();
+        };
+        let map = |l: &Labels| Value::string_map(l.iter());
+        let data = crate::gotemplate::data::go_struct(
+            DATA_TYPE,
+            vec![
+                ("Labels", map(labels), true),
+                ("ExternalLabels", map(&env.external_labels), true),
+                ("ExternalURL", Value::str(env.external_url.as_str()), true),
+                ("Value", Value::Float(value), true),
+            ],
+        );
+        let funcs = RuleFuncs {
+            query,
+            external_url: &env.external_url,
+        };
+        match set.execute_with(&self.name, &data, &funcs) {
+            Ok(s) => s,
+            Err(e) => format!(
+                "<error expanding template: error executing template {}: {e}>",
+                self.name
+            ),
+        }
+    }
 }
 
-fn printf(fmt: &PrintfFormat, n: f64) -> String {
-    let body = match fmt.verb {
-        'd' => format!("{}", n.trunc() as i64),
-        'f' => format!("{:.*}", fmt.precision.unwrap_or(6), n),
-        _ => format_go_v(n),
-    };
-    format!("{}{body}{}", fmt.prefix, fmt.suffix)
+/// The functions that read the evaluation: `query`, `externalURL`, `pathPrefix`.
+struct RuleFuncs<'a> {
+    query: Option<QueryFn<'a>>,
+    external_url: &'a str,
+}
+
+impl Extra for RuleFuncs<'_> {
+    fn call(&self, _: &Templates, name: &str, args: &[Value]) -> Option<Result<Value, FuncError>> {
+        let fail = |m: String| Some(Err(FuncError(m)));
+        match name {
+            "query" => {
+                let [Value::String(q)] = args else {
+                    return fail(format!(
+                        "wrong number of args for query: want 1 got {}",
+                        args.len()
+                    ));
+                };
+                let query = self.query?;
+                Some(query(q).map(QueryResult::value).map_err(FuncError))
+            }
+            "externalURL" => Some(Ok(Value::str(self.external_url))),
+            "pathPrefix" => Some(Ok(Value::str(url_path(self.external_url)))),
+            _ => None,
+        }
+    }
+}
+
+/// The path of a URL as Go's `url.URL.Path` gives it (`""` for `http://host`).
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    rest.find('/').map_or("", |i| &rest[i..])
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest exact decimal, never an exponent
@@ -259,101 +185,159 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-/// Go's `%g` with shortest precision (`%v` of a float64): `1e+06`, `0.0001`, `123456`.
-pub fn format_go_v(v: f64) -> String {
-    crate::gotemplate::fmt::format_float(v, 'g', None, false)
-}
-
-/// Go's `%.4g`.
-pub fn format_g4(v: f64) -> String {
-    crate::gotemplate::fmt::sprintf("%.4g", &[crate::gotemplate::Value::Float(v)])
-}
-
-pub use crate::gotemplate::funcs::{humanize, humanize_duration};
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn labels() -> Labels {
-        [("provider", "cdk"), ("connection", "dealer-001")]
-            .into_iter()
-            .collect()
+        [
+            ("__name__", "sync_failures"),
+            ("provider", "cdk"),
+            ("connection", "dealer-001"),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn render(text: &str, value: f64) -> String {
+        let env = TemplateEnv {
+            external_labels: [("cluster", "eu")].into_iter().collect(),
+            external_url: "http://example.com:9090/prom".into(),
+        };
+        Template::parse("A", text)
+            .unwrap()
+            .render(&labels(), value, &env, None)
     }
 
     #[test]
-    fn printf_formats_are_checked_at_load_and_render_whatever_the_value() {
-        // Found by the `template` fuzz target: a trailing `%` used to panic at render time.
-        assert!(Template::parse(r#"{{ printf ".1f%" $value }}"#).is_err());
-        assert!(Template::parse(r#"{{ printf }}"#).is_err());
-        assert!(Template::parse(r#"{{ printf "é" $value }}"#).is_err());
-        assert!(Template::parse(r#"{{ printf "%.1000f" $value }}"#).is_err());
-        assert!(Template::parse(r#"{{ printf "%f %f" $value }}"#).is_err());
-        let labels = Labels::new();
-        let t = Template::parse(r#"{{ printf "%%%.f%%" $value }}"#).unwrap();
-        assert_eq!(t.render(&labels, 41.6), "%42%");
-        let t = Template::parse(r#"{{ $value | printf "took %d s" }}"#).unwrap();
-        assert_eq!(t.render(&labels, 7.9), "took 7 s");
-        for v in [f64::NAN, f64::INFINITY, -1e308, 5e-324] {
-            let _ = t.render(&labels, v);
+    fn labels_print_as_a_go_map_and_the_data_as_a_go_struct() {
+        assert_eq!(
+            render("{{ $labels }}", 1.0),
+            "map[__name__:sync_failures connection:dealer-001 provider:cdk]"
+        );
+        assert_eq!(
+            render("{{ . }}", 0.0),
+            "{map[__name__:sync_failures connection:dealer-001 provider:cdk] map[cluster:eu] \
+             http://example.com:9090/prom 0}"
+        );
+        assert_eq!(
+            render(
+                "{{ $labels.provider }}/{{ .Labels.connection }} at {{ $value }}",
+                0.25
+            ),
+            "cdk/dealer-001 at 0.25"
+        );
+        assert_eq!(render("{{ $labels.missing }}.", 1.0), ".");
+        assert_eq!(
+            render(
+                "{{ externalURL }} {{ pathPrefix }} {{ $externalLabels.cluster }}",
+                1.0
+            ),
+            "http://example.com:9090/prom /prom eu"
+        );
+    }
+
+    #[test]
+    fn actions_variables_and_prometheus_functions_run() {
+        assert_eq!(
+            render(
+                r#"{{ if gt $value 10.0 }}high{{ else }}low{{ end }} {{ $x := humanize $value }}{{ $x }}"#,
+                1234.0
+            ),
+            "high 1.234k"
+        );
+        assert_eq!(
+            render(
+                r#"{{ with $labels.provider }}{{ . | toUpper }}{{ end }}"#,
+                1.0
+            ),
+            "CDK"
+        );
+        assert_eq!(
+            render(
+                r#"{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}"#,
+                1.0
+            ),
+            "__name__=sync_failures;connection=dealer-001;provider=cdk;"
+        );
+        assert_eq!(
+            render(
+                r#"{{ "1.5" | humanizeDuration }} {{ parseDuration "1h30m" }}"#,
+                1.0
+            ),
+            "1.5s 5400"
+        );
+        assert_eq!(render(r#"{{ printf "%.2f" $value }}"#, 0.5), "0.50");
+        assert_eq!(
+            render("{{ $value | humanizePercentage }}", 0.1234),
+            "12.34%"
+        );
+        assert_eq!(
+            render(
+                r#"{{ graphLink "up == 0" }} {{ "a.b:80" | stripDomain }}"#,
+                1.0
+            ),
+            "/graph?g0.expr=up+%3D%3D+0&g0.tab=0 a:80"
+        );
+        assert_eq!(render("no action", f64::NAN), "no action");
+    }
+
+    #[test]
+    fn query_reads_through_the_callers_store() {
+        let store = |q: &str| -> Result<Vec<(Labels, f64)>, String> {
+            match q {
+                "up" => Ok(vec![
+                    ([("instance", "b")].into_iter().collect(), 1.0),
+                    ([("instance", "a")].into_iter().collect(), 0.0),
+                ]),
+                "none" => Ok(vec![]),
+                _ => Err(format!("cannot parse {q:?}")),
+            }
+        };
+        let t = |text: &str| {
+            Template::parse("A", text).unwrap().render(
+                &labels(),
+                1.0,
+                &TemplateEnv::default(),
+                Some(&store),
+            )
+        };
+        assert_eq!(t(r#"{{ query "up" | first | value }}"#), "1");
+        assert_eq!(
+            t(r#"{{ range query "up" | sortByLabel "instance" }}{{ .Labels.instance }}{{ end }}"#),
+            "ab"
+        );
+        assert_eq!(
+            t(r#"{{ with query "none" }}{{ . | first | value }}{{ else }}none{{ end }}"#),
+            "none"
+        );
+        let e = t(r#"{{ query "none" | first | value }}"#);
+        assert!(
+            e.starts_with("<error expanding template: error executing template __alert_A: ")
+                && e.ends_with("error calling first: first() called on vector with no elements>"),
+            "{e}"
+        );
+        assert!(t(r#"{{ query "(" }}"#).contains("cannot parse"));
+    }
+
+    #[test]
+    fn templates_go_would_refuse_are_refused_at_load() {
+        for bad in [
+            "{{ $value ",
+            "{{ tmpl \"x\" . }}",
+            "{{ nosuchfunc $value }}",
+            "{{ if }}",
+            "{{ end }}",
+        ] {
+            let e = Template::parse("A", bad).unwrap_err();
+            assert!(e.starts_with("template: __alert_A:1:"), "{bad}: {e}");
         }
     }
 
     #[test]
-    fn renders_labels_and_values() {
-        let t = Template::parse("{{ $labels.provider }}/{{ .Labels.connection }} at {{ $value }}")
-            .unwrap();
-        assert_eq!(t.render(&labels(), 0.25), "cdk/dealer-001 at 0.25");
-    }
-
-    #[test]
-    fn go_number_formats() {
-        assert_eq!(format_go_v(1_000_000.0), "1e+06");
-        assert_eq!(format_go_v(123_456.0), "123456");
-        assert_eq!(format_go_v(0.0001), "0.0001");
-        assert_eq!(format_go_v(0.00001), "1e-05");
-        assert_eq!(format_go_v(-2.5), "-2.5");
-        assert_eq!(format_g4(12_345.0), "1.234e+04");
-        assert_eq!(format_g4(0.5), "0.5");
-        assert_eq!(format_g4(18.3673), "18.37");
-        assert_eq!(format_g4(0.001234), "0.001234");
-        assert_eq!(humanize_duration(86_460.0), "1d 0h 1m 0s");
-        assert_eq!(humanize_duration(30.5), "30.5s");
-        assert_eq!(humanize(0.0012), "1.2m");
-        assert_eq!(humanize(0.000_002), "2u");
-    }
-
-    #[test]
-    fn humanize_functions_match_prometheus() {
-        assert_eq!(humanize(1234567.0), "1.235M");
-        assert_eq!(humanize(0.0012), "1.2m");
-        assert_eq!(humanize(12.0), "12");
-        assert_eq!(humanize_duration(90061.0), "1d 1h 1m 1s");
-        assert_eq!(humanize_duration(0.25), "250ms");
-        let t = Template::parse("{{ $value | humanizePercentage }}").unwrap();
-        assert_eq!(t.render(&labels(), 0.1234), "12.34%");
-        let t = Template::parse(r#"{{ $value | printf "%.2f" }}"#).unwrap();
-        assert_eq!(t.render(&labels(), 0.5), "0.50");
-        let t = Template::parse(r#"{{ printf "%.1f" $value }} s"#).unwrap();
-        assert_eq!(t.render(&labels(), 12.345), "12.3 s");
-    }
-
-    #[test]
-    fn unsupported_templates_are_refused() {
-        assert!(
-            Template::parse("{{ range .Alerts }}")
-                .unwrap_err()
-                .contains("unsupported template operand")
-        );
-        assert!(
-            Template::parse("{{ $value | toUpper }}")
-                .unwrap_err()
-                .contains("toUpper")
-        );
-        assert!(
-            Template::parse("{{ $value ")
-                .unwrap_err()
-                .contains("unclosed")
-        );
+    fn format_value_never_writes_an_exponent() {
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(0.1), "0.1");
     }
 }

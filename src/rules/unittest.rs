@@ -135,7 +135,13 @@ pub fn expand_values(values: &str) -> Result<Vec<Point>, String> {
                 ),
                 None => (parse_number(head, tok)?, 0.0),
             };
-            out.extend((0..=n).map(|k| Point::Value(a + k as f64 * b)));
+            // Repeated addition, as Prometheus' series parser does (not `a + k * b`, which
+            // rounds differently for steps such as 0.1).
+            let mut v = a;
+            for _ in 0..=n {
+                out.push(Point::Value(v));
+                v += b;
+            }
         } else {
             out.push(Point::Value(parse_number(tok, tok)?));
         }
@@ -288,8 +294,8 @@ fn run_group(
     alert_tests.sort_by_key(|(t, _)| *t);
     let mut expr_tests = Vec::new();
     for et in &tg.promql_expr_test {
-        let expr = promql_parser::parser::parse(&et.expr)
-            .map_err(|e| format!("expr {:?}: {e}", et.expr))?;
+        let expr =
+            super::eval::parse_promql(&et.expr).map_err(|e| format!("expr {:?}: {e}", et.expr))?;
         super::eval::check_supported(&expr).map_err(|e| format!("expr {:?}: {e}", et.expr))?;
         expr_tests.push((
             duration("eval_time", &et.eval_time)?.as_millis() as i64,
