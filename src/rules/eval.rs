@@ -1953,6 +1953,25 @@ mod tests {
         assert!(bad.unwrap_err().0.contains("invalid smoothing factor"));
     }
 
+    /// Prometheus' head block returns series in the order they were created, and `sum` adds
+    /// in that order: 0.30000000000000004 + 0.2 + 0.1 is 0.6, where the order of the labels
+    /// (0.1 + 0.2 + 0.30000000000000004) gives 0.6000000000000001.
+    #[test]
+    fn aggregations_add_series_in_the_order_they_were_created() {
+        let mut s = SeriesStore::new(i64::MAX / 4, 1);
+        for (i, v) in [("c", 0.30000000000000004), ("b", 0.2), ("a", 0.1)] {
+            s.push("x", &[("i", i)].into_iter().collect(), 0, v);
+        }
+        s.push("y", &Labels::new(), 0, 0.1);
+        let sum = |q: &str| match eval(&parse_promql(q).unwrap(), &s, 0).unwrap() {
+            Value::Vector(v) => v[0].value,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sum("sum(x)"), 0.6);
+        // Across metric names too: x's series, then y's.
+        assert_eq!(sum(r#"sum({__name__=~"x|y", i!="a"})"#), 0.6);
+    }
+
     #[test]
     fn the_old_name_of_holt_winters_is_read_outside_strings_only() {
         let e = parse_promql(r#"holt_winters (x{a="holt_winters(1)"}[5m], 0.5, 0.5)"#).unwrap();

@@ -49,6 +49,8 @@ pub fn matcher_accepts(m: &Matcher, labels: &Labels, name: &str) -> bool {
 #[derive(Debug, Default)]
 struct Family {
     slots: Vec<(Labels, Points)>,
+    /// When each slot's series was created (the store's sequence), beside `slots`.
+    created: Vec<u64>,
     /// Fingerprint of the labels → slots (more than one only on a hash collision); the labels
     /// themselves live once, in `slots`.
     index: HashMap<u64, Vec<usize>>,
@@ -91,10 +93,11 @@ impl Family {
         }
     }
 
-    fn insert(&mut self, labels: Labels) -> &mut Points {
+    fn insert(&mut self, labels: Labels, seq: u64) -> &mut Points {
         let i = self.slots.len();
         Self::index_slot(&mut self.index, &mut self.postings, &labels, i);
         self.slots.push((labels, Vec::new()));
+        self.created.push(seq);
         &mut self.slots[i].1
     }
 
@@ -103,10 +106,17 @@ impl Family {
     }
 
     /// Keeps the series `keep` accepts; rebuilds the index when any went.
-    fn retain(&mut self, keep: impl FnMut(&mut (Labels, Points)) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&mut (Labels, Points)) -> bool) {
         let before = self.slots.len();
-        self.slots.retain_mut(keep);
+        let mut kept = Vec::with_capacity(before);
+        self.slots.retain_mut(|slot| {
+            let k = keep(slot);
+            kept.push(k);
+            k
+        });
         if self.slots.len() != before {
+            let mut flags = kept.into_iter();
+            self.created.retain(|_| flags.next().unwrap_or(false));
             self.index.clear();
             self.postings.clear();
             for (i, (labels, _)) in self.slots.iter().enumerate() {
@@ -221,6 +231,8 @@ pub struct SeriesStore {
     /// Series the store holds at most; new ones past it are refused and counted.
     max_series: usize,
     series: usize,
+    /// Series created so far: each new series' place in the order selectors return them.
+    created: u64,
     dropped: u64,
     last_prune_ms: i64,
 }
@@ -280,7 +292,8 @@ impl SeriesStore {
             return None;
         }
         self.series += 1;
-        Some(family.insert(labels.clone()))
+        self.created += 1;
+        Some(family.insert(labels.clone(), self.created))
     }
 
     /// Appends one sample (recording rules, `ALERTS`, tests).
@@ -412,33 +425,22 @@ impl Queryable for SeriesStore {
             Some(n) => self.by_name.get_key_value(n).into_iter().collect(),
             None => self.by_name.iter().collect(),
         };
+        // In the order the series were created, as Prometheus' head block returns them to
+        // rule evaluations: aggregations add in this order, and float sums depend on it.
         let mut out = Vec::new();
-        for (fname, family) in families {
+        for (fname, family) in &families {
             for i in family.candidates(matchers) {
                 let (labels, points) = &family.slots[i];
                 if matchers.iter().all(|m| matcher_accepts(m, labels, fname)) {
-                    out.push((fname.as_str(), labels, points));
+                    out.push((family.created[i], fname.as_str(), labels, points));
                 }
             }
         }
-        // In Prometheus' order (by the label set, name included), which is the order its
-        // aggregations add values in: float sums depend on it.
-        out.sort_by(|a, b| series_order(a.0, a.1, b.0, b.1));
-        out
+        if families.len() > 1 {
+            out.sort_unstable_by_key(|s| s.0);
+        }
+        out.into_iter().map(|(_, n, l, p)| (n, l, p)).collect()
     }
-}
-
-/// Prometheus' `labels.Compare` of two series, each given as its name and other labels: label
-/// by label in name order, `__name__` among them.
-fn series_order(an: &str, a: &Labels, bn: &str, b: &Labels) -> std::cmp::Ordering {
-    fn all<'x>(name: &'x str, l: &'x Labels) -> impl Iterator<Item = (&'x str, &'x str)> {
-        let before = l.iter().take_while(|(k, _)| *k < "__name__");
-        let after = l.iter().skip_while(|(k, _)| *k < "__name__");
-        before
-            .chain(std::iter::once(("__name__", name)))
-            .chain(after)
-    }
-    all(an, a).cmp(all(bn, b))
 }
 
 #[cfg(test)]
