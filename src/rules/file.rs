@@ -262,9 +262,15 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
             cursor = line;
             match rule(&r, name, line) {
                 Ok(rule) => rules.push(rule),
-                Err(msgs) => msgs
-                    .into_iter()
-                    .for_each(|m| p(line, format!("group {:?}, {}", g.name, m))),
+                Err(msgs) => {
+                    for (field, m) in msgs {
+                        let at = index
+                            .line(&format!("groups.{gi}.rules.{ri}.{field}"))
+                            .filter(|_| !field.is_empty())
+                            .unwrap_or(line);
+                        p(at, format!("group {:?}, {}", g.name, m));
+                    }
+                }
             }
         }
         groups.push(RuleGroup {
@@ -278,19 +284,33 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
     Problems::or_ok(problems, groups)
 }
 
-fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, Vec<String>> {
+/// A rule's problems: each with the field it is about (`expr`, `annotations.summary`; empty for
+/// the rule itself), so that it can be placed at that field's line.
+type RuleErrors = Vec<(String, String)>;
+
+fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, RuleErrors> {
     let what = match (&r.alert, &r.record) {
         (Some(a), None) => format!("alert {a:?}"),
         (None, Some(rec)) => format!("record {rec:?}"),
         (Some(_), Some(_)) => {
-            return Err(vec![
+            return Err(vec![(
+                String::new(),
                 "rule: only one of 'alert' and 'record' may be set".into(),
-            ]);
+            )]);
         }
-        (None, None) => return Err(vec!["rule: one of 'alert' or 'record' must be set".into()]),
+        (None, None) => {
+            return Err(vec![(
+                String::new(),
+                "rule: one of 'alert' or 'record' must be set".into(),
+            )]);
+        }
     };
     let mut errors = Vec::new();
-    let mut e = |m: String| errors.push(format!("{what}: {m}"));
+    // Each message starts with the field it is about.
+    let mut e = |m: String| {
+        let field = m.split([':', ' ']).next().unwrap_or_default().to_string();
+        errors.push((field, format!("{what}: {m}")));
+    };
     if name.is_empty() {
         e("name must not be empty".into());
     }
@@ -408,6 +428,7 @@ mod tests {
         assert_eq!(groups[0].max_window(), Duration::from_secs(300));
     }
 
+    /// Each problem is placed at the line of the field it is about.
     #[test]
     fn problems_name_file_line_and_rule() {
         let bad = GOOD.replace("for: 1m", "for: 1 minute").replace(
@@ -417,8 +438,8 @@ mod tests {
         let err = parse_rule_file(Path::new("rules/sync.yml"), &bad)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("rules/sync.yml:5: group \"syncs\", record \"provider:sync_failures:rate5m\": expr: could not parse"), "{err}");
-        assert!(err.contains("rules/sync.yml:7: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"), "{err}");
+        assert!(err.contains("rules/sync.yml:6: group \"syncs\", record \"provider:sync_failures:rate5m\": expr: could not parse"), "{err}");
+        assert!(err.contains("rules/sync.yml:9: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"), "{err}");
     }
 
     #[test]
@@ -440,11 +461,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("r.yml:6: group \"a\", alert \"Same\": expr"),
+            err.contains("r.yml:7: group \"a\", alert \"Same\": expr"),
             "{err}"
         );
         assert!(
-            err.contains("r.yml:10: group \"a2\", alert \"Same\": for"),
+            err.contains("r.yml:12: group \"a2\", alert \"Same\": for"),
             "{err}"
         );
     }
@@ -459,7 +480,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("r.yml:7:") && err.contains("function mad_over_time() is not supported"),
+            err.contains("r.yml:8:") && err.contains("function mad_over_time() is not supported"),
             "{err}"
         );
     }

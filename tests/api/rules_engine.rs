@@ -159,7 +159,7 @@ async fn changed_rule_files_reload_and_a_broken_one_keeps_the_previous_rules() {
     .await;
     let detail = ready["checks"]["rules_reload"].as_str().unwrap();
     assert!(
-        detail.contains("rules.yml:4:") && detail.contains("could not parse"),
+        detail.contains("rules.yml:5:") && detail.contains("could not parse"),
         "{detail}"
     );
     assert_eq!(
