@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::parse::{Arg, Branch, Cmd, Node, Pipe};
+use super::parse::{Arg, Branch, Cmd, Loc, Node, Pipe};
 use super::value::Value;
 use super::{ExecError, Templates};
 
@@ -21,6 +21,20 @@ enum Flow {
     Normal,
     Break,
     Continue,
+}
+
+/// A command's arguments with where each starts.
+#[derive(Clone, Copy)]
+struct Args<'a> {
+    args: &'a [Arg],
+    locs: &'a [Loc],
+}
+
+impl Args<'_> {
+    const NONE: Args<'static> = Args {
+        args: &[],
+        locs: &[],
+    };
 }
 
 pub struct Exec<'a> {
@@ -38,11 +52,13 @@ pub struct Exec<'a> {
 }
 
 impl Exec<'_> {
-    fn error(&self, line: usize, at: &str, message: impl Into<String>) -> ExecError {
+    /// An error at `loc`, about the node Go would quote as `context`.
+    fn error(&self, loc: Loc, context: &str, message: impl Into<String>) -> ExecError {
         ExecError::At {
             template: self.name.clone(),
-            line,
-            at: at.to_string(),
+            line: loc.line,
+            col: loc.col,
+            at: context.to_string(),
             message: message.into(),
         }
     }
@@ -96,8 +112,8 @@ impl Exec<'_> {
                     self.depth -= 1;
                     flow?
                 }
-                Node::Template { line, name, pipe } => {
-                    self.template(dot, *line, name, pipe.as_ref())?;
+                Node::Template { at, name, pipe } => {
+                    self.template(dot, *at, name, pipe.as_ref())?;
                     Flow::Normal
                 }
                 Node::Break(_) => return Ok(Flow::Break),
@@ -141,8 +157,8 @@ impl Exec<'_> {
             Vec::new()
         } else {
             return Err(self.error(
-                b.pipe.line,
-                "range",
+                b.pipe.at,
+                &b.pipe.describe(),
                 format!("range can't iterate over {}", v.to_v()),
             ));
         };
@@ -186,7 +202,7 @@ impl Exec<'_> {
     fn template(
         &mut self,
         dot: &Value,
-        line: usize,
+        at: Loc,
         name: &str,
         pipe: Option<&Pipe>,
     ) -> Result<(), ExecError> {
@@ -197,7 +213,7 @@ impl Exec<'_> {
             .cloned()
             .ok_or_else(|| {
                 self.error(
-                    line,
+                    at,
                     &format!("{{{{template {}}}}}", super::fmt::quote(name)),
                     format!("template {name:?} not defined"),
                 )
@@ -225,19 +241,19 @@ impl Exec<'_> {
         }
     }
 
-    fn var(&self, line: usize, name: &str) -> Result<Value, ExecError> {
+    fn var(&self, at: Loc, name: &str) -> Result<Value, ExecError> {
         self.vars
             .iter()
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| self.error(line, name, format!("undefined variable: {name}")))
+            .ok_or_else(|| self.error(at, name, format!("undefined variable: {name}")))
     }
 
     fn pipeline(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, ExecError> {
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {
-            value = Some(self.command(dot, pipe.line, cmd, value)?);
+            value = Some(self.command(dot, cmd, value)?);
         }
         let value = value.unwrap_or(Value::NoValue);
         for name in &pipe.decl {
@@ -253,16 +269,19 @@ impl Exec<'_> {
     fn command(
         &mut self,
         dot: &Value,
-        line: usize,
         cmd: &Cmd,
         piped: Option<Value>,
     ) -> Result<Value, ExecError> {
         let first = &cmd.args[0];
-        let rest = &cmd.args[1..];
+        let at = cmd.locs[0];
+        let rest = Args {
+            args: &cmd.args[1..],
+            locs: &cmd.locs[1..],
+        };
         let not_a_function = |this: &Self| {
-            if !rest.is_empty() || piped.is_some() {
+            if !rest.args.is_empty() || piped.is_some() {
                 Err(this.error(
-                    line,
+                    at,
                     &first.describe(),
                     format!("can't give argument to non-function {}", first.describe()),
                 ))
@@ -270,102 +289,126 @@ impl Exec<'_> {
                 Ok(())
             }
         };
+        let chain = |this: &mut Self, recv: Value, fields: &[String]| {
+            this.field_chain(
+                dot,
+                at,
+                &first.describe(),
+                recv,
+                fields,
+                rest,
+                piped.clone(),
+            )
+        };
         match first {
-            Arg::Field(fields) => self.field_chain(dot, line, dot.clone(), fields, rest, piped),
+            Arg::Field(fields) => chain(self, dot.clone(), fields),
             Arg::Chain(inner, fields) => {
-                let recv = self.arg(dot, line, inner)?;
-                self.field_chain(dot, line, recv, fields, rest, piped)
+                let recv = self.arg(dot, at, inner)?;
+                chain(self, recv, fields)
             }
             Arg::Var(name, fields) => {
-                let v = self.var(line, name)?;
+                let v = self.var(at, name)?;
                 if fields.is_empty() {
                     not_a_function(self)?;
                     Ok(v)
                 } else {
-                    self.field_chain(dot, line, v, fields, rest, piped)
+                    chain(self, v, fields)
                 }
             }
-            Arg::Func(name) => self.function(dot, line, name, rest, piped),
+            Arg::Func(name) => self.function(dot, at, &cmd.describe(), name, rest, piped),
             Arg::Pipe(p) => {
                 not_a_function(self)?;
                 self.pipeline(dot, p)
             }
-            Arg::Nil => Err(self.error(line, "nil", "nil is not a command")),
+            Arg::Nil => Err(self.error(at, "nil", "nil is not a command")),
             _ => {
                 not_a_function(self)?;
-                self.arg(dot, line, first)
+                self.arg(dot, at, first)
             }
         }
     }
 
+    /// Evaluates arguments, each where it stands.
+    fn args(&mut self, dot: &Value, args: Args<'_>) -> Result<Vec<Value>, ExecError> {
+        let mut vals = Vec::with_capacity(args.args.len() + 1);
+        for (a, at) in args.args.iter().zip(args.locs) {
+            vals.push(self.arg(dot, *at, a)?);
+        }
+        Ok(vals)
+    }
+
+    /// `.A.B` on `recv`; `context` is the whole operand as Go quotes it in errors.
+    #[allow(clippy::too_many_arguments)]
     fn field_chain(
         &mut self,
         dot: &Value,
-        line: usize,
+        at: Loc,
+        context: &str,
         mut recv: Value,
         fields: &[String],
-        args: &[Arg],
+        args: Args<'_>,
         piped: Option<Value>,
     ) -> Result<Value, ExecError> {
         let Some((last, init)) = fields.split_last() else {
             return Ok(recv);
         };
         for f in init {
-            recv = self.field(dot, line, f, recv, &[], None)?;
+            recv = self.field(dot, at, context, f, recv, Args::NONE, None)?;
         }
-        self.field(dot, line, last, recv, args, piped)
+        self.field(dot, at, context, last, recv, args, piped)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn field(
         &mut self,
         dot: &Value,
-        line: usize,
+        at: Loc,
+        context: &str,
         name: &str,
         recv: Value,
-        args: &[Arg],
+        args: Args<'_>,
         piped: Option<Value>,
     ) -> Result<Value, ExecError> {
-        let at = format!(".{name}");
         match &recv {
             Value::Object(o) => {
-                let mut vals = Vec::with_capacity(args.len() + 1);
-                for a in args {
-                    vals.push(self.arg(dot, line, a)?);
-                }
+                let mut vals = self.args(dot, args)?;
                 vals.extend(piped);
                 match o.get(name, &vals) {
-                    Some(r) => r.map_err(|e| self.error(line, &at, e.to_string())),
+                    Some(r) => r.map_err(|e| self.error(at, context, e.to_string())),
                     None => Err(self.error(
-                        line,
-                        &at,
+                        at,
+                        context,
                         format!("can't evaluate field {name} in type {}", o.type_name()),
                     )),
                 }
             }
             Value::Map(m) => {
-                if !args.is_empty() || piped.is_some() {
+                if !args.args.is_empty() || piped.is_some() {
                     return Err(self.error(
-                        line,
-                        &at,
+                        at,
+                        context,
                         format!("{name} is not a method but has arguments"),
                     ));
                 }
                 Ok(m.get(name).cloned().unwrap_or_else(|| Value::str("")))
             }
             Value::Nil | Value::NoValue => Err(self.error(
-                line,
-                &at,
+                at,
+                context,
                 format!("nil pointer evaluating interface {{}}.{name}"),
             )),
             other => Err(self.error(
-                line,
-                &at,
+                at,
+                context,
                 format!("can't evaluate field {name} in type {}", other.type_name()),
             )),
         }
     }
 
-    fn arg(&mut self, dot: &Value, line: usize, arg: &Arg) -> Result<Value, ExecError> {
+    fn arg(&mut self, dot: &Value, at: Loc, arg: &Arg) -> Result<Value, ExecError> {
+        let chain = |this: &mut Self, recv: Value, fields: &[String]| {
+            this.field_chain(dot, at, &arg.describe(), recv, fields, Args::NONE, None)
+        };
         Ok(match arg {
             Arg::Dot => dot.clone(),
             Arg::Nil => Value::Nil,
@@ -373,41 +416,44 @@ impl Exec<'_> {
             Arg::Int(i) => Value::Int(*i),
             Arg::Float(f) => Value::Float(*f),
             Arg::Str(s) => Value::String(s.clone()),
-            Arg::Field(fields) => self.field_chain(dot, line, dot.clone(), fields, &[], None)?,
+            Arg::Field(fields) => chain(self, dot.clone(), fields)?,
             Arg::Var(name, fields) => {
-                let v = self.var(line, name)?;
-                self.field_chain(dot, line, v, fields, &[], None)?
+                let v = self.var(at, name)?;
+                chain(self, v, fields)?
             }
             Arg::Pipe(p) => self.pipeline(dot, p)?,
-            Arg::Func(name) => self.function(dot, line, name, &[], None)?,
+            Arg::Func(name) => self.function(dot, at, name, name, Args::NONE, None)?,
             Arg::Chain(inner, fields) => {
-                let recv = self.arg(dot, line, inner)?;
-                self.field_chain(dot, line, recv, fields, &[], None)?
+                let recv = self.arg(dot, at, inner)?;
+                chain(self, recv, fields)?
             }
         })
     }
 
+    /// Calls function `name`; `context` is the command as Go quotes it in errors
+    /// (`parseDuration "soon"`).
     fn function(
         &mut self,
         dot: &Value,
-        line: usize,
+        at: Loc,
+        context: &str,
         name: &str,
-        args: &[Arg],
+        args: Args<'_>,
         piped: Option<Value>,
     ) -> Result<Value, ExecError> {
         // `and` and `or` stop at the first argument that decides (Go 1.18).
         if name == "and" || name == "or" {
-            let n = args.len() + usize::from(piped.is_some());
+            let n = args.args.len() + usize::from(piped.is_some());
             if n == 0 {
                 return Err(self.error(
-                    line,
-                    name,
+                    at,
+                    context,
                     format!("wrong number of args for {name}: want at least 1 got 0"),
                 ));
             }
             let mut last = Value::NoValue;
-            for a in args {
-                last = self.arg(dot, line, a)?;
+            for (a, loc) in args.args.iter().zip(args.locs) {
+                last = self.arg(dot, *loc, a)?;
                 if last.is_true() == (name == "or") {
                     return Ok(last);
                 }
@@ -417,19 +463,15 @@ impl Exec<'_> {
             }
             return Ok(last);
         }
-        let f =
-            self.set.funcs.get(name).cloned().ok_or_else(|| {
-                self.error(line, name, format!("{name:?} is not a defined function"))
-            })?;
-        let mut vals = Vec::with_capacity(args.len() + 1);
-        for a in args {
-            vals.push(self.arg(dot, line, a)?);
-        }
+        let f = self.set.funcs.get(name).cloned().ok_or_else(|| {
+            self.error(at, context, format!("{name:?} is not a defined function"))
+        })?;
+        let mut vals = self.args(dot, args)?;
         vals.extend(piped);
         let result = match self.extra.and_then(|x| x.call(self.set, name, &vals)) {
             Some(r) => r,
             None => f(&vals),
         };
-        result.map_err(|e| self.error(line, name, format!("error calling {name}: {e}")))
+        result.map_err(|e| self.error(at, context, format!("error calling {name}: {e}")))
     }
 }

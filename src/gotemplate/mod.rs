@@ -49,10 +49,12 @@ pub struct ParseError {
 /// A template that failed while running, as Go reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecError {
-    #[error("template: {template}:{line}: executing {template:?} at <{at}>: {message}")]
+    #[error("template: {template}:{line}:{col}: executing {template:?} at <{at}>: {message}")]
     At {
         template: String,
         line: usize,
+        /// Byte offset within the line, from 0, as Go counts it.
+        col: usize,
         at: String,
         message: String,
     },

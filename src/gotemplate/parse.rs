@@ -35,6 +35,16 @@ enum Tok {
 struct Token {
     tok: Tok,
     line: usize,
+    /// Byte offset of the token's start within its line.
+    col: usize,
+}
+
+/// Where a node starts, as Go's `ErrorContext` reports it in execution errors
+/// (`name:line:col`): the 1-based line, and the byte offset within that line counted from 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loc {
+    pub line: usize,
+    pub col: usize,
 }
 
 /// One node of a parsed template.
@@ -46,7 +56,7 @@ pub enum Node {
     With(Branch),
     Range(Branch),
     Template {
-        line: usize,
+        at: Loc,
         name: String,
         pipe: Option<Pipe>,
     },
@@ -65,7 +75,8 @@ pub struct Branch {
 /// A pipeline: optional variable declarations, then commands joined by `|`.
 #[derive(Debug, Clone)]
 pub struct Pipe {
-    pub line: usize,
+    /// Where its first token is.
+    pub at: Loc,
     /// `=` (assign to existing variables) rather than `:=`.
     pub is_assign: bool,
     pub decl: Vec<String>,
@@ -76,6 +87,8 @@ pub struct Pipe {
 #[derive(Debug, Clone)]
 pub struct Cmd {
     pub args: Vec<Arg>,
+    /// Where each argument starts, beside `args`.
+    pub locs: Vec<Loc>,
 }
 
 /// An operand.
@@ -115,12 +128,41 @@ impl Arg {
                 f.iter().map(|s| format!(".{s}")).collect::<String>()
             ),
             Arg::Func(n) => n.clone(),
-            Arg::Pipe(_) => "(…)".into(),
+            Arg::Pipe(p) => format!("({})", p.describe()),
             Arg::Chain(a, f) => format!(
                 "{}{}",
                 a.describe(),
                 f.iter().map(|s| format!(".{s}")).collect::<String>()
             ),
+        }
+    }
+}
+
+impl Cmd {
+    /// Go's `CommandNode.String()`: the operands, space-separated (`humanize $value`).
+    pub fn describe(&self) -> String {
+        self.args
+            .iter()
+            .map(Arg::describe)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl Pipe {
+    /// Go's `PipeNode.String()`: declarations, then the commands joined by ` | `.
+    pub fn describe(&self) -> String {
+        let cmds = self
+            .cmds
+            .iter()
+            .map(Cmd::describe)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        if self.decl.is_empty() {
+            cmds
+        } else {
+            let op = if self.is_assign { "=" } else { ":=" };
+            format!("{} {op} {cmds}", self.decl.join(", "))
         }
     }
 }
@@ -144,6 +186,8 @@ struct Lexer<'a> {
     src: &'a str,
     pos: usize,
     line: usize,
+    /// Where the token being lexed starts.
+    tok_start: usize,
     out: Vec<Token>,
 }
 
@@ -161,10 +205,16 @@ impl<'a> Lexer<'a> {
     }
 
     fn push(&mut self, tok: Tok) {
+        let col = self.col_of(self.tok_start);
         self.out.push(Token {
             tok,
             line: self.line,
+            col,
         });
+    }
+
+    fn col_of(&self, pos: usize) -> usize {
+        pos - self.src[..pos].rfind('\n').map_or(0, |i| i + 1)
     }
 
     fn advance(&mut self, n: usize) {
@@ -212,10 +262,12 @@ impl<'a> Lexer<'a> {
                 self.out.push(Token {
                     tok: Tok::Text(text.to_string()),
                     line: self.line + before,
+                    col: 0,
                 });
             }
             self.advance(text_len);
             if !found {
+                self.tok_start = self.pos;
                 self.push(Tok::Eof);
                 return Ok(self.out);
             }
@@ -244,6 +296,7 @@ impl<'a> Lexer<'a> {
                 }
                 continue;
             }
+            self.tok_start = self.pos;
             self.push(Tok::Left);
             trim_next = self.inside_action()?;
         }
@@ -253,6 +306,7 @@ impl<'a> Lexer<'a> {
     fn inside_action(&mut self) -> Result<bool, ParseError> {
         let mut depth = 0usize;
         loop {
+            self.tok_start = self.pos;
             if let Some((n, trim)) = self.at_right() {
                 if depth > 0 {
                     return Err(self.err("unclosed left paren"));
@@ -324,10 +378,12 @@ impl<'a> Lexer<'a> {
                         .ok_or_else(|| self.err("unterminated raw quoted string"))?;
                     let s = r[1..1 + end].replace('\r', "");
                     let line = self.line;
+                    let col = self.col_of(self.tok_start);
                     self.advance(end + 2);
                     self.out.push(Token {
                         tok: Tok::Str(s),
                         line,
+                        col,
                     });
                 }
                 '\'' => {
@@ -578,6 +634,18 @@ impl<'a> Parser<'a> {
         self.toks.get(self.pos).map(|t| t.line).unwrap_or(0)
     }
 
+    /// Where the next token that is not a space starts.
+    fn loc_non_space(&self) -> Loc {
+        self.toks[self.pos.min(self.toks.len() - 1)..]
+            .iter()
+            .find(|t| t.tok != Tok::Space)
+            .map(|t| Loc {
+                line: t.line,
+                col: t.col,
+            })
+            .unwrap_or_default()
+    }
+
     fn err(&self, msg: impl Into<String>) -> ParseError {
         ParseError {
             name: self.name.to_string(),
@@ -661,10 +729,12 @@ impl<'a> Parser<'a> {
                             });
                         }
                         "template" => {
+                            let at = self.loc_non_space();
                             let (name, pipe) = self.template_call("template")?;
-                            nodes.push(Node::Template { line, name, pipe });
+                            nodes.push(Node::Template { at, name, pipe });
                         }
                         "block" => {
+                            let at = self.loc_non_space();
                             let (name, pipe) = self.template_call("block")?;
                             let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
                             let (body, end) = self.list(false)?;
@@ -673,7 +743,7 @@ impl<'a> Parser<'a> {
                                 return Err(self.err("unexpected EOF in block clause"));
                             }
                             self.defines.push((name.clone(), body));
-                            nodes.push(Node::Template { line, name, pipe });
+                            nodes.push(Node::Template { at, name, pipe });
                         }
                         "define" => {
                             if !top {
@@ -793,7 +863,7 @@ impl<'a> Parser<'a> {
         allow_two: bool,
         in_paren: bool,
     ) -> Result<Pipe, ParseError> {
-        let line = self.line();
+        let at = self.loc_non_space();
         let mut decl = Vec::new();
         let mut is_assign = false;
         // Declarations: `$x :=`, `$x =`, `$i, $e :=` (range only).
@@ -891,7 +961,7 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(Pipe {
-            line,
+            at,
             is_assign,
             decl,
             cmds,
@@ -900,9 +970,17 @@ impl<'a> Parser<'a> {
 
     fn command(&mut self) -> Result<Cmd, ParseError> {
         let mut args = Vec::new();
+        let mut locs = Vec::new();
         loop {
             self.skip_space();
-            args.push(self.operand()?);
+            let start = self.loc_non_space();
+            let (arg, fields_at) = self.operand()?;
+            // Go places `$x.A` and `(…).A` where their first field starts.
+            locs.push(match (&arg, fields_at) {
+                (Arg::Var(..) | Arg::Chain(..), Some(at)) => at,
+                _ => start,
+            });
+            args.push(arg);
             match self.peek() {
                 Tok::Space => {
                     self.skip_space();
@@ -917,20 +995,22 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Ok(Cmd { args })
+        Ok(Cmd { args, locs })
     }
 
-    fn operand(&mut self) -> Result<Arg, ParseError> {
+    /// An operand, and where its trailing fields start, when it has any.
+    fn operand(&mut self) -> Result<(Arg, Option<Loc>), ParseError> {
         let term = self.term()?;
+        let fields_at = self.loc_non_space();
         let mut fields = Vec::new();
         while let Tok::Field(f) = self.peek().clone() {
             self.next();
             fields.push(f);
         }
         if fields.is_empty() {
-            return Ok(term);
+            return Ok((term, None));
         }
-        Ok(match term {
+        let arg = match term {
             Arg::Field(mut f) => {
                 f.extend(fields);
                 Arg::Field(f)
@@ -943,7 +1023,8 @@ impl<'a> Parser<'a> {
                 return Err(self.err(format!("unexpected . after term {:?}", term.describe())));
             }
             other => Arg::Chain(Box::new(other), fields),
-        })
+        };
+        Ok((arg, Some(fields_at)))
     }
 
     fn term(&mut self) -> Result<Arg, ParseError> {
@@ -1013,6 +1094,7 @@ pub fn parse(name: &str, src: &str, funcs: &HashSet<String>) -> Result<Parsed, P
         src,
         pos: 0,
         line: 1,
+        tok_start: 0,
         out: Vec::new(),
     }
     .run()?;
