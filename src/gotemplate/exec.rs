@@ -156,9 +156,13 @@ impl Exec<'_> {
         } else if matches!(v, Value::Nil | Value::NoValue) {
             Vec::new()
         } else {
+            // Go names the last node it evaluated: the last command's first operand.
+            let (at, context) = b.pipe.cmds.last().map_or((b.pipe.at, String::new()), |c| {
+                (c.locs[0], c.args[0].describe())
+            });
             return Err(self.error(
-                b.pipe.at,
-                &b.pipe.describe(),
+                at,
+                &context,
                 format!("range can't iterate over {}", v.to_v()),
             ));
         };
@@ -220,7 +224,8 @@ impl Exec<'_> {
             })?;
         let data = match pipe {
             Some(p) => self.pipeline(dot, p)?,
-            None => Value::Nil,
+            // Go runs the template with a nil dot, printed `<no value>`.
+            None => Value::NoValue,
         };
         if self.depth >= MAX_DEPTH {
             return Err(ExecError::Depth(MAX_DEPTH));
@@ -413,8 +418,8 @@ impl Exec<'_> {
             Arg::Dot => dot.clone(),
             Arg::Nil => Value::Nil,
             Arg::Bool(b) => Value::Bool(*b),
-            Arg::Int(i) => Value::Int(*i),
-            Arg::Float(f) => Value::Float(*f),
+            Arg::Int(i, _) => Value::Int(*i),
+            Arg::Float(f, _) => Value::Float(*f),
             Arg::Str(s) => Value::String(s.clone()),
             Arg::Field(fields) => chain(self, dot.clone(), fields)?,
             Arg::Var(name, fields) => {

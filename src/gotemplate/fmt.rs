@@ -434,6 +434,16 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
 }
 
 fn print_value(out: &mut String, v: &Value, verb: char, spec: &Spec) {
+    if verb == 'T' {
+        return pad(out, v.type_name(), spec);
+    }
+    if verb == 'v'
+        && spec.sharp
+        && let Value::String(s) = v
+    {
+        // `%#v`: Go syntax.
+        return pad(out, &quote(s), spec);
+    }
     match v {
         Value::Nil => match verb {
             'v' => pad(out, "<nil>", spec),
@@ -564,9 +574,14 @@ fn print_float(out: &mut String, f: f64, verb: char, spec: &Spec, v: &Value) {
         'v' => ('g', spec.precision),
         'g' | 'G' => (verb, spec.precision),
         'e' | 'E' | 'f' | 'F' => (verb, Some(spec.precision.unwrap_or(6))),
+        'x' | 'X' => (verb, None),
         _ => return bad_verb(out, v, verb),
     };
-    let mut num = format_float(f, fverb, prec, spec.sharp);
+    let mut num = if matches!(verb, 'x' | 'X') {
+        hex_float(f, verb == 'X')
+    } else {
+        format_float(f, fverb, prec, spec.sharp)
+    };
     if spec.sharp && !num.contains('.') && !f.is_nan() && !f.is_infinite() {
         // `%#g` and `%#e` always have a decimal point.
         match num.find(['e', 'E']) {
@@ -596,6 +611,44 @@ fn print_float(out: &mut String, f: f64, verb: char, spec: &Spec, v: &Value) {
         return pad(out, &s, &spec);
     }
     pad_number(out, sign, &digits, spec);
+}
+
+/// `strconv.FormatFloat(f, 'x', -1, 64)`: `0x1.cp+01`, the shortest hexadecimal mantissa;
+/// `%X` in capitals.
+fn hex_float(f: f64, upper: bool) -> String {
+    let s = if f.is_nan() {
+        "NaN".to_string()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        let sign = if f.is_sign_negative() { "-" } else { "" };
+        let bits = f.to_bits();
+        let (mut mant, mut exp) = (bits & ((1 << 52) - 1), ((bits >> 52) & 0x7ff) as i64);
+        if f == 0.0 {
+            exp = 0;
+        } else if exp == 0 {
+            // Subnormal: normalise so the leading digit is 1.
+            exp = -1022;
+            while mant & (1 << 52) == 0 {
+                mant <<= 1;
+                exp -= 1;
+            }
+            mant &= (1 << 52) - 1;
+        } else {
+            exp -= 1023;
+        }
+        let lead = if f == 0.0 { '0' } else { '1' };
+        let digits = format!("{mant:013x}");
+        let digits = digits.trim_end_matches('0');
+        let frac = if digits.is_empty() {
+            String::new()
+        } else {
+            format!(".{digits}")
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}0x{lead}{frac}p{esign}{:02}", exp.abs())
+    };
+    if upper { s.to_uppercase() } else { s }
 }
 
 fn print_string(out: &mut String, s: &str, verb: char, spec: &Spec, v: &Value) {

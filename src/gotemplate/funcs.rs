@@ -108,7 +108,7 @@ pub fn strings_title(s: &str) -> String {
     let mut prev = ' ';
     for c in s.chars() {
         if separator(prev) {
-            out.extend(c.to_uppercase());
+            out.push(go_title(c));
         } else {
             out.push(c);
         }
@@ -358,21 +358,112 @@ fn length(args: &[Value]) -> Result<Value, FuncError> {
     Ok(Value::Int(n as i64))
 }
 
+/// Go's `int64(v)` on amd64: truncation, and `math.MinInt64` for NaN and values out of range
+/// (the processor's "integer indefinite").
+pub fn go_int64(v: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if !(-LIMIT..LIMIT).contains(&v) {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
+
+/// Go's `underscoreOK` for a decimal number: each `_` sits between two digits.
+fn underscores_ok(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let mut saw = '^';
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            saw = '0';
+        } else if c == '_' {
+            if saw != '0' {
+                return false;
+            }
+            saw = '_';
+        } else {
+            if saw == '_' {
+                return false;
+            }
+            saw = '!';
+        }
+    }
+    saw != '_'
+}
+
+/// Go's `strconv.ParseFloat(s, 64)`: no surrounding spaces; `_` between digits allowed.
+fn parse_go_float(s: &str) -> Option<f64> {
+    if s.contains('_') {
+        if !underscores_ok(s) {
+            return None;
+        }
+        return s.replace('_', "").parse::<f64>().ok();
+    }
+    s.parse::<f64>().ok().or_else(|| go_special_float(s))
+}
+
+/// Go's `unicode.ToUpper` of one rune: the simple, one-to-one mapping. Where the full mapping
+/// gives several letters (`ß` → `SS`), Go keeps the letter, except the Greek letters with iota
+/// subscript, whose simple upper case is their title-case form.
+pub fn go_upper(c: char) -> char {
+    let mut it = c.to_uppercase();
+    match (it.next(), it.next()) {
+        (Some(u), None) => u,
+        _ => match c as u32 {
+            0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => {
+                char::from_u32(c as u32 + 8).unwrap_or(c)
+            }
+            0x1FB3 => '\u{1FBC}',
+            0x1FC3 => '\u{1FCC}',
+            0x1FF3 => '\u{1FFC}',
+            _ => c,
+        },
+    }
+}
+
+/// Go's `unicode.ToLower` of one rune (`İ` → `i`; no final-sigma rule).
+pub fn go_lower(c: char) -> char {
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ if c == '\u{130}' => 'i',
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle` of one rune: the upper case, except the Latin digraphs, which have
+/// title-case forms of their own (`ǆ` → `ǅ`).
+pub fn go_title(c: char) -> char {
+    match c as u32 {
+        0x1C4..=0x1C6 => '\u{1C5}',
+        0x1C7..=0x1C9 => '\u{1C8}',
+        0x1CA..=0x1CC => '\u{1CB}',
+        0x1F1..=0x1F3 => '\u{1F2}',
+        _ => go_upper(c),
+    }
+}
+
+/// Go's `strings.ToUpper`, rune by rune.
+pub fn go_to_upper(s: &str) -> String {
+    s.chars().map(go_upper).collect()
+}
+
+/// Go's `strings.ToLower`, rune by rune.
+pub fn go_to_lower(s: &str) -> String {
+    s.chars().map(go_lower).collect()
+}
+
 /// Prometheus' `convertToFloat`: numbers, and strings parsed as floats.
 pub fn to_float(v: &Value) -> Result<f64, FuncError> {
     match v {
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
-        // Go's strconv.ParseFloat takes no surrounding spaces.
-        Value::String(s) => s
-            .parse::<f64>()
-            .or_else(|_| go_special_float(s).ok_or(()))
-            .map_err(|_| {
-                FuncError(format!(
-                    "strconv.ParseFloat: parsing {}: invalid syntax",
-                    super::fmt::quote(s)
-                ))
-            }),
+        Value::String(s) => parse_go_float(s).ok_or_else(|| {
+            FuncError(format!(
+                "strconv.ParseFloat: parsing {}: invalid syntax",
+                super::fmt::quote(s)
+            ))
+        }),
         v => err(format!("can't convert {} to float", v.type_name())),
     }
 }
@@ -445,7 +536,8 @@ pub fn humanize_duration(v: f64) -> String {
     if v.abs() >= 1.0 {
         let sign = if v < 0.0 { "-" } else { "" };
         let v = v.abs();
-        let d = v as i64;
+        // Go's int64 conversion: past 2^63 it is the minimum, whose parts come out negative.
+        let d = go_int64(v);
         let (s, m, h, days) = (d % 60, (d / 60) % 60, (d / 3600) % 24, d / 86400);
         return if days != 0 {
             format!("{sign}{days}d {h}h {m}m {s}s")
@@ -582,8 +674,8 @@ pub(super) fn insert_regex_funcs(m: &mut FuncMap) {
 /// `tz`, `since` and `humanizeDuration` of later releases).
 pub fn alertmanager() -> FuncMap {
     let mut m = FuncMap::new();
-    m.insert("toUpper".into(), string_fn("toUpper", str::to_uppercase));
-    m.insert("toLower".into(), string_fn("toLower", str::to_lowercase));
+    m.insert("toUpper".into(), string_fn("toUpper", go_to_upper));
+    m.insert("toLower".into(), string_fn("toLower", go_to_lower));
     m.insert("title".into(), string_fn("title", title));
     m.insert(
         "trimSpace".into(),

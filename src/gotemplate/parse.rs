@@ -97,8 +97,10 @@ pub enum Arg {
     Dot,
     Nil,
     Bool(bool),
-    Int(i64),
-    Float(f64),
+    /// An integer constant and its text as written (error messages quote the text).
+    Int(i64, Arc<str>),
+    /// A float constant and its text as written.
+    Float(f64, Arc<str>),
     Str(Arc<str>),
     /// `.A.B`: fields (or methods) of dot.
     Field(Vec<String>),
@@ -119,8 +121,7 @@ impl Arg {
             Arg::Dot => ".".into(),
             Arg::Nil => "nil".into(),
             Arg::Bool(b) => b.to_string(),
-            Arg::Int(i) => i.to_string(),
-            Arg::Float(f) => f.to_string(),
+            Arg::Int(_, text) | Arg::Float(_, text) => text.to_string(),
             Arg::Str(s) => super::fmt::quote(s),
             Arg::Field(f) => f.iter().map(|s| format!(".{s}")).collect(),
             Arg::Var(v, f) => format!(
@@ -593,14 +594,14 @@ fn number(text: &str) -> Option<Arg> {
         None
     };
     if let Some(i) = int {
-        return Some(Arg::Int(if neg { -i } else { i }));
+        return Some(Arg::Int(if neg { -i } else { i }, text.into()));
     }
     // Integer syntax that does not fit an int, and hexadecimal floats, are refused.
     if lower.bytes().all(|c| c.is_ascii_digit()) || lower.starts_with("0x") {
         return None;
     }
     let f: f64 = lower.parse().ok()?;
-    Some(Arg::Float(if neg { -f } else { f }))
+    Some(Arg::Float(if neg { -f } else { f }, text.into()))
 }
 
 const KEYWORDS: &[&str] = &[
@@ -946,7 +947,12 @@ impl<'a> Parser<'a> {
             if matches!(
                 c.args.first(),
                 Some(
-                    Arg::Bool(_) | Arg::Dot | Arg::Nil | Arg::Int(_) | Arg::Float(_) | Arg::Str(_)
+                    Arg::Bool(_)
+                        | Arg::Dot
+                        | Arg::Nil
+                        | Arg::Int(..)
+                        | Arg::Float(..)
+                        | Arg::Str(_)
                 )
             ) {
                 return Err(self.err(format!(
@@ -1019,7 +1025,7 @@ impl<'a> Parser<'a> {
                 f.extend(fields);
                 Arg::Var(v, f)
             }
-            Arg::Bool(_) | Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Nil | Arg::Dot => {
+            Arg::Bool(_) | Arg::Str(_) | Arg::Int(..) | Arg::Float(..) | Arg::Nil | Arg::Dot => {
                 return Err(self.err(format!("unexpected . after term {:?}", term.describe())));
             }
             other => Arg::Chain(Box::new(other), fields),
@@ -1050,7 +1056,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Field(f) => Ok(Arg::Field(vec![f])),
             Tok::Str(s) => Ok(Arg::Str(s.into())),
-            Tok::Char(c) => Ok(Arg::Int(c)),
+            Tok::Char(c) => Ok(Arg::Int(c, c.to_string().into())),
             Tok::Num(n) => number(&n).ok_or_else(|| self.err(format!("bad number syntax: {n:?}"))),
             Tok::LParen => {
                 self.nest()?;

@@ -100,6 +100,35 @@ impl Object for QueryResult {
     }
 }
 
+/// A `map[string]interface{}` (what `args` returns): a missing key reads as a nil interface,
+/// printed `<no value>`, where a `map[string]string` gives "".
+#[derive(Debug)]
+pub struct AnyMap(pub Arc<BTreeMap<String, Value>>);
+
+impl Object for AnyMap {
+    fn type_name(&self) -> &'static str {
+        "map[string]interface {}"
+    }
+
+    fn get(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
+        Some(if args.is_empty() {
+            Ok(self.0.get(name).cloned().unwrap_or(Value::NoValue))
+        } else {
+            Err(ExecError::Message(format!(
+                "{name} is not a method but has arguments"
+            )))
+        })
+    }
+
+    fn as_map(&self) -> Option<Arc<BTreeMap<String, Value>>> {
+        Some(self.0.clone())
+    }
+
+    fn format_v(&self, out: &mut String) {
+        super::value::format_map(&self.0, out);
+    }
+}
+
 fn query_result_arg(args: &[Value], i: usize) -> Result<Arc<[Value]>, FuncError> {
     match &args[i] {
         Value::Object(o) if o.type_name() == "template.queryResult" => {
@@ -260,12 +289,12 @@ pub fn funcs() -> FuncMap {
     m.insert(
         "args".into(),
         func(|a| {
-            Ok(Value::Map(Arc::new(
+            Ok(Value::Object(Arc::new(AnyMap(Arc::new(
                 a.iter()
                     .enumerate()
                     .map(|(i, v)| (format!("arg{i}"), v.clone()))
                     .collect(),
-            )))
+            )))))
         }),
     );
     m.insert(
@@ -287,8 +316,14 @@ pub fn funcs() -> FuncMap {
         }),
     );
     m.insert("title".into(), string_fn("title", strings_title));
-    m.insert("toUpper".into(), string_fn("toUpper", str::to_uppercase));
-    m.insert("toLower".into(), string_fn("toLower", str::to_lowercase));
+    m.insert(
+        "toUpper".into(),
+        string_fn("toUpper", super::funcs::go_to_upper),
+    );
+    m.insert(
+        "toLower".into(),
+        string_fn("toLower", super::funcs::go_to_lower),
+    );
     m.insert("safeHtml".into(), string_fn("safeHtml", str::to_string));
     m.insert(
         "graphLink".into(),
@@ -331,8 +366,7 @@ pub fn funcs() -> FuncMap {
             arity("toTime", a, 1)?;
             match float_to_time(to_float(&a[0])?) {
                 Some(t) => Ok(t?.value()),
-                // Go returns a nil *time.Time with no error.
-                None => Ok(Value::Nil),
+                None => err("value is NaN or Inf"),
             }
         }),
     );

@@ -455,7 +455,6 @@ fn variance(values: &[f64], from_first: bool) -> f64 {
     aux / count
 }
 
-/// Go's `math.Max`: NaN when either is NaN.
 /// Whether an infinite running mean stays as it is when `v` comes (Prometheus 2.42): an
 /// infinity of the same sign, or any finite value, cannot change it, and subtracting the mean
 /// from itself would turn it into NaN.
@@ -503,20 +502,35 @@ fn holt_winters(v: &[f64], sf: f64, tf: f64) -> Option<f64> {
     Some(s1)
 }
 
+/// Go's `math.Max`: +Inf when either is +Inf, else NaN when either is NaN; +0 is greater
+/// than -0.
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
+    } else if a == 0.0 && a == b {
+        // +0 wins over -0.
+        if a.is_sign_negative() { b } else { a }
+    } else if a > b {
+        a
     } else {
-        a.max(b)
+        b
     }
 }
 
-/// Go's `math.Min`: NaN when either is NaN.
+/// Go's `math.Min`: -Inf when either is -Inf, else NaN when either is NaN; -0 is less than +0.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
+    } else if a == 0.0 && a == b {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
     } else {
-        a.min(b)
+        b
     }
 }
 
@@ -865,8 +879,8 @@ impl Evaluator<'_> {
                 "sinh" => f64::sinh,
                 "cosh" => f64::cosh,
                 "tanh" => f64::tanh,
-                "asinh" => f64::asinh,
-                "acosh" => f64::acosh,
+                "asinh" => go_math::trig::asinh,
+                "acosh" => go_math::trig::acosh,
                 "atanh" => go_math::trig::atanh,
                 "deg" => |v: f64| v * 180.0 / std::f64::consts::PI,
                 "rad" => |v: f64| v * std::f64::consts::PI / 180.0,
@@ -890,7 +904,8 @@ impl Evaluator<'_> {
                 Some(a) => map(self.vector(a)?, &|v| f(go_math::go_int64(v))),
                 None => Value::Vector(vec![Sample {
                     labels: Labels::new(),
-                    value: f(self.t.div_euclid(1000)),
+                    // Go's integer division, as Prometheus' `enh.Ts / 1000`.
+                    value: f(self.t / 1000),
                 }]),
             });
         }

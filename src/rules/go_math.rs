@@ -478,9 +478,46 @@ pub mod trig {
         }
     }
 
+    const NEAR_ZERO: f64 = 1.0 / (1u64 << 28) as f64;
+    const LARGE: f64 = (1u64 << 28) as f64;
+
+    /// Go's `math.Asinh` (fdlibm's `s_asinh.c`).
+    pub fn asinh(x: f64) -> f64 {
+        if x.is_nan() || x.is_infinite() {
+            return x;
+        }
+        // As Go: only x < 0 is flipped, so -0 stays -0.
+        let (ax, negative) = if x < 0.0 { (-x, true) } else { (x, false) };
+        let t = if ax > LARGE {
+            super::log(ax) + std::f64::consts::LN_2
+        } else if ax > 2.0 {
+            super::log(2.0 * ax + 1.0 / ((ax * ax + 1.0).sqrt() + ax))
+        } else if ax < NEAR_ZERO {
+            ax
+        } else {
+            super::log1p(ax + ax * ax / (1.0 + (1.0 + ax * ax).sqrt()))
+        };
+        if negative { -t } else { t }
+    }
+
+    /// Go's `math.Acosh` (fdlibm's `e_acosh.c`).
+    pub fn acosh(x: f64) -> f64 {
+        if x < 1.0 || x.is_nan() {
+            f64::NAN
+        } else if x == 1.0 {
+            0.0
+        } else if x >= LARGE {
+            super::log(x) + std::f64::consts::LN_2
+        } else if x > 2.0 {
+            super::log(2.0 * x - 1.0 / (x + (x * x - 1.0).sqrt()))
+        } else {
+            let t = x - 1.0;
+            super::log1p(t + (2.0 * t + t * t).sqrt())
+        }
+    }
+
     /// Go's `math.Atanh` (fdlibm's `e_atanh.c`).
     pub fn atanh(x: f64) -> f64 {
-        const NEAR_ZERO: f64 = 1.0 / (1u64 << 28) as f64;
         if !(-1.0..=1.0).contains(&x) {
             return f64::NAN;
         }
@@ -490,7 +527,8 @@ pub mod trig {
         if x == -1.0 {
             return f64::NEG_INFINITY;
         }
-        let ax = x.abs();
+        // As Go: only x < 0 is flipped, so -0 stays -0.
+        let (ax, negative) = if x < 0.0 { (-x, true) } else { (x, false) };
         let t = if ax < NEAR_ZERO {
             ax
         } else if ax < 0.5 {
@@ -499,41 +537,25 @@ pub mod trig {
         } else {
             0.5 * super::log1p((ax + ax) / (1.0 - ax))
         };
-        if x < 0.0 { -t } else { t }
+        if negative { -t } else { t }
     }
 }
 
-/// Go's `int64(v)` on amd64: truncation, and `math.MinInt64` for NaN and values out of range
-/// (the processor's "integer indefinite").
-pub fn go_int64(v: f64) -> i64 {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
-    if !(-LIMIT..LIMIT).contains(&v) {
-        i64::MIN
-    } else {
-        v as i64
-    }
+pub use crate::gotemplate::funcs::go_int64;
+
+/// `unixToInternal + internalToAbsolute` of Go's `time` package: added (wrapping, as Go's int64
+/// arithmetic wraps) to Unix seconds, it gives the seconds since Go's absolute zero year
+/// (-292277022399), from which Go derives every calendar field.
+const UNIX_TO_ABSOLUTE: i64 = 9_223_372_028_715_321_600;
+const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+const DAYS_BEFORE: [u32; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+
+/// Go's `isLeap` (`%` truncating, as Rust's).
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
-/// The civil date of a day count since 1970-01-01 (proleptic Gregorian; Howard Hinnant's
-/// `civil_from_days`): year, month 1–12, day 1–31.
-fn civil_from_days(days: i128) -> (i128, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i128::from(month <= 2);
-    (year, month, day)
-}
-
-fn is_leap(year: i128) -> bool {
-    year.rem_euclid(4) == 0 && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0)
-}
-
-fn days_in_month(year: i128, month: u32) -> u32 {
+fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -542,31 +564,68 @@ fn days_in_month(year: i128, month: u32) -> u32 {
     }
 }
 
-/// PromQL's date function `name` of a Unix time in seconds, in UTC; `None` for other names.
+/// Go's `absDate`: year, month (1–12), day (1–31) and day of the year (from 0) of `abs`
+/// seconds since the absolute zero, by its 400-, 100- and 4-year cycles in unsigned arithmetic,
+/// so that even the wrapped times of NaN or huge values give Go's answers.
+fn abs_date(abs: u64) -> (i64, u32, u32, u32) {
+    const DAYS_400: u64 = 365 * 400 + 97;
+    const DAYS_100: u64 = 365 * 100 + 24;
+    const DAYS_4: u64 = 365 * 4 + 1;
+    let mut d = abs / 86_400;
+    let mut n = d / DAYS_400;
+    let mut y = 400 * n;
+    d -= DAYS_400 * n;
+    n = d / DAYS_100;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= DAYS_100 * n;
+    n = d / DAYS_4;
+    y += 4 * n;
+    d -= DAYS_4 * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    let year = (y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR);
+    let yday = d as u32;
+    let mut day = yday;
+    if is_leap(year) {
+        if day > 31 + 29 - 1 {
+            day -= 1;
+        } else if day == 31 + 29 - 1 {
+            return (year, 2, 29, yday);
+        }
+    }
+    let mut month = (day / 31) as usize;
+    let end = DAYS_BEFORE[month + 1];
+    let begin = if day >= end {
+        month += 1;
+        end
+    } else {
+        DAYS_BEFORE[month]
+    };
+    (year, month as u32 + 1, day - begin + 1, yday)
+}
+
+/// PromQL's date function `name` of a Unix time in seconds, in UTC, as Prometheus computes it
+/// through Go's `time.Unix(s, 0).UTC()`; `None` for other names.
 pub fn date_part(name: &str) -> Option<fn(i64) -> f64> {
-    fn parts(secs: i64) -> (i128, u32, u32, i128, i128) {
-        let secs = i128::from(secs);
-        let days = secs.div_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        (y, m, d, days, secs.rem_euclid(86_400))
+    fn abs(unix: i64) -> u64 {
+        unix.wrapping_add(UNIX_TO_ABSOLUTE) as u64
     }
     Some(match name {
-        "year" => |s| parts(s).0 as f64,
-        "month" => |s| f64::from(parts(s).1),
-        "day_of_month" => |s| f64::from(parts(s).2),
-        // 1970-01-01 was a Thursday; Sunday is 0.
-        "day_of_week" => |s| (parts(s).3 + 4).rem_euclid(7) as f64,
-        "day_of_year" => |s| {
-            let (y, m, d, ..) = parts(s);
-            let before: u32 = (1..m).map(|k| days_in_month(y, k)).sum();
-            f64::from(before + d)
-        },
+        "year" => |s| abs_date(abs(s)).0 as f64,
+        "month" => |s| f64::from(abs_date(abs(s)).1),
+        "day_of_month" => |s| f64::from(abs_date(abs(s)).2),
+        "day_of_year" => |s| f64::from(abs_date(abs(s)).3 + 1),
         "days_in_month" => |s| {
-            let (y, m, ..) = parts(s);
+            let (y, m, ..) = abs_date(abs(s));
             f64::from(days_in_month(y, m))
         },
-        "hour" => |s| (parts(s).4 / 3_600) as f64,
-        "minute" => |s| (parts(s).4 % 3_600 / 60) as f64,
+        // The absolute zero was a Monday; Sunday is 0.
+        "day_of_week" => |s| ((abs(s) + 86_400) % (7 * 86_400) / 86_400) as f64,
+        "hour" => |s| (abs(s) % 86_400 / 3_600) as f64,
+        "minute" => |s| (abs(s) % 3_600 / 60) as f64,
         _ => return None,
     })
 }
@@ -607,6 +666,10 @@ mod tests {
         assert!((s * s + c * c - 1.0).abs() < 1e-15, "{s} {c}");
         assert!(trig::sin(f64::INFINITY).is_nan() && trig::atan(f64::NAN).is_nan());
         assert_eq!(log1p(0.0), 0.0);
+        assert_eq!(trig::acosh(2.5), 1.566799236972411);
+        assert_eq!(trig::acosh(1e300), 691.4686750787736);
+        assert_eq!(trig::asinh(1e300), 691.4686750787736);
+        assert!(trig::atanh(-0.0).is_sign_negative() && trig::asinh(-0.0).is_sign_negative());
         assert_eq!(log1p(-1.0), f64::NEG_INFINITY);
     }
 
@@ -632,5 +695,19 @@ mod tests {
         assert_eq!(date_part("day_of_week").unwrap()(-1), 3.0);
         assert_eq!(date_part("year").unwrap()(-86_400 * 366), 1968.0);
         assert_eq!(go_int64(f64::NAN), i64::MIN);
+        // NaN and ±Inf become Go's int64 minimum, whose time wraps; promtool 2.42's answers.
+        let at = |n: &str| date_part(n).unwrap()(go_int64(f64::NAN));
+        assert_eq!(
+            [
+                "year",
+                "month",
+                "day_of_month",
+                "day_of_year",
+                "hour",
+                "minute"
+            ]
+            .map(at),
+            [292277026596.0, 12.0, 4.0, 339.0, 15.0, 30.0]
+        );
     }
 }

@@ -146,11 +146,20 @@ impl Extra for RuleFuncs<'_> {
         let fail = |m: String| Some(Err(FuncError(m)));
         match name {
             "query" => {
-                let [Value::String(q)] = args else {
-                    return fail(format!(
-                        "wrong number of args for query: want 1 got {}",
-                        args.len()
-                    ));
+                let q = match args {
+                    [Value::String(q)] => q,
+                    [other] => {
+                        return fail(format!(
+                            "wrong type for value; expected string; got {}",
+                            other.type_name()
+                        ));
+                    }
+                    _ => {
+                        return fail(format!(
+                            "wrong number of args for query: want 1 got {}",
+                            args.len()
+                        ));
+                    }
                 };
                 let query = self.query?;
                 Some(query(q).map(QueryResult::value).map_err(FuncError))

@@ -205,7 +205,8 @@ fn values_equal(a: f64, b: f64, fuzzy: bool) -> bool {
     (a - b).abs() <= tolerance * a.abs().max(b.abs())
 }
 
-/// Runs one test file. `Ok(failures)`: empty when every test passed.
+/// Runs one test file. `Ok(failures)`: empty when every test passed; an expression that does
+/// not parse or evaluate is one failure, and the other tests still run.
 pub fn run_test_file(path: &Path) -> Result<Vec<String>, Problems> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Problem::new(path, None, format!("cannot read test file: {e}")))?;
@@ -294,9 +295,11 @@ fn run_group(
     alert_tests.sort_by_key(|(t, _)| *t);
     let mut expr_tests = Vec::new();
     for et in &tg.promql_expr_test {
-        let expr =
-            super::eval::parse_promql(&et.expr).map_err(|e| format!("expr {:?}: {e}", et.expr))?;
-        super::eval::check_supported(&expr).map_err(|e| format!("expr {:?}: {e}", et.expr))?;
+        // An expression that does not parse fails its own test only, as in promtool.
+        let expr = super::eval::parse_promql(&et.expr).and_then(|e| {
+            super::eval::check_supported(&e)?;
+            Ok(e)
+        });
         expr_tests.push((
             duration("eval_time", &et.eval_time)?.as_millis() as i64,
             et,
@@ -354,8 +357,17 @@ fn run_group(
         ts += step_ms;
     }
     for (t, et, expr) in &expr_tests {
-        if let Some(e) = check_expr(et, expr, &store, *t, step_ms, fuzzy)? {
-            errors.push(e);
+        let outcome = match expr {
+            Ok(expr) => check_expr(et, expr, &store, *t, step_ms, fuzzy),
+            Err(e) => Err(e.clone()),
+        };
+        match outcome {
+            Ok(Some(e)) => errors.push(e),
+            Ok(None) => {}
+            Err(e) => errors.push(format!(
+                "    expr: {:?}, time: {},\n        err: {e}",
+                et.expr, et.eval_time
+            )),
         }
     }
     Ok(errors)
@@ -411,18 +423,12 @@ fn check_expr(
     step_ms: i64,
     fuzzy: bool,
 ) -> Result<Option<String>, String> {
-    let got: Vec<(Labels, f64)> = match eval_with_step(expr, store, t, step_ms)
-        .map_err(|e| format!("expr {:?}: {e}", et.expr))?
-    {
-        Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
-        Value::Scalar(v) => vec![(Labels::new(), v)],
-        _ => {
-            return Err(format!(
-                "expr {:?}: must return an instant vector or a scalar",
-                et.expr
-            ));
-        }
-    };
+    let got: Vec<(Labels, f64)> =
+        match eval_with_step(expr, store, t, step_ms).map_err(|e| e.to_string())? {
+            Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
+            Value::Scalar(v) => vec![(Labels::new(), v)],
+            _ => return Err("must return an instant vector or a scalar".into()),
+        };
     let mut exp = Vec::new();
     for s in &et.exp_samples {
         let (name, mut labels) = parse_series(&s.labels)?;

@@ -85,10 +85,17 @@ fn check_names_file_and_line_of_every_problem_and_exits_1() {
         .replace("## Fix", "## Remedy");
     std::fs::write(dir.path().join("runbooks/provider-rate-limited.md"), rb).unwrap();
     let stdout = check_fails_in(dir.path());
-    let rule_line = rules_text
+    // The line of the field at fault: the `for:` of that rule.
+    let rule_at = rules_text
         .lines()
         .position(|l| l.contains("- alert: ProviderAuthFailing"))
-        .expect("the rule exists")
+        .expect("the rule exists");
+    let rule_line = rule_at
+        + rules_text
+            .lines()
+            .skip(rule_at)
+            .position(|l| l.trim_start().starts_with("for: 10s"))
+            .expect("the rule has `for: 10s`")
         + 1;
     let expected = format!(
         "rules/syncs.yml:{rule_line}: group \"syncs\", alert \"ProviderAuthFailing\": for: invalid duration"
