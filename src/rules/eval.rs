@@ -180,7 +180,10 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
         Expr::Unary(u) => check_supported(&u.expr),
         Expr::VectorSelector(vs) => check_selector(vs),
         Expr::MatrixSelector(ms) => check_selector(&ms.vs),
-        Expr::Subquery(s) => check_supported(&s.expr),
+        Expr::Subquery(s) => {
+            check_at(&s.at)?;
+            check_supported(&s.expr)
+        }
         Expr::Extension(_) => Err("extension expressions are not supported".into()),
         Expr::Call(c) => {
             let n = c.func.name;
@@ -221,7 +224,24 @@ pub fn check_supported(expr: &Expr) -> Result<(), String> {
     }
 }
 
+/// An `@` time must be a millisecond count that fits an int64 (Prometheus refuses those out of
+/// bounds; the parser saturates larger ones, so they are refused here).
+fn check_at(at: &Option<AtModifier>) -> Result<(), String> {
+    let Some(AtModifier::At(t)) = at else {
+        return Ok(());
+    };
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    };
+    if (secs * 1000.0).abs() >= i64::MAX as f64 {
+        return Err(format!("timestamp out of bounds for @ modifier: {secs:.6}"));
+    }
+    Ok(())
+}
+
 fn check_selector(vs: &VectorSelector) -> Result<(), String> {
+    check_at(&vs.at)?;
     if !vs.matchers.or_matchers.is_empty() {
         return Err("'or' inside a selector is not supported".into());
     }
@@ -357,6 +377,10 @@ pub fn eval_counting(
     .eval(expr)
 }
 
+/// The most steps one subquery evaluates (`x[30d:5s]` is 518,400): a bound on the work one
+/// expression can ask for, where Prometheus bounds the samples a query loads.
+const MAX_SUBQUERY_STEPS: i64 = 1_000_000;
+
 /// How far before a range counting looks for the sample its change starts from: a live series
 /// is sampled at least every heartbeat (15 s), so a minute is plenty.
 const COUNTING_LOOKBACK_MS: i64 = 60_000;
@@ -440,10 +464,11 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
 /// `stdvar_over_time` starts from a mean of 0 (so one infinite or NaN sample gives NaN); the
 /// `stdvar` aggregation starts from its first value (so one sample gives 0, whatever it is).
 /// Identical values give exactly 0, where a two-pass sum can leave 1e-35.
-fn variance(values: &[f64], from_first: bool) -> f64 {
+fn variance(values: &[f64]) -> f64 {
     let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
     for (i, &v) in values.iter().enumerate() {
-        if from_first && i == 0 {
+        // The aggregation starts from its first value.
+        if i == 0 {
             (count, mean) = (1.0, v);
             continue;
         }
@@ -453,6 +478,19 @@ fn variance(values: &[f64], from_first: bool) -> f64 {
         aux += delta * (v - mean);
     }
     aux / count
+}
+
+/// `stdvar_over_time` as Prometheus 2.42 computes it: Welford's algorithm with the mean and the
+/// sum of squares each kept compensated (Kahan-Babuska), from a mean of 0.
+fn variance_over_time(values: &[f64]) -> f64 {
+    let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &v in values {
+        count += 1.0;
+        let delta = v - (mean + c_mean);
+        (mean, c_mean) = kahan_sum_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_sum_inc(delta * (v - (mean + c_mean)), aux, c_aux);
+    }
+    (aux + c_aux) / count
 }
 
 /// Whether an infinite running mean stays as it is when `v` comes (Prometheus 2.42): an
@@ -644,7 +682,7 @@ impl Evaluator<'_> {
                 Err(e) => -(e.duration().as_millis() as i64),
             },
         };
-        base - offset_ms(offset)
+        base.saturating_sub(offset_ms(offset))
     }
 
     fn eval(&self, expr: &Expr) -> Result<Value, EvalError> {
@@ -713,7 +751,7 @@ impl Evaluator<'_> {
                 continue;
             }
             let (t, v) = points[idx - 1];
-            if at - t > LOOKBACK_MS || is_stale(v) {
+            if at.saturating_sub(t) > LOOKBACK_MS || is_stale(v) {
                 continue;
             }
             out.push((
@@ -729,7 +767,7 @@ impl Evaluator<'_> {
 
     fn range(&self, vs: &VectorSelector, range_ms: i64) -> Vec<Series> {
         let end = self.anchor(&vs.at, &vs.offset);
-        let start = end - range_ms;
+        let start = end.saturating_sub(range_ms);
         let mut out = Vec::new();
         for (name, labels, points) in self.selected(vs) {
             // [start, end], closed at both ends, as Prometheus 2.x (the promtool this is checked against).
@@ -750,7 +788,7 @@ impl Evaluator<'_> {
     /// [`eval_counting`]'s `increase`, `rate` or `delta` of a range selector.
     fn counted_change(&self, name: &str, ms: &MatrixSelector, last: &LastCounted) -> Value {
         let range = ms.range.as_millis() as i64;
-        let start = self.anchor(&ms.vs.at, &ms.vs.offset) - range;
+        let start = self.anchor(&ms.vs.at, &ms.vs.offset).saturating_sub(range);
         let counter = name != "delta";
         let mut out = Vec::new();
         let mut last = last.borrow_mut();
@@ -799,11 +837,19 @@ impl Evaluator<'_> {
             .step
             .map_or(self.default_step_ms, |s| s.as_millis() as i64)
             .max(1);
-        let start = end - range;
+        let start = end.saturating_sub(range);
+        let steps = (end.saturating_sub(start) / step).saturating_add(1);
+        if steps > MAX_SUBQUERY_STEPS {
+            return err(format!(
+                "subquery [{}:{}] takes {steps} steps, more than {MAX_SUBQUERY_STEPS}",
+                promql_parser::util::display_duration(&sq.range),
+                promql_parser::util::display_duration(&Duration::from_millis(step as u64)),
+            ));
+        }
         // The first step at or after the window's start, aligned to the step (Prometheus 2.x).
-        let mut ts = start - start.rem_euclid(step);
+        let mut ts = start.saturating_sub(start.rem_euclid(step));
         if ts < start {
-            ts += step;
+            ts = ts.saturating_add(step);
         }
         let mut series: Vec<Series> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -823,7 +869,10 @@ impl Evaluator<'_> {
                 });
                 series[i].1.push((ts, s.value));
             }
-            ts += step;
+            let Some(next) = ts.checked_add(step) else {
+                break;
+            };
+            ts = next;
         }
         Ok((series, start, end))
     }
@@ -834,7 +883,7 @@ impl Evaluator<'_> {
             Expr::MatrixSelector(ms) => {
                 let end = self.anchor(&ms.vs.at, &ms.vs.offset);
                 let range = ms.range.as_millis() as i64;
-                Ok((self.range(&ms.vs, range), end - range, end))
+                Ok((self.range(&ms.vs, range), end.saturating_sub(range), end))
             }
             Expr::Subquery(sq) => self.subquery(sq),
             Expr::Paren(p) => self.range_arg(&p.expr),
@@ -1030,6 +1079,11 @@ impl Evaluator<'_> {
                 );
                 let re = regex::Regex::new(&format!("^(?:{re})$"))
                     .map_err(|e| EvalError(format!("label_replace(): invalid regex: {e}")))?;
+                if !super::file::valid_label_name(&dst) {
+                    return err(format!(
+                        "invalid destination label name in label_replace(): {dst}"
+                    ));
+                }
                 let mut out = Vec::new();
                 for mut s in self.vector(arg(0)?)? {
                     let value = s.labels.value(&src).to_string();
@@ -1040,7 +1094,7 @@ impl Evaluator<'_> {
                     }
                     out.push(s);
                 }
-                check_unique(&out, "label_replace")?;
+                check_unique(&out)?;
                 Ok(Value::Vector(out))
             }
             "label_join" => {
@@ -1049,6 +1103,14 @@ impl Evaluator<'_> {
                     .iter()
                     .map(|a| self.string(a))
                     .collect::<Result<Vec<_>, _>>()?;
+                if !super::file::valid_label_name(&dst) {
+                    return err(format!(
+                        "invalid destination label name in label_join(): {dst}"
+                    ));
+                }
+                if let Some(bad) = srcs.iter().find(|s| !super::file::valid_label_name(s)) {
+                    return err(format!("invalid source label name in label_join(): {bad}"));
+                }
                 let mut out = Vec::new();
                 for mut s in self.vector(arg(0)?)? {
                     let joined = srcs
@@ -1059,7 +1121,7 @@ impl Evaluator<'_> {
                     s.labels.insert(dst.clone(), joined);
                     out.push(s);
                 }
-                check_unique(&out, "label_join")?;
+                check_unique(&out)?;
                 Ok(Value::Vector(out))
             }
             "sort" | "sort_desc" => {
@@ -1161,8 +1223,10 @@ impl Evaluator<'_> {
                     let mut v: Vec<f64> = values().collect();
                     Some(quantile(param.unwrap_or(f64::NAN), &mut v))
                 }
-                "stddev_over_time" => Some(variance(&values().collect::<Vec<_>>(), false).sqrt()),
-                "stdvar_over_time" => Some(variance(&values().collect::<Vec<_>>(), false)),
+                "stddev_over_time" => {
+                    Some(variance_over_time(&values().collect::<Vec<_>>()).sqrt())
+                }
+                "stdvar_over_time" => Some(variance_over_time(&values().collect::<Vec<_>>())),
                 "last_over_time" => points.last().map(|p| p.1),
                 "present_over_time" => Some(1.0),
                 "changes" => Some(
@@ -1224,11 +1288,19 @@ impl Evaluator<'_> {
                 ("max", _) => out.push(one(values.iter().copied().fold(f64::NAN, nan_max))),
                 ("count", _) => out.push(one(n)),
                 ("group", _) => out.push(one(1.0)),
-                ("stddev", _) => out.push(one(variance(&values, true).sqrt())),
-                ("stdvar", _) => out.push(one(variance(&values, true))),
+                ("stddev", _) => out.push(one(variance(&values).sqrt())),
+                ("stdvar", _) => out.push(one(variance(&values))),
                 ("quantile", Param::Number(q)) => out.push(one(quantile(*q, &mut values))),
                 ("topk" | "bottomk", Param::Number(k)) => {
-                    let k = if k.is_nan() || *k < 1.0 {
+                    // Prometheus 2.42: `k` must fit an int64, then truncates.
+                    const LIMIT: f64 = 9_223_372_036_854_775_807.0;
+                    if !(-LIMIT..=LIMIT).contains(k) {
+                        return err(format!(
+                            "Scalar value {} overflows int64",
+                            crate::gotemplate::Value::Float(*k).to_v()
+                        ));
+                    }
+                    let k = if *k < 1.0 {
                         0
                     } else {
                         k.min(samples.len() as f64) as usize
@@ -1244,6 +1316,9 @@ impl Evaluator<'_> {
                     out.extend(sorted.into_iter().take(k));
                 }
                 ("count_values", Param::Label(label)) => {
+                    if !super::file::valid_label_name(label) {
+                        return err(format!("invalid label name {label:?}"));
+                    }
                     let mut counts: Vec<(String, f64)> = Vec::new();
                     for v in values {
                         let key = format_float(v);
@@ -1322,13 +1397,12 @@ fn parse_le(v: &str) -> Option<f64> {
     }
 }
 
-fn check_unique(v: &[Sample], func: &str) -> Result<(), EvalError> {
+/// Prometheus' check after `label_replace` and `label_join`, in its words.
+fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
     let mut seen = HashSet::new();
     for s in v {
         if !seen.insert(&s.labels) {
-            return err(format!(
-                "{func}(): vector cannot contain metrics with the same labelset"
-            ));
+            return err("vector cannot contain metrics with the same labelset");
         }
     }
     Ok(())
@@ -1420,7 +1494,7 @@ fn apply(op: &str, l: f64, r: f64) -> Option<Applied> {
         "*" => arith(l * r),
         "/" => arith(l / r),
         "%" => arith(l % r),
-        "^" => arith(l.powf(r)),
+        "^" => arith(go_math::pow(l, r)),
         "atan2" => arith(go_math::trig::atan2(l, r)),
         "==" => cmp(l == r),
         "!=" => cmp(l != r),
@@ -1497,6 +1571,10 @@ fn vector_vector(
     modifier: Option<&BinModifier>,
     return_bool: bool,
 ) -> Result<Vec<Sample>, EvalError> {
+    // Nothing can match: no duplicate check either, as Prometheus short-circuits.
+    if l.is_empty() || r.is_empty() {
+        return Ok(Vec::new());
+    }
     let matching = modifier.and_then(|m| m.matching.as_ref());
     let card = modifier.map_or(&VectorMatchCardinality::OneToOne, |m| &m.card);
     // The "many" side drives the output; for group_right that is the right-hand side.
@@ -1985,6 +2063,62 @@ mod tests {
         assert_eq!(sum("sum(x)"), 0.6);
         // Across metric names too: x's series, then y's.
         assert_eq!(sum(r#"sum({__name__=~"x|y", i!="a"})"#), 0.6);
+    }
+
+    /// Values and errors promtool 2.42 gives for the same series and queries.
+    #[test]
+    fn edge_answers_and_errors_are_prometheus_own() {
+        let mut s = SeriesStore::new(i64::MAX / 4, 1);
+        for (k, v) in [0.0, -0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+            .into_iter()
+            .enumerate()
+        {
+            s.push("m", &Labels::new(), k as i64 * 60_000, v);
+        }
+        for (a, b) in [("1", "x"), ("1", "y")] {
+            s.push("d", &[("a", a), ("b", b)].into_iter().collect(), 0, 1.0);
+        }
+        let run = |q: &str, t: i64| eval(&parse_promql(q).unwrap(), &s, t);
+        let one = |q: &str, t: i64| match run(q, t).unwrap() {
+            Value::Vector(v) if v.len() == 1 => v[0].value,
+            Value::Scalar(v) => v,
+            other => panic!("{q}: {other:?}"),
+        };
+        // Compensated running variance (the plain one gives 0.2222222222222222).
+        assert_eq!(one("stdvar_over_time(m[5m])", 540_000), 0.22222222222222224);
+        assert_eq!(one("10 ^ 100", 0), 1.0000000000000002e+100);
+        let error = |q: &str| run(q, 0).unwrap_err().0;
+        assert_eq!(error("topk(NaN, d)"), "Scalar value NaN overflows int64");
+        assert_eq!(
+            error("bottomk(-Inf, d)"),
+            "Scalar value -Inf overflows int64"
+        );
+        assert_eq!(
+            error(r#"count_values("a-b", d)"#),
+            r#"invalid label name "a-b""#
+        );
+        assert_eq!(
+            error(r#"label_replace(d, "1x", "y", "a", ".*")"#),
+            "invalid destination label name in label_replace(): 1x"
+        );
+        assert_eq!(
+            error(r#"label_join(d, "x", "-", "a-b")"#),
+            "invalid source label name in label_join(): a-b"
+        );
+        assert_eq!(
+            error(r#"label_replace(d, "b", "z", "a", ".*")"#),
+            "vector cannot contain metrics with the same labelset"
+        );
+        // Nothing on one side: no match, so no duplicate to complain about.
+        assert_eq!(
+            run("absent_metric - ignoring (b) d", 0).unwrap(),
+            Value::Vector(vec![])
+        );
+        assert!(
+            check_supported(&parse_promql("d @ 1e20").unwrap())
+                .unwrap_err()
+                .starts_with("timestamp out of bounds for @ modifier")
+        );
     }
 
     #[test]

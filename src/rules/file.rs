@@ -104,7 +104,8 @@ struct RawGroup {
     name: String,
     interval: Option<String>,
     #[serde(default)]
-    limit: usize,
+    /// Prometheus reads any integer; 0 and below mean no limit.
+    limit: i64,
     #[serde(default)]
     query_offset: Option<String>,
     #[serde(default)]
@@ -234,13 +235,8 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
             );
         }
         let interval = match g.interval.as_deref().map(parse_duration) {
-            Some(Ok(d)) if d.is_zero() => {
-                p(
-                    group_line,
-                    format!("group {:?}: interval must be greater than 0", g.name),
-                );
-                None
-            }
+            // As in Prometheus, 0 means the default interval.
+            Some(Ok(d)) if d.is_zero() => None,
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
                 p(group_line, format!("group {:?}: interval: {e}", g.name));
@@ -277,7 +273,7 @@ pub fn parse_rule_file(file: &Path, text: &str) -> Result<Vec<RuleGroup>, Proble
             name: g.name,
             file: file.to_path_buf(),
             interval,
-            limit: g.limit,
+            limit: usize::try_from(g.limit).unwrap_or(0),
             rules,
         });
     }
@@ -332,7 +328,8 @@ fn rule(r: &RawRule, name: String, line: usize) -> Result<Rule, RuleErrors> {
     let templates = |map: &BTreeMap<String, String>, kind: &str, e: &mut dyn FnMut(String)| {
         let mut out = Vec::new();
         for (k, v) in map {
-            if !valid_label_name(k) {
+            // A rule cannot set the metric name (Prometheus' rulefmt refuses it too).
+            if !valid_label_name(k) || (kind == "labels" && k == "__name__") {
                 e(format!("{kind}: {k:?} is not a valid name"));
             }
             // Prometheus expands the labels and annotations of alerting rules only; a
@@ -466,6 +463,33 @@ mod tests {
         );
         assert!(
             err.contains("r.yml:12: group \"a2\", alert \"Same\": for"),
+            "{err}"
+        );
+    }
+
+    /// What promtool 2.42 accepts and refuses in a group.
+    #[test]
+    fn group_fields_are_read_as_prometheus_reads_them() {
+        let text = "groups:
+  - name: a
+    interval: 0s
+    limit: -1
+    rules:
+      - record: r
+        expr: up
+";
+        let g = parse_rule_file(Path::new("r.yml"), text).unwrap().remove(0);
+        assert_eq!(
+            (g.interval, g.limit),
+            (None, 0),
+            "0s is the default; below 0, no limit"
+        );
+        let named = text.replace("expr: up", "expr: up\n        labels: {__name__: x}");
+        let err = parse_rule_file(Path::new("r.yml"), &named)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("labels: \"__name__\" is not a valid name"),
             "{err}"
         );
     }

@@ -152,6 +152,142 @@ pub fn log1p(x: f64) -> f64 {
     kf * ln2_hi - ((hfsq - (s * (hfsq + r) + (kf * ln2_lo + c))) - f)
 }
 
+/// Go's `math.Ldexp`: `frac × 2^exp`, through the bits, rounding once into subnormals.
+fn ldexp(frac: f64, exp: i64) -> f64 {
+    if frac == 0.0 || frac.is_infinite() || frac.is_nan() {
+        return frac;
+    }
+    let (frac, e) = normalize(frac);
+    let mut x = frac.to_bits();
+    let exp = exp + e + ((x >> 52) & 0x7ff) as i64 - 1023;
+    if exp < -1075 {
+        return 0f64.copysign(frac);
+    }
+    if exp > 1023 {
+        return if frac < 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+    }
+    let (exp, m) = if exp < -1022 {
+        (exp + 53, 1.0 / (1u64 << 53) as f64)
+    } else {
+        (exp, 1.0)
+    };
+    x &= !(0x7ff_u64 << 52);
+    x |= ((exp + 1023) as u64) << 52;
+    m * f64::from_bits(x)
+}
+
+/// Go's `normalize`: a subnormal scaled into the normal range, with the exponent it took.
+fn normalize(x: f64) -> (f64, i64) {
+    if x.abs() < f64::MIN_POSITIVE {
+        (x * (1u64 << 52) as f64, -52)
+    } else {
+        (x, 0)
+    }
+}
+
+/// Whether `y` is an odd integer, as Go's `isOddInt` decides it (through int64).
+fn is_odd_int(y: f64) -> bool {
+    y.fract() == 0.0 && go_int64(y.trunc()) & 1 == 1
+}
+
+/// `x ^ y` for an infinite or even, huge `y`: 1 for -1, else 0 or +Inf as `|x|` and `y` pull.
+fn huge_power(x: f64, y: f64) -> f64 {
+    if x == -1.0 {
+        1.0
+    } else if (x.abs() < 1.0) == (y > 0.0) {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Go 1.19's `math.Pow` (PromQL's `^`): special cases as IEEE 754, then the integer part of the
+/// exponent by repeated squaring on the fraction and exponent apart, so `10 ^ 100` is
+/// 1.0000000000000002e+100 as Prometheus says (the C library rounds it to 1e+100). The
+/// fractional part of the exponent goes through `exp(yf × log(x))`, with Go's `log`.
+pub fn pow(x: f64, y: f64) -> f64 {
+    if y == 0.0 || x == 1.0 {
+        return 1.0;
+    }
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        return if y < 0.0 {
+            if is_odd_int(y) {
+                f64::INFINITY.copysign(x)
+            } else {
+                f64::INFINITY
+            }
+        } else if is_odd_int(y) {
+            x
+        } else {
+            0.0
+        };
+    }
+    if y.is_infinite() {
+        return huge_power(x, y);
+    }
+    if x.is_infinite() {
+        if x < 0.0 {
+            return pow(1.0 / x, -y);
+        }
+        return if y < 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    if y == 0.5 {
+        return x.sqrt();
+    }
+    if y == -0.5 {
+        return 1.0 / x.sqrt();
+    }
+    let ay = y.abs();
+    let (mut yi, mut yf) = (ay.trunc(), ay.fract());
+    if yf != 0.0 && x < 0.0 {
+        return f64::NAN;
+    }
+    if yi >= 9_223_372_036_854_775_808.0 {
+        return huge_power(x, y);
+    }
+    let mut a1 = 1.0;
+    let mut ae: i64 = 0;
+    if yf != 0.0 {
+        if yf > 0.5 {
+            yf -= 1.0;
+            yi += 1.0;
+        }
+        a1 = (yf * log(x)).exp();
+    }
+    let (mut x1, xe) = frexp(x);
+    let mut xe = i64::from(xe);
+    let mut i = yi as i64;
+    while i != 0 {
+        if !(-(1 << 12)..=(1 << 12)).contains(&xe) {
+            ae += xe;
+            break;
+        }
+        if i & 1 == 1 {
+            a1 *= x1;
+            ae += xe;
+        }
+        x1 *= x1;
+        xe <<= 1;
+        if x1 < 0.5 {
+            x1 += x1;
+            xe -= 1;
+        }
+        i >>= 1;
+    }
+    if y < 0.0 {
+        a1 = 1.0 / a1;
+        ae = -ae;
+    }
+    ldexp(a1, ae)
+}
+
 /// Go's `math.Frexp`: `x = frac × 2^exp` with `frac` in [0.5, 1); zero, infinities and NaN
 /// come back with exponent 0.
 fn frexp(x: f64) -> (f64, i32) {
@@ -666,6 +802,13 @@ mod tests {
         assert!((s * s + c * c - 1.0).abs() < 1e-15, "{s} {c}");
         assert!(trig::sin(f64::INFINITY).is_nan() && trig::atan(f64::NAN).is_nan());
         assert_eq!(log1p(0.0), 0.0);
+        // Values promtool 2.42 prints; the C library's pow gives 1e+100 and 27.0 alike.
+        assert_eq!(pow(10.0, 100.0), 1.0000000000000002e+100);
+        assert_eq!(pow(3.0, 3.0), 27.0);
+        assert_eq!(pow(2.0, -1074.0), 5e-324);
+        assert_eq!(pow(2.0, 1024.0), f64::INFINITY);
+        assert_eq!(pow(-8.0, 1.0 / 3.0).to_bits(), f64::NAN.to_bits());
+        assert_eq!(pow(-0.0, -3.0), f64::NEG_INFINITY);
         assert_eq!(trig::acosh(2.5), 1.566799236972411);
         assert_eq!(trig::acosh(1e300), 691.4686750787736);
         assert_eq!(trig::asinh(1e300), 691.4686750787736);

@@ -88,8 +88,10 @@ fn vector(v: Value) -> Result<Vec<Sample>, EvalError> {
             labels: Labels::new(),
             value: s,
         }]),
-        Value::Matrix(_) => Err(EvalError("rule expression returned a range vector".into())),
-        Value::String(_) => Err(EvalError("rule expression returned a string".into())),
+        // Prometheus' words.
+        Value::Matrix(_) | Value::String(_) => {
+            Err(EvalError("rule result is not a vector or scalar".into()))
+        }
     }
 }
 
@@ -122,20 +124,20 @@ pub fn evaluate_group(
             }
         };
         match &rule.kind {
-            RuleKind::Recording => {
-                let written = record(rule, samples);
-                replace_written(&mut state.written[i], written, store, ctx.now_ms);
-            }
+            RuleKind::Recording => match record(rule, samples) {
+                Ok(written) => replace_written(&mut state.written[i], written, store, ctx.now_ms),
+                Err(e) => out.failures.push((rule.name.clone(), e)),
+            },
             RuleKind::Alerting { .. } => {
                 let reader: &SeriesStore = store;
                 let query = |q: &str| template_query(q, reader, ctx);
-                out.transitions.extend(step_alerting(
-                    rule,
-                    &mut state.alerts[i],
-                    samples,
-                    ctx,
-                    Some(&query),
-                ));
+                match step_alerting(rule, &mut state.alerts[i], samples, ctx, Some(&query)) {
+                    Ok(t) => out.transitions.extend(t),
+                    Err(e) => {
+                        out.failures.push((rule.name.clone(), e));
+                        continue;
+                    }
+                }
                 let written = alerts_series(&state.alerts[i]);
                 replace_written(&mut state.written[i], written, store, ctx.now_ms);
             }
@@ -160,18 +162,24 @@ fn template_query(q: &str, store: &SeriesStore, ctx: &EvalContext<'_>) -> Templa
 type TemplateQueryResult = Result<Vec<(Labels, f64)>, String>;
 
 /// The series a recording rule writes.
-fn record(rule: &Rule, samples: Vec<Sample>) -> Vec<(String, Labels, f64)> {
-    samples
-        .into_iter()
-        .map(|s| {
-            let mut labels = s.labels;
-            labels.remove("__name__");
-            for (k, t) in &rule.labels {
-                labels.insert(k.clone(), t.text());
-            }
-            (rule.name.clone(), labels, s.value)
-        })
-        .collect()
+/// `Err` when two series come out with the same labels, as Prometheus refuses them.
+fn record(rule: &Rule, samples: Vec<Sample>) -> Result<Vec<(String, Labels, f64)>, EvalError> {
+    let mut seen = HashSet::with_capacity(samples.len());
+    let mut out = Vec::with_capacity(samples.len());
+    for s in samples {
+        let mut labels = s.labels;
+        labels.remove("__name__");
+        for (k, t) in &rule.labels {
+            labels.insert(k.clone(), t.text());
+        }
+        if !seen.insert(labels.fingerprint()) {
+            return Err(EvalError(
+                "vector contains metrics with the same labelset after applying rule labels".into(),
+            ));
+        }
+        out.push((rule.name.clone(), labels, s.value));
+    }
+    Ok(out)
 }
 
 /// `ALERTS` (1 per pending or firing alert) and `ALERTS_FOR_STATE` (its active-since time).
@@ -215,14 +223,14 @@ pub fn step_alerting(
     samples: Vec<Sample>,
     ctx: &EvalContext<'_>,
     query: Option<QueryFn<'_>>,
-) -> Vec<Alert> {
+) -> Result<Vec<Alert>, EvalError> {
     let RuleKind::Alerting {
         for_,
         keep_firing_for,
         annotations,
     } = &rule.kind
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let now = ctx.now_ms;
     let mut seen = HashSet::new();
@@ -232,6 +240,9 @@ pub fn step_alerting(
     };
     // Annotations reading other series may change while this one's value does not.
     let live = annotations.iter().any(|(_, t)| t.uses_query());
+    // Every element's labels first: two that come out the same fail the rule before any alert
+    // changes, as in Prometheus.
+    let mut labeled = Vec::with_capacity(samples.len());
     for s in samples {
         // Templates see the labels as the expression gave them, `__name__` included.
         let series = s.labels;
@@ -242,7 +253,14 @@ pub fn step_alerting(
         }
         labels.insert("alertname", rule.name.clone());
         let fp = labels.fingerprint();
-        seen.insert(fp);
+        if !seen.insert(fp) {
+            return Err(EvalError(
+                "vector contains metrics with the same labelset after applying alert labels".into(),
+            ));
+        }
+        labeled.push((series, labels, fp, s.value));
+    }
+    for (series, labels, fp, value) in labeled {
         // Annotations depend only on the series and the value: an alert whose value did not
         // change keeps the ones rendered before (thousands of pending alerts re-evaluated each
         // second would otherwise render them all again), except when it starts firing, so what
@@ -250,13 +268,13 @@ pub fn step_alerting(
         let for_ms = for_.as_millis() as i64;
         let unchanged = !live
             && alerts.get(&fp).is_some_and(|a| {
-                a.value.to_bits() == s.value.to_bits()
+                a.value.to_bits() == value.to_bits()
                     && !(a.state == AlertState::Pending && now - a.active_at_ms >= for_ms)
             });
         if !unchanged {
             let mut ann: BTreeMap<String, String> = annotations
                 .iter()
-                .map(|(k, t)| (k.clone(), render(t, &series, s.value)))
+                .map(|(k, t)| (k.clone(), render(t, &series, value)))
                 .collect();
             if !ann.contains_key("runbook_url")
                 && let Some(url) = (ctx.runbook_url)(&labels)
@@ -274,7 +292,7 @@ pub fn step_alerting(
                             state: AlertState::Pending,
                             active_at_ms: now,
                             fired_at_ms: None,
-                            value: s.value,
+                            value,
                             keep_firing_since_ms: None,
                             hold_until_ms: None,
                         },
@@ -285,7 +303,7 @@ pub fn step_alerting(
         let Some(alert) = alerts.get_mut(&fp) else {
             continue;
         };
-        alert.value = s.value;
+        alert.value = value;
         alert.keep_firing_since_ms = None;
         alert.hold_until_ms = None;
         if alert.state == AlertState::Pending && now - alert.active_at_ms >= for_ms {
@@ -310,7 +328,7 @@ pub fn step_alerting(
         }
         false
     });
-    transitions
+    Ok(transitions)
 }
 
 #[cfg(test)]
@@ -426,6 +444,46 @@ mod tests {
         assert!(run(&g, &mut st, &mut store, 1_000).transitions.is_empty());
         assert!(run(&g, &mut st, &mut store, 30_999).transitions.is_empty());
         assert_eq!(run(&g, &mut st, &mut store, 31_000).transitions.len(), 1);
+    }
+
+    /// Prometheus fails a rule whose series collide once its labels are applied, instead of
+    /// merging them; the alerts it held stay as they were.
+    #[test]
+    fn series_that_collide_after_the_rule_labels_fail_the_rule() {
+        let text = r#"groups:
+  - name: g
+    rules:
+      - alert: Collide
+        expr: y > 0
+        labels:
+          inst: same
+      - record: r
+        expr: y
+        labels:
+          inst: same
+"#;
+        let g = parse_rule_file(Path::new("g.yml"), text).unwrap().remove(0);
+        let mut st = GroupState::new(&g);
+        let mut store = SeriesStore::new(3_600_000, 1_000);
+        store.push("y", &[("inst", "a")].into_iter().collect(), 0, 1.0);
+        let out = run(&g, &mut st, &mut store, 0);
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+        assert_eq!(st.alerts[0].len(), 1);
+        store.push("y", &[("inst", "b")].into_iter().collect(), 1_000, 1.0);
+        let out = run(&g, &mut st, &mut store, 1_000);
+        let failures: Vec<String> = out
+            .failures
+            .iter()
+            .map(|(rule, e)| format!("{rule}: {e}"))
+            .collect();
+        assert_eq!(
+            failures,
+            [
+                "Collide: vector contains metrics with the same labelset after applying alert labels",
+                "r: vector contains metrics with the same labelset after applying rule labels"
+            ]
+        );
+        assert_eq!(st.alerts[0].len(), 1, "the held alert is kept");
     }
 
     #[test]

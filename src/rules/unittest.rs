@@ -183,6 +183,11 @@ pub fn parse_series(s: &str) -> Result<(Option<String>, Labels), String> {
     Ok((name, labels))
 }
 
+/// An evaluation time as promtool prints it (`0m` as `0s`, `90s` as `1m30s`).
+fn shown_time(s: &str) -> String {
+    parse_duration(s).map_or_else(|_| s.to_string(), format_duration)
+}
+
 fn duration(field: &str, s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| format!("{field}: {e}"))
 }
@@ -226,6 +231,12 @@ pub fn run_test_file(path: &Path) -> Result<Vec<String>, Problems> {
         })
         .collect();
     let mut groups = load_rule_files(&patterns)?;
+    let mut ordered = std::collections::HashSet::new();
+    if let Some(name) = raw.group_eval_order.iter().find(|n| !ordered.insert(*n)) {
+        return Err(problem(format!(
+            "group name repeated in evaluation order: {name}"
+        )));
+    }
     if !raw.group_eval_order.is_empty() {
         let order = |g: &RuleGroup| {
             raw.group_eval_order
@@ -272,9 +283,14 @@ fn run_group(
     let interval_ms = interval.as_millis() as i64;
     let step_ms = eval_interval.as_millis() as i64;
     let mut store = SeriesStore::new(i64::MAX / 4, 1);
+    // The input samples, in time order: as promtool, each evaluation sees those up to its time
+    // only (so a negative offset or a later `@` finds nothing beyond it).
+    let mut input: Vec<(i64, usize, Labels, f64)> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for s in &tg.input_series {
         let (name, labels) = parse_series(&s.series)?;
         let name = name.ok_or_else(|| format!("input series {:?} has no metric name", s.series))?;
+        names.push(name);
         for (k, p) in expand_values(&s.values)
             .map_err(|e| format!("input series {:?}: {e}", s.series))?
             .into_iter()
@@ -283,11 +299,26 @@ fn run_group(
             let t = k as i64 * interval_ms;
             match p {
                 Point::Missing => {}
-                Point::Stale => store.push(&name, &labels, t, f64::from_bits(STALE_NAN_BITS)),
-                Point::Value(v) => store.push(&name, &labels, t, v),
+                Point::Stale => input.push((
+                    t,
+                    names.len() - 1,
+                    labels.clone(),
+                    f64::from_bits(STALE_NAN_BITS),
+                )),
+                Point::Value(v) => input.push((t, names.len() - 1, labels.clone(), v)),
             }
         }
     }
+    input.sort_by_key(|p| p.0);
+    let mut loaded = 0;
+    let mut load_till = |store: &mut SeriesStore, till: i64| {
+        while let Some((t, name, labels, v)) = input.get(loaded)
+            && *t <= till
+        {
+            store.push(&names[*name], labels, *t, *v);
+            loaded += 1;
+        }
+    };
     let mut alert_tests = Vec::new();
     for at in &tg.alert_rule_test {
         alert_tests.push((duration("eval_time", &at.eval_time)?.as_millis() as i64, at));
@@ -327,6 +358,7 @@ fn run_group(
     let mut next_alert_test = 0;
     let mut ts = 0;
     while ts <= max_t {
+        load_till(&mut store, ts);
         let ctx = EvalContext {
             now_ms: ts,
             step_ms,
@@ -338,7 +370,7 @@ fn run_group(
             let outcome = evaluate_group(g, st, &mut store, &ctx);
             if let Some((rule, e)) = outcome.failures.first() {
                 return Err(format!(
-                    "rule {rule:?} failed at {}: {e}",
+                    "rule: {rule}, time: {}, err: {e}",
                     format_duration(Duration::from_millis(ts as u64))
                 ));
             }
@@ -356,6 +388,8 @@ fn run_group(
         }
         ts += step_ms;
     }
+    // Queries see the samples up to the group's last evaluation time.
+    load_till(&mut store, max_t);
     for (t, et, expr) in &expr_tests {
         let outcome = match expr {
             Ok(expr) => check_expr(et, expr, &store, *t, step_ms, fuzzy),
@@ -366,7 +400,8 @@ fn run_group(
             Ok(None) => {}
             Err(e) => errors.push(format!(
                 "    expr: {:?}, time: {},\n        err: {e}",
-                et.expr, et.eval_time
+                et.expr,
+                format_duration(Duration::from_millis(*t as u64))
             )),
         }
     }
@@ -410,7 +445,8 @@ fn check_alerts(at: &RawAlertTest, groups: &[RuleGroup], states: &[GroupState]) 
     (got != exp).then(|| {
         format!(
             "    alertname: {}, time: {},\n        exp:{exp:#?},\n        got:{got:#?}",
-            at.alertname, at.eval_time
+            at.alertname,
+            shown_time(&at.eval_time)
         )
     })
 }
@@ -454,7 +490,7 @@ fn check_expr(
         format!(
             "    expr: {:?}, time: {},\n        exp: {:#?}\n        got: {:#?}",
             et.expr,
-            et.eval_time,
+            shown_time(&et.eval_time),
             show(&exp),
             show(&got_sorted)
         )
@@ -567,6 +603,50 @@ tests:
             value: 1
 "#;
         assert!(run(RULES, tests).is_empty(), "{:?}", run(RULES, tests));
+    }
+
+    /// As promtool: an expression that fails is one failure and the rest still run; a group
+    /// named twice in `group_eval_order` is refused.
+    #[test]
+    fn a_failing_expression_fails_alone_and_a_repeated_group_is_refused() {
+        let tests = r#"rule_files: [r.yml]
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'x'
+        values: '1 2 3'
+    promql_expr_test:
+      - expr: 'foo('
+        eval_time: 0m
+      - expr: x
+        eval_time: 2m
+        exp_samples: [{labels: x, value: 99}]
+"#;
+        let failures = run(RULES, tests);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[0].contains("expr: \"foo(\", time: 0s,\n        err: "),
+            "{}",
+            failures[0]
+        );
+        assert!(
+            failures[1].contains("got: [\n    \"{__name__=\\\"x\\\"} 3\""),
+            "{}",
+            failures[1]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.yml"), RULES).unwrap();
+        let path = dir.path().join("t.yml");
+        std::fs::write(
+            &path,
+            "rule_files: [r.yml]\ngroup_eval_order: [g, g]\ntests: []\n",
+        )
+        .unwrap();
+        let err = run_test_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("group name repeated in evaluation order: g"),
+            "{err}"
+        );
     }
 
     #[test]
