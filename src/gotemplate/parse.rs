@@ -20,7 +20,8 @@ enum Tok {
     Ident(String),
     Str(String),
     Num(String),
-    Char(i64),
+    /// A character constant's value and its text as written (`'a'`).
+    Char(i64, String),
     Pipe,
     LParen,
     RParen,
@@ -35,7 +36,8 @@ enum Tok {
 struct Token {
     tok: Tok,
     line: usize,
-    /// Byte offset of the token's start within its line.
+    /// Byte offset of the token's start within its line (0 for text, which errors never
+    /// place).
     col: usize,
 }
 
@@ -189,6 +191,8 @@ struct Lexer<'a> {
     line: usize,
     /// Where the token being lexed starts.
     tok_start: usize,
+    /// Where the current line starts.
+    line_start: usize,
     out: Vec<Token>,
 }
 
@@ -214,12 +218,22 @@ impl<'a> Lexer<'a> {
         });
     }
 
+    /// The column of `pos`, on the current line or the one before it was left (a token
+    /// spanning lines is placed at its start).
     fn col_of(&self, pos: usize) -> usize {
-        pos - self.src[..pos].rfind('\n').map_or(0, |i| i + 1)
+        if pos >= self.line_start {
+            pos - self.line_start
+        } else {
+            pos - self.src[..pos].rfind('\n').map_or(0, |i| i + 1)
+        }
     }
 
     fn advance(&mut self, n: usize) {
-        self.line += self.src[self.pos..self.pos + n].matches('\n').count();
+        let skipped = &self.src[self.pos..self.pos + n];
+        self.line += skipped.matches('\n').count();
+        if let Some(i) = skipped.rfind('\n') {
+            self.line_start = self.pos + i + 1;
+        }
         self.pos += n;
     }
 
@@ -388,8 +402,10 @@ impl<'a> Lexer<'a> {
                     });
                 }
                 '\'' => {
+                    let start = self.pos;
                     let v = self.char_constant()?;
-                    self.push(Tok::Char(v));
+                    let text = self.src[start..self.pos].to_string();
+                    self.push(Tok::Char(v, text));
                 }
                 '$' => {
                     let n = 1 + r[1..].find(|c: char| !is_alnum(c)).unwrap_or(r.len() - 1);
@@ -1056,7 +1072,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Field(f) => Ok(Arg::Field(vec![f])),
             Tok::Str(s) => Ok(Arg::Str(s.into())),
-            Tok::Char(c) => Ok(Arg::Int(c, c.to_string().into())),
+            Tok::Char(c, text) => Ok(Arg::Int(c, text.into())),
             Tok::Num(n) => number(&n).ok_or_else(|| self.err(format!("bad number syntax: {n:?}"))),
             Tok::LParen => {
                 self.nest()?;
@@ -1080,7 +1096,7 @@ fn describe(t: &Tok) -> String {
         Tok::Ident(w) => format!("<{w}>"),
         Tok::Str(s) => super::fmt::quote(s),
         Tok::Num(n) => format!("<{n}>"),
-        Tok::Char(c) => format!("<{c}>"),
+        Tok::Char(_, text) => format!("<{text}>"),
         Tok::Pipe => "\"|\"".into(),
         Tok::LParen => "\"(\"".into(),
         Tok::RParen => "\")\"".into(),
@@ -1101,6 +1117,7 @@ pub fn parse(name: &str, src: &str, funcs: &HashSet<String>) -> Result<Parsed, P
         pos: 0,
         line: 1,
         tok_start: 0,
+        line_start: 0,
         out: Vec::new(),
     }
     .run()?;

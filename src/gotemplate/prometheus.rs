@@ -213,7 +213,9 @@ pub fn strip_domain(s: &str) -> String {
 }
 
 /// Prometheus' `floatToTime`: seconds since the epoch, truncated to the millisecond as
-/// `model.TimeFromUnixNano` keeps them; `None` for NaN and the infinities.
+/// `model.TimeFromUnixNano` keeps them; `None` for NaN and the infinities. Times outside the
+/// years -9999 to 9999 (which Go prints) are an error here: the calendar behind `Time` stops
+/// there.
 pub fn float_to_time(v: f64) -> Option<Result<Time, FuncError>> {
     if v.is_nan() || v.is_infinite() {
         return None;

@@ -460,10 +460,9 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
-/// Population variance by Welford's online algorithm, as Prometheus 2.42 computes it:
-/// `stdvar_over_time` starts from a mean of 0 (so one infinite or NaN sample gives NaN); the
-/// `stdvar` aggregation starts from its first value (so one sample gives 0, whatever it is).
-/// Identical values give exactly 0, where a two-pass sum can leave 1e-35.
+/// Population variance of the `stdvar`/`stddev` aggregations by Welford's online algorithm, as
+/// Prometheus 2.42 computes it: from the first value (so one sample gives 0, whatever it is);
+/// identical values give exactly 0, where a two-pass sum can leave 1e-35.
 fn variance(values: &[f64]) -> f64 {
     let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
     for (i, &v) in values.iter().enumerate() {
@@ -481,7 +480,8 @@ fn variance(values: &[f64]) -> f64 {
 }
 
 /// `stdvar_over_time` as Prometheus 2.42 computes it: Welford's algorithm with the mean and the
-/// sum of squares each kept compensated (Kahan-Babuska), from a mean of 0.
+/// sum of squares each kept compensated (Kahan-Babuska), from a mean of 0 (so one infinite or
+/// NaN sample gives NaN).
 fn variance_over_time(values: &[f64]) -> f64 {
     let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for &v in values {
@@ -1292,9 +1292,10 @@ impl Evaluator<'_> {
                 ("stdvar", _) => out.push(one(variance(&values))),
                 ("quantile", Param::Number(q)) => out.push(one(quantile(*q, &mut values))),
                 ("topk" | "bottomk", Param::Number(k)) => {
-                    // Prometheus 2.42: `k` must fit an int64, then truncates.
-                    const LIMIT: f64 = 9_223_372_036_854_775_807.0;
-                    if !(-LIMIT..=LIMIT).contains(k) {
+                    // Prometheus 2.42's `convertibleToInt64`: between the smallest int64 and the
+                    // largest float below 2^63; then truncated.
+                    const MAX: f64 = 9_223_372_036_854_774_784.0;
+                    if !(-9_223_372_036_854_775_808.0..=MAX).contains(k) {
                         return err(format!(
                             "Scalar value {} overflows int64",
                             crate::gotemplate::Value::Float(*k).to_v()
@@ -2027,6 +2028,10 @@ mod tests {
         assert_eq!(one("x @ 120", 8), ("{__name__=\"x\", a=\"1\"}".into(), 2.0));
         assert_eq!(one("sum_over_time(y[3m] @ 300 offset 1m)", 9).1, 100.0);
         assert_eq!(one("y @ end() - y @ start()", 9).1, 0.0);
+        // Inside a subquery `@ end()` stays at the query's time (90 at 9m), where the steps
+        // alone would read 60 to 90.
+        assert_eq!(one("min_over_time((y @ end())[3m:1m])", 9).1, 90.0);
+        assert_eq!(one("min_over_time(y[3m:1m])", 9).1, 60.0);
         assert_eq!(
             one("max_over_time(rate(y[2m])[4m:1m] @ 360)", 9).1,
             0.16666666666666666

@@ -216,7 +216,10 @@ fn replace_written(
     *last = written;
 }
 
-/// Moves one alerting rule's alerts forward given the expression's result at `ctx.now_ms`.
+/// Moves one alerting rule's alerts forward given the expression's result at `ctx.now_ms`;
+/// `query` answers the templates' `query "…"`. Returns the alerts that started firing or
+/// resolved. `Err` (and no alert changed) when two elements have the same labels once the
+/// rule's labels are applied, as Prometheus refuses them.
 pub fn step_alerting(
     rule: &Rule,
     alerts: &mut HashMap<Fingerprint, ActiveAlert>,

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::domain::Labels;
 use crate::gotemplate::prometheus::QueryResult;
-use crate::gotemplate::{Extra, FuncError, Templates, Value};
+use crate::gotemplate::{Extra, FuncError, ParseError, Templates, Value};
 
 /// What templates see besides the alert: `$externalLabels` and `$externalURL`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,12 +61,11 @@ impl PartialEq for Template {
 impl Template {
     /// Parses `text` as alerting rule `rule`'s template. `Err`: Go's parse error, naming the
     /// template and line (`template: __alert_X:1: function "tmpl" not defined`).
-    pub fn parse(rule: &str, text: &str) -> Result<Self, String> {
+    pub fn parse(rule: &str, text: &str) -> Result<Self, ParseError> {
         let name: Arc<str> = format!("__alert_{rule}").into();
         let set = if text.contains("{{") {
             let mut set = base_set().clone();
-            set.add(&name, &format!("{DEFS}{text}"))
-                .map_err(|e| e.to_string())?;
+            set.add(&name, &format!("{DEFS}{text}"))?;
             Some(set)
         } else {
             None
@@ -92,10 +91,16 @@ impl Template {
         &self.text
     }
 
-    /// Whether the text calls `query`, so its output may change while the alert's value does
-    /// not.
+    /// Whether the text may call `query` (the word appears outside a field or variable name),
+    /// so its output may change while the alert's value does not.
     pub fn uses_query(&self) -> bool {
-        self.set.is_some() && self.text.contains("query")
+        self.set.is_some()
+            && self.text.match_indices("query").any(|(i, _)| {
+                let before = self.text[..i].chars().next_back();
+                let after = self.text[i + 5..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '$'))
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
     }
 
     /// Renders for one element of the rule's result: its labels (with `__name__` when the
@@ -289,6 +294,9 @@ mod tests {
             "/graph?g0.expr=up+%3D%3D+0&g0.tab=0 a:80"
         );
         assert_eq!(render("no action", f64::NAN), "no action");
+        let t = |text: &str| Template::parse("A", text).unwrap().uses_query();
+        assert!(t(r#"{{ query "up" | first | value }}"#) && t(r#"{{ with query "x" }}{{ end }}"#));
+        assert!(!t("{{ $labels.query_type }} {{ .Labels.query }}") && !t("query"));
     }
 
     #[test]
@@ -340,7 +348,7 @@ mod tests {
             "{{ if }}",
             "{{ end }}",
         ] {
-            let e = Template::parse("A", bad).unwrap_err();
+            let e = Template::parse("A", bad).unwrap_err().to_string();
             assert!(e.starts_with("template: __alert_A:1:"), "{bad}: {e}");
         }
     }

@@ -64,7 +64,7 @@ impl SliRecorder {
     /// Compiles the SLOs' queries for one-minute windows (they were checked at load; one that
     /// does not compile is left out, logged).
     pub fn new(slos: &[Slo]) -> Self {
-        let parse = |id: &str, q: String| match promql_parser::parser::parse(&q) {
+        let parse = |id: &str, q: String| match crate::rules::eval::parse_promql(&q) {
             Ok(e) => Some(e),
             Err(e) => {
                 tracing::error!(slo = id, error = %e, "SLO query does not compile; SLO not counted");

@@ -362,7 +362,7 @@ pub fn parse_slo_file(file: &Path, text: &str) -> Result<Vec<Slo>, Problems> {
                 if windowed && !has_window(query) {
                     p(format!("{field}: must use {{{{.window}}}} for its range"));
                 }
-                match promql_parser::parser::parse(&filled) {
+                match crate::rules::eval::parse_promql(&filled) {
                     Ok(expr) => {
                         if let Err(m) = check_supported(&expr) {
                             p(format!("{field}: {m}"));

@@ -107,12 +107,22 @@ fn run_case(path: &Path) -> Outcome {
     let mut problems = Vec::new();
     for group in &file.tests {
         let interval_ms = group.interval.as_deref().map_or(step_ms, ms);
+        // As promtool: the queries see the input samples up to the group's last eval_time.
+        let last = group
+            .promql_expr_test
+            .iter()
+            .map(|t| ms(&t.eval_time))
+            .max()
+            .unwrap_or(0);
         let mut store = SeriesStore::new(i64::MAX / 4, 1);
         for s in &group.input_series {
             let (name, labels) = parse_series(&s.series).unwrap();
             let name = name.expect("input series have names");
             for (k, p) in expand_values(&s.values).unwrap().into_iter().enumerate() {
                 let t = k as i64 * interval_ms;
+                if t > last {
+                    break;
+                }
                 match p {
                     Point::Missing => {}
                     Point::Stale => store.push(&name, &labels, t, f64::from_bits(STALE_NAN_BITS)),
