@@ -761,6 +761,13 @@ pub fn alertmanager() -> FuncMap {
             Ok(Value::str(humanize_duration(secs)))
         }),
     );
+    insert_humanize_funcs(&mut m);
+    m
+}
+
+/// `humanize`, `humanize1024`, `humanizePercentage` and `humanizeTimestamp`, which
+/// Alertmanager and Prometheus define alike (each takes a number or a numeric string).
+pub(super) fn insert_humanize_funcs(m: &mut FuncMap) {
     m.insert("humanize".into(), float_fn("humanize", humanize));
     m.insert(
         "humanize1024".into(),
@@ -777,7 +784,6 @@ pub fn alertmanager() -> FuncMap {
             super::prometheus::humanize_timestamp(to_float(&a[0])?).map(Value::str)
         }),
     );
-    m
 }
 
 #[cfg(test)]

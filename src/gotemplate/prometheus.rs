@@ -13,8 +13,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::ExecError;
+use super::funcs::humanize_duration;
 use super::funcs::{FuncError, FuncMap, arity, err, float_fn, func, query_escape, string_arg};
-use super::funcs::{humanize, humanize_1024, humanize_duration, humanize_percentage};
 use super::funcs::{string_fn, strings_title, to_float};
 use super::time::Time;
 use super::value::{Object, Value};
@@ -342,25 +342,10 @@ pub fn funcs() -> FuncMap {
     m.insert("stripPort".into(), string_fn("stripPort", strip_port));
     m.insert("stripDomain".into(), string_fn("stripDomain", strip_domain));
     super::funcs::insert_regex_funcs(&mut m);
-    m.insert("humanize".into(), float_fn("humanize", humanize));
-    m.insert(
-        "humanize1024".into(),
-        float_fn("humanize1024", humanize_1024),
-    );
+    super::funcs::insert_humanize_funcs(&mut m);
     m.insert(
         "humanizeDuration".into(),
         float_fn("humanizeDuration", humanize_duration),
-    );
-    m.insert(
-        "humanizePercentage".into(),
-        float_fn("humanizePercentage", humanize_percentage),
-    );
-    m.insert(
-        "humanizeTimestamp".into(),
-        func(|a| {
-            arity("humanizeTimestamp", a, 1)?;
-            humanize_timestamp(to_float(&a[0])?).map(Value::str)
-        }),
     );
     m.insert(
         "toTime".into(),

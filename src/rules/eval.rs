@@ -46,6 +46,22 @@ pub enum Value {
     Matrix(Vec<Series>),
 }
 
+impl Value {
+    /// An instant query's answer as Prometheus' `EngineQueryFunc` gives it to rules, templates
+    /// and unit tests: a vector as it is, a scalar as one sample without labels. `Err` for a
+    /// range vector or a string, in Prometheus' words.
+    pub fn into_instant(self) -> Result<Vec<Sample>, EvalError> {
+        match self {
+            Value::Vector(v) => Ok(v),
+            Value::Scalar(value) => Ok(vec![Sample {
+                labels: Labels::new(),
+                value,
+            }]),
+            Value::Matrix(_) | Value::String(_) => err("rule result is not a vector or scalar"),
+        }
+    }
+}
+
 /// Why an evaluation failed (at run time; constructs are checked at load).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -540,38 +556,6 @@ fn holt_winters(v: &[f64], sf: f64, tf: f64) -> Option<f64> {
     Some(s1)
 }
 
-/// Go's `math.Max`: +Inf when either is +Inf, else NaN when either is NaN; +0 is greater
-/// than -0.
-fn go_max(a: f64, b: f64) -> f64 {
-    if a == f64::INFINITY || b == f64::INFINITY {
-        f64::INFINITY
-    } else if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == 0.0 && a == b {
-        // +0 wins over -0.
-        if a.is_sign_negative() { b } else { a }
-    } else if a > b {
-        a
-    } else {
-        b
-    }
-}
-
-/// Go's `math.Min`: -Inf when either is -Inf, else NaN when either is NaN; -0 is less than +0.
-fn go_min(a: f64, b: f64) -> f64 {
-    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
-        f64::NEG_INFINITY
-    } else if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a == 0.0 && a == b {
-        if a.is_sign_negative() { a } else { b }
-    } else if a < b {
-        a
-    } else {
-        b
-    }
-}
-
 /// Least-squares slope and intercept at `intercept_ms`, as Prometheus' `linearRegression`.
 fn linear_regression(points: &[(i64, f64)], intercept_ms: i64) -> (f64, f64) {
     let first = points[0].1;
@@ -1007,15 +991,17 @@ impl Evaluator<'_> {
                     return Ok(Value::Vector(vec![]));
                 }
                 // Prometheus: math.Max(min, math.Min(max, v)), NaN bounds giving NaN.
-                Ok(map(self.vector(arg(0)?)?, &|v| go_max(min, go_min(max, v))))
+                Ok(map(self.vector(arg(0)?)?, &|v| {
+                    go_math::max(min, go_math::min(max, v))
+                }))
             }
             "clamp_min" => {
                 let min = self.scalar(arg(1)?)?;
-                Ok(map(self.vector(arg(0)?)?, &|v| go_max(min, v)))
+                Ok(map(self.vector(arg(0)?)?, &|v| go_math::max(min, v)))
             }
             "clamp_max" => {
                 let max = self.scalar(arg(1)?)?;
-                Ok(map(self.vector(arg(0)?)?, &|v| go_min(max, v)))
+                Ok(map(self.vector(arg(0)?)?, &|v| go_math::min(max, v)))
             }
             "timestamp" => {
                 let a = arg(0)?;

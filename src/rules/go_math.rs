@@ -2,7 +2,8 @@
 //! the last bit, where the C library's correctly rounded functions can differ:
 //! - `log`, `log2`, `log10`, `log1p`: Go's `math.Log` (FreeBSD's `e_log.c`, also what its amd64
 //!   assembly computes) and the others built on it as Go builds them;
-//! - `pow`: Go 1.19's `math.Pow` (PromQL's `^`);
+//! - `pow`: Go 1.19's `math.Pow` (PromQL's `^`); `max` and `min` (`clamp`), with Go's
+//!   infinities and signed zeros;
 //! - [`trig`]: `sin`, `cos`, `tan` and their inverses, `asinh`, `acosh`, `atanh`, `atan2`;
 //! - [`date_part`]: the calendar of `time.Unix(s, 0).UTC()` for PromQL's date functions, with
 //!   Go's float-to-int64 conversion ([`go_int64`], shared with the template functions).
@@ -147,6 +148,38 @@ pub fn log1p(x: f64) -> f64 {
         return f - (hfsq - s * (hfsq + r));
     }
     kf * ln2_hi - ((hfsq - (s * (hfsq + r) + (kf * ln2_lo + c))) - f)
+}
+
+/// Go's `math.Max`: +Inf when either is +Inf, else NaN when either is NaN; +0 is greater
+/// than -0.
+pub fn max(a: f64, b: f64) -> f64 {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && a == b {
+        // +0 wins over -0.
+        if a.is_sign_negative() { b } else { a }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Go's `math.Min`: -Inf when either is -Inf, else NaN when either is NaN; -0 is less than +0.
+pub fn min(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && a == b {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
 }
 
 /// Go's `math.Ldexp`: `frac × 2^exp`, through the bits, rounding once into subnormals.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::eval::{EvalError, Sample, Value, eval_with_step};
 use super::file::{Rule, RuleGroup, RuleKind};
 use super::series::SeriesStore;
-use super::template::{QueryFn, Template, TemplateEnv};
+use super::template::{QueryFn, TemplateData, TemplateEnv};
 use crate::domain::{Alert, AlertState, Fingerprint, Labels};
 
 /// An alert an alerting rule currently holds (pending or firing).
@@ -81,20 +81,6 @@ pub struct EvalContext<'a> {
     pub runbook_url: &'a dyn Fn(&Labels) -> Option<String>,
 }
 
-fn vector(v: Value) -> Result<Vec<Sample>, EvalError> {
-    match v {
-        Value::Vector(v) => Ok(v),
-        Value::Scalar(s) => Ok(vec![Sample {
-            labels: Labels::new(),
-            value: s,
-        }]),
-        // Prometheus' words.
-        Value::Matrix(_) | Value::String(_) => {
-            Err(EvalError("rule result is not a vector or scalar".into()))
-        }
-    }
-}
-
 pub fn evaluate_group(
     group: &RuleGroup,
     state: &mut GroupState,
@@ -104,7 +90,7 @@ pub fn evaluate_group(
     let mut out = GroupOutcome::default();
     for (i, rule) in group.rules.iter().enumerate() {
         let result = eval_with_step(&rule.expr, store, ctx.now_ms, ctx.step_ms)
-            .and_then(vector)
+            .and_then(Value::into_instant)
             .and_then(|v| {
                 if group.limit > 0 && v.len() > group.limit {
                     Err(EvalError(format!(
@@ -152,11 +138,10 @@ pub fn evaluate_group(
 fn template_query(q: &str, store: &SeriesStore, ctx: &EvalContext<'_>) -> TemplateQueryResult {
     let expr = super::eval::parse_promql(q)?;
     super::eval::check_supported(&expr)?;
-    match eval_with_step(&expr, store, ctx.now_ms, ctx.step_ms).map_err(|e| e.to_string())? {
-        Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
-        Value::Scalar(v) => Ok(vec![(Labels::new(), v)]),
-        _ => Err("rule result is not a vector or scalar".into()),
-    }
+    let samples = eval_with_step(&expr, store, ctx.now_ms, ctx.step_ms)
+        .and_then(Value::into_instant)
+        .map_err(|e| e.to_string())?;
+    Ok(samples.into_iter().map(|s| (s.labels, s.value)).collect())
 }
 
 type TemplateQueryResult = Result<Vec<(Labels, f64)>, String>;
@@ -238,9 +223,6 @@ pub fn step_alerting(
     let now = ctx.now_ms;
     let mut seen = HashSet::new();
     let mut transitions = Vec::new();
-    let render = |t: &Template, series: &Labels, value: f64| {
-        t.render(series, value, ctx.template_env, query)
-    };
     // Annotations reading other series may change while this one's value does not.
     let live = annotations.iter().any(|(_, t)| t.uses_query());
     // Every element's labels first: two that come out the same fail the rule before any alert
@@ -251,8 +233,9 @@ pub fn step_alerting(
         let series = s.labels;
         let mut labels = series.clone();
         labels.remove("__name__");
+        let data = TemplateData::new(&series, s.value, ctx.template_env);
         for (k, t) in &rule.labels {
-            labels.insert(k.clone(), render(t, &series, s.value));
+            labels.insert(k.clone(), t.render_for(&data, query));
         }
         labels.insert("alertname", rule.name.clone());
         let fp = labels.fingerprint();
@@ -275,9 +258,10 @@ pub fn step_alerting(
                     && !(a.state == AlertState::Pending && now - a.active_at_ms >= for_ms)
             });
         if !unchanged {
+            let data = TemplateData::new(&series, value, ctx.template_env);
             let mut ann: BTreeMap<String, String> = annotations
                 .iter()
-                .map(|(k, t)| (k.clone(), render(t, &series, value)))
+                .map(|(k, t)| (k.clone(), t.render_for(&data, query)))
                 .collect();
             if !ann.contains_key("runbook_url")
                 && let Some(url) = (ctx.runbook_url)(&labels)

@@ -113,30 +113,65 @@ impl Template {
         env: &TemplateEnv,
         query: Option<QueryFn<'_>>,
     ) -> String {
+        self.render_for(&TemplateData::new(labels, value, env), query)
+    }
+
+    /// [`Template::render`] with data shared by all the templates of one element.
+    pub fn render_for(&self, data: &TemplateData<'_>, query: Option<QueryFn<'_>>) -> String {
         let Some(set) = &self.set else {
             return self.text.to_string();
         };
-        let map = |l: &Labels| Value::string_map(l.iter());
-        let data = crate::gotemplate::data::go_struct(
-            DATA_TYPE,
-            vec![
-                ("Labels", map(labels), true),
-                ("ExternalLabels", map(&env.external_labels), true),
-                ("ExternalURL", Value::str(env.external_url.as_str()), true),
-                ("Value", Value::Float(value), true),
-            ],
-        );
         let funcs = RuleFuncs {
             query,
-            external_url: &env.external_url,
+            external_url: &data.env.external_url,
         };
-        match set.execute_with(&self.name, &data, &funcs) {
+        match set.execute_with(&self.name, data.value(), &funcs) {
             Ok(s) => s,
             Err(e) => format!(
                 "<error expanding template: error executing template {}: {e}>",
                 self.name
             ),
         }
+    }
+}
+
+/// What one element of a rule's result shows its templates (`.Labels`, `.Value`, …), built
+/// once, on first use, for all of them.
+pub struct TemplateData<'a> {
+    labels: &'a Labels,
+    value: f64,
+    env: &'a TemplateEnv,
+    built: std::cell::OnceCell<Value>,
+}
+
+impl<'a> TemplateData<'a> {
+    /// For the element with these labels (`__name__` included when kept) and value.
+    pub fn new(labels: &'a Labels, value: f64, env: &'a TemplateEnv) -> Self {
+        Self {
+            labels,
+            value,
+            env,
+            built: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn value(&self) -> &Value {
+        self.built.get_or_init(|| {
+            let map = |l: &Labels| Value::string_map(l.iter());
+            crate::gotemplate::data::go_struct(
+                DATA_TYPE,
+                vec![
+                    ("Labels", map(self.labels), true),
+                    ("ExternalLabels", map(&self.env.external_labels), true),
+                    (
+                        "ExternalURL",
+                        Value::str(self.env.external_url.as_str()),
+                        true,
+                    ),
+                    ("Value", Value::Float(self.value), true),
+                ],
+            )
+        })
     }
 }
 

@@ -459,12 +459,12 @@ fn check_expr(
     step_ms: i64,
     fuzzy: bool,
 ) -> Result<Option<String>, String> {
-    let got: Vec<(Labels, f64)> =
-        match eval_with_step(expr, store, t, step_ms).map_err(|e| e.to_string())? {
-            Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
-            Value::Scalar(v) => vec![(Labels::new(), v)],
-            _ => return Err("must return an instant vector or a scalar".into()),
-        };
+    let got: Vec<(Labels, f64)> = eval_with_step(expr, store, t, step_ms)
+        .and_then(Value::into_instant)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|s| (s.labels, s.value))
+        .collect();
     let mut exp = Vec::new();
     for s in &et.exp_samples {
         let (name, mut labels) = parse_series(&s.labels)?;

@@ -138,13 +138,13 @@ fn run_case(path: &Path) -> Outcome {
             if let Err(e) = check_supported(&expr) {
                 return Outcome::Refused(e);
             }
-            let got = match eval_with_step(&expr, &store, ms(&test.eval_time), step_ms) {
-                Ok(Value::Vector(v)) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
-                Ok(Value::Scalar(v)) => vec![(Labels::new(), v)],
-                Ok(other) => return Outcome::Refused(format!("not a vector: {other:?}")),
-                Err(e) => return Outcome::Refused(format!("evaluation: {e}")),
-            };
-            let mut got: Vec<(Labels, f64)> = got;
+            let mut got: Vec<(Labels, f64)> =
+                match eval_with_step(&expr, &store, ms(&test.eval_time), step_ms)
+                    .and_then(Value::into_instant)
+                {
+                    Ok(v) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
+                    Err(e) => return Outcome::Refused(format!("evaluation: {e}")),
+                };
             let mut exp: Vec<(Labels, f64)> = test
                 .exp_samples
                 .iter()
