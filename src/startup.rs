@@ -195,12 +195,42 @@ impl Application {
         metrics.ticket_counters_at_zero();
         let public_url = settings.server.public_url.clone();
 
-        let index =
-            Arc::new(RunbookIndex::build(loaded.runbooks).context("Failed to index runbooks")?);
+        let names = known_names(&settings, &loaded);
+        let index = Arc::new(
+            RunbookIndex::build_with(loaded.runbooks, &names)
+                .context("Failed to index runbooks")?,
+        );
+        let past_tickets = Arc::new(
+            crate::runbooks::past_tickets::TicketIndex::new()
+                .context("Failed to create the ticket index")?,
+        );
         let searcher = {
-            let index = index.clone();
-            SyncArbiter::start(1, move || RunbookSearcher(index.clone()))
+            let (runbooks, tickets) = (index.clone(), past_tickets.clone());
+            SyncArbiter::start(1, move || RunbookSearcher {
+                runbooks: runbooks.clone(),
+                tickets: tickets.clone(),
+            })
         };
+        let assistant = Arc::new(assistant_of(&settings.assistant)?);
+        actix::spawn(crate::runbooks::actor::keep_ticket_index(
+            store.clone(),
+            past_tickets,
+            clock.clone(),
+            settings.assistant.ticket_max_age,
+        ));
+        if let Some(embedder) = assistant.embedder.clone() {
+            actix::spawn(crate::runbooks::actor::load_runbook_vectors(
+                store.clone(),
+                index.clone(),
+                embedder,
+                clock.clone(),
+            ));
+        }
+        actix::spawn(crate::runbooks::assistant::expire_answers(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+        ));
         let silences: crate::alerting::Silences = Arc::new(RwLock::new(
             store
                 .load_silences()
@@ -512,6 +542,7 @@ impl Application {
             backlog,
             slos: slo_catalog.clone(),
             ledger: ledger.clone(),
+            assistant,
         });
         crate::slo::gauges::spawn(
             store.clone(),
@@ -609,4 +640,48 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The names the runbook assistant should recognise in questions: configured providers and
+/// their connections, and the alerts of the rule files and SLOs.
+fn known_names(settings: &Settings, loaded: &Loaded) -> crate::runbooks::index::KnownNames {
+    crate::runbooks::index::KnownNames {
+        providers: settings.providers.iter().map(|p| p.name.clone()).collect(),
+        connections: settings
+            .providers
+            .iter()
+            .flat_map(|p| {
+                p.connections
+                    .iter()
+                    .map(|c| (c.name.clone(), p.name.clone()))
+            })
+            .collect(),
+        alerts: loaded
+            .rule_groups
+            .iter()
+            .chain(&loaded.slo_alerts)
+            .flat_map(|g| &g.rules)
+            .filter(|r| matches!(r.kind, crate::rules::file::RuleKind::Alerting { .. }))
+            .map(|r| r.name.clone())
+            .collect(),
+    }
+}
+
+/// The assistant's model clients from `[assistant]`.
+fn assistant_of(
+    s: &crate::config::AssistantSettings,
+) -> anyhow::Result<crate::runbooks::assistant::Assistant> {
+    use crate::runbooks::openai::ModelClient;
+    let client = |e: &Option<crate::runbooks::openai::ModelEndpoint>, what: &str| {
+        e.clone()
+            .map(ModelClient::new)
+            .transpose()
+            .with_context(|| format!("Failed to set up assistant.{what}"))
+    };
+    Ok(crate::runbooks::assistant::Assistant {
+        escalate_below: s.escalate_below,
+        ticket_max_age: s.ticket_max_age,
+        embedder: client(&s.embeddings, "embeddings")?,
+        llm: client(&s.llm, "llm")?,
+    })
 }

@@ -116,6 +116,18 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/runbooks/lookup",
         Access::Scope("runbooks:read"),
     ),
+    // Asking, and saying an answer did not help, are what a runbook reader does; the ticket an
+    // escalation opens is the assistant's, and ticket contents stay behind `tickets:read`.
+    (
+        "POST",
+        "/api/v1/assistant/ask",
+        Access::Scope("runbooks:read"),
+    ),
+    (
+        "POST",
+        "/api/v1/assistant/answers/{id}/feedback",
+        Access::Scope("runbooks:read"),
+    ),
 ];
 
 /// What `method` on the route matched by `pattern` needs. A route that is not in [`ROUTES`],

@@ -3,6 +3,7 @@
 
 pub mod alertmanager;
 pub mod alerts;
+pub mod assistant;
 pub mod auth;
 pub mod dlq;
 pub mod events;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub slos: Arc<crate::slo::report::SloCatalog>,
     /// The SLO groups' rolling windows, kept as minutes are recorded.
     pub ledger: Arc<crate::slo::ledger::SharedLedger>,
+    /// The L0 assistant's settings and model clients.
+    pub assistant: Arc<crate::runbooks::assistant::Assistant>,
 }
 
 /// Every error's body: `{"error": {"code", "message"}}`.
@@ -270,6 +273,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/runbooks", web::get().to(runbooks::list))
     .route("/api/v1/runbooks/lookup", web::post().to(runbooks::lookup))
     .route("/api/v1/runbooks/{id}", web::get().to(runbooks::get))
+    .route("/api/v1/assistant/ask", web::post().to(assistant::ask))
+    .route(
+        "/api/v1/assistant/answers/{id}/feedback",
+        web::post().to(assistant::feedback),
+    )
     .default_service(web::to(|| async {
         ApiError::not_found("no such endpoint").error_response()
     }));

@@ -46,6 +46,8 @@ use super::auth::{Access, access_of};
         super::runbooks::list,
         super::runbooks::lookup,
         super::runbooks::get,
+        super::assistant::ask,
+        super::assistant::feedback,
     ),
     components(schemas(super::ErrorBody)),
     modifiers(&Scopes),
@@ -56,6 +58,7 @@ use super::auth::{Access, access_of};
         (name = "providers", description = "Integration providers and their connections"),
         (name = "pipelines", description = "Stages outside syncwatch, and dead letters"),
         (name = "runbooks", description = "Runbooks and their lookup"),
+        (name = "assistant", description = "The L0 assistant: cited answers, feedback, escalation to an L1 ticket"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -7,6 +7,7 @@ use super::{ApiError, AppState};
 use crate::domain::Labels;
 use crate::domain::clock::rfc3339;
 use crate::runbooks::file::SECTIONS;
+use crate::runbooks::past_tickets::PastTicket;
 use crate::runbooks::{Lookup, Runbook};
 
 /// A question, an alert's labels, or both.
@@ -57,21 +58,28 @@ pub struct LookupHit {
     id: String,
     title: String,
     score: f32,
-    /// `exact` (the alert or error class maps to it) or `keyword`.
+    /// `exact` (the alert, error class or an alert the question names maps to it), `keyword`
+    /// (BM25 with the question's providers, statuses and metrics as boosts) or `semantic`
+    /// (found by the embeddings only).
     #[schema(value_type = String)]
     match_reason: crate::runbooks::MatchReason,
     snippet: String,
     url: String,
 }
 
-/// A resolved ticket of the same alert.
+/// A resolved ticket like the question or alert: of the same alert or connection, or sharing
+/// its words.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct SimilarTicket {
     id: String,
     title: String,
+    /// `resolved` or `closed`.
     status: &'static str,
     resolved_at: Option<String>,
+    /// What a person wrote when resolving it, or how syncwatch resolved it.
     resolution: String,
+    /// A person wrote the resolution (these come first).
+    documented: bool,
     url: String,
 }
 
@@ -100,7 +108,8 @@ fn summary(state: &AppState, rb: &Runbook) -> RunbookSummary {
     }
 }
 
-/// Find the runbooks for a question or an alert, with resolved tickets of the same alert.
+/// Find the runbooks for a question or an alert, with resolved tickets like it (documented
+/// resolutions first, none older than `assistant.ticket_max_age`).
 /// `similar_tickets` is empty for a caller whose token lacks `tickets:read`.
 #[utoipa::path(post, path = "/api/v1/runbooks/lookup", tag = "runbooks",
     params(("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same body: the first answer again")),
@@ -129,71 +138,61 @@ pub async fn lookup(
     if !(1..=50).contains(&limit) {
         return Err(ApiError::bad_request("limit: must be between 1 and 50"));
     }
-    let results = state
+    // Ticket ids and titles are for callers who may read tickets.
+    let may_read_tickets = super::auth::holds(&http, &state, "tickets:read");
+    let max_age_ms = i64::try_from(state.assistant.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
+    let retrieved = state
         .searcher
         .send(Lookup {
             query: req.query.clone(),
             labels: req.labels.clone(),
             limit,
+            vector: None,
+            tickets: if may_read_tickets { 5 } else { 0 },
+            tickets_since_ms: state.clock.now_ms().saturating_sub(max_age_ms),
         })
         .await
         .map_err(|_| ApiError::unavailable("runbook index"))?
         .map_err(ApiError::internal)?;
+    let results = retrieved.ranked.results;
     state
         .metrics
         .runbook_lookup(results.first().map_or("none", |r| r.match_reason.as_str()));
-    let alertname = req.labels.get("alertname").map(str::to_string).or_else(|| {
-        results
-            .first()
-            .and_then(|r| state.runbooks.get(&r.id))
-            .and_then(|rb| rb.alerts.first().cloned())
-    });
-    // Ticket ids and titles are for callers who may read tickets.
-    let may_read_tickets = super::auth::holds(&http, &state, "tickets:read");
-    let similar = match alertname {
-        Some(a) if may_read_tickets => state
-            .store
-            .resolved_tickets_like(&a, 5)
-            .await
-            .map_err(ApiError::store)?,
-        _ => Vec::new(),
-    };
-    let results = results
+    let results = results.into_iter().map(|r| hit(&state, r)).collect();
+    let similar = retrieved
+        .tickets
         .into_iter()
-        .map(|r| LookupHit {
-            url: format!("{}/api/v1/runbooks/{}", state.public_url, r.id),
-            id: r.id,
-            title: r.title,
-            score: r.score,
-            match_reason: r.match_reason,
-            snippet: r.snippet,
-        })
-        .collect();
-    let similar = similar
-        .into_iter()
-        .map(|t| {
-            let lasted = t.resolved_at_ms.map(|r| {
-                crate::domain::format_duration(std::time::Duration::from_millis(
-                    (r - t.created_at_ms).max(0) as u64,
-                ))
-            });
-            SimilarTicket {
-                url: format!("{}/api/v1/tickets/{}", state.public_url, t.id),
-                id: t.id,
-                title: t.title,
-                status: t.status.as_str(),
-                resolved_at: t.resolved_at_ms.map(rfc3339),
-                resolution: match lasted {
-                    Some(d) => format!("resolved automatically when the alert cleared after {d}"),
-                    None => "closed".to_string(),
-                },
-            }
-        })
+        .map(|h| similar_ticket(&state, h.ticket))
         .collect();
     Ok(HttpResponse::Ok().json(LookupAnswer {
         results,
         similar_tickets: similar,
     }))
+}
+
+/// A runbook result as served.
+pub(super) fn hit(state: &AppState, r: crate::runbooks::LookupResult) -> LookupHit {
+    LookupHit {
+        url: format!("{}/api/v1/runbooks/{}", state.public_url, r.id),
+        id: r.id,
+        title: r.title,
+        score: r.score,
+        match_reason: r.match_reason,
+        snippet: r.snippet,
+    }
+}
+
+/// A past ticket as served.
+pub(super) fn similar_ticket(state: &AppState, t: PastTicket) -> SimilarTicket {
+    SimilarTicket {
+        url: format!("{}/api/v1/tickets/{}", state.public_url, t.id),
+        id: t.id,
+        title: t.title,
+        status: t.status.as_str(),
+        resolved_at: Some(rfc3339(t.resolved_at_ms)),
+        resolution: t.resolution,
+        documented: t.documented,
+    }
 }
 
 /// The runbook catalogue.

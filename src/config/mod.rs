@@ -39,6 +39,21 @@ pub struct Settings {
     pub api: ApiSettings,
     pub tickets: TicketsSettings,
     pub slo: SloSettings,
+    pub assistant: AssistantSettings,
+}
+
+/// `[assistant]`: the runbook assistant (README "The assistant").
+#[derive(Debug, Clone)]
+pub struct AssistantSettings {
+    /// An answer whose confidence is under this opens an L1 ticket at once (default 0.3;
+    /// 0 never does).
+    pub escalate_below: f32,
+    /// Resolved tickets older than this are not suggested (default 365d).
+    pub ticket_max_age: Duration,
+    /// `[assistant.embeddings]`: dense retrieval, fused with BM25.
+    pub embeddings: Option<crate::runbooks::openai::ModelEndpoint>,
+    /// `[assistant.llm]`: answers written by a model from the retrieved passages.
+    pub llm: Option<crate::runbooks::openai::ModelEndpoint>,
 }
 
 /// `[slo]`: where the SLO definitions are and the time zone of calendar windows.
@@ -278,6 +293,26 @@ struct RawConfig {
     tickets: RawTickets,
     #[serde(default)]
     slo: RawSlo,
+    #[serde(default)]
+    assistant: RawAssistant,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAssistant {
+    escalate_below: Option<Spanned<f64>>,
+    ticket_max_age: Option<S>,
+    embeddings: Option<Spanned<RawModel>>,
+    llm: Option<Spanned<RawModel>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    url: S,
+    model: S,
+    api_key: Option<S>,
+    timeout: Option<S>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -722,6 +757,8 @@ impl Validator<'_> {
             },
         };
 
+        let assistant = self.assistant(&raw.assistant);
+
         Settings {
             file: self.file.to_path_buf(),
             server: ServerSettings { listen, public_url },
@@ -741,6 +778,77 @@ impl Validator<'_> {
             api,
             tickets,
             slo,
+            assistant,
+        }
+    }
+
+    fn assistant(&mut self, raw: &RawAssistant) -> AssistantSettings {
+        let escalate_below = match &raw.escalate_below {
+            Some(v) if !(0.0..=1.0).contains(v.get_ref()) => {
+                self.problem(
+                    v.span().start,
+                    "assistant.escalate_below: must be between 0 and 1".into(),
+                );
+                0.3
+            }
+            Some(v) => *v.get_ref() as f32,
+            None => 0.3,
+        };
+        let ticket_max_age = self
+            .duration("assistant.ticket_max_age", &raw.ticket_max_age, "365d")
+            .unwrap_or(Duration::from_secs(365 * 86_400));
+        AssistantSettings {
+            escalate_below,
+            ticket_max_age,
+            embeddings: raw
+                .embeddings
+                .as_ref()
+                .map(|m| self.model("assistant.embeddings", m, "10s")),
+            llm: raw
+                .llm
+                .as_ref()
+                .map(|m| self.model("assistant.llm", m, "5s")),
+        }
+    }
+
+    /// An OpenAI-compatible endpoint: `url` (the API base, e.g. `http://127.0.0.1:8080/v1`),
+    /// `model`, optional `api_key` (`${ENV}` allowed), `timeout`.
+    fn model(
+        &mut self,
+        key: &str,
+        raw: &Spanned<RawModel>,
+        timeout: &str,
+    ) -> crate::runbooks::openai::ModelEndpoint {
+        let r = raw.get_ref();
+        let url = self.string(&format!("{key}.url"), &r.url);
+        let url = self.url(&format!("{key}.url"), url, r.url.span().start);
+        let model = self.string(&format!("{key}.model"), &r.model);
+        if model.trim().is_empty() {
+            self.problem(
+                r.model.span().start,
+                format!("{key}.model: must not be empty"),
+            );
+        }
+        let api_key = r
+            .api_key
+            .as_ref()
+            .map(|k| crate::domain::Secret::new(self.string(&format!("{key}.api_key"), k)))
+            .filter(|k| !k.expose().is_empty());
+        let timeout = self
+            .duration(&format!("{key}.timeout"), &r.timeout, timeout)
+            .unwrap_or(Duration::from_secs(5));
+        if timeout.is_zero() {
+            let at = r
+                .timeout
+                .as_ref()
+                .map_or(raw.span().start, |t| t.span().start);
+            self.problem(at, format!("{key}.timeout: must be greater than 0"));
+        }
+        crate::runbooks::openai::ModelEndpoint {
+            url,
+            model,
+            api_key,
+            timeout,
         }
     }
 

@@ -540,6 +540,54 @@ pub fn new_ticket(
     }
 }
 
+/// The alert name of tickets the runbook assistant opens when its answer did not help.
+pub const ASSISTANT_ALERTNAME: &str = "AssistantEscalation";
+
+/// A ticket for a question the assistant could not resolve (not from an alert): open at L1,
+/// severity `warning` (P3), under `alertname` [`ASSISTANT_ALERTNAME`] with the question's
+/// `labels` (reporter, provider, connection, `source="assistant"`).
+pub fn question_ticket(
+    id: String,
+    key: DedupKey,
+    title: String,
+    summary: String,
+    labels: Labels,
+    now_ms: i64,
+) -> Ticket {
+    let severity = Severity::Warning;
+    Ticket {
+        id,
+        dedup_key: key,
+        status: TicketStatus::Open,
+        severity,
+        priority: Priority::from_severity(severity),
+        tier: Tier::L1,
+        title,
+        summary,
+        provider: labels.get("provider").map(str::to_string),
+        connection: labels.get("connection").map(str::to_string),
+        labels,
+        alertname: ASSISTANT_ALERTNAME.to_string(),
+        runbook: None,
+        assignee: None,
+        occurrences: 1,
+        created_at_ms: now_ms,
+        acknowledged_at_ms: None,
+        resolved_at_ms: None,
+        closed_at_ms: None,
+        updated_at_ms: now_ms,
+        resolution: None,
+        resolved_by: None,
+        version: 1,
+        escalation: EscalationPolicy::default(),
+        escalation_level: 0,
+        open_since_ms: now_ms,
+        ack_breached_at_ms: None,
+        resolve_breached_at_ms: None,
+        highest_tier: Tier::L1,
+    }
+}
+
 /// What a person changes on a ticket (`PATCH /api/v1/tickets/{id}`); `None` leaves a field as
 /// it is. `assignee: Some(None)` unassigns.
 #[derive(Debug, Clone, Default, PartialEq)]

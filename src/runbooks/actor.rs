@@ -1,31 +1,271 @@
-//! `RunbookSearcher`: runs lookups on a `SyncArbiter`, since a search blocks its thread.
+//! `RunbookSearcher`: runs lookups on a `SyncArbiter`, since a search blocks its thread; and the
+//! two tasks that keep the knowledge current: [`keep_ticket_index`] (resolved tickets, from the
+//! ticket event feed) and [`load_runbook_vectors`] (runbook embeddings, cached in the store).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
+use sha2::{Digest, Sha256};
 
-use super::index::{IndexError, LookupResult, RunbookIndex};
-use crate::domain::Labels;
+use super::index::{IndexError, Ranked, RunbookIndex};
+use super::openai::ModelClient;
+use super::past_tickets::{PastTicket, TicketHit, TicketIndex};
+use crate::domain::{Clock, Labels};
+use crate::store::Store;
 
-/// Look up runbooks for a query and/or an alert's labels.
+/// Look up runbooks, and past tickets, for a question and/or an alert's labels.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Vec<LookupResult>, IndexError>")]
+#[rtype(result = "Result<Retrieved, IndexError>")]
 pub struct Lookup {
     pub query: String,
     pub labels: Labels,
     pub limit: usize,
+    /// The question's embedding, when an embeddings endpoint answered.
+    pub vector: Option<Vec<f32>>,
+    /// Past tickets wanted (0: none), resolved at or after `tickets_since_ms`.
+    pub tickets: usize,
+    pub tickets_since_ms: i64,
 }
 
-pub struct RunbookSearcher(pub Arc<RunbookIndex>);
+/// Runbooks and past tickets for one lookup.
+#[derive(Debug, Clone)]
+pub struct Retrieved {
+    pub ranked: Ranked,
+    pub tickets: Vec<TicketHit>,
+}
+
+pub struct RunbookSearcher {
+    pub runbooks: Arc<RunbookIndex>,
+    pub tickets: Arc<TicketIndex>,
+}
 
 impl Actor for RunbookSearcher {
     type Context = SyncContext<Self>;
 }
 
 impl Handler<Lookup> for RunbookSearcher {
-    type Result = Result<Vec<LookupResult>, IndexError>;
+    type Result = Result<Retrieved, IndexError>;
 
     fn handle(&mut self, msg: Lookup, _: &mut Self::Context) -> Self::Result {
-        self.0.lookup(&msg.query, &msg.labels, msg.limit)
+        self.lookup(msg)
     }
+}
+
+impl RunbookSearcher {
+    /// Runbooks for the question, then past tickets of the alerts it or its labels name, or
+    /// like its words (those of its first runbook's alerts ahead).
+    pub fn lookup(&self, msg: Lookup) -> Result<Retrieved, IndexError> {
+        let ranked =
+            self.runbooks
+                .search(&msg.query, &msg.labels, msg.limit, msg.vector.as_deref())?;
+        if msg.tickets == 0 {
+            return Ok(Retrieved {
+                ranked,
+                tickets: Vec::new(),
+            });
+        }
+        let mut alerts = ranked.understood.alerts.clone();
+        alerts.extend(msg.labels.get("alertname").map(str::to_string));
+        let related: Vec<String> = ranked
+            .results
+            .first()
+            .and_then(|r| self.runbooks.get(&r.id))
+            .map(|rb| rb.alerts.clone())
+            .unwrap_or_default();
+        let tickets = self.tickets.search(
+            &ranked.understood,
+            &alerts,
+            &related,
+            msg.tickets_since_ms,
+            msg.tickets,
+        )?;
+        Ok(Retrieved { ranked, tickets })
+    }
+}
+
+/// How often the ticket index reads the ticket event feed: a resolution is suggested at most
+/// this long after it is written.
+pub const TICKET_FEED_POLL: Duration = Duration::from_secs(5);
+/// Tickets read per page at the first load, and feed events per read.
+const PAGE: i64 = 500;
+
+/// Loads resolved tickets of the last `max_age` into `index`, then follows the ticket event
+/// feed forever: a ticket that changes is indexed again if resolved or closed, removed if not.
+/// Store errors are logged and retried at the next poll.
+pub async fn keep_ticket_index(
+    store: Store,
+    index: Arc<TicketIndex>,
+    clock: Arc<dyn Clock>,
+    max_age: Duration,
+) {
+    let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+    // The feed position before the first load: changes during it are applied again after.
+    let mut seq = loop {
+        match store.last_ticket_event_seq().await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the ticket feed for the assistant");
+                tokio::time::sleep(TICKET_FEED_POLL).await;
+            }
+        }
+    };
+    let since = clock.now_ms().saturating_sub(max_age_ms);
+    let mut after = String::new();
+    loop {
+        let page = match store.resolved_tickets_page(since, &after, PAGE).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read resolved tickets for the assistant");
+                tokio::time::sleep(TICKET_FEED_POLL).await;
+                continue;
+            }
+        };
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        if let Err(e) = index_tickets(&store, &index, page).await {
+            tracing::warn!(error = %e, "cannot index resolved tickets");
+        }
+    }
+    tracing::info!(
+        tickets = index.len(),
+        "past tickets indexed for the assistant"
+    );
+    loop {
+        tokio::time::sleep(TICKET_FEED_POLL).await;
+        let events = match store.ticket_event_feed(seq, PAGE).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the ticket feed for the assistant");
+                continue;
+            }
+        };
+        let Some(last) = events.last() else { continue };
+        let mut ids: Vec<String> = events.iter().map(|e| e.ticket_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let mut tickets = Vec::with_capacity(ids.len());
+        let mut failed = false;
+        for id in &ids {
+            match store.get_ticket(id).await {
+                Ok(Some(t)) => tickets.push(t),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a ticket for the assistant");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed {
+            continue;
+        }
+        let gone: Vec<String> = ids
+            .iter()
+            .filter(|id| !tickets.iter().any(|t| &t.id == *id))
+            .cloned()
+            .collect();
+        match index_tickets(&store, &index, tickets).await {
+            Ok(()) => {
+                if let Err(e) = index.apply(&[], &gone) {
+                    tracing::warn!(error = %e, "cannot update the ticket index");
+                }
+                seq = last.seq;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot index tickets"),
+        }
+    }
+}
+
+/// Indexes the resolved or closed tickets of `tickets` and removes the others.
+async fn index_tickets(
+    store: &Store,
+    index: &TicketIndex,
+    tickets: Vec<crate::domain::ticket::Ticket>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
+    let comments = store.comment_bodies(&ids).await?;
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    for t in &tickets {
+        let c = comments.get(&t.id).map(Vec::as_slice).unwrap_or_default();
+        match PastTicket::of(t, c) {
+            Some(p) => add.push(p),
+            None => remove.push(t.id.clone()),
+        }
+    }
+    index.apply(&add, &remove)?;
+    Ok(())
+}
+
+/// Texts embedded per request.
+const EMBED_BATCH: usize = 32;
+/// How long a failed embedding load waits before trying again.
+const EMBED_RETRY: Duration = Duration::from_secs(30);
+
+/// The SHA-256 (hex) of the text a vector is computed from: the cache key with the model.
+pub fn content_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Gives `index` a vector for every runbook: from the store's cache when the text and model are
+/// unchanged, else from the embeddings endpoint (then cached). Retried every 30 s until it
+/// succeeds; until then lookups are lexical only.
+pub async fn load_runbook_vectors(
+    store: Store,
+    index: Arc<RunbookIndex>,
+    client: ModelClient,
+    clock: Arc<dyn Clock>,
+) {
+    loop {
+        match runbook_vectors(&store, &index, &client, clock.now_ms()).await {
+            Ok(vectors) => {
+                let n = vectors.len();
+                index.set_vectors(Arc::new(vectors));
+                tracing::info!(
+                    runbooks = n,
+                    model = client.model(),
+                    "runbook embeddings loaded"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, model = client.model(), "cannot load runbook embeddings; lookups stay lexical until they load");
+                tokio::time::sleep(EMBED_RETRY).await;
+            }
+        }
+    }
+}
+
+async fn runbook_vectors(
+    store: &Store,
+    index: &RunbookIndex,
+    client: &ModelClient,
+    now_ms: i64,
+) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
+    let texts: Vec<String> = index
+        .runbooks()
+        .iter()
+        .map(RunbookIndex::embedding_text)
+        .collect();
+    let hashes: Vec<String> = texts.iter().map(|t| content_hash(t)).collect();
+    let mut cached = store.embeddings(client.model(), &hashes).await?;
+    let missing: Vec<usize> = (0..texts.len())
+        .filter(|i| !cached.contains_key(&hashes[*i]))
+        .collect();
+    for batch in missing.chunks(EMBED_BATCH) {
+        let inputs: Vec<String> = batch.iter().map(|i| texts[*i].clone()).collect();
+        let vectors = client.embed(&inputs).await?;
+        let rows: Vec<(String, Vec<f32>)> = batch
+            .iter()
+            .zip(vectors)
+            .map(|(i, v)| (hashes[*i].clone(), v))
+            .collect();
+        store.put_embeddings(client.model(), &rows, now_ms).await?;
+        cached.extend(rows);
+    }
+    Ok(hashes
+        .iter()
+        .map(|h| cached.get(h).cloned().unwrap_or_default())
+        .collect())
 }

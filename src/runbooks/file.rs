@@ -1,5 +1,5 @@
 //! Runbook files: `---` YAML front matter (`id`, `title`, `providers`, `alerts`, `error_classes`,
-//! `tags`), then markdown with the sections Symptoms, Diagnosis, Fix and Escalate when.
+//! `tags`, `symptoms`, `aliases`), then markdown with the sections Symptoms, Diagnosis, Fix and Escalate when.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,10 @@ pub struct Runbook {
     pub alerts: Vec<String>,
     pub error_classes: Vec<ErrorClass>,
     pub tags: Vec<String>,
+    /// The problem in the words of on-call and customers ("dealer data is hours old").
+    pub symptoms: Vec<String>,
+    /// Other names for it: partial alert names, metric names, error strings, jargon.
+    pub aliases: Vec<String>,
     /// The markdown after the front matter.
     pub body: String,
     pub path: PathBuf,
@@ -50,6 +54,10 @@ struct FrontMatter {
     error_classes: Vec<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    symptoms: Vec<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
 }
 
 /// Parses one runbook file's text.
@@ -125,6 +133,8 @@ pub fn parse_runbook(path: &Path, text: &str) -> Result<Runbook, Problems> {
         alerts: fm.alerts,
         error_classes,
         tags: fm.tags,
+        symptoms: fm.symptoms,
+        aliases: fm.aliases,
         body,
         path: path.to_path_buf(),
     })

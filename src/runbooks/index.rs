@@ -1,26 +1,41 @@
-//! The runbook index: exact mappings (alert name, error class) and a tantivy BM25 index over
-//! title, tags and text.
+//! The runbook index: exact mappings (alert name, error class), a tantivy BM25 index over each
+//! runbook's title, symptoms and aliases, tags and text, the entities of the question
+//! ([`super::query`]) as boosts, and, when an embeddings endpoint is configured, dense vectors
+//! fused with the lexical ranking by reciprocal rank fusion (Cormack, Clarke and Büttcher, SIGIR
+//! 2009, k = 60).
+//!
+//! Ranking of one question, in order:
+//! 1. the runbook the alert's labels map to exactly (`alertname`, then `error_class`);
+//! 2. runbooks mapped to an alert the question names (`IteratorAgeHigh`);
+//! 3. the rest by `bm25 / best_bm25 + boosts` ([`Boosts`]), fused with the dense ranking when
+//!    there is one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::schema::{Field, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{Field, STORED, STRING, Schema, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Index, IndexReader, IndexWriter, TantivyDocument, doc};
 
+use super::analysis::{self, ANALYZER};
 use super::file::Runbook;
+use super::query::{Understood, Vocabulary};
 use crate::domain::Labels;
 
 /// How a result matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchReason {
-    /// The alert name or error class maps to the runbook.
+    /// The alert name or error class of the labels, or an alert the question names, maps to
+    /// the runbook.
     Exact,
-    /// BM25 over the runbook's words.
+    /// BM25 over the runbook's words, with the question's entities as boosts.
     Keyword,
+    /// Only the embeddings found it.
+    Semantic,
 }
 
 impl MatchReason {
@@ -28,12 +43,13 @@ impl MatchReason {
         match self {
             MatchReason::Exact => "exact",
             MatchReason::Keyword => "keyword",
+            MatchReason::Semantic => "semantic",
         }
     }
 }
 
-/// One ranked result. `score` is in `(0, 1]`: exact matches score 1, keyword matches are BM25
-/// scaled below that.
+/// One ranked result. `score` is in `(0, 1]`: exact matches score 1, the others their fused
+/// score scaled below 0.9.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LookupResult {
     pub id: String,
@@ -43,19 +59,66 @@ pub struct LookupResult {
     pub snippet: String,
 }
 
+/// A question's ranked runbooks, what was understood of it, and how sure the ranking is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub results: Vec<LookupResult>,
+    pub understood: Understood,
+    /// In `[0, 1]`: 0.9 or more when an alert maps to the first runbook; otherwise
+    /// `0.6 × coverage + 0.25 × margin + 0.15 × agreement`, where coverage is the share of
+    /// the question's terms the first runbook holds, margin how far its score is ahead of the
+    /// second's (relative), and agreement 1 when a provider or error class of the question
+    /// boosted it. 0 without results.
+    pub confidence: f32,
+}
+
+/// What the question's entities add to a runbook's `bm25 / best_bm25` (in `[0, 1]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Boosts;
+
+impl Boosts {
+    /// The runbook handles an error class the question names (a status, a phrase).
+    pub const ERROR_CLASS: f32 = 0.4;
+    /// The runbook is for the provider the question names, split among the providers it lists
+    /// (a one-provider runbook gets it all).
+    pub const PROVIDER: f32 = 0.3;
+    /// The runbook lists providers and not the one the question names.
+    pub const OTHER_PROVIDER: f32 = -0.6;
+    /// The runbook's text names a metric the question names.
+    pub const METRIC: f32 = 0.3;
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("runbook index: {0}")]
 pub struct IndexError(#[from] tantivy::TantivyError);
 
+/// Names the index should recognise beyond those in the runbooks: configured providers and
+/// connections, the rule files' alert names.
+#[derive(Debug, Clone, Default)]
+pub struct KnownNames {
+    pub providers: Vec<String>,
+    /// `(connection, provider)`.
+    pub connections: Vec<(String, String)>,
+    pub alerts: Vec<String>,
+}
+
+/// Runbook vectors from an embeddings model, in the index's runbook order.
+pub type Vectors = Arc<Vec<Vec<f32>>>;
+
 pub struct RunbookIndex {
     runbooks: Vec<Runbook>,
     by_id: HashMap<String, usize>,
+    /// Each runbook's terms, for coverage.
+    terms: Vec<HashSet<String>>,
+    vocabulary: Vocabulary,
+    vectors: RwLock<Option<Vectors>>,
     index: Index,
     reader: IndexReader,
     f_pos: Field,
     f_title: Field,
-    f_body: Field,
+    f_symptoms: Field,
     f_tags: Field,
+    f_body: Field,
 }
 
 impl std::fmt::Debug for RunbookIndex {
@@ -66,28 +129,60 @@ impl std::fmt::Debug for RunbookIndex {
     }
 }
 
+/// The words of a runbook's front matter that are not its title.
+fn tags_text(rb: &Runbook) -> String {
+    [
+        rb.tags.join(" "),
+        rb.alerts.join(" "),
+        rb.providers.join(" "),
+        rb.error_classes
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    ]
+    .join(" ")
+}
+
+fn symptoms_text(rb: &Runbook) -> String {
+    [rb.symptoms.join(" . "), rb.aliases.join(" . ")].join(" . ")
+}
+
 impl RunbookIndex {
     pub fn build(runbooks: Vec<Runbook>) -> Result<Self, IndexError> {
+        Self::build_with(runbooks, &KnownNames::default())
+    }
+
+    pub fn build_with(runbooks: Vec<Runbook>, names: &KnownNames) -> Result<Self, IndexError> {
         let mut sb = Schema::builder();
         let f_pos = sb.add_text_field("pos", STRING | STORED);
-        let f_title = sb.add_text_field("title", TEXT | STORED);
-        let f_body = sb.add_text_field("body", TEXT | STORED);
-        let f_tags = sb.add_text_field("tags", TEXT);
+        let f_title = sb.add_text_field("title", analysis::text_options(true));
+        let f_symptoms = sb.add_text_field("symptoms", analysis::text_options(false));
+        let f_tags = sb.add_text_field("tags", analysis::text_options(false));
+        let f_body = sb.add_text_field("body", analysis::text_options(true));
         let index = Index::create_in_ram(sb.build());
+        index.tokenizers().register(ANALYZER, analysis::analyzer());
         // One indexing thread with the smallest budget tantivy accepts: the corpus is small.
         let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
+        let mut analyzer = analysis::analyzer();
+        let mut terms = Vec::with_capacity(runbooks.len());
+        let mut texts = Vec::with_capacity(runbooks.len());
         for (i, rb) in runbooks.iter().enumerate() {
-            let tags = [
-                rb.tags.join(" "),
-                rb.alerts.join(" "),
-                rb.providers.join(" "),
-            ]
-            .join(" ");
+            let (title, symptoms, tags, body) = (
+                analysis::expand(&rb.title),
+                analysis::expand(&symptoms_text(rb)),
+                analysis::expand(&tags_text(rb)),
+                analysis::expand(&rb.body),
+            );
+            let all = [title.as_str(), &symptoms, &tags, &body].join(" ");
+            terms.push(analysis::terms(&mut analyzer, &all).into_iter().collect());
+            texts.push(all);
             writer.add_document(doc!(
                 f_pos => i.to_string(),
-                f_title => rb.title.clone(),
-                f_body => rb.body.clone(),
+                f_title => title,
+                f_symptoms => symptoms,
                 f_tags => tags,
+                f_body => body,
             ))?;
         }
         writer.commit()?;
@@ -97,15 +192,48 @@ impl RunbookIndex {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
+        let providers: Vec<&str> = names
+            .providers
+            .iter()
+            .map(String::as_str)
+            .chain(
+                runbooks
+                    .iter()
+                    .flat_map(|r| r.providers.iter().map(String::as_str)),
+            )
+            .collect();
+        let alerts: Vec<&str> = names
+            .alerts
+            .iter()
+            .map(String::as_str)
+            .chain(
+                runbooks
+                    .iter()
+                    .flat_map(|r| r.alerts.iter().map(String::as_str)),
+            )
+            .collect();
+        let vocabulary = Vocabulary::new(
+            providers,
+            names
+                .connections
+                .iter()
+                .map(|(c, p)| (c.as_str(), p.as_str())),
+            alerts,
+            texts.iter().map(String::as_str),
+        );
         Ok(Self {
             runbooks,
             by_id,
+            terms,
+            vocabulary,
+            vectors: RwLock::new(None),
             index,
             reader,
             f_pos,
             f_title,
-            f_body,
+            f_symptoms,
             f_tags,
+            f_body,
         })
     }
 
@@ -117,22 +245,31 @@ impl RunbookIndex {
         self.by_id.get(id).map(|i| &self.runbooks[*i])
     }
 
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    /// Sets the runbooks' vectors (one per runbook, in [`Self::runbooks`] order); from then on
+    /// a lookup given a question's vector fuses both rankings.
+    pub fn set_vectors(&self, vectors: Vectors) {
+        if vectors.len() == self.runbooks.len() {
+            *self.vectors.write().unwrap_or_else(|e| e.into_inner()) = Some(vectors);
+        }
+    }
+
+    /// Whether runbook vectors are loaded.
+    pub fn has_vectors(&self) -> bool {
+        self.vectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// The runbook an alert maps to exactly: by alert name first, then by error class.
     pub fn exact(&self, labels: &Labels) -> Option<&Runbook> {
         let name = labels.value("alertname");
         let provider = labels.get("provider");
         let class = labels.get("error_class");
-        /// Among candidates, the most specific runbook that names the provider, else the first.
-        fn prefer_provider<'r>(
-            rbs: Vec<&'r Runbook>,
-            provider: Option<&str>,
-        ) -> Option<&'r Runbook> {
-            rbs.iter()
-                .filter(|r| provider.is_some_and(|p| r.providers.iter().any(|x| x == p)))
-                .min_by_key(|r| r.providers.len())
-                .or_else(|| rbs.first())
-                .copied()
-        }
         let by_alert: Vec<&Runbook> = self
             .runbooks
             .iter()
@@ -155,6 +292,32 @@ impl RunbookIndex {
         labels: &Labels,
         limit: usize,
     ) -> Result<Vec<LookupResult>, IndexError> {
+        Ok(self.search(query, labels, limit, None)?.results)
+    }
+
+    /// Ranked runbooks with what was understood of the question and the confidence; `vector`
+    /// is the question's embedding (fused when runbook vectors are loaded).
+    pub fn search(
+        &self,
+        query: &str,
+        labels: &Labels,
+        limit: usize,
+        vector: Option<&[f32]>,
+    ) -> Result<Ranked, IndexError> {
+        let limit = limit.max(1);
+        let mut understood = self.vocabulary.understand(query);
+        for (label, list) in [("provider", 0), ("connection", 1)] {
+            if let Some(v) = labels.get(label).filter(|v| !v.is_empty()) {
+                let list = if list == 0 {
+                    &mut understood.providers
+                } else {
+                    &mut understood.connections
+                };
+                if !list.iter().any(|x| x == v) {
+                    list.push(v.to_string());
+                }
+            }
+        }
         let mut results: Vec<LookupResult> = Vec::new();
         if let Some(rb) = self.exact(labels) {
             results.push(LookupResult {
@@ -165,63 +328,275 @@ impl RunbookIndex {
                 snippet: first_line(rb.section("Symptoms").unwrap_or(&rb.body)),
             });
         }
-        // Exact words from the query, or, without a query, from the labels.
-        let mut text = query.to_string();
-        if text.trim().is_empty() {
-            text = labels.iter().map(|(_, v)| v).collect::<Vec<_>>().join(" ");
-        }
-        let text = sanitize(&text);
-        if !text.trim().is_empty() {
-            let searcher = self.reader.searcher();
-            let parser =
-                QueryParser::for_index(&self.index, vec![self.f_title, self.f_body, self.f_tags]);
-            let (q, _ignored) = parser.parse_query_lenient(&text);
-            let top =
-                searcher.search(&q, &TopDocs::with_limit(limit.max(1) + 1).order_by_score())?;
-            let best = top
-                .first()
-                .map(|(s, _)| *s)
-                .unwrap_or(1.0)
-                .max(f32::EPSILON);
-            let snippets = SnippetGenerator::create(&searcher, &*q, self.f_body)?;
+        // Without a question, the labels' values are the words.
+        let text = if query.trim().is_empty() {
+            labels.iter().map(|(_, v)| v).collect::<Vec<_>>().join(" ")
+        } else {
+            understood.search_text.clone()
+        };
+        let text = analysis::expand(&sanitize(&text));
+        let mut analyzer = analysis::analyzer();
+        let query_terms = analysis::terms(&mut analyzer, &text);
+
+        // Lexical candidates with their BM25.
+        let searcher = self.reader.searcher();
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![self.f_title, self.f_symptoms, self.f_tags, self.f_body],
+        );
+        parser.set_field_boost(self.f_title, 2.0);
+        parser.set_field_boost(self.f_symptoms, 2.0);
+        parser.set_field_boost(self.f_tags, 1.5);
+        let (q, _ignored) = parser.parse_query_lenient(&text);
+        let mut bm25: HashMap<usize, f32> = HashMap::new();
+        let mut docs: HashMap<usize, TantivyDocument> = HashMap::new();
+        if !query_terms.is_empty() {
+            let top = searcher.search(&q, &TopDocs::with_limit(50).order_by_score())?;
             for (score, addr) in top {
                 let d: TantivyDocument = searcher.doc(addr)?;
-                let Some(pos) = d
+                if let Some(pos) = d
                     .get_first(self.f_pos)
                     .and_then(|v| v.as_str())
                     .and_then(|s| s.parse::<usize>().ok())
-                else {
-                    continue;
-                };
-                let rb = &self.runbooks[pos];
-                if results.iter().any(|r| r.id == rb.id) {
-                    continue;
+                    .filter(|p| *p < self.runbooks.len())
+                {
+                    bm25.insert(pos, score);
+                    docs.insert(pos, d);
                 }
-                let snippet = snippets.snippet_from_doc(&d);
-                results.push(LookupResult {
-                    id: rb.id.clone(),
-                    title: rb.title.clone(),
-                    score: 0.9 * score / best,
-                    match_reason: MatchReason::Keyword,
-                    snippet: if snippet.fragment().is_empty() {
-                        first_line(rb.section("Symptoms").unwrap_or(&rb.body))
-                    } else {
-                        snippet
-                            .fragment()
-                            .split_whitespace()
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    },
-                });
             }
         }
-        results.truncate(limit);
-        Ok(results)
+        let best = bm25.values().cloned().fold(f32::EPSILON, f32::max);
+
+        // Every runbook the lexical search or an entity points at, scored.
+        let mut scored: Vec<(usize, f32, bool, bool)> = Vec::new(); // (pos, score, alert, agreed)
+        for (pos, rb) in self.runbooks.iter().enumerate() {
+            let lex = bm25.get(&pos).map_or(0.0, |s| s / best);
+            let alert = understood
+                .alerts
+                .iter()
+                .any(|a| rb.alerts.iter().any(|x| x == a));
+            let mut boost = 0.0;
+            let mut agreed = false;
+            if understood
+                .error_classes
+                .iter()
+                .any(|c| rb.error_classes.contains(c))
+            {
+                boost += Boosts::ERROR_CLASS;
+                agreed = true;
+            }
+            if !understood.providers.is_empty() && !rb.providers.is_empty() {
+                if rb
+                    .providers
+                    .iter()
+                    .any(|p| understood.providers.contains(p))
+                {
+                    boost += Boosts::PROVIDER / rb.providers.len() as f32;
+                    agreed = true;
+                } else {
+                    boost += Boosts::OTHER_PROVIDER;
+                }
+            }
+            if understood
+                .metrics
+                .iter()
+                .any(|m| rb.body.contains(m.as_str()))
+            {
+                boost += Boosts::METRIC;
+                agreed = true;
+            }
+            if lex > 0.0 || alert || boost > 0.0 {
+                scored.push((pos, lex + boost, alert, agreed));
+            }
+        }
+        // Alert mappings first, then by score; ties by file order.
+        scored.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0)));
+
+        // Dense ranking, fused with the lexical one after the alert mappings.
+        let vectors = self
+            .vectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut order: Vec<(usize, f32, MatchReason)> = Vec::new();
+        let pinned = scored.iter().take_while(|s| s.2).count();
+        for s in &scored[..pinned] {
+            order.push((s.0, 1.0, MatchReason::Exact));
+        }
+        match (vector, vectors) {
+            (Some(v), Some(vectors)) => {
+                let lexical: Vec<usize> = scored[pinned..].iter().map(|s| s.0).collect();
+                let mut dense: Vec<(usize, f32)> = vectors
+                    .iter()
+                    .enumerate()
+                    .filter(|(p, _)| !scored[..pinned].iter().any(|s| s.0 == *p))
+                    .map(|(p, rv)| (p, cosine(v, rv)))
+                    .collect();
+                dense.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                dense.truncate(50);
+                let dense: Vec<usize> = dense.into_iter().map(|(p, _)| p).collect();
+                let fused = reciprocal_rank_fusion(&[&lexical, &dense]);
+                let top = fused.first().map_or(1.0, |f| f.1);
+                for (p, s) in fused {
+                    let reason = if lexical.contains(&p) {
+                        MatchReason::Keyword
+                    } else {
+                        MatchReason::Semantic
+                    };
+                    order.push((p, 0.9 * s / top, reason));
+                }
+            }
+            _ => {
+                let top = scored.get(pinned).map_or(1.0, |s| s.1).max(f32::EPSILON);
+                for s in &scored[pinned..] {
+                    order.push((
+                        s.0,
+                        (0.9 * s.1 / top).clamp(f32::EPSILON, 0.9),
+                        MatchReason::Keyword,
+                    ));
+                }
+            }
+        }
+
+        // Confidence of the first result, from the lexical evidence.
+        let confidence = match (results.first(), order.first()) {
+            (Some(_), _) => 1.0,
+            (None, None) => 0.0,
+            (None, Some((pos, _, reason))) => {
+                if *reason == MatchReason::Exact {
+                    0.9
+                } else {
+                    let coverage = if query_terms.is_empty() {
+                        0.0
+                    } else {
+                        query_terms
+                            .iter()
+                            .filter(|t| self.terms[*pos].contains(*t))
+                            .count() as f32
+                            / query_terms.len() as f32
+                    };
+                    let first = scored.iter().find(|s| s.0 == *pos);
+                    let second = scored.iter().find(|s| s.0 != *pos && !s.2);
+                    let margin = match (first, second) {
+                        (Some(f), Some(s)) if f.1 > 0.0 => ((f.1 - s.1) / f.1).clamp(0.0, 1.0),
+                        (Some(_), None) => 1.0,
+                        _ => 0.0,
+                    };
+                    let agreed = first.is_some_and(|f| f.3);
+                    (0.6 * coverage + 0.25 * margin + if agreed { 0.15 } else { 0.0 })
+                        .clamp(0.0, 1.0)
+                }
+            }
+        };
+
+        let snippets = if docs.is_empty() {
+            None
+        } else {
+            SnippetGenerator::create(&searcher, &*q, self.f_body).ok()
+        };
+        for (pos, score, reason) in order {
+            if results.len() >= limit {
+                break;
+            }
+            let rb = &self.runbooks[pos];
+            if results.iter().any(|r| r.id == rb.id) {
+                continue;
+            }
+            let fragment = match (&snippets, docs.get(&pos)) {
+                (Some(g), Some(d)) => g.snippet_from_doc(d).fragment().to_string(),
+                _ => String::new(),
+            };
+            results.push(LookupResult {
+                id: rb.id.clone(),
+                title: rb.title.clone(),
+                score,
+                match_reason: reason,
+                snippet: if fragment.is_empty() {
+                    first_line(rb.section("Symptoms").unwrap_or(&rb.body))
+                } else {
+                    fragment.split_whitespace().collect::<Vec<_>>().join(" ")
+                },
+            });
+        }
+        Ok(Ranked {
+            results,
+            understood,
+            confidence,
+        })
+    }
+
+    /// The text of a runbook that its vector is computed from: title, symptoms, aliases and
+    /// the Symptoms section (what a question describes).
+    pub fn embedding_text(rb: &Runbook) -> String {
+        format!(
+            "{}\n{}\n{}",
+            rb.title,
+            symptoms_text(rb),
+            rb.section("Symptoms").unwrap_or_default()
+        )
+    }
+
+    /// Terms of `text` as the index analyses them.
+    pub fn analyze(text: &str) -> Vec<String> {
+        analysis::terms(&mut analysis::analyzer(), &analysis::expand(text))
+    }
+}
+
+/// Among candidates, the most specific runbook that names the provider; without one, the
+/// most general (no provider listed, else the most providers), the first on a tie.
+fn prefer_provider<'r>(rbs: Vec<&'r Runbook>, provider: Option<&str>) -> Option<&'r Runbook> {
+    let general = |r: &&&Runbook| match r.providers.len() {
+        0 => usize::MAX,
+        n => n,
+    };
+    rbs.iter()
+        .filter(|r| provider.is_some_and(|p| r.providers.iter().any(|x| x == p)))
+        .min_by_key(|r| r.providers.len())
+        .or_else(|| {
+            // max_by_key keeps the last of equals: search from the end for the first.
+            rbs.iter().rev().max_by_key(general)
+        })
+        .copied()
+}
+
+/// Reciprocal rank fusion with k = 60: each list adds `1 / (60 + rank)` (rank from 1) to its
+/// items; the items by fused score, best first, ties in first-seen order.
+pub fn reciprocal_rank_fusion(lists: &[&[usize]]) -> Vec<(usize, f32)> {
+    const K: f32 = 60.0;
+    let mut scores: Vec<(usize, f32)> = Vec::new();
+    for list in lists {
+        for (rank, item) in list.iter().enumerate() {
+            let add = 1.0 / (K + rank as f32 + 1.0);
+            match scores.iter_mut().find(|(i, _)| i == item) {
+                Some(s) => s.1 += add,
+                None => scores.push((*item, add)),
+            }
+        }
+    }
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scores
+}
+
+/// Cosine similarity; 0 for a zero vector or vectors of different lengths.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
     }
 }
 
 /// Keeps words only, so user text can never be query syntax (`AND`, `field:`, quotes).
-fn sanitize(text: &str) -> String {
+pub fn sanitize(text: &str) -> String {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty() && !matches!(*w, "AND" | "OR" | "NOT"))
         .collect::<Vec<_>>()
@@ -269,6 +644,12 @@ mod tests {
                 "schema",
                 "Malformed records fail validation and land in the dead letter queue.",
             ),
+            rb(
+                "lag",
+                "StageIteratorAgeHigh",
+                "",
+                "The oldest record waits; syncwatch_stage_iterator_age_seconds grows.",
+            ),
         ])
         .unwrap()
     }
@@ -302,6 +683,14 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(index.exact(&cdk).unwrap().id, "generic");
+        // Without a provider, the general runbook, not the one-provider one.
+        let none: Labels = [("alertname", "ProviderAuthFailing")].into_iter().collect();
+        assert_eq!(index.exact(&none).unwrap().id, "generic");
+        // In a question too: the provider's own runbook first.
+        let r = index
+            .lookup("tekion credentials rejected", &Labels::new(), 5)
+            .unwrap();
+        assert_eq!(r[0].id, "tekion-only");
     }
 
     #[test]
@@ -332,5 +721,61 @@ mod tests {
             .lookup("title:\"429 AND (Retry-After", &Labels::new(), 5)
             .unwrap();
         assert_eq!(r[0].id, "rate");
+    }
+
+    #[test]
+    fn a_partial_alert_name_a_status_or_a_metric_finds_its_runbook() {
+        let i = index();
+        let first = |q: &str| i.lookup(q, &Labels::new(), 5).unwrap()[0].clone();
+        let r = first("IteratorAgeHigh pipeline dms stage export");
+        assert_eq!((r.id.as_str(), r.match_reason), ("lag", MatchReason::Exact));
+        // 403 is an auth status although the runbook only says 401.
+        assert_eq!(
+            first("the provider answers 403 since this morning").id,
+            "auth"
+        );
+        assert_eq!(
+            first("syncwatch_stage_iterator_age_seconds is 900").id,
+            "lag"
+        );
+        // A typo is corrected from the runbooks' words.
+        assert_eq!(first("malfromed recrods").id, "schema");
+    }
+
+    #[test]
+    fn confidence_is_high_for_an_alert_low_for_nonsense_and_zero_without_results() {
+        let i = index();
+        let c = |q: &str| i.search(q, &Labels::new(), 5, None).unwrap().confidence;
+        assert!(c("StageIteratorAgeHigh") >= 0.9);
+        assert!(c("records land in the dead letter queue") > 0.5);
+        assert!(c("records and weather forecast for the barbecue") < 0.4);
+        assert_eq!(c("zzzz qqqq"), 0.0);
+    }
+
+    #[test]
+    fn dense_vectors_are_fused_by_reciprocal_rank() {
+        let i = index();
+        // Only the dense side knows "schema" answers this.
+        i.set_vectors(Arc::new(vec![
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+        ]));
+        let r = i
+            .search("the weather", &Labels::new(), 5, Some(&[1.0, 0.0]))
+            .unwrap();
+        assert_eq!(r.results[0].id, "schema");
+        assert_eq!(r.results[0].match_reason, MatchReason::Semantic);
+        assert_eq!(
+            reciprocal_rank_fusion(&[&[1, 2], &[2, 3]]),
+            vec![
+                (2, 1.0 / 62.0 + 1.0 / 61.0),
+                (1, 1.0 / 61.0),
+                (3, 1.0 / 62.0)
+            ]
+        );
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 0.0);
+        assert_eq!(cosine(&[1.0], &[1.0, 0.0]), 0.0);
     }
 }

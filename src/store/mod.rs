@@ -7,6 +7,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 mod alert_state;
+mod assistant;
 mod dead_letters;
 mod idempotency;
 mod notification_log;
@@ -19,6 +20,7 @@ mod syncs;
 mod ticket_webhooks;
 mod tickets;
 pub use alert_state::StoredAlert;
+pub use assistant::StoredAnswer;
 pub use dead_letters::{DeadLetter, DlqFilter, StoredDeadLetter};
 pub use idempotency::KeyState;
 pub use notification_log::NotificationLogEntry;

@@ -972,7 +972,7 @@ fn event_from_row(r: &AnyRow) -> Result<StoredTicketEvent, StoreError> {
     })
 }
 
-fn ticket_from_row(r: &AnyRow) -> Result<Ticket, StoreError> {
+pub(super) fn ticket_from_row(r: &AnyRow) -> Result<Ticket, StoreError> {
     let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("ticket {what} {v:?}"));
     let s = |c: &str| r.try_get::<String, _>(c);
     let o = |c: &str| r.try_get::<Option<String>, _>(c);

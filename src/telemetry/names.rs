@@ -49,6 +49,7 @@ pub const SLO_EVENTS_TOTAL: &str = "syncwatch_slo_events_total";
 pub const SLO_MONTH_OBJECTIVE_MET: &str = "syncwatch_slo_month_objective_met";
 pub const STORE_WRITES_WAITING: &str = "syncwatch_store_writes_waiting";
 pub const RUNBOOK_LOOKUPS_TOTAL: &str = "syncwatch_runbook_lookups_total";
+pub const ASSISTANT_ANSWERS_TOTAL: &str = "syncwatch_assistant_answers_total";
 
 /// The kind of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +287,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         RUNBOOK_LOOKUPS_TOTAL,
         Kind::Counter,
         "Runbook lookups, by how the best result matched.",
+    ),
+    (
+        ASSISTANT_ANSWERS_TOTAL,
+        Kind::Counter,
+        "Assistant answers by outcome: resolved (the asker said it helped), escalated (an L1 ticket was opened), unknown (no feedback within a day).",
     ),
 ];
 

@@ -432,6 +432,9 @@ impl Metrics {
             for tier in [Tier::L2, Tier::L3] {
                 counter!(TICKET_ESCALATIONS_TOTAL, "tier" => tier.as_str()).increment(0);
             }
+            for outcome in ["resolved", "escalated", "unknown"] {
+                counter!(ASSISTANT_ANSWERS_TOTAL, "outcome" => outcome).increment(0);
+            }
             for target in ["acknowledge", "resolve"] {
                 for priority in [Priority::P1, Priority::P2, Priority::P3, Priority::P4] {
                     counter!(TICKET_SLA_BREACHES_TOTAL, "target" => target, "priority" => priority.as_str())
@@ -463,6 +466,11 @@ impl Metrics {
         self.record(|| {
             counter!(RUNBOOK_LOOKUPS_TOTAL, "match_reason" => match_reason).increment(1)
         });
+    }
+
+    /// An assistant answer reached its outcome (`resolved`, `escalated`, `unknown`).
+    pub fn assistant_answer(&self, outcome: &'static str) {
+        self.record(|| counter!(ASSISTANT_ANSWERS_TOTAL, "outcome" => outcome).increment(1));
     }
 }
 

@@ -361,3 +361,108 @@ impl TcpProxy {
         self.up.send_replace(true);
     }
 }
+
+/// How the fake model answers chat completions.
+#[derive(Debug, Clone)]
+pub enum ModelReply {
+    /// This text as the first choice's content.
+    Content(String),
+    /// Answers after this long (longer than the client waits).
+    Slow(std::time::Duration),
+    /// HTTP 500.
+    Fail,
+}
+
+/// An OpenAI-compatible model server: `POST /v1/chat/completions` answers with
+/// [`ModelReply`]; `POST /v1/embeddings` gives each input a vector that is `[1, 0]` when it
+/// holds the word `breaker` or `zebra`, else `[0, 1]` (so a question about zebras is "near" the
+/// circuit-breaker runbook and nothing else). Records every request body.
+#[derive(Clone)]
+pub struct FakeModel {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<(String, Value)>>>,
+    pub reply: Arc<Mutex<ModelReply>>,
+}
+
+impl FakeModel {
+    pub fn start(reply: ModelReply) -> Self {
+        let requests: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let reply = Arc::new(Mutex::new(reply));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind fake model");
+        let port = listener.local_addr().unwrap().port();
+        let data = web::Data::new((requests.clone(), reply.clone()));
+        type ModelState = (Arc<Mutex<Vec<(String, Value)>>>, Arc<Mutex<ModelReply>>);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route(
+                    "/v1/chat/completions",
+                    web::post().to(|body: web::Json<Value>, state: web::Data<ModelState>| async move {
+                        state.0.lock().unwrap().push(("chat".into(), body.into_inner()));
+                        let reply = state.1.lock().unwrap().clone();
+                        match reply {
+                            ModelReply::Fail => HttpResponse::InternalServerError()
+                                .json(json!({"error": {"message": "model crashed"}})),
+                            ModelReply::Slow(d) => {
+                                tokio::time::sleep(d).await;
+                                HttpResponse::Ok().json(json!({"choices": []}))
+                            }
+                            ModelReply::Content(c) => HttpResponse::Ok().json(json!({
+                                "id": "chatcmpl-1",
+                                "object": "chat.completion",
+                                "choices": [{"index": 0, "message": {"role": "assistant", "content": c}, "finish_reason": "stop"}]
+                            })),
+                        }
+                    }),
+                )
+                .route(
+                    "/v1/embeddings",
+                    web::post().to(|body: web::Json<Value>, state: web::Data<ModelState>| async move {
+                        let body = body.into_inner();
+                        state.0.lock().unwrap().push(("embeddings".into(), body.clone()));
+                        let inputs: Vec<String> = match &body["input"] {
+                            Value::String(s) => vec![s.clone()],
+                            Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                            _ => Vec::new(),
+                        };
+                        let data: Vec<Value> = inputs
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| {
+                                let t = t.to_lowercase();
+                                let v = if t.contains("breaker") || t.contains("zebra") { [1.0, 0.0] } else { [0.0, 1.0] };
+                                json!({"object": "embedding", "index": i, "embedding": v})
+                            })
+                            .collect();
+                        HttpResponse::Ok().json(json!({"object": "list", "data": data, "model": body["model"]}))
+                    }),
+                )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen fake model")
+        .run();
+        actix_web::rt::spawn(server);
+        Self {
+            port,
+            requests,
+            reply,
+        }
+    }
+
+    pub fn set_reply(&self, reply: ModelReply) {
+        *self.reply.lock().unwrap() = reply;
+    }
+
+    /// Bodies of the requests to `kind` (`chat`, `embeddings`).
+    pub fn bodies(&self, kind: &str) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+}

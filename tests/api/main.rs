@@ -4,6 +4,7 @@
 mod alertmanager_corpus;
 mod alertmanager_fields;
 mod alertmanager_parity;
+mod assistant;
 mod auth;
 mod check_cli;
 mod crash;

@@ -1,0 +1,352 @@
+//! The L0 assistant: a question is embedded (when an embeddings endpoint is configured),
+//! looked up (runbooks and past tickets), and answered in cited steps, by the model when one is
+//! configured and its reply passes [`check_model_answer`], else extracted from the first
+//! runbook. An answer that did not help (feedback `resolved: false`, or a confidence under
+//! `escalate_below`) opens one L1 ticket per reporter and question.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use sha2::{Digest, Sha256};
+
+use super::actor::{Lookup, Retrieved, RunbookSearcher};
+use super::answer::{self, Answer, Passage, Rejected};
+use super::index::{IndexError, RunbookIndex};
+use super::openai::ModelClient;
+use crate::domain::Labels;
+use crate::domain::ticket::{DedupKey, Ticket, question_ticket};
+use crate::store::{Store, StoreError, StoredAnswer, new_id};
+
+/// Runbooks and past tickets given to the model (and returned).
+const RUNBOOKS: usize = 3;
+const TICKETS: usize = 3;
+/// How long an answer waits for feedback before its outcome is `unknown`.
+pub const FEEDBACK_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// The assistant's settings and model clients.
+#[derive(Debug, Clone)]
+pub struct Assistant {
+    pub escalate_below: f32,
+    pub ticket_max_age: Duration,
+    pub embedder: Option<ModelClient>,
+    pub llm: Option<ModelClient>,
+}
+
+/// A question and who asks it.
+#[derive(Debug, Clone, Default)]
+pub struct Question {
+    pub question: String,
+    pub provider: Option<String>,
+    pub connection: Option<String>,
+    pub reporter: Option<String>,
+    /// Past tickets are used (and shown) only for a caller who may read tickets.
+    pub may_read_tickets: bool,
+}
+
+/// An answer with what it was made from.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub answer: Answer,
+    pub passages: Vec<Passage>,
+    pub retrieved: Retrieved,
+    pub confidence: f32,
+    /// The question's embedding took part in the ranking.
+    pub dense: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error("the runbook index is unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+impl Assistant {
+    /// Answers `q` at `now_ms`; `url_of(kind, id)` makes the links of runbooks and tickets.
+    pub async fn answer(
+        &self,
+        searcher: &Addr<RunbookSearcher>,
+        index: &RunbookIndex,
+        q: &Question,
+        now_ms: i64,
+        url_of: impl Fn(&str, &str) -> String,
+    ) -> Result<Answered, AskError> {
+        let vector = match &self.embedder {
+            Some(e) if index.has_vectors() => {
+                match e.embed(std::slice::from_ref(&q.question)).await {
+                    Ok(mut v) => v.pop(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "question not embedded; lexical lookup only");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let dense = vector.is_some();
+        let mut labels = Labels::new();
+        if let Some(p) = &q.provider {
+            labels.insert("provider", p);
+        }
+        if let Some(c) = &q.connection {
+            labels.insert("connection", c);
+        }
+        let max_age_ms = i64::try_from(self.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
+        let retrieved = searcher
+            .send(Lookup {
+                query: q.question.clone(),
+                labels,
+                limit: RUNBOOKS,
+                vector,
+                tickets: if q.may_read_tickets { TICKETS } else { 0 },
+                tickets_since_ms: now_ms.saturating_sub(max_age_ms),
+            })
+            .await
+            .map_err(|_| AskError::Unavailable)??;
+        let runbooks: Vec<_> = retrieved
+            .ranked
+            .results
+            .iter()
+            .filter_map(|r| index.get(&r.id))
+            .collect();
+        let tickets: Vec<_> = retrieved.tickets.iter().map(|h| h.ticket.clone()).collect();
+        let passages = answer::passages(&runbooks, &tickets, &url_of);
+        let answer = match (&self.llm, passages.is_empty()) {
+            (None, _) => answer::extractive(&runbooks, &passages, "not_configured"),
+            (Some(_), true) => answer::extractive(&runbooks, &passages, "no_passages"),
+            (Some(llm), false) => {
+                let messages = answer::chat_messages(
+                    &q.question,
+                    q.provider.as_deref(),
+                    q.connection.as_deref(),
+                    &passages,
+                );
+                match llm.chat(&messages, true).await {
+                    Ok(content) => match answer::check_model_answer(&content, &passages) {
+                        Ok(a) => a,
+                        Err(why) => {
+                            tracing::info!(reason = %why, "model answer not used");
+                            let mut a = answer::extractive(&runbooks, &passages, &why.to_string());
+                            if let Rejected::NoValidCitation { dropped } = why {
+                                a.dropped_steps = dropped;
+                            }
+                            a
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "model did not answer; extractive answer");
+                        answer::extractive(&runbooks, &passages, e.kind())
+                    }
+                }
+            }
+        };
+        // Without any step the answer cannot resolve anything.
+        let confidence = if answer.steps.is_empty() {
+            0.0
+        } else if runbooks.is_empty() {
+            // A past ticket alone: as sure as its match, at most half.
+            0.5_f32.min(retrieved.ranked.confidence.max(0.3))
+        } else {
+            retrieved.ranked.confidence
+        };
+        Ok(Answered {
+            answer,
+            passages,
+            retrieved,
+            confidence,
+            dense,
+        })
+    }
+}
+
+/// The dedup key of an escalation: one active ticket per reporter and question (the question
+/// compared lowercased, whitespace collapsed).
+pub fn escalation_key(reporter: Option<&str>, question: &str) -> DedupKey {
+    let normal = question
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let digest = Sha256::digest(format!("{}\n{normal}", reporter.unwrap_or("")).as_bytes());
+    DedupKey::from(format!("assistant:{}", &hex::encode(digest)[..32]))
+}
+
+/// The L1 ticket for an answer that did not help: the question, the answer and its citations.
+pub fn escalation_ticket(a: &StoredAnswer, served: &serde_json::Value, now_ms: i64) -> Ticket {
+    let mut summary = format!("Question: {}\n", a.question);
+    for (name, v) in [
+        ("Reporter", &a.reporter),
+        ("Provider", &a.provider),
+        ("Connection", &a.connection),
+    ] {
+        if let Some(v) = v {
+            summary.push_str(&format!("{name}: {v}\n"));
+        }
+    }
+    summary.push_str(&format!(
+        "\nThe assistant answered (confidence {:.2}{}): {}\n",
+        a.confidence,
+        if served["llm_used"] == true {
+            ", written by the model"
+        } else {
+            ""
+        },
+        served["answer"].as_str().unwrap_or_default()
+    ));
+    for (i, s) in served["steps"].as_array().into_iter().flatten().enumerate() {
+        let cites: Vec<&str> = s["citations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .collect();
+        summary.push_str(&format!(
+            "{}. {} [{}]\n",
+            i + 1,
+            s["text"].as_str().unwrap_or_default(),
+            cites.join(", ")
+        ));
+    }
+    let citations = served["citations"].as_array().cloned().unwrap_or_default();
+    if !citations.is_empty() {
+        summary.push_str("\nCitations:\n");
+        for c in citations {
+            summary.push_str(&format!(
+                "{} {} {} \u{201c}{}\u{201d} {}\n",
+                c["id"].as_str().unwrap_or_default(),
+                c["kind"].as_str().unwrap_or_default(),
+                c["ref_id"].as_str().unwrap_or_default(),
+                c["title"].as_str().unwrap_or_default(),
+                c["url"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    let mut labels = Labels::new();
+    labels.insert("alertname", crate::domain::ticket::ASSISTANT_ALERTNAME);
+    labels.insert("source", "assistant");
+    for (name, v) in [
+        ("reporter", &a.reporter),
+        ("provider", &a.provider),
+        ("connection", &a.connection),
+    ] {
+        if let Some(v) = v {
+            labels.insert(name, v);
+        }
+    }
+    let short: String = a.question.chars().take(120).collect();
+    let ellipsis = if a.question.chars().count() > 120 {
+        "…"
+    } else {
+        ""
+    };
+    question_ticket(
+        new_id(),
+        escalation_key(a.reporter.as_deref(), &a.question),
+        format!("Assistant could not resolve: {short}{ellipsis}"),
+        summary,
+        labels,
+        now_ms,
+    )
+}
+
+/// Opens the escalation ticket of an answer, or finds the one already open for the same
+/// reporter and question: `(ticket, created)`.
+pub async fn escalate(
+    store: &Store,
+    a: &StoredAnswer,
+    served: &serde_json::Value,
+    now_ms: i64,
+) -> Result<(Ticket, bool), StoreError> {
+    let t = escalation_ticket(a, served, now_ms);
+    // Twice: an active ticket of the key may resolve between the conflict and the read.
+    for _ in 0..2 {
+        match store.create_ticket(&t, &format!("answer:{}", a.id)).await {
+            Ok(()) => return Ok((t, true)),
+            Err(StoreError::Conflict(_)) => {
+                if let Some(existing) = store.active_ticket(t.dedup_key.as_str()).await? {
+                    return Ok((existing, false));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "ticket {} changed while it was escalated",
+        t.dedup_key.as_str()
+    )))
+}
+
+/// Gives answers older than [`FEEDBACK_WINDOW`] without feedback the outcome `unknown`, every
+/// ten minutes, counting them.
+pub async fn expire_answers(
+    store: Store,
+    clock: Arc<dyn crate::domain::Clock>,
+    metrics: crate::telemetry::Metrics,
+) {
+    let window = FEEDBACK_WINDOW.as_millis() as i64;
+    loop {
+        let now = clock.now_ms();
+        match store.expire_answers(now - window, now).await {
+            Ok(n) => {
+                for _ in 0..n {
+                    metrics.assistant_answer("unknown");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot expire assistant answers"),
+        }
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_question_from_the_same_reporter_has_one_key() {
+        let a = escalation_key(Some("desk"), "Why  is Tekion failing?");
+        assert_eq!(a, escalation_key(Some("desk"), "why is tekion failing?"));
+        assert_ne!(a, escalation_key(Some("other"), "why is tekion failing?"));
+        assert_ne!(a, escalation_key(Some("desk"), "why is cdk failing?"));
+        assert!(a.as_str().starts_with("assistant:"));
+    }
+
+    #[test]
+    fn the_escalation_ticket_carries_the_question_answer_and_citations() {
+        let a = StoredAnswer {
+            id: "ans".into(),
+            created_at_ms: 0,
+            question: "tekion 401 since noon".into(),
+            reporter: Some("desk".into()),
+            provider: Some("tekion".into()),
+            connection: None,
+            confidence: 0.2,
+            answer: String::new(),
+            outcome: None,
+            outcome_at_ms: None,
+            ticket_id: None,
+        };
+        let served = serde_json::json!({
+            "answer": "Rotate the key.",
+            "llm_used": false,
+            "steps": [{"text": "Rotate it.", "citations": ["R1"]}],
+            "citations": [{"id": "R1", "kind": "runbook", "ref_id": "auth", "title": "Auth", "url": "http://x/auth"}]
+        });
+        let t = escalation_ticket(&a, &served, 5);
+        assert_eq!(t.tier, crate::domain::ticket::Tier::L1);
+        assert_eq!(t.alertname, "AssistantEscalation");
+        assert_eq!(t.provider.as_deref(), Some("tekion"));
+        assert_eq!(t.labels.get("reporter"), Some("desk"));
+        assert!(t.title.contains("tekion 401 since noon"));
+        for part in [
+            "Question: tekion 401 since noon",
+            "Reporter: desk",
+            "1. Rotate it. [R1]",
+            "R1 runbook auth \u{201c}Auth\u{201d} http://x/auth",
+        ] {
+            assert!(t.summary.contains(part), "{part} in {}", t.summary);
+        }
+    }
+}

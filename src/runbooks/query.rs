@@ -1,0 +1,510 @@
+//! Understanding an on-call question before it is searched: which providers (in any spelling),
+//! connections, HTTP statuses, error classes, alert names (whole or partial) and metric names it
+//! names, and the words to search for, with CamelCase names split into words and misspelled
+//! words corrected against the knowledge base's own vocabulary.
+//!
+//! Pure: [`Vocabulary`] is built once from the runbooks, the configured providers and the rule
+//! files; [`Vocabulary::understand`] reads one question. The index uses the entities as boosts
+//! and filters (`index.rs`), the ticket index as filters (`tickets.rs`).
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::domain::ErrorClass;
+
+/// What syncwatch knows the names of.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    /// Provider name by its squashed spelling (`dealerfx` for `dealer-fx`).
+    providers: HashMap<String, String>,
+    /// Configured connection id (lowercase) → its provider.
+    connections: HashMap<String, String>,
+    /// Alert names, and the same lowercased.
+    alerts: Vec<(String, String)>,
+    /// Lowercase words of the knowledge base with the number of documents holding them, by
+    /// length (typo candidates differ in length by at most 2).
+    words_by_len: HashMap<usize, Vec<(String, u32)>>,
+    words: HashMap<String, u32>,
+}
+
+/// A question, understood.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Understood {
+    /// Provider names as configured (`dealerfx`), whatever the spelling in the question.
+    pub providers: Vec<String>,
+    /// Connection ids, lowercased.
+    pub connections: Vec<String>,
+    /// HTTP statuses, from numbers (`401`) or reason phrases (`Too Many Requests`).
+    pub statuses: Vec<u16>,
+    /// From the statuses, the class names and the phrases of [`CLASS_PHRASES`].
+    pub error_classes: Vec<ErrorClass>,
+    /// Known alert names the question names whole, in words (`connection stale`) or in part
+    /// (`IteratorAgeHigh` names `StageIteratorAgeHigh`).
+    pub alerts: Vec<String>,
+    /// `syncwatch_*` metric names.
+    pub metrics: Vec<String>,
+    /// `(misspelled, corrected)` words.
+    pub corrections: Vec<(String, String)>,
+    /// What to search for: the question's words, CamelCase names split into words, and the
+    /// corrections.
+    pub search_text: String,
+}
+
+impl Understood {
+    /// Whether anything beyond free words was recognised.
+    pub fn has_entities(&self) -> bool {
+        !(self.providers.is_empty()
+            && self.connections.is_empty()
+            && self.error_classes.is_empty()
+            && self.alerts.is_empty()
+            && self.metrics.is_empty())
+    }
+}
+
+/// Reason phrases of HTTP statuses (RFC 9110), lowercase, as people paste them.
+const REASONS: [(&str, u16); 12] = [
+    ("bad request", 400),
+    ("unauthorized", 401),
+    ("forbidden", 403),
+    ("not found", 404),
+    ("request timeout", 408),
+    ("unprocessable", 422),
+    ("too many requests", 429),
+    ("internal server error", 500),
+    ("bad gateway", 502),
+    ("service unavailable", 503),
+    ("gateway timeout", 504),
+    ("gateway time-out", 504),
+];
+
+/// Phrases that name an error class without a status: the wording of the errors syncwatch and
+/// common HTTP clients print (reqwest/hyper, Go's net package, curl), lowercase, matched on
+/// word boundaries at their start.
+pub const CLASS_PHRASES: [(&str, ErrorClass); 34] = [
+    ("timed out", ErrorClass::Timeout),
+    ("timeout", ErrorClass::Timeout),
+    ("time out", ErrorClass::Timeout),
+    ("deadline exceeded", ErrorClass::Timeout),
+    ("connection refused", ErrorClass::Network),
+    ("econnrefused", ErrorClass::Network),
+    ("connection reset", ErrorClass::Network),
+    ("econnreset", ErrorClass::Network),
+    ("no such host", ErrorClass::Network),
+    ("dns", ErrorClass::Network),
+    ("name resolution", ErrorClass::Network),
+    ("unreachable", ErrorClass::Network),
+    ("tls handshake", ErrorClass::Network),
+    ("certificate", ErrorClass::Network),
+    ("dial tcp", ErrorClass::Network),
+    ("rate limit", ErrorClass::RateLimited),
+    ("rate-limit", ErrorClass::RateLimited),
+    ("ratelimit", ErrorClass::RateLimited),
+    ("throttl", ErrorClass::RateLimited),
+    ("retry-after", ErrorClass::RateLimited),
+    ("quota", ErrorClass::RateLimited),
+    ("credential", ErrorClass::Auth),
+    ("token expired", ErrorClass::Auth),
+    ("expired token", ErrorClass::Auth),
+    ("token_expired", ErrorClass::Auth),
+    ("invalid_token", ErrorClass::Auth),
+    ("authenticat", ErrorClass::Auth),
+    ("schema", ErrorClass::Schema),
+    ("validation", ErrorClass::Schema),
+    ("malformed", ErrorClass::Schema),
+    ("misconfigur", ErrorClass::Config),
+    ("environment variable", ErrorClass::Config),
+    ("syncwatch check", ErrorClass::Config),
+    ("bad request", ErrorClass::Client),
+];
+
+/// Words never corrected and never searched for on their own (question words and the like).
+pub const STOP_WORDS: [&str; 48] = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with", "what", "do", "does", "i", "we", "our", "my",
+    "how", "why", "should", "can", "after", "from", "about", "me",
+];
+
+impl Vocabulary {
+    /// `providers`: configured and runbook provider names; `connections`: (id, provider);
+    /// `alerts`: alert names of the rule files and runbooks; `documents`: every indexed text, one
+    /// per document, for the typo vocabulary.
+    pub fn new<'a>(
+        providers: impl IntoIterator<Item = &'a str>,
+        connections: impl IntoIterator<Item = (&'a str, &'a str)>,
+        alerts: impl IntoIterator<Item = &'a str>,
+        documents: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let providers = providers
+            .into_iter()
+            .filter(|p| !squash(p).is_empty())
+            .map(|p| (squash(p), p.to_string()))
+            .collect();
+        let connections = connections
+            .into_iter()
+            .map(|(c, p)| (c.to_lowercase(), p.to_string()))
+            .collect();
+        let alerts: BTreeSet<&str> = alerts.into_iter().filter(|a| !a.is_empty()).collect();
+        let alerts = alerts
+            .into_iter()
+            .map(|a| (a.to_string(), a.to_lowercase()))
+            .collect();
+        let mut words: HashMap<String, u32> = HashMap::new();
+        for doc in documents {
+            let distinct: BTreeSet<String> = plain_words(doc).collect();
+            for w in distinct {
+                *words.entry(w).or_default() += 1;
+            }
+        }
+        let mut words_by_len: HashMap<usize, Vec<(String, u32)>> = HashMap::new();
+        for (w, n) in &words {
+            words_by_len
+                .entry(w.chars().count())
+                .or_default()
+                .push((w.clone(), *n));
+        }
+        Self {
+            providers,
+            connections,
+            alerts,
+            words_by_len,
+            words,
+        }
+    }
+
+    /// Reads a question. Never fails: what is not recognised stays free text.
+    pub fn understand(&self, question: &str) -> Understood {
+        let mut u = Understood::default();
+        let lower = question.to_lowercase();
+        let tokens = tokens(question);
+        let lowers: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
+
+        // Providers: a token, or two or three adjacent ones, squashed ("dealer fx").
+        for n in 1..=3 {
+            for window in lowers.windows(n) {
+                let key: String = window.iter().map(|w| squash(w)).collect();
+                if let Some(p) = self.providers.get(&key) {
+                    push(&mut u.providers, p.clone());
+                }
+            }
+        }
+        // Connections: configured ids (their provider too), or a `name-123` shaped id.
+        for t in &lowers {
+            if let Some(p) = self.connections.get(t.as_str()) {
+                push(&mut u.connections, t.clone());
+                push(&mut u.providers, p.clone());
+            } else if looks_like_connection(t) && !self.providers.contains_key(&squash(t)) {
+                push(&mut u.connections, t.clone());
+            }
+        }
+        // Statuses and classes.
+        for t in &lowers {
+            if let Ok(code) = t.parse::<u16>()
+                && t.len() == 3
+                && (400..=599).contains(&code)
+            {
+                push(&mut u.statuses, code);
+            }
+            match t.as_str() {
+                "4xx" => push(&mut u.error_classes, ErrorClass::Client),
+                "5xx" => push(&mut u.error_classes, ErrorClass::Server),
+                _ => {}
+            }
+            if let Some(c) = ErrorClass::parse(t) {
+                push(&mut u.error_classes, c);
+            }
+        }
+        for (phrase, code) in REASONS {
+            if contains_phrase(&lower, phrase) {
+                push(&mut u.statuses, code);
+            }
+        }
+        for code in u.statuses.clone() {
+            push(&mut u.error_classes, ErrorClass::from_status(code));
+        }
+        for (phrase, class) in CLASS_PHRASES {
+            if contains_phrase(&lower, phrase) {
+                push(&mut u.error_classes, class);
+            }
+        }
+        // Alerts: a token equal to or inside an alert name, or adjacent words that spell one.
+        for t in &tokens {
+            let key = squash(t);
+            if key.len() < 6 {
+                continue;
+            }
+            // In part only when written as a name (`IteratorAgeHigh`), not a plain word.
+            let camel = split_camel(t).len() > 1;
+            for (name, low) in &self.alerts {
+                if *low == key || (camel && key.len() >= 8 && low.contains(&key)) {
+                    push(&mut u.alerts, name.clone());
+                }
+            }
+        }
+        for n in 2..=4 {
+            for window in lowers.windows(n) {
+                let key: String = window.iter().map(|w| squash(w)).collect();
+                if key.len() < 10 {
+                    continue;
+                }
+                for (name, low) in &self.alerts {
+                    if *low == key || low.ends_with(&key) || low.starts_with(&key) {
+                        push(&mut u.alerts, name.clone());
+                    }
+                }
+            }
+        }
+        // Metrics.
+        for t in &lowers {
+            if t.starts_with("syncwatch_") && t.len() > "syncwatch_".len() {
+                push(&mut u.metrics, t.trim_end_matches(['.', ':']).to_string());
+            }
+        }
+
+        // The words to search: the question, CamelCase split, corrections appended.
+        let mut search = Vec::with_capacity(tokens.len() * 2);
+        for t in &tokens {
+            search.push(t.clone());
+            let split = split_camel(t);
+            if split.len() > 1 {
+                search.extend(split);
+            }
+        }
+        for w in plain_words(question) {
+            if w.chars().count() < 4 || STOP_WORDS.contains(&w.as_str()) {
+                continue;
+            }
+            if self.words.contains_key(&w) {
+                continue;
+            }
+            // An inflection of a known word (`open` for `opens`) is not a typo.
+            if let Some(fixed) = self.correct(&w)
+                && !(fixed.starts_with(&w) || w.starts_with(&fixed))
+                && !u.corrections.iter().any(|(from, _)| *from == w)
+            {
+                search.push(fixed.clone());
+                u.corrections.push((w, fixed));
+            }
+        }
+        u.search_text = search.join(" ");
+        u
+    }
+
+    /// The knowledge base's word nearest to `word` by Damerau-Levenshtein distance (at most 1
+    /// for words up to 5 letters, 2 beyond), the most common one on a tie.
+    fn correct(&self, word: &str) -> Option<String> {
+        let len = word.chars().count();
+        let max = if len <= 5 { 1 } else { 2 };
+        let mut best: Option<(usize, u32, &str)> = None;
+        for l in len.saturating_sub(max)..=len + max {
+            for (cand, n) in self.words_by_len.get(&l).into_iter().flatten() {
+                let d = strsim::damerau_levenshtein(word, cand);
+                if d == 0 || d > max {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((bd, bn, _)) => d < bd || (d == bd && *n > bn),
+                };
+                if better {
+                    best = Some((d, *n, cand));
+                }
+            }
+        }
+        best.map(|(_, _, w)| w.to_string())
+    }
+}
+
+fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Lowercase ASCII letters and digits only: `Dealer-FX` and `dealer fx` are both `dealerfx`.
+pub fn squash(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The question's tokens: runs of letters, digits and `_ - . :` inside words (so `dealer-007`,
+/// `syncwatch_sync_runs_total` and `10.0.0.5` stay whole), trimmed of trailing punctuation.
+fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+        .map(|t| t.trim_matches(|c: char| matches!(c, '-' | '.' | ':' | '_')))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Lowercase alphabetic words, for the typo vocabulary.
+fn plain_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+}
+
+/// `name-123`: letters, a dash, digits (how dealers' connection ids are written).
+fn looks_like_connection(t: &str) -> bool {
+    let Some((head, tail)) = t.rsplit_once('-') else {
+        return false;
+    };
+    !head.is_empty()
+        && head.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        && !tail.is_empty()
+        && tail.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Whether `phrase` occurs in `text` starting at a word boundary.
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(i, _)| {
+        text[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric())
+    })
+}
+
+/// `StageIteratorAgeHigh` → `Stage Iterator Age High`; `HTTPServer` → `HTTP Server`. A word
+/// without inner capitals comes back alone.
+pub fn split_camel(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let boundary = i > 0
+            && c.is_uppercase()
+            && (chars[i - 1].is_lowercase()
+                || chars[i - 1].is_ascii_digit()
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                    && chars[i - 1].is_uppercase());
+        if boundary && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        if c.is_alphanumeric() {
+            cur.push(c);
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> Vocabulary {
+        Vocabulary::new(
+            ["tekion", "cdk", "xtime", "mykaarma", "dealerfx"],
+            [("dealer-001", "tekion"), ("dfx-17", "dealerfx")],
+            [
+                "StageIteratorAgeHigh",
+                "StageIteratorAgeGrowing",
+                "ConnectionStale",
+                "ProviderRateLimited",
+            ],
+            [
+                "The circuit breaker opens after repeated failures",
+                "duplicate records after a replay",
+            ],
+        )
+    }
+
+    #[test]
+    fn provider_spellings_are_one_provider() {
+        for q in [
+            "Dealer-FX sync failing",
+            "dealer fx sync failing",
+            "dealerfx is down",
+            "DEALER_FX",
+        ] {
+            assert_eq!(vocab().understand(q).providers, vec!["dealerfx"], "{q}");
+        }
+        assert!(vocab().understand("a dealer asked").providers.is_empty());
+    }
+
+    #[test]
+    fn connections_bring_their_provider() {
+        let u = vocab().understand("no successful sync for dealer-001 in two hours");
+        assert_eq!(u.connections, vec!["dealer-001"]);
+        assert_eq!(u.providers, vec!["tekion"]);
+        let u = vocab().understand("dealer-007 is stale");
+        assert_eq!(u.connections, vec!["dealer-007"]);
+        assert!(u.providers.is_empty());
+    }
+
+    #[test]
+    fn statuses_and_phrases_name_error_classes() {
+        let u = vocab().understand("provider returns 400 after their API version change");
+        assert_eq!(u.statuses, vec![400]);
+        assert_eq!(u.error_classes, vec![ErrorClass::Client]);
+        let u = vocab().understand("HTTP/1.1 429 Too Many Requests");
+        assert_eq!(u.statuses, vec![429]);
+        assert_eq!(u.error_classes, vec![ErrorClass::RateLimited]);
+        let u = vocab().understand("connection refused and DNS lookup failures");
+        assert_eq!(u.error_classes, vec![ErrorClass::Network]);
+        let u = vocab().understand("request timed out after 10s");
+        assert_eq!(u.error_classes, vec![ErrorClass::Timeout]);
+        // A count is not a status, and "dns" inside a word is not DNS.
+        assert!(
+            vocab()
+                .understand("synced 1200 records")
+                .statuses
+                .is_empty()
+        );
+        assert!(vocab().understand("gdnsx").error_classes.is_empty());
+    }
+
+    #[test]
+    fn alert_names_whole_partial_or_in_words() {
+        let u = vocab().understand("IteratorAgeHigh pipeline dms stage export");
+        assert_eq!(u.alerts, vec!["StageIteratorAgeHigh"]);
+        let u = vocab().understand("iterator age alerts firing");
+        assert!(
+            u.alerts.is_empty(),
+            "two words alone are too short to name an alert"
+        );
+        let u = vocab().understand("connection stale for dealer-001");
+        assert_eq!(u.alerts, vec!["ConnectionStale"]);
+        let u = vocab().understand("providerratelimited");
+        assert_eq!(u.alerts, vec!["ProviderRateLimited"]);
+    }
+
+    #[test]
+    fn metric_names_and_camel_case_words() {
+        let u = vocab().understand("syncwatch_stage_iterator_age_seconds keeps growing");
+        assert_eq!(u.metrics, vec!["syncwatch_stage_iterator_age_seconds"]);
+        let u = vocab().understand("StageIteratorAgeHigh");
+        assert!(
+            u.search_text.contains("Iterator Age High"),
+            "{}",
+            u.search_text
+        );
+        assert_eq!(
+            split_camel("HTTPServerError"),
+            vec!["HTTP", "Server", "Error"]
+        );
+        assert_eq!(split_camel("plain"), vec!["plain"]);
+    }
+
+    #[test]
+    fn typos_are_corrected_from_the_knowledge_base_only() {
+        let u = vocab().understand("circiut breker open");
+        assert_eq!(
+            u.corrections,
+            vec![
+                ("circiut".to_string(), "circuit".to_string()),
+                ("breker".to_string(), "breaker".to_string())
+            ]
+        );
+        assert!(u.search_text.ends_with("circuit breaker"));
+        // Known words and short words stay as they are.
+        let u = vocab().understand("duplicate replay xyz");
+        assert!(u.corrections.is_empty());
+    }
+}
