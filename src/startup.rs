@@ -211,13 +211,14 @@ impl Application {
                 tickets: tickets.clone(),
             })
         };
-        let assistant = Arc::new(assistant_of(&settings.assistant)?);
-        actix::spawn(crate::runbooks::actor::keep_ticket_index(
+        let knowledge = Arc::new(crate::runbooks::actor::TicketKnowledge::new(
             store.clone(),
             past_tickets,
             clock.clone(),
             settings.assistant.ticket_max_age,
         ));
+        let assistant = Arc::new(assistant_of(&settings.assistant, knowledge.clone())?);
+        actix::spawn(crate::runbooks::actor::keep_ticket_index(knowledge));
         if let Some(embedder) = assistant.embedder.clone() {
             actix::spawn(crate::runbooks::actor::load_runbook_vectors(
                 store.clone(),
@@ -644,7 +645,7 @@ impl Application {
 
 /// The names the runbook assistant should recognise in questions: configured providers and
 /// their connections, and the alerts of the rule files and SLOs.
-fn known_names(settings: &Settings, loaded: &Loaded) -> crate::runbooks::index::KnownNames {
+pub fn known_names(settings: &Settings, loaded: &Loaded) -> crate::runbooks::index::KnownNames {
     crate::runbooks::index::KnownNames {
         providers: settings.providers.iter().map(|p| p.name.clone()).collect(),
         connections: settings
@@ -670,6 +671,7 @@ fn known_names(settings: &Settings, loaded: &Loaded) -> crate::runbooks::index::
 /// The assistant's model clients from `[assistant]`.
 fn assistant_of(
     s: &crate::config::AssistantSettings,
+    tickets: Arc<crate::runbooks::actor::TicketKnowledge>,
 ) -> anyhow::Result<crate::runbooks::assistant::Assistant> {
     use crate::runbooks::openai::ModelClient;
     let client = |e: &Option<crate::runbooks::openai::ModelEndpoint>, what: &str| {
@@ -683,5 +685,6 @@ fn assistant_of(
         ticket_max_age: s.ticket_max_age,
         embedder: client(&s.embeddings, "embeddings")?,
         llm: client(&s.llm, "llm")?,
+        tickets,
     })
 }

@@ -141,6 +141,9 @@ pub async fn lookup(
     // Ticket ids and titles are for callers who may read tickets.
     let may_read_tickets = super::auth::holds(&http, &state, "tickets:read");
     let max_age_ms = i64::try_from(state.assistant.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
+    if may_read_tickets {
+        state.assistant.catch_up().await;
+    }
     let retrieved = state
         .searcher
         .send(Lookup {

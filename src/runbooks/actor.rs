@@ -1,6 +1,6 @@
 //! `RunbookSearcher`: runs lookups on a `SyncArbiter`, since a search blocks its thread; and the
 //! two tasks that keep the knowledge current: [`keep_ticket_index`] (resolved tickets, from the
-//! ticket event feed) and [`load_runbook_vectors`] (runbook embeddings, cached in the store).
+//! ticket event feed, through [`TicketKnowledge`]) and [`load_runbook_vectors`] (runbook embeddings, cached in the store).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,96 +84,115 @@ impl RunbookSearcher {
     }
 }
 
-/// How often the ticket index reads the ticket event feed: a resolution is suggested at most
-/// this long after it is written.
+/// How often the ticket index reads the ticket event feed on its own; lookups also catch up
+/// before they search, so a resolution is suggested as soon as it is written.
 pub const TICKET_FEED_POLL: Duration = Duration::from_secs(5);
 /// Tickets read per page at the first load, and feed events per read.
 const PAGE: i64 = 500;
 
-/// Loads resolved tickets of the last `max_age` into `index`, then follows the ticket event
-/// feed forever: a ticket that changes is indexed again if resolved or closed, removed if not.
-/// Store errors are logged and retried at the next poll.
-pub async fn keep_ticket_index(
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The past-ticket index and its place in the ticket event feed.
+pub struct TicketKnowledge {
     store: Store,
     index: Arc<TicketIndex>,
     clock: Arc<dyn Clock>,
-    max_age: Duration,
-) {
-    let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
-    // The feed position before the first load: changes during it are applied again after.
-    let mut seq = loop {
-        match store.last_ticket_event_seq().await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the ticket feed for the assistant");
-                tokio::time::sleep(TICKET_FEED_POLL).await;
-            }
-        }
-    };
-    let since = clock.now_ms().saturating_sub(max_age_ms);
-    let mut after = String::new();
-    loop {
-        let page = match store.resolved_tickets_page(since, &after, PAGE).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read resolved tickets for the assistant");
-                tokio::time::sleep(TICKET_FEED_POLL).await;
-                continue;
-            }
-        };
-        let Some(last) = page.last() else { break };
-        after = last.id.clone();
-        if let Err(e) = index_tickets(&store, &index, page).await {
-            tracing::warn!(error = %e, "cannot index resolved tickets");
+    /// Tickets resolved longer ago are not loaded.
+    max_age_ms: i64,
+    /// The feed position applied; `None` until the first load is done. Held while the index
+    /// is brought up to date, so two catch-ups never apply the same events and a lookup
+    /// waits for the first load.
+    seq: tokio::sync::Mutex<Option<i64>>,
+}
+
+impl TicketKnowledge {
+    pub fn new(
+        store: Store,
+        index: Arc<TicketIndex>,
+        clock: Arc<dyn Clock>,
+        max_age: Duration,
+    ) -> Self {
+        Self {
+            store,
+            index,
+            clock,
+            max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
+            seq: tokio::sync::Mutex::new(None),
         }
     }
-    tracing::info!(
-        tickets = index.len(),
-        "past tickets indexed for the assistant"
-    );
-    loop {
-        tokio::time::sleep(TICKET_FEED_POLL).await;
-        let events = match store.ticket_event_feed(seq, PAGE).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the ticket feed for the assistant");
-                continue;
+
+    pub fn index(&self) -> &Arc<TicketIndex> {
+        &self.index
+    }
+
+    /// Brings the index up to date: the first time, indexes the tickets resolved within the
+    /// age limit; then applies the ticket events written since the last call (a ticket that
+    /// changed is indexed again if resolved or closed, removed if not).
+    pub async fn catch_up(&self) -> Result<(), BoxError> {
+        let mut guard = self.seq.lock().await;
+        let mut seq = match *guard {
+            Some(seq) => seq,
+            None => {
+                let seq = self.load().await?;
+                *guard = Some(seq);
+                tracing::info!(
+                    tickets = self.index.len(),
+                    "past tickets indexed for the assistant"
+                );
+                seq
             }
         };
-        let Some(last) = events.last() else { continue };
-        let mut ids: Vec<String> = events.iter().map(|e| e.ticket_id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        let mut tickets = Vec::with_capacity(ids.len());
-        let mut failed = false;
-        for id in &ids {
-            match store.get_ticket(id).await {
-                Ok(Some(t)) => tickets.push(t),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read a ticket for the assistant");
-                    failed = true;
-                    break;
-                }
+        loop {
+            let events = self.store.ticket_event_feed(seq, PAGE).await?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            let mut ids: Vec<String> = events.iter().map(|e| e.ticket_id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            let mut tickets = Vec::with_capacity(ids.len());
+            for id in &ids {
+                tickets.extend(self.store.get_ticket(id).await?);
             }
+            let gone: Vec<String> = ids
+                .iter()
+                .filter(|id| !tickets.iter().any(|t| &t.id == *id))
+                .cloned()
+                .collect();
+            index_tickets(&self.store, &self.index, tickets).await?;
+            self.index.apply(&[], &gone)?;
+            seq = last.seq;
+            *guard = Some(seq);
         }
-        if failed {
-            continue;
+    }
+
+    /// Indexes the tickets resolved within the age limit; the feed position before it (changes
+    /// during the load are applied again after).
+    async fn load(&self) -> Result<i64, BoxError> {
+        let start = self.store.last_ticket_event_seq().await?;
+        let since = self.clock.now_ms().saturating_sub(self.max_age_ms);
+        let mut after = String::new();
+        loop {
+            let page = self
+                .store
+                .resolved_tickets_page(since, &after, PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            index_tickets(&self.store, &self.index, page).await?;
         }
-        let gone: Vec<String> = ids
-            .iter()
-            .filter(|id| !tickets.iter().any(|t| &t.id == *id))
-            .cloned()
-            .collect();
-        match index_tickets(&store, &index, tickets).await {
-            Ok(()) => {
-                if let Err(e) = index.apply(&[], &gone) {
-                    tracing::warn!(error = %e, "cannot update the ticket index");
-                }
-                seq = last.seq;
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot index tickets"),
+        Ok(start)
+    }
+}
+
+/// Keeps the past-ticket index current: a catch-up every [`TICKET_FEED_POLL`] (the first one
+/// loads it). Errors are logged and retried.
+pub async fn keep_ticket_index(knowledge: Arc<TicketKnowledge>) {
+    loop {
+        if let Err(e) = knowledge.catch_up().await {
+            tracing::warn!(error = %e, "cannot follow the ticket feed for the assistant");
         }
+        tokio::time::sleep(TICKET_FEED_POLL).await;
     }
 }
 
@@ -182,7 +201,7 @@ async fn index_tickets(
     store: &Store,
     index: &TicketIndex,
     tickets: Vec<crate::domain::ticket::Ticket>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), BoxError> {
     let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
     let comments = store.comment_bodies(&ids).await?;
     let mut add = Vec::new();
@@ -242,7 +261,7 @@ async fn runbook_vectors(
     index: &RunbookIndex,
     client: &ModelClient,
     now_ms: i64,
-) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Vec<Vec<f32>>, BoxError> {
     let texts: Vec<String> = index
         .runbooks()
         .iter()

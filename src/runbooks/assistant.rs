@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix::Addr;
 use sha2::{Digest, Sha256};
 
-use super::actor::{Lookup, Retrieved, RunbookSearcher};
+use super::actor::{Lookup, Retrieved, RunbookSearcher, TicketKnowledge};
 use super::answer::{self, Answer, Passage, Rejected};
 use super::index::{IndexError, RunbookIndex};
 use super::openai::ModelClient;
@@ -24,13 +24,23 @@ const TICKETS: usize = 3;
 /// How long an answer waits for feedback before its outcome is `unknown`.
 pub const FEEDBACK_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
-/// The assistant's settings and model clients.
-#[derive(Debug, Clone)]
+/// The assistant's settings, model clients and past-ticket knowledge.
 pub struct Assistant {
     pub escalate_below: f32,
     pub ticket_max_age: Duration,
     pub embedder: Option<ModelClient>,
     pub llm: Option<ModelClient>,
+    pub tickets: Arc<TicketKnowledge>,
+}
+
+impl Assistant {
+    /// Brings the past-ticket index up to date with the ticket feed before a lookup (one feed
+    /// read when nothing changed); a failure is logged and the lookup goes on.
+    pub async fn catch_up(&self) {
+        if let Err(e) = self.tickets.catch_up().await {
+            tracing::warn!(error = %e, "past tickets not brought up to date");
+        }
+    }
 }
 
 /// A question and who asks it.
@@ -94,6 +104,9 @@ impl Assistant {
             labels.insert("connection", c);
         }
         let max_age_ms = i64::try_from(self.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
+        if q.may_read_tickets {
+            self.catch_up().await;
+        }
         let retrieved = searcher
             .send(Lookup {
                 query: q.question.clone(),

@@ -198,7 +198,7 @@ impl std::fmt::Display for Scores {
 /// The ranked ids a query gets: runbooks for a runbook query, tickets for a ticket query.
 /// `vector`: the question's embedding, if any.
 pub fn ranking(
-    searcher: &mut RunbookSearcher,
+    searcher: &RunbookSearcher,
     q: &EvalQuery,
     vector: Option<Vec<f32>>,
 ) -> Result<Vec<String>, IndexError> {

@@ -332,7 +332,7 @@ impl RunbookIndex {
         let text = if query.trim().is_empty() {
             labels.iter().map(|(_, v)| v).collect::<Vec<_>>().join(" ")
         } else {
-            understood.search_text.clone()
+            understood.topic_text.clone()
         };
         let text = analysis::expand(&sanitize(&text));
         let mut analyzer = analysis::analyzer();
@@ -543,19 +543,13 @@ impl RunbookIndex {
 }
 
 /// Among candidates, the most specific runbook that names the provider; without one, the
-/// most general (no provider listed, else the most providers), the first on a tie.
+/// first that is not for one provider only, else the first.
 fn prefer_provider<'r>(rbs: Vec<&'r Runbook>, provider: Option<&str>) -> Option<&'r Runbook> {
-    let general = |r: &&&Runbook| match r.providers.len() {
-        0 => usize::MAX,
-        n => n,
-    };
     rbs.iter()
         .filter(|r| provider.is_some_and(|p| r.providers.iter().any(|x| x == p)))
         .min_by_key(|r| r.providers.len())
-        .or_else(|| {
-            // max_by_key keeps the last of equals: search from the end for the first.
-            rbs.iter().rev().max_by_key(general)
-        })
+        .or_else(|| rbs.iter().find(|r| r.providers.len() != 1))
+        .or_else(|| rbs.first())
         .copied()
 }
 

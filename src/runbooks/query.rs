@@ -47,6 +47,9 @@ pub struct Understood {
     /// What to search for: the question's words, CamelCase names split into words, and the
     /// corrections.
     pub search_text: String,
+    /// The same without the words that name providers and connections (entities the ranking
+    /// weighs on their own): what the question is about.
+    pub topic_text: String,
 }
 
 impl Understood {
@@ -134,7 +137,7 @@ impl Vocabulary {
         alerts: impl IntoIterator<Item = &'a str>,
         documents: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        let providers = providers
+        let providers: HashMap<String, String> = providers
             .into_iter()
             .filter(|p| !squash(p).is_empty())
             .map(|p| (squash(p), p.to_string()))
@@ -154,6 +157,10 @@ impl Vocabulary {
             for w in distinct {
                 *words.entry(w).or_default() += 1;
             }
+        }
+        // Provider names are words too (`tekoin` is corrected to `tekion`).
+        for key in providers.keys() {
+            words.entry(key.clone()).or_insert(1);
         }
         let mut words_by_len: HashMap<usize, Vec<(String, u32)>> = HashMap::new();
         for (w, n) in &words {
@@ -178,23 +185,70 @@ impl Vocabulary {
         let tokens = tokens(question);
         let lowers: Vec<String> = tokens.iter().map(|t| t.to_lowercase()).collect();
 
-        // Providers: a token, or two or three adjacent ones, squashed ("dealer fx").
+        // Providers: a token, or two or three adjacent ones, squashed ("dealer fx"). Tokens
+        // that name a provider or connection are entities, not topic words.
+        let mut entity = vec![false; tokens.len()];
         for n in 1..=3 {
-            for window in lowers.windows(n) {
+            for (i, window) in lowers.windows(n).enumerate() {
                 let key: String = window.iter().map(|w| squash(w)).collect();
+                // A host name names its provider too (`api.xtime.example`).
+                let host = || {
+                    n == 1
+                        && window[0]
+                            .split('.')
+                            .any(|part| self.providers.contains_key(&squash(part)))
+                };
                 if let Some(p) = self.providers.get(&key) {
                     push(&mut u.providers, p.clone());
+                    entity[i..i + n].iter_mut().for_each(|e| *e = true);
+                } else if window[0].contains('.') && host() {
+                    for part in window[0].split('.') {
+                        if let Some(p) = self.providers.get(&squash(part)) {
+                            push(&mut u.providers, p.clone());
+                        }
+                    }
+                    entity[i] = true;
                 }
             }
         }
         // Connections: configured ids (their provider too), or a `name-123` shaped id.
-        for t in &lowers {
+        for (i, t) in lowers.iter().enumerate() {
             if let Some(p) = self.connections.get(t.as_str()) {
                 push(&mut u.connections, t.clone());
                 push(&mut u.providers, p.clone());
+                entity[i] = true;
             } else if looks_like_connection(t) && !self.providers.contains_key(&squash(t)) {
                 push(&mut u.connections, t.clone());
+                entity[i] = true;
             }
+        }
+        // Misspelled words, corrected from the knowledge base's words (a misspelled provider
+        // becomes the provider).
+        let mut corrected: Vec<Option<String>> = vec![None; tokens.len()];
+        for (i, w) in lowers.iter().enumerate() {
+            if entity[i]
+                || w.chars().count() < 4
+                || !w.chars().all(char::is_alphabetic)
+                || STOP_WORDS.contains(&w.as_str())
+                || self.words.contains_key(w)
+            {
+                continue;
+            }
+            // An inflection of a known word (`open` for `opens`) is not a typo.
+            let Some(fixed) = self
+                .correct(w)
+                .filter(|f| !(f.starts_with(w.as_str()) || w.starts_with(f.as_str())))
+            else {
+                continue;
+            };
+            if !u.corrections.iter().any(|(from, _)| from == w) {
+                u.corrections.push((w.clone(), fixed.clone()));
+            }
+            if let Some(p) = self.providers.get(&squash(&fixed)) {
+                push(&mut u.providers, p.clone());
+                entity[i] = true;
+            }
+            corrected[i] = Some(fixed);
         }
         // Statuses and classes.
         for t in &lowers {
@@ -260,31 +314,23 @@ impl Vocabulary {
             }
         }
 
-        // The words to search: the question, CamelCase split, corrections appended.
+        // The words to search: the question, CamelCase split, corrections appended; the topic
+        // is the same without the provider and connection names.
         let mut search = Vec::with_capacity(tokens.len() * 2);
-        for t in &tokens {
-            search.push(t.clone());
+        let mut topic = Vec::with_capacity(tokens.len() * 2);
+        for (i, t) in tokens.iter().enumerate() {
+            let mut words = vec![t.clone()];
             let split = split_camel(t);
             if split.len() > 1 {
-                search.extend(split);
+                words.extend(split);
             }
+            words.extend(corrected[i].clone());
+            if !entity[i] {
+                topic.extend(words.iter().cloned());
+            }
+            search.extend(words);
         }
-        for w in plain_words(question) {
-            if w.chars().count() < 4 || STOP_WORDS.contains(&w.as_str()) {
-                continue;
-            }
-            if self.words.contains_key(&w) {
-                continue;
-            }
-            // An inflection of a known word (`open` for `opens`) is not a typo.
-            if let Some(fixed) = self.correct(&w)
-                && !(fixed.starts_with(&w) || w.starts_with(&fixed))
-                && !u.corrections.iter().any(|(from, _)| *from == w)
-            {
-                search.push(fixed.clone());
-                u.corrections.push((w, fixed));
-            }
-        }
+        u.topic_text = topic.join(" ");
         u.search_text = search.join(" ");
         u
     }
@@ -422,6 +468,7 @@ mod tests {
             "dealer fx sync failing",
             "dealerfx is down",
             "DEALER_FX",
+            "GET https://api.dealerfx.example/v1/orders failed",
         ] {
             assert_eq!(vocab().understand(q).providers, vec!["dealerfx"], "{q}");
         }
@@ -502,7 +549,15 @@ mod tests {
                 ("breker".to_string(), "breaker".to_string())
             ]
         );
-        assert!(u.search_text.ends_with("circuit breaker"));
+        assert!(
+            u.search_text.ends_with("breker breaker open"),
+            "{}",
+            u.search_text
+        );
+        // A misspelled provider is the provider, and not a topic word.
+        let u = vocab().understand("tekoin auth broken");
+        assert_eq!(u.providers, vec!["tekion"]);
+        assert_eq!(u.topic_text, "auth broken");
         // Known words and short words stay as they are.
         let u = vocab().understand("duplicate replay xyz");
         assert!(u.corrections.is_empty());

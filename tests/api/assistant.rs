@@ -365,3 +365,41 @@ async fn embeddings_are_fused_and_cached_by_content() {
     );
     assert_eq!(model.bodies("embeddings")[0]["model"], "fake-embed");
 }
+
+#[actix_web::test]
+async fn runbook_vectors_are_cached_in_the_store_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let options = |model: &FakeModel| Options {
+        extra_config: format!(
+            "[assistant.embeddings]\nurl = \"http://127.0.0.1:{}/v1\"\nmodel = \"fake-embed\"\n",
+            model.port
+        ),
+        storage_url: Some(db.clone()),
+        ..Options::default()
+    };
+    async fn wait_dense(app: &TestApp) {
+        for _ in 0..40 {
+            if ask(app, json!({"question": "zebra"})).await["dense"] == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("runbook vectors never loaded");
+    }
+    let first = FakeModel::start(ModelReply::Fail);
+    let app = spawn_app_with(options(&first)).await;
+    wait_dense(&app).await;
+    drop(app);
+    let second = FakeModel::start(ModelReply::Fail);
+    let app = spawn_app_with(options(&second)).await;
+    wait_dense(&app).await;
+    // The second run embedded questions only: every runbook vector came from the store.
+    let inputs: Vec<Value> = second
+        .bodies("embeddings")
+        .iter()
+        .flat_map(|b| b["input"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(!inputs.is_empty());
+    assert!(inputs.iter().all(|i| i == "zebra"), "{inputs:?}");
+}

@@ -157,11 +157,20 @@ async fn the_runbook_lookup_shows_similar_tickets_only_to_who_may_read_tickets()
     };
     let policy = TicketPolicy::default();
     let key = DedupKey::from_labels(&alert.labels, &policy.dedup_by);
-    let t = new_ticket("t-similar".into(), &alert, key, &policy, None, 1_000);
+    // Resolved a minute ago (tickets older than `assistant.ticket_max_age` are not suggested).
+    let now = syncwatch::domain::Clock::now_ms(&syncwatch::domain::SystemClock);
+    let t = new_ticket(
+        "t-similar".into(),
+        &alert,
+        key,
+        &policy,
+        None,
+        now - 120_000,
+    );
     store.create_ticket(&t, "occ-1").await.unwrap();
     assert!(
         store
-            .resolve_ticket(&t.id, 2_000, "alert resolved")
+            .resolve_ticket(&t.id, now - 60_000, "alert resolved")
             .await
             .unwrap()
     );

@@ -23,6 +23,7 @@ mod pipeline;
 mod prometheus;
 mod promql_conformance;
 mod providers;
+mod retrieval;
 mod rules_cli;
 mod rules_corpus;
 mod rules_engine;

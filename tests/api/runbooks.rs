@@ -53,8 +53,16 @@ async fn an_error_class_maps_exactly_and_free_text_ranks_by_keywords() {
         body["results"][0]["id"], "cdk-subscription-pending",
         "{body}"
     );
-    assert_eq!(body["results"][0]["match_reason"], "keyword");
+    // "subscription pending" spells the alert ProviderSubscriptionPending: an exact mapping.
+    assert_eq!(body["results"][0]["match_reason"], "exact");
     assert!(body["results"].as_array().unwrap().len() <= 3);
+    let body: serde_json::Value = app
+        .lookup(&json!({"query": "the dealer has not activated their account yet"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["results"][0]["match_reason"], "keyword", "{body}");
 }
 
 #[actix_web::test]
