@@ -127,6 +127,25 @@ pub struct FeedbackAnswer {
     ticket: Option<TicketLink>,
 }
 
+/// A request body that must be a JSON object (serde would also take an array of the fields
+/// in order).
+fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::bad_request("expected a JSON object"));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// An id as shown in an error: at most 64 characters of it.
+fn shown(id: &str) -> String {
+    let short: String = id.chars().take(64).collect();
+    if short.len() < id.len() {
+        format!("{short}…")
+    } else {
+        short
+    }
+}
+
 fn optional(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v.map(|s| s.trim().to_string()) {
         Some(s) if s.is_empty() => Ok(None),
@@ -146,13 +165,14 @@ fn optional(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     responses(
         (status = 200, description = "The answer", body = AskAnswer),
         (status = 400, description = "No question, or a field too long", body = super::ErrorBody),
+        (status = 413, description = "A body over 256 KiB", body = super::ErrorBody),
     ))]
 pub async fn ask(
     http: actix_web::HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<AskRequest>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let req = body.into_inner();
+    let req: AskRequest = object(body.into_inner())?;
     let question = req.question.trim().to_string();
     if question.is_empty() {
         return Err(ApiError::bad_request("question: must not be empty"));
@@ -224,13 +244,19 @@ pub async fn ask(
         escalated: false,
         ticket: None,
     };
+    // The provider and connection the question names, when the request did not give them.
+    let understood = &answered.retrieved.ranked.understood;
+    let only = |v: &Vec<String>| (v.len() == 1).then(|| v[0].clone());
     let mut stored = StoredAnswer {
         id: body.id.clone(),
         created_at_ms: now,
         question: q.question.clone(),
         reporter: q.reporter.clone(),
-        provider: q.provider.clone(),
-        connection: q.connection.clone(),
+        provider: q.provider.clone().or_else(|| only(&understood.providers)),
+        connection: q
+            .connection
+            .clone()
+            .or_else(|| only(&understood.connections)),
         confidence: f64::from(body.confidence),
         answer: serde_json::to_string(&body).map_err(ApiError::internal)?,
         outcome: None,
@@ -273,21 +299,23 @@ pub async fn ask(
     request_body = FeedbackRequest,
     responses(
         (status = 200, description = "The answer's outcome", body = FeedbackAnswer),
+        (status = 400, description = "The body is not `{\"resolved\": true|false}`", body = super::ErrorBody),
         (status = 404, description = "No such answer", body = super::ErrorBody),
+        (status = 413, description = "A body over 256 KiB", body = super::ErrorBody),
         (status = 409, description = "Feedback was given already (or the day to give it is over) with another outcome", body = super::ErrorBody),
     ))]
 pub async fn feedback(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<FeedbackRequest>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let resolved = body.resolved;
+    let resolved = object::<FeedbackRequest>(body.into_inner())?.resolved;
     let stored = state
         .store
         .get_answer(&id)
         .await
         .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", id.as_str())))?;
+        .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", shown(&id))))?;
     let wanted = if resolved { "resolved" } else { "escalated" };
     let link = |ticket_id: &str, created: bool| TicketLink {
         url: format!("{}/api/v1/tickets/{ticket_id}", state.public_url),
@@ -344,7 +372,7 @@ pub async fn feedback(
             .get_answer(&stored.id)
             .await
             .map_err(ApiError::store)?
-            .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", id.as_str())))?;
+            .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", shown(&id))))?;
         let outcome = now_stored.outcome.unwrap_or_default();
         if outcome != wanted {
             return Err(ApiError::conflict(format!(

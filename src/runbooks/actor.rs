@@ -67,12 +67,13 @@ impl RunbookSearcher {
         }
         let mut alerts = ranked.understood.alerts.clone();
         alerts.extend(msg.labels.get("alertname").map(str::to_string));
-        let related: Vec<String> = ranked
+        let mut related: Vec<String> = ranked
             .results
             .first()
             .and_then(|r| self.runbooks.get(&r.id))
             .map(|rb| rb.alerts.clone())
             .unwrap_or_default();
+        related.extend(ranked.understood.alert_hints.iter().cloned());
         let tickets = self.tickets.search(
             &ranked.understood,
             &alerts,
@@ -90,7 +91,16 @@ pub const TICKET_FEED_POLL: Duration = Duration::from_secs(5);
 /// Tickets read per page at the first load, and feed events per read.
 const PAGE: i64 = 500;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Why the knowledge could not be brought up to date (retried at the next catch-up).
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("embeddings: {0}")]
+    Model(#[from] super::openai::ModelError),
+}
 
 /// The past-ticket index and its place in the ticket event feed.
 pub struct TicketKnowledge {
@@ -128,7 +138,7 @@ impl TicketKnowledge {
     /// Brings the index up to date: the first time, indexes the tickets resolved within the
     /// age limit; then applies the ticket events written since the last call (a ticket that
     /// changed is indexed again if resolved or closed, removed if not).
-    pub async fn catch_up(&self) -> Result<(), BoxError> {
+    pub async fn catch_up(&self) -> Result<(), KnowledgeError> {
         let mut guard = self.seq.lock().await;
         let mut seq = match *guard {
             Some(seq) => seq,
@@ -168,7 +178,7 @@ impl TicketKnowledge {
 
     /// Indexes the tickets resolved within the age limit; the feed position before it (changes
     /// during the load are applied again after).
-    async fn load(&self) -> Result<i64, BoxError> {
+    async fn load(&self) -> Result<i64, KnowledgeError> {
         let start = self.store.last_ticket_event_seq().await?;
         let since = self.clock.now_ms().saturating_sub(self.max_age_ms);
         let mut after = String::new();
@@ -201,7 +211,7 @@ async fn index_tickets(
     store: &Store,
     index: &TicketIndex,
     tickets: Vec<crate::domain::ticket::Ticket>,
-) -> Result<(), BoxError> {
+) -> Result<(), KnowledgeError> {
     let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
     let comments = store.comment_bodies(&ids).await?;
     let mut add = Vec::new();
@@ -261,7 +271,7 @@ async fn runbook_vectors(
     index: &RunbookIndex,
     client: &ModelClient,
     now_ms: i64,
-) -> Result<Vec<Vec<f32>>, BoxError> {
+) -> Result<Vec<Vec<f32>>, KnowledgeError> {
     let texts: Vec<String> = index
         .runbooks()
         .iter()

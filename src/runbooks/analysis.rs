@@ -42,15 +42,25 @@ pub fn text_options(stored: bool) -> TextOptions {
 
 /// `text` followed by the words of its CamelCase names, so both spellings are indexed.
 pub fn expand(text: &str) -> String {
-    let mut out = text.to_string();
+    let extra = camel_words(text);
+    if extra.is_empty() {
+        text.to_string()
+    } else {
+        format!("{text} {extra}")
+    }
+}
+
+/// The words of the CamelCase names in `text` (`StageIteratorAgeHigh` → `Stage Iterator Age
+/// High`), without one-letter parts (`XTime` gives `Time`).
+pub fn camel_words(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
     for word in text.split(|c: char| !c.is_alphanumeric()) {
         let parts = split_camel(word);
         if parts.len() > 1 {
-            out.push(' ');
-            out.push_str(&parts.join(" "));
+            out.extend(parts.into_iter().filter(|p| p.chars().count() > 1));
         }
     }
-    out
+    out.join(" ")
 }
 
 /// The distinct terms of `text` as the index sees them.

@@ -65,10 +65,10 @@ pub struct Ranked {
     pub results: Vec<LookupResult>,
     pub understood: Understood,
     /// In `[0, 1]`: 0.9 or more when an alert maps to the first runbook; otherwise
-    /// `0.6 × coverage + 0.25 × margin + 0.15 × agreement`, where coverage is the share of
-    /// the question's terms the first runbook holds, margin how far its score is ahead of the
-    /// second's (relative), and agreement 1 when a provider or error class of the question
-    /// boosted it. 0 without results.
+    /// `0.6 × coverage + 0.25 × margin × coverage + 0.15 × agreement`, where coverage is the
+    /// share of the question's terms the first runbook holds, margin how far its score is
+    /// ahead of the second's (relative), and agreement 1 when a provider, error class or
+    /// metric of the question boosted it. 0 without results.
     pub confidence: f32,
 }
 
@@ -86,6 +86,8 @@ impl Boosts {
     pub const OTHER_PROVIDER: f32 = -0.6;
     /// The runbook's text names a metric the question names.
     pub const METRIC: f32 = 0.3;
+    /// The question's words begin or end the name of an alert that maps to the runbook.
+    pub const ALERT_HINT: f32 = 0.6;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,7 @@ pub struct RunbookIndex {
     f_symptoms: Field,
     f_tags: Field,
     f_body: Field,
+    f_body_words: Field,
 }
 
 impl std::fmt::Debug for RunbookIndex {
@@ -160,6 +163,7 @@ impl RunbookIndex {
         let f_symptoms = sb.add_text_field("symptoms", analysis::text_options(false));
         let f_tags = sb.add_text_field("tags", analysis::text_options(false));
         let f_body = sb.add_text_field("body", analysis::text_options(true));
+        let f_body_words = sb.add_text_field("body_words", analysis::text_options(false));
         let index = Index::create_in_ram(sb.build());
         index.tokenizers().register(ANALYZER, analysis::analyzer());
         // One indexing thread with the smallest budget tantivy accepts: the corpus is small.
@@ -168,13 +172,16 @@ impl RunbookIndex {
         let mut terms = Vec::with_capacity(runbooks.len());
         let mut texts = Vec::with_capacity(runbooks.len());
         for (i, rb) in runbooks.iter().enumerate() {
+            // The body is stored as written (snippets come from it); the words of CamelCase
+            // names in it are indexed beside it.
             let (title, symptoms, tags, body) = (
                 analysis::expand(&rb.title),
                 analysis::expand(&symptoms_text(rb)),
                 analysis::expand(&tags_text(rb)),
-                analysis::expand(&rb.body),
+                rb.body.clone(),
             );
-            let all = [title.as_str(), &symptoms, &tags, &body].join(" ");
+            let body_words = analysis::camel_words(&body);
+            let all = [title.as_str(), &symptoms, &tags, &body, &body_words].join(" ");
             terms.push(analysis::terms(&mut analyzer, &all).into_iter().collect());
             texts.push(all);
             writer.add_document(doc!(
@@ -183,6 +190,7 @@ impl RunbookIndex {
                 f_symptoms => symptoms,
                 f_tags => tags,
                 f_body => body,
+                f_body_words => body_words,
             ))?;
         }
         writer.commit()?;
@@ -234,6 +242,7 @@ impl RunbookIndex {
             f_symptoms,
             f_tags,
             f_body,
+            f_body_words,
         })
     }
 
@@ -338,155 +347,50 @@ impl RunbookIndex {
         let mut analyzer = analysis::analyzer();
         let query_terms = analysis::terms(&mut analyzer, &text);
 
-        // Lexical candidates with their BM25.
+        // Lexical candidates with their BM25, then every runbook they or an entity point at.
         let searcher = self.reader.searcher();
-        let mut parser = QueryParser::for_index(
-            &self.index,
-            vec![self.f_title, self.f_symptoms, self.f_tags, self.f_body],
-        );
-        parser.set_field_boost(self.f_title, 2.0);
-        parser.set_field_boost(self.f_symptoms, 2.0);
-        parser.set_field_boost(self.f_tags, 1.5);
-        let (q, _ignored) = parser.parse_query_lenient(&text);
-        let mut bm25: HashMap<usize, f32> = HashMap::new();
-        let mut docs: HashMap<usize, TantivyDocument> = HashMap::new();
-        if !query_terms.is_empty() {
-            let top = searcher.search(&q, &TopDocs::with_limit(50).order_by_score())?;
-            for (score, addr) in top {
-                let d: TantivyDocument = searcher.doc(addr)?;
-                if let Some(pos) = d
-                    .get_first(self.f_pos)
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .filter(|p| *p < self.runbooks.len())
-                {
-                    bm25.insert(pos, score);
-                    docs.insert(pos, d);
-                }
-            }
-        }
+        let Lexical {
+            query: q,
+            bm25,
+            docs,
+        } = self.lexical(&searcher, &text, !query_terms.is_empty())?;
         let best = bm25.values().cloned().fold(f32::EPSILON, f32::max);
-
-        // Every runbook the lexical search or an entity points at, scored.
-        let mut scored: Vec<(usize, f32, bool, bool)> = Vec::new(); // (pos, score, alert, agreed)
-        for (pos, rb) in self.runbooks.iter().enumerate() {
-            let lex = bm25.get(&pos).map_or(0.0, |s| s / best);
-            let alert = understood
-                .alerts
-                .iter()
-                .any(|a| rb.alerts.iter().any(|x| x == a));
-            let mut boost = 0.0;
-            let mut agreed = false;
-            if understood
-                .error_classes
-                .iter()
-                .any(|c| rb.error_classes.contains(c))
-            {
-                boost += Boosts::ERROR_CLASS;
-                agreed = true;
-            }
-            if !understood.providers.is_empty() && !rb.providers.is_empty() {
-                if rb
-                    .providers
-                    .iter()
-                    .any(|p| understood.providers.contains(p))
-                {
-                    boost += Boosts::PROVIDER / rb.providers.len() as f32;
-                    agreed = true;
-                } else {
-                    boost += Boosts::OTHER_PROVIDER;
-                }
-            }
-            if understood
-                .metrics
-                .iter()
-                .any(|m| rb.body.contains(m.as_str()))
-            {
-                boost += Boosts::METRIC;
-                agreed = true;
-            }
-            if lex > 0.0 || alert || boost > 0.0 {
-                scored.push((pos, lex + boost, alert, agreed));
-            }
-        }
+        let mut scored: Vec<Scored> = self
+            .runbooks
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, rb)| {
+                let lex = bm25.get(&pos).map_or(0.0, |s| s / best);
+                let e = entity_score(rb, &understood);
+                (lex > 0.0 || e.alert || e.boost > 0.0).then_some(Scored {
+                    pos,
+                    score: lex + e.boost,
+                    alert: e.alert,
+                    agreed: e.agreed,
+                })
+            })
+            .collect();
         // Alert mappings first, then by score; ties by file order.
-        scored.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0)));
-
-        // Dense ranking, fused with the lexical one after the alert mappings.
+        scored.sort_by(|a, b| {
+            b.alert
+                .cmp(&a.alert)
+                .then(b.score.total_cmp(&a.score))
+                .then(a.pos.cmp(&b.pos))
+        });
         let vectors = self
             .vectors
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let mut order: Vec<(usize, f32, MatchReason)> = Vec::new();
-        let pinned = scored.iter().take_while(|s| s.2).count();
-        for s in &scored[..pinned] {
-            order.push((s.0, 1.0, MatchReason::Exact));
-        }
-        match (vector, vectors) {
-            (Some(v), Some(vectors)) => {
-                let lexical: Vec<usize> = scored[pinned..].iter().map(|s| s.0).collect();
-                let mut dense: Vec<(usize, f32)> = vectors
-                    .iter()
-                    .enumerate()
-                    .filter(|(p, _)| !scored[..pinned].iter().any(|s| s.0 == *p))
-                    .map(|(p, rv)| (p, cosine(v, rv)))
-                    .collect();
-                dense.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                dense.truncate(50);
-                let dense: Vec<usize> = dense.into_iter().map(|(p, _)| p).collect();
-                let fused = reciprocal_rank_fusion(&[&lexical, &dense]);
-                let top = fused.first().map_or(1.0, |f| f.1);
-                for (p, s) in fused {
-                    let reason = if lexical.contains(&p) {
-                        MatchReason::Keyword
-                    } else {
-                        MatchReason::Semantic
-                    };
-                    order.push((p, 0.9 * s / top, reason));
-                }
-            }
-            _ => {
-                let top = scored.get(pinned).map_or(1.0, |s| s.1).max(f32::EPSILON);
-                for s in &scored[pinned..] {
-                    order.push((
-                        s.0,
-                        (0.9 * s.1 / top).clamp(f32::EPSILON, 0.9),
-                        MatchReason::Keyword,
-                    ));
-                }
-            }
-        }
-
-        // Confidence of the first result, from the lexical evidence.
+        let order = match (vector, vectors) {
+            (Some(v), Some(vectors)) => fused_order(&scored, v, &vectors),
+            _ => lexical_order(&scored),
+        };
         let confidence = match (results.first(), order.first()) {
             (Some(_), _) => 1.0,
             (None, None) => 0.0,
-            (None, Some((pos, _, reason))) => {
-                if *reason == MatchReason::Exact {
-                    0.9
-                } else {
-                    let coverage = if query_terms.is_empty() {
-                        0.0
-                    } else {
-                        query_terms
-                            .iter()
-                            .filter(|t| self.terms[*pos].contains(*t))
-                            .count() as f32
-                            / query_terms.len() as f32
-                    };
-                    let first = scored.iter().find(|s| s.0 == *pos);
-                    let second = scored.iter().find(|s| s.0 != *pos && !s.2);
-                    let margin = match (first, second) {
-                        (Some(f), Some(s)) if f.1 > 0.0 => ((f.1 - s.1) / f.1).clamp(0.0, 1.0),
-                        (Some(_), None) => 1.0,
-                        _ => 0.0,
-                    };
-                    let agreed = first.is_some_and(|f| f.3);
-                    (0.6 * coverage + 0.25 * margin + if agreed { 0.15 } else { 0.0 })
-                        .clamp(0.0, 1.0)
-                }
-            }
+            (None, Some((_, _, MatchReason::Exact))) => 0.9,
+            (None, Some((pos, _, _))) => confidence(&query_terms, &self.terms[*pos], &scored, *pos),
         };
 
         let snippets = if docs.is_empty() {
@@ -525,6 +429,50 @@ impl RunbookIndex {
         })
     }
 
+    /// BM25 over the index for `text` (nothing when `any` is false), the first 50 hits.
+    fn lexical(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+        any: bool,
+    ) -> Result<Lexical, IndexError> {
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![
+                self.f_title,
+                self.f_symptoms,
+                self.f_tags,
+                self.f_body,
+                self.f_body_words,
+            ],
+        );
+        parser.set_field_boost(self.f_title, 2.0);
+        parser.set_field_boost(self.f_symptoms, 2.0);
+        parser.set_field_boost(self.f_tags, 1.5);
+        let (q, _ignored) = parser.parse_query_lenient(text);
+        let mut bm25 = HashMap::new();
+        let mut docs = HashMap::new();
+        if any {
+            for (score, addr) in searcher.search(&q, &TopDocs::with_limit(50).order_by_score())? {
+                let d: TantivyDocument = searcher.doc(addr)?;
+                if let Some(pos) = d
+                    .get_first(self.f_pos)
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|p| *p < self.runbooks.len())
+                {
+                    bm25.insert(pos, score);
+                    docs.insert(pos, d);
+                }
+            }
+        }
+        Ok(Lexical {
+            query: q,
+            bm25,
+            docs,
+        })
+    }
+
     /// The text of a runbook that its vector is computed from: title, symptoms, aliases and
     /// the Symptoms section (what a question describes).
     pub fn embedding_text(rb: &Runbook) -> String {
@@ -540,6 +488,152 @@ impl RunbookIndex {
     pub fn analyze(text: &str) -> Vec<String> {
         analysis::terms(&mut analysis::analyzer(), &analysis::expand(text))
     }
+}
+
+/// The lexical side of a search: the parsed query (for snippets), each hit's BM25 and
+/// document, by runbook position.
+struct Lexical {
+    query: Box<dyn tantivy::query::Query>,
+    bm25: HashMap<usize, f32>,
+    docs: HashMap<usize, TantivyDocument>,
+}
+
+/// A runbook the lexical search or an entity of the question points at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scored {
+    pos: usize,
+    /// `bm25 / best_bm25` plus the entity boosts.
+    score: f32,
+    /// An alert the question names maps to it.
+    alert: bool,
+    /// A provider, error class or metric of the question boosted it.
+    agreed: bool,
+}
+
+/// What the question's entities say of one runbook.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntityScore {
+    /// An alert the question names maps to the runbook.
+    pub alert: bool,
+    /// The sum of [`Boosts`] that apply.
+    pub boost: f32,
+    /// A boost was positive (the question and the runbook agree on something).
+    pub agreed: bool,
+}
+
+/// The [`Boosts`] the entities of `u` give `rb`.
+pub fn entity_score(rb: &Runbook, u: &Understood) -> EntityScore {
+    let mut e = EntityScore {
+        alert: u.alerts.iter().any(|a| rb.alerts.contains(a)),
+        boost: 0.0,
+        agreed: false,
+    };
+    if u.error_classes.iter().any(|c| rb.error_classes.contains(c)) {
+        e.boost += Boosts::ERROR_CLASS;
+        e.agreed = true;
+    }
+    if !u.providers.is_empty() && !rb.providers.is_empty() {
+        if rb.providers.iter().any(|p| u.providers.contains(p)) {
+            e.boost += Boosts::PROVIDER / rb.providers.len() as f32;
+            e.agreed = true;
+        } else {
+            e.boost += Boosts::OTHER_PROVIDER;
+        }
+    }
+    if u.metrics.iter().any(|m| rb.body.contains(m.as_str())) {
+        e.boost += Boosts::METRIC;
+        e.agreed = true;
+    }
+    if u.alert_hints.iter().any(|a| rb.alerts.contains(a)) {
+        e.boost += Boosts::ALERT_HINT;
+        e.agreed = true;
+    }
+    e
+}
+
+/// `(pos, score, reason)` best first: alert mappings (score 1), then the rest scaled under 0.9.
+fn lexical_order(scored: &[Scored]) -> Vec<(usize, f32, MatchReason)> {
+    let pinned = scored.iter().take_while(|s| s.alert).count();
+    let top = scored
+        .get(pinned)
+        .map_or(1.0, |s| s.score)
+        .max(f32::EPSILON);
+    scored
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i < pinned {
+                (s.pos, 1.0, MatchReason::Exact)
+            } else {
+                let score = (0.9 * s.score / top).clamp(f32::EPSILON, 0.9);
+                (s.pos, score, MatchReason::Keyword)
+            }
+        })
+        .collect()
+}
+
+/// As [`lexical_order`], with the ranking after the alert mappings fused by reciprocal rank
+/// with the runbooks nearest to the question's vector (the first 50).
+fn fused_order(
+    scored: &[Scored],
+    v: &[f32],
+    vectors: &[Vec<f32>],
+) -> Vec<(usize, f32, MatchReason)> {
+    let pinned = scored.iter().take_while(|s| s.alert).count();
+    let mut order: Vec<(usize, f32, MatchReason)> = scored[..pinned]
+        .iter()
+        .map(|s| (s.pos, 1.0, MatchReason::Exact))
+        .collect();
+    let lexical: Vec<usize> = scored[pinned..].iter().map(|s| s.pos).collect();
+    let mut dense: Vec<(usize, f32)> = vectors
+        .iter()
+        .enumerate()
+        .filter(|(p, _)| !scored[..pinned].iter().any(|s| s.pos == *p))
+        .map(|(p, rv)| (p, cosine(v, rv)))
+        .collect();
+    dense.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    dense.truncate(50);
+    let dense: Vec<usize> = dense.into_iter().map(|(p, _)| p).collect();
+    let fused = reciprocal_rank_fusion(&[&lexical, &dense]);
+    let top = fused.first().map_or(1.0, |f| f.1);
+    for (p, s) in fused {
+        let reason = if lexical.contains(&p) {
+            MatchReason::Keyword
+        } else {
+            MatchReason::Semantic
+        };
+        order.push((p, 0.9 * s / top, reason));
+    }
+    order
+}
+
+/// [`Ranked::confidence`] of a first runbook at `pos` that no alert maps to.
+fn confidence(
+    query_terms: &[String],
+    first_terms: &HashSet<String>,
+    scored: &[Scored],
+    pos: usize,
+) -> f32 {
+    let coverage = if query_terms.is_empty() {
+        0.0
+    } else {
+        query_terms
+            .iter()
+            .filter(|t| first_terms.contains(*t))
+            .count() as f32
+            / query_terms.len() as f32
+    };
+    let first = scored.iter().find(|s| s.pos == pos);
+    let second = scored.iter().find(|s| s.pos != pos && !s.alert);
+    let margin = match (first, second) {
+        (Some(f), Some(s)) if f.score > 0.0 => ((f.score - s.score) / f.score).clamp(0.0, 1.0),
+        (Some(_), None) => 1.0,
+        _ => 0.0,
+    };
+    let agreed = first.is_some_and(|f| f.agreed);
+    // A lead over the others counts as far as the question's words are met: one word of
+    // three matching one runbook alone is not a confident answer.
+    (0.6 * coverage + 0.25 * margin * coverage + if agreed { 0.15 } else { 0.0 }).clamp(0.0, 1.0)
 }
 
 /// Among candidates, the most specific runbook that names the provider; without one, the
@@ -743,7 +837,29 @@ mod tests {
         assert!(c("StageIteratorAgeHigh") >= 0.9);
         assert!(c("records land in the dead letter queue") > 0.5);
         assert!(c("records and weather forecast for the barbecue") < 0.4);
+        // One word of three, matching one runbook alone, is not confident.
+        assert!(c("lunch menu records") < 0.3);
         assert_eq!(c("zzzz qqqq"), 0.0);
+    }
+
+    #[test]
+    fn entities_boost_their_runbooks_and_penalise_other_providers() {
+        let mut tekion = rb("tekion-auth", "ProviderAuthFailing", "auth", "x");
+        tekion.providers = vec!["tekion".into()];
+        let u = Vocabulary::new(["tekion", "cdk"], [], ["ProviderAuthFailing"], [])
+            .understand("cdk answers 401 on ProviderAuthFailing");
+        let e = entity_score(&tekion, &u);
+        assert!(e.alert);
+        // auth (+0.4) and another provider's runbook (-0.6).
+        assert!((e.boost - (Boosts::ERROR_CLASS + Boosts::OTHER_PROVIDER)).abs() < 1e-6);
+        assert!(e.agreed);
+        let u =
+            Vocabulary::new(["tekion"], [], [], []).understand("tekion syncwatch_sync_runs_total");
+        let mut both = rb("m", "", "", "see syncwatch_sync_runs_total");
+        both.providers = vec!["tekion".into(), "cdk".into()];
+        let e = entity_score(&both, &u);
+        assert!((e.boost - (Boosts::PROVIDER / 2.0 + Boosts::METRIC)).abs() < 1e-6);
+        assert!(!e.alert);
     }
 
     #[test]

@@ -184,7 +184,7 @@ impl TicketIndex {
         for t in add {
             writer.add_document(doc!(
                 self.f_id => t.id.clone(),
-                self.f_title => analysis::expand(&t.title),
+                self.f_title => t.title.clone(),
                 self.f_text => t.text.clone(),
                 self.f_resolution => t.resolution.clone(),
                 self.f_alertname => t.alertname.clone(),
@@ -193,11 +193,13 @@ impl TicketIndex {
                 self.f_status => t.status.as_str(),
                 self.f_resolved_at => t.resolved_at_ms,
                 self.f_documented => u64::from(t.documented),
+                // The title is stored as written; the words of its CamelCase names go here.
                 self.f_tags => analysis::expand(&format!(
-                    "{} {} {}",
+                    "{} {} {} {}",
                     t.alertname,
                     t.provider.as_deref().unwrap_or_default(),
-                    t.connection.as_deref().unwrap_or_default()
+                    t.connection.as_deref().unwrap_or_default(),
+                    analysis::camel_words(&t.title)
                 )),
             ))?;
         }

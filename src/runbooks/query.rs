@@ -40,6 +40,9 @@ pub struct Understood {
     /// Known alert names the question names whole, in words (`connection stale`) or in part
     /// (`IteratorAgeHigh` names `StageIteratorAgeHigh`).
     pub alerts: Vec<String>,
+    /// Alert names the question's words begin or end (`sync success` for
+    /// `SyncSuccessBudgetBurn` and `SyncSuccessBudgetBurnNoData`): a boost, not a mapping.
+    pub alert_hints: Vec<String>,
     /// `syncwatch_*` metric names.
     pub metrics: Vec<String>,
     /// `(misspelled, corrected)` words.
@@ -288,8 +291,10 @@ impl Vocabulary {
             }
             // In part only when written as a name (`IteratorAgeHigh`), not a plain word.
             let camel = split_camel(t).len() > 1;
+            let whole = self.alerts.iter().any(|(_, low)| *low == key);
             for (name, low) in &self.alerts {
-                if *low == key || (camel && key.len() >= 8 && low.contains(&key)) {
+                let part = !whole && camel && key.len() >= 8 && low.contains(&key);
+                if *low == key || part {
                     push(&mut u.alerts, name.clone());
                 }
             }
@@ -301,12 +306,23 @@ impl Vocabulary {
                     continue;
                 }
                 for (name, low) in &self.alerts {
-                    if *low == key || low.ends_with(&key) || low.starts_with(&key) {
+                    if *low == key {
                         push(&mut u.alerts, name.clone());
+                    } else if low.ends_with(&key) || low.starts_with(&key) {
+                        push(&mut u.alert_hints, name.clone());
                     }
                 }
             }
         }
+        // A name inside another one recognised too is the other's prefix or part
+        // (`SyncSuccessBudgetBurn` in `SyncSuccessBudgetBurnNoData`): the longer one is meant.
+        let named = u.alerts.clone();
+        u.alert_hints.retain(|h| !named.contains(h));
+        let all = u.alerts.clone();
+        u.alerts.retain(|a| {
+            !all.iter()
+                .any(|b| b != a && b.len() > a.len() && b.contains(a.as_str()))
+        });
         // Metrics.
         for t in &lowers {
             if t.starts_with("syncwatch_") && t.len() > "syncwatch_".len() {
@@ -335,14 +351,21 @@ impl Vocabulary {
         u
     }
 
-    /// The knowledge base's word nearest to `word` by Damerau-Levenshtein distance (at most 1
-    /// for words up to 5 letters, 2 beyond), the most common one on a tie.
+    /// The knowledge base's word nearest to `word` by Damerau-Levenshtein distance (at most 1,
+    /// 2 for words of 10 letters or more) with the same first letter, the most common one on a
+    /// tie.
     fn correct(&self, word: &str) -> Option<String> {
         let len = word.chars().count();
-        let max = if len <= 5 { 1 } else { 2 };
+        let max = if len < 10 { 1 } else { 2 };
+        let first = word.chars().next();
         let mut best: Option<(usize, u32, &str)> = None;
         for l in len.saturating_sub(max)..=len + max {
             for (cand, n) in self.words_by_len.get(&l).into_iter().flatten() {
+                // Typists rarely miss the first letter; an English word that is not in the
+                // runbooks (`showing`, `clicked`) mostly differs there or by more.
+                if cand.chars().next() != first {
+                    continue;
+                }
                 let d = strsim::damerau_levenshtein(word, cand);
                 if d == 0 || d > max {
                     continue;
@@ -518,8 +541,26 @@ mod tests {
         );
         let u = vocab().understand("connection stale for dealer-001");
         assert_eq!(u.alerts, vec!["ConnectionStale"]);
+        // Words that begin an alert's name hint at it.
+        let u = vocab().understand("stage iterator age climbing");
+        assert!(u.alerts.is_empty());
+        assert_eq!(
+            u.alert_hints,
+            vec!["StageIteratorAgeGrowing", "StageIteratorAgeHigh"]
+        );
         let u = vocab().understand("providerratelimited");
         assert_eq!(u.alerts, vec!["ProviderRateLimited"]);
+        // Of two names, one inside the other, the longer is meant.
+        let v = Vocabulary::new([], [], ["SyncBurn", "SyncBurnNoData"], []);
+        assert_eq!(
+            v.understand("sync burn no data").alerts,
+            vec!["SyncBurnNoData"]
+        );
+        assert_eq!(v.understand("SyncBurn firing").alerts, vec!["SyncBurn"]);
+        assert_eq!(
+            v.understand("BurnNoData firing").alerts,
+            vec!["SyncBurnNoData"]
+        );
     }
 
     #[test]
@@ -558,8 +599,12 @@ mod tests {
         let u = vocab().understand("tekoin auth broken");
         assert_eq!(u.providers, vec!["tekion"]);
         assert_eq!(u.topic_text, "auth broken");
-        // Known words and short words stay as they are.
+        // Known words and short words stay as they are, and English words that are not in the
+        // knowledge base are not forced onto it.
         let u = vocab().understand("duplicate replay xyz");
         assert!(u.corrections.is_empty());
+        let v = Vocabulary::new([], [], [], ["growing locked writer jumped capacity"]);
+        let u = v.understand("showing clicked printer jammed capacitor");
+        assert!(u.corrections.is_empty(), "{:?}", u.corrections);
     }
 }

@@ -75,6 +75,12 @@ async fn without_a_model_the_answer_is_the_best_runbooks_fix_with_citations() {
         )
         .await;
     assert_eq!(r.status().as_u16(), 400);
+    // The fields in an array are not an object.
+    let r = app
+        .post_json("/api/v1/assistant/ask", &json!(["cdk timeout", "cdk"]))
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("expected a JSON object"));
 }
 
 #[actix_web::test]
@@ -201,6 +207,25 @@ async fn feedback_false_opens_exactly_one_l1_ticket_per_reporter_and_question() 
         .await;
     assert_eq!(list["tickets"].as_array().unwrap().len(), 1, "{list}");
 
+    // Without a provider field, the provider the question names goes on the ticket.
+    let named = ask(
+        &app,
+        json!({"question": "cdk 429 too many requests", "reporter": "desk-9"}),
+    )
+    .await;
+    let t: Value = feedback(&app, named["id"].as_str().unwrap(), false)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let named_ticket = app
+        .get_json(&format!(
+            "/api/v1/tickets/{}",
+            t["ticket"]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(named_ticket["provider"], "cdk", "{named_ticket}");
+
     // Another reporter's question opens its own ticket; a resolved answer none.
     let third = ask(&app, json!({"question": "Dealer-FX returns 400 after their API version change", "reporter": "desk-8"})).await;
     let t3: Value = feedback(&app, third["id"].as_str().unwrap(), false)
@@ -224,7 +249,7 @@ async fn feedback_false_opens_exactly_one_l1_ticket_per_reporter_and_question() 
             &m,
             "syncwatch_assistant_answers_total{outcome=\"escalated\"}"
         ),
-        Some(3.0),
+        Some(4.0),
         "{m}"
     );
     assert_eq!(
