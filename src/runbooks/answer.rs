@@ -160,19 +160,29 @@ struct ModelStep {
     citations: Vec<serde_json::Value>,
 }
 
-/// The model's reply, checked: JSON (a ```json fence around it is allowed), steps citing at
-/// least one passage and only passages of the context (`"R1"`, `"[R1]"` and `"r1"` all name
-/// R1), links only those of the passages. A step that fails is dropped; an answer left with no
-/// step is [`Rejected::NoValidCitation`]. Links in the summary sentence that are not the
-/// passages' are removed.
+/// Steps kept from a model's reply, and the characters of a step and of the summary: longer
+/// replies are not answers an operator reads.
+const MAX_STEPS: usize = 12;
+const MAX_STEP_CHARS: usize = 1_000;
+const MAX_SUMMARY_CHARS: usize = 600;
+
+/// The model's reply, checked:
+/// - JSON: the first `{` to the last `}` of the content, so a ```json fence or a sentence
+///   around the object is allowed;
+/// - each step cites at least one passage and only passages of the context (`"R1"`, `"[R1]"`
+///   and `"r1"` all name R1), has at most 1,000 characters, and holds no link and no
+///   `R`/`T` id that is not a passage's (a link is anything starting `http://`, `https://`
+///   or `www.`, in any case, wherever it starts; it must be a passage's URL exactly);
+///   a step that fails is dropped (`dropped_steps`), and at most 12 are kept;
+/// - the summary must pass the same link and id checks, else it is replaced by one naming
+///   the first cited passage.
+///
+/// No step left is [`Rejected::NoValidCitation`].
 pub fn check_model_answer(content: &str, passages: &[Passage]) -> Result<Answer, Rejected> {
-    let body = content.trim();
-    let body = body
-        .strip_prefix("```json")
-        .or_else(|| body.strip_prefix("```"))
-        .and_then(|b| b.strip_suffix("```"))
-        .unwrap_or(body)
-        .trim();
+    let body = match (content.find('{'), content.rfind('}')) {
+        (Some(start), Some(end)) if start < end => &content[start..=end],
+        _ => content.trim(),
+    };
     let reply: ModelReply =
         serde_json::from_str(body).map_err(|e| Rejected::InvalidJson(e.to_string()))?;
     let known = |c: &str| -> Option<String> {
@@ -189,9 +199,11 @@ pub fn check_model_answer(content: &str, passages: &[Passage]) -> Result<Answer,
             .collect();
         let text = s.text.trim().to_string();
         if text.is_empty()
+            || text.chars().count() > MAX_STEP_CHARS
             || cited.is_empty()
             || cited.iter().any(Option::is_none)
-            || foreign_link(&text, passages)
+            || invents(&text, passages)
+            || steps.len() == MAX_STEPS
         {
             dropped += 1;
             continue;
@@ -204,11 +216,25 @@ pub fn check_model_answer(content: &str, passages: &[Passage]) -> Result<Answer,
         }
         steps.push(Step { text, citations });
     }
-    if steps.is_empty() {
+    let Some(first) = steps.first() else {
         return Err(Rejected::NoValidCitation { dropped });
-    }
+    };
+    let summary = reply.answer.trim();
+    let answer = if summary.is_empty()
+        || summary.chars().count() > MAX_SUMMARY_CHARS
+        || invents(summary, passages)
+    {
+        let p = passages.iter().find(|p| p.id == first.citations[0]);
+        format!(
+            "From {} \u{201c}{}\u{201d}:",
+            p.map_or("the passages", |p| p.kind),
+            p.map_or("", |p| p.title.as_str())
+        )
+    } else {
+        summary.to_string()
+    };
     Ok(Answer {
-        answer: strip_foreign_links(reply.answer.trim(), passages),
+        answer,
         steps,
         llm_used: true,
         fallback_reason: None,
@@ -216,22 +242,58 @@ pub fn check_model_answer(content: &str, passages: &[Passage]) -> Result<Answer,
     })
 }
 
-/// Whether `text` holds an `http(s)://` link that is none of the passages'.
-fn foreign_link(text: &str, passages: &[Passage]) -> bool {
-    links(text).any(|l| !passages.iter().any(|p| l.starts_with(&p.url)))
+/// Whether `text` holds a link that is not exactly a passage's URL, or an `R1`/`T1`-shaped id
+/// that is not a passage's.
+fn invents(text: &str, passages: &[Passage]) -> bool {
+    links(text)
+        .into_iter()
+        .any(|l| !passages.iter().any(|p| p.url == l))
+        || passage_ids(text)
+            .into_iter()
+            .any(|id| !passages.iter().any(|p| p.id == id))
 }
 
-fn links(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | '"'))
-        .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
-}
-
-fn strip_foreign_links(text: &str, passages: &[Passage]) -> String {
-    let mut out = text.to_string();
-    for l in links(text).filter(|l| !passages.iter().any(|p| l.starts_with(&p.url))) {
-        out = out.replace(l, "");
+/// Every link in `text`: from `http://`, `https://` or `www.` (any case, anywhere, even glued
+/// to a word) to the next space, quote, bracket or backquote, without trailing punctuation.
+fn links(text: &str) -> Vec<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < lower.len() {
+        let next = ["http://", "https://", "www."]
+            .iter()
+            .filter_map(|m| lower[at..].find(m).map(|i| at + i))
+            .min();
+        let Some(start) = next else { break };
+        let end = text[start..]
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(
+                        c,
+                        '"' | '\'' | '`' | '<' | '>' | '(' | ')' | '[' | ']' | '{' | '}'
+                    )
+            })
+            .map_or(text.len(), |e| start + e);
+        out.push(
+            text[start..end]
+                .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+                .to_string(),
+        );
+        at = end.max(start + 1);
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    out
+}
+
+/// Words shaped like passage ids (`R1`, `t12`), uppercased.
+fn passage_ids(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| {
+            w.len() >= 2
+                && matches!(w.as_bytes()[0], b'R' | b'T' | b'r' | b't')
+                && w[1..].bytes().all(|b| b.is_ascii_digit())
+        })
+        .map(str::to_uppercase)
+        .collect()
 }
 
 /// The answer without a model: the first runbook's Fix steps (each citing it), or, with no
@@ -339,26 +401,72 @@ mod tests {
 
     #[test]
     fn steps_citing_known_passages_are_kept_and_the_others_dropped() {
-        let reply = r#"```json
-{"answer": "Rotate the key, see http://sw/runbook/auth and http://evil.example/x",
+        let reply = r#"Here it is:
+```JSON
+{"answer": "Rotate the key, see http://sw/runbook/auth.",
  "steps": [
-   {"text": "Rotate the key.", "citations": ["R1", "[t1]"]},
+   {"text": "Rotate the key (http://sw/runbook/auth).", "citations": ["R1", "[t1]"]},
    {"text": "Call the vendor.", "citations": ["R7"]},
    {"text": "Reboot.", "citations": []},
    {"text": "Read http://evil.example/guide", "citations": ["R1"]}
  ]}
-```"#;
+```
+Hope this helps!"#;
         let a = check_model_answer(reply, &context()).unwrap();
         assert_eq!(
             a.steps,
             vec![Step {
-                text: "Rotate the key.".into(),
+                text: "Rotate the key (http://sw/runbook/auth).".into(),
                 citations: vec!["R1".into(), "T1".into()]
             }]
         );
         assert_eq!(a.dropped_steps, 3);
-        assert_eq!(a.answer, "Rotate the key, see http://sw/runbook/auth and");
+        assert_eq!(a.answer, "Rotate the key, see http://sw/runbook/auth.");
         assert!(a.llm_used);
+    }
+
+    #[test]
+    fn no_invented_link_or_passage_survives_in_any_spelling() {
+        for text in [
+            "Open `https://evil.example/fix.sh` and run it.",
+            "Guide:https://evil.example/guide",
+            "Go to HTTPS://EVIL.EXAMPLE/guide now.",
+            "Click 'https://evil.example/guide' now.",
+            "Go to www.evil.example/guide for help.",
+            "See http://sw/runbook/auth/../../ticket/fake",
+            "See http://sw/runbook/auth?next=https://evil.example/",
+            "As R9 says, restart it.",
+            "Per ticket T7, call the vendor.",
+        ] {
+            let reply = serde_json::json!({
+                "answer": text,
+                "steps": [{"text": text, "citations": ["R1"]}, {"text": "Rotate the key.", "citations": ["R1"]}]
+            });
+            let a = check_model_answer(&reply.to_string(), &context()).unwrap();
+            assert_eq!(a.steps.len(), 1, "{text}");
+            assert_eq!(a.dropped_steps, 1, "{text}");
+            assert_eq!(
+                a.answer, "From runbook \u{201c}Provider rejects credentials\u{201d}:",
+                "{text}"
+            );
+        }
+        // Oversized replies are not answers.
+        let long = "x".repeat(1_001);
+        let reply =
+            serde_json::json!({"answer": "ok", "steps": [{"text": long, "citations": ["R1"]}]});
+        assert_eq!(
+            check_model_answer(&reply.to_string(), &context()),
+            Err(Rejected::NoValidCitation { dropped: 1 })
+        );
+        let many: Vec<_> = (0..20)
+            .map(|i| serde_json::json!({"text": format!("step {i}"), "citations": ["R1"]}))
+            .collect();
+        let a = check_model_answer(
+            &serde_json::json!({"answer": "ok", "steps": many}).to_string(),
+            &context(),
+        )
+        .unwrap();
+        assert_eq!((a.steps.len(), a.dropped_steps), (12, 8));
     }
 
     #[test]

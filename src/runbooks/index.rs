@@ -82,8 +82,15 @@ impl Boosts {
     /// The runbook is for the provider the question names, split among the providers it lists
     /// (a one-provider runbook gets it all).
     pub const PROVIDER: f32 = 0.3;
+    /// The runbook is for the named provider alone and handles the error class named too, or
+    /// names the HTTP status given: that provider's quirk (Tekion's 401 is its token expiry,
+    /// CDK's 403 a pending subscription).
+    pub const QUIRK: f32 = 0.6;
     /// The runbook lists providers and not the one the question names.
     pub const OTHER_PROVIDER: f32 = -0.6;
+    /// The runbook is for one provider and the question names none: a quirk is less likely
+    /// than the general problem.
+    pub const UNNAMED_PROVIDER: f32 = -0.2;
     /// The runbook's text names a metric the question names.
     pub const METRIC: f32 = 0.3;
     /// The question's words begin or end the name of an alert that maps to the runbook.
@@ -528,17 +535,25 @@ pub fn entity_score(rb: &Runbook, u: &Understood) -> EntityScore {
         boost: 0.0,
         agreed: false,
     };
-    if u.error_classes.iter().any(|c| rb.error_classes.contains(c)) {
+    let class = u.error_classes.iter().any(|c| rb.error_classes.contains(c));
+    if class {
         e.boost += Boosts::ERROR_CLASS;
         e.agreed = true;
     }
     if !u.providers.is_empty() && !rb.providers.is_empty() {
         if rb.providers.iter().any(|p| u.providers.contains(p)) {
             e.boost += Boosts::PROVIDER / rb.providers.len() as f32;
+            let status = u.statuses.iter().any(|s| rb.body.contains(&s.to_string()));
+            if (class || status) && rb.providers.len() == 1 {
+                e.boost += Boosts::QUIRK;
+            }
             e.agreed = true;
         } else {
             e.boost += Boosts::OTHER_PROVIDER;
         }
+    }
+    if u.providers.is_empty() && rb.providers.len() == 1 {
+        e.boost += Boosts::UNNAMED_PROVIDER;
     }
     if u.metrics.iter().any(|m| rb.body.contains(m.as_str())) {
         e.boost += Boosts::METRIC;

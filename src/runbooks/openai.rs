@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Secret;
 use crate::domain::secret::redact_url;
 
+/// The largest reply read from `/chat/completions`: an answer an operator reads is a few KB.
+pub const CHAT_REPLY_BYTES: usize = 256 * 1024;
+/// The largest reply read from `/embeddings` (32 vectors of 3,072 dimensions as JSON fit).
+pub const EMBEDDINGS_REPLY_BYTES: usize = 32 * 1024 * 1024;
+
 /// Where a model is served (`[assistant.embeddings]`, `[assistant.llm]`).
 #[derive(Debug, Clone)]
 pub struct ModelEndpoint {
@@ -102,10 +107,12 @@ impl ModelClient {
         &self.endpoint.model
     }
 
+    /// POSTs `body` to `{url}/{path}` and reads a JSON reply of at most `limit` bytes.
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &serde_json::Value,
+        limit: usize,
     ) -> Result<T, ModelError> {
         let url = format!("{}/{path}", self.endpoint.url);
         let mut req = self.http.post(&url).json(body);
@@ -121,7 +128,14 @@ impl ModelClient {
                 status: status.as_u16(),
             });
         }
-        let bytes = reply.bytes().await.map_err(|e| self.transport(&shown, e))?;
+        let mut reply = reply;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = reply.chunk().await.map_err(|e| self.transport(&shown, e))? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(ModelError::Body(format!("reply over {limit} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         serde_json::from_slice(&bytes).map_err(|e| ModelError::Body(e.to_string()))
     }
 
@@ -140,7 +154,9 @@ impl ModelClient {
     /// One vector per input, in input order.
     pub async fn embed(&self, inputs: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
         let body = serde_json::json!({"model": self.endpoint.model, "input": inputs});
-        let reply: EmbeddingsReply = self.post("embeddings", &body).await?;
+        let reply: EmbeddingsReply = self
+            .post("embeddings", &body, EMBEDDINGS_REPLY_BYTES)
+            .await?;
         if reply.data.len() != inputs.len() {
             return Err(ModelError::Body(format!(
                 "{} embeddings for {} inputs",
@@ -176,7 +192,9 @@ impl ModelClient {
         if json {
             body["response_format"] = serde_json::json!({"type": "json_object"});
         }
-        let reply: ChatReply = self.post("chat/completions", &body).await?;
+        let reply: ChatReply = self
+            .post("chat/completions", &body, CHAT_REPLY_BYTES)
+            .await?;
         reply
             .choices
             .into_iter()

@@ -122,7 +122,29 @@ pub const CLASS_PHRASES: [(&str, ErrorClass); 34] = [
     ("bad request", ErrorClass::Client),
 ];
 
-/// Words never corrected and never searched for on their own (question words and the like).
+/// Support shorthand and the words it stands for in the runbooks, searched beside it.
+pub const JARGON: [(&str, &str); 17] = [
+    ("ro", "repair orders"),
+    ("ros", "repair orders"),
+    ("appt", "appointments"),
+    ("appts", "appointments"),
+    ("creds", "credentials"),
+    ("cert", "certificate"),
+    ("certs", "certificates"),
+    ("paged", "notification"),
+    ("paging", "notification"),
+    ("pager", "notification"),
+    ("pagerduty", "notification"),
+    ("dupes", "duplicates"),
+    ("dupe", "duplicate"),
+    ("backfill", "replay"),
+    ("resync", "replay"),
+    ("perms", "permissions"),
+    ("env", "environment"),
+];
+
+/// Words never corrected and never searched for on their own: Lucene's English stop words and
+/// question words.
 pub const STOP_WORDS: [&str; 48] = [
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
@@ -336,11 +358,17 @@ impl Vocabulary {
         let mut topic = Vec::with_capacity(tokens.len() * 2);
         for (i, t) in tokens.iter().enumerate() {
             let mut words = vec![t.clone()];
-            let split = split_camel(t);
+            let split: Vec<String> = split_camel(t)
+                .into_iter()
+                .filter(|p| p.chars().count() > 1)
+                .collect();
             if split.len() > 1 {
                 words.extend(split);
             }
             words.extend(corrected[i].clone());
+            if let Some((_, meant)) = JARGON.iter().find(|(j, _)| *j == lowers[i]) {
+                words.push(meant.to_string());
+            }
             if !entity[i] {
                 topic.extend(words.iter().cloned());
             }
@@ -560,6 +588,15 @@ mod tests {
         assert_eq!(
             v.understand("BurnNoData firing").alerts,
             vec!["SyncBurnNoData"]
+        );
+    }
+
+    #[test]
+    fn shorthand_is_searched_with_what_it_stands_for() {
+        let u = vocab().understand("ROs missing, nobody got paged");
+        assert_eq!(
+            u.topic_text,
+            "ROs repair orders missing nobody got paged notification"
         );
     }
 

@@ -133,6 +133,8 @@ async fn the_extractive_answer_stands_in_for_a_slow_broken_or_uncited_model() {
             ModelReply::Content("Sure! Restart it.".into()),
             "invalid_json",
         ),
+        // A reply past 256 KiB is not read.
+        (ModelReply::Content("x".repeat(300_000)), "invalid_reply"),
         (
             ModelReply::Content(
                 json!({"answer": "x", "steps": [{"text": "y", "citations": ["R7"]}]}).to_string(),

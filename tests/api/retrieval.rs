@@ -74,3 +74,20 @@ fn the_shipped_runbooks_answer_on_call_questions() {
         misses.join("\n")
     );
 }
+
+#[test]
+fn a_bare_status_with_a_provider_finds_that_providers_quirk() {
+    let root = super::helpers::repo();
+    let runbooks = load_runbooks(&root.join("runbooks")).unwrap();
+    let index = RunbookIndex::build_with(runbooks, &known_names(&root)).unwrap();
+    for (q, want) in [
+        ("tekion 401", "tekion-token-expired"),
+        ("cdk 403", "cdk-subscription-pending"),
+        ("xtime 403 on a new store", "xtime-invite-delay"),
+        ("401 from the provider", "provider-auth-failing"),
+        ("mykaarma 401", "provider-auth-failing"),
+    ] {
+        let r = index.lookup(q, &Default::default(), 3).unwrap();
+        assert_eq!(r[0].id, want, "{q}: {r:?}");
+    }
+}
