@@ -507,37 +507,15 @@ pub fn new_ticket(
             title.push_str(&format!(" {v}"));
         }
     }
-    Ticket {
-        id,
-        dedup_key: key,
-        status: TicketStatus::Open,
-        severity,
-        priority: policy.priority.unwrap_or(Priority::from_severity(severity)),
-        tier: policy.tier,
-        title,
-        summary,
-        labels: alert.labels.clone(),
-        provider: alert.labels.get("provider").map(str::to_string),
-        connection: alert.labels.get("connection").map(str::to_string),
-        alertname: alert.name().to_string(),
-        runbook,
-        assignee: None,
-        occurrences: 1,
-        created_at_ms: now_ms,
-        acknowledged_at_ms: None,
-        resolved_at_ms: None,
-        closed_at_ms: None,
-        updated_at_ms: now_ms,
-        resolution: None,
-        resolved_by: None,
-        version: 1,
-        escalation: policy.escalation.clone(),
-        escalation_level: 0,
-        open_since_ms: now_ms,
-        ack_breached_at_ms: None,
-        resolve_breached_at_ms: None,
-        highest_tier: policy.tier,
-    }
+    let mut t = open_ticket(id, key, title, summary, alert.labels.clone(), now_ms);
+    t.severity = severity;
+    t.priority = policy.priority.unwrap_or(Priority::from_severity(severity));
+    t.tier = policy.tier;
+    t.highest_tier = policy.tier;
+    t.alertname = alert.name().to_string();
+    t.runbook = runbook;
+    t.escalation = policy.escalation.clone();
+    t
 }
 
 /// The alert name of tickets the runbook assistant opens when its answer did not help.
@@ -547,6 +525,21 @@ pub const ASSISTANT_ALERTNAME: &str = "AssistantEscalation";
 /// severity `warning` (P3), under `alertname` [`ASSISTANT_ALERTNAME`] with the question's
 /// `labels` (reporter, provider, connection, `source="assistant"`).
 pub fn question_ticket(
+    id: String,
+    key: DedupKey,
+    title: String,
+    summary: String,
+    labels: Labels,
+    now_ms: i64,
+) -> Ticket {
+    let mut t = open_ticket(id, key, title, summary, labels, now_ms);
+    t.alertname = ASSISTANT_ALERTNAME.to_string();
+    t
+}
+
+/// A ticket just opened: open, severity `warning` (P3), L1, no runbook, assignee or escalation
+/// policy, its provider and connection from `labels`, its alert name empty.
+fn open_ticket(
     id: String,
     key: DedupKey,
     title: String,
@@ -567,7 +560,7 @@ pub fn question_ticket(
         provider: labels.get("provider").map(str::to_string),
         connection: labels.get("connection").map(str::to_string),
         labels,
-        alertname: ASSISTANT_ALERTNAME.to_string(),
+        alertname: String::new(),
         runbook: None,
         assignee: None,
         occurrences: 1,
