@@ -6,8 +6,10 @@
 //!    the question's and runbooks' vectors fused by reciprocal rank.
 //! 2. Speed: 1,000 runbooks and 100,000 resolved tickets (the shipped ones repeated with
 //!    variations and 5,000 made-up words, so the vocabulary grows as a real corpus does), then
-//!    every evaluation question 25 times through the same lookup the API runs (runbooks, limit
-//!    5, and 3 similar tickets): p50 / p99 / max (target p99 ≤ 20 ms), and the index build time.
+//!    every evaluation question 25 times through `RunbookSearcher::lookup`, what both
+//!    `POST /api/v1/runbooks/lookup` and `/assistant/ask` run on the search thread (runbooks,
+//!    limit 5, and 3 similar tickets): p50 / p99 / max (target p99 ≤ 20 ms), and the index
+//!    build time.
 //!
 //! No peer answers runbook questions on this machine, so there is no ratio.
 //!
@@ -27,10 +29,16 @@ use syncwatch::runbooks::{Runbook, load_runbooks};
 
 const PROVIDERS: [&str; 5] = ["tekion", "cdk", "xtime", "mykaarma", "dealerfx"];
 
+/// The values after flag `name`, if given with at least one.
 fn arg(name: &str) -> Option<Vec<String>> {
     let args: Vec<String> = std::env::args().collect();
     let at = args.iter().position(|a| a == name)?;
-    Some(args[at + 1..].to_vec())
+    let values = args[at + 1..].to_vec();
+    if values.is_empty() {
+        eprintln!("{name} needs a value (see the header of benches/assistant.rs)");
+        std::process::exit(2);
+    }
+    Some(values)
 }
 
 fn quality(

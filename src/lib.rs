@@ -13,7 +13,8 @@
 //!   and rule templates).
 //! - [`notify`]: the `Notifier` trait and its Slack, email, console and `.eml` implementations.
 //! - [`tickets`]: the `TicketActor` that opens, counts and resolves tickets.
-//! - [`runbooks`]: runbook files, the tantivy index and lookups.
+//! - [`runbooks`]: runbook files, the tantivy index and lookups, resolved tickets as knowledge,
+//!   and the L0 assistant (cited answers, optional embeddings and model, escalation).
 //! - [`store`]: the database (SQLite by default) and its migrations.
 //! - [`api`]: the HTTP API.
 //! - [`startup`]: wires all of the above into a running application.

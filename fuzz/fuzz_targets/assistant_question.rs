@@ -1,6 +1,6 @@
 //! A question for the runbook assistant: any text is understood (providers, connections,
-//! statuses, alerts, typos), ranked over the shipped runbooks and a past ticket, and a model's
-//! reply (the same bytes) is checked for citations; none of it may panic.
+//! statuses, alerts, typos) and ranked over the shipped runbooks, and a model's reply (the same
+//! bytes) is checked for citations against their passages; none of it may panic.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};

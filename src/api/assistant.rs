@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::runbooks::{LookupHit, SimilarTicket, hit, similar_ticket};
 use super::{ApiError, AppState};
 use crate::runbooks::answer::{Passage, Step};
-use crate::runbooks::assistant::{self, FEEDBACK_WINDOW, Question};
+use crate::runbooks::assistant::{self, Outcome, Question};
 use crate::runbooks::query::Understood;
 use crate::store::{StoredAnswer, new_id};
 
@@ -99,7 +99,8 @@ pub struct AskAnswer {
     /// Why the model's answer was not used: `not_configured`, `no_passages`, `timeout`,
     /// `http_error`, `unreachable`, `invalid_reply`, `invalid_json`, `no_valid_citation`.
     fallback_reason: Option<String>,
-    /// Steps of the model's reply dropped for citing nothing or a passage not in the context.
+    /// Steps of the model's reply dropped: citing nothing or a passage not in the context,
+    /// holding a link or passage id of their own, over 1,000 characters, or past the twelfth.
     dropped_steps: usize,
     understood: UnderstoodBody,
     /// The question's embedding took part in the ranking (`[assistant.embeddings]` answered
@@ -247,7 +248,7 @@ pub async fn ask(
     // The provider and connection the question names, when the request did not give them.
     let understood = &answered.retrieved.ranked.understood;
     let only = |v: &Vec<String>| (v.len() == 1).then(|| v[0].clone());
-    let mut stored = StoredAnswer {
+    let stored = StoredAnswer {
         id: body.id.clone(),
         created_at_ms: now,
         question: q.question.clone(),
@@ -263,32 +264,62 @@ pub async fn ask(
         outcome_at_ms: None,
         ticket_id: None,
     };
-    let low = body.confidence < state.assistant.escalate_below;
-    if low {
-        let served = serde_json::to_value(&body).map_err(ApiError::internal)?;
-        let (ticket, created) = assistant::escalate(&state.store, &stored, &served, now)
-            .await
-            .map_err(ApiError::store)?;
-        stored.outcome = Some("escalated".into());
-        stored.outcome_at_ms = Some(now);
-        stored.ticket_id = Some(ticket.id.clone());
-        body.escalated = true;
-        body.ticket = Some(TicketLink {
-            url: format!("{}/api/v1/tickets/{}", state.public_url, ticket.id),
-            id: ticket.id,
-            created,
-        });
-        stored.answer = serde_json::to_string(&body).map_err(ApiError::internal)?;
-    }
+    // The answer is stored first, so an escalation always has its answer to point at.
     state
         .store
         .insert_answer(&stored)
         .await
         .map_err(ApiError::store)?;
-    if low {
-        state.metrics.assistant_answer("escalated");
+    if body.confidence < state.assistant.escalate_below {
+        let served = serde_json::to_value(&body).map_err(ApiError::internal)?;
+        let (ticket, created) = escalate_once(&state, &stored, &served, now).await?;
+        body.escalated = true;
+        body.ticket = Some(TicketLink {
+            url: format!("{}/api/v1/tickets/{}", state.public_url, ticket),
+            id: ticket,
+            created,
+        });
     }
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// Escalates an answer whose outcome this request claimed (`escalated`): opens (or finds) its
+/// ticket and notes it on the answer; `(ticket id, created)`. When the ticket cannot be
+/// written the claim is withdrawn, so feedback can try again.
+async fn escalate_once(
+    state: &AppState,
+    stored: &StoredAnswer,
+    served: &serde_json::Value,
+    now: i64,
+) -> Result<(String, bool), ApiError> {
+    let claimed = state
+        .store
+        .set_answer_outcome(&stored.id, Outcome::Escalated.as_str(), None, now)
+        .await
+        .map_err(ApiError::store)?;
+    if !claimed {
+        return Err(ApiError::conflict(
+            "resolved: another request decided the answer's outcome first",
+        ));
+    }
+    let (ticket, created) = match assistant::escalate(&state.store, stored, served, now).await {
+        Ok(t) => t,
+        Err(e) => {
+            if let Err(undo) = state.store.clear_answer_outcome(&stored.id).await {
+                tracing::warn!(error = %undo, answer = %stored.id, "escalation claim not withdrawn");
+            }
+            return Err(ApiError::store(e));
+        }
+    };
+    state
+        .store
+        .set_answer_ticket(&stored.id, &ticket.id)
+        .await
+        .map_err(ApiError::store)?;
+    state
+        .metrics
+        .assistant_answers(Outcome::Escalated.as_str(), 1);
+    Ok((ticket.id, created))
 }
 
 /// Say whether an answer resolved the problem: `false` opens an L1 ticket carrying the
@@ -316,7 +347,12 @@ pub async fn feedback(
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", shown(&id))))?;
-    let wanted = if resolved { "resolved" } else { "escalated" };
+    let wanted = if resolved {
+        Outcome::Resolved
+    } else {
+        Outcome::Escalated
+    }
+    .as_str();
     let link = |ticket_id: &str, created: bool| TicketLink {
         url: format!("{}/api/v1/tickets/{ticket_id}", state.public_url),
         id: ticket_id.to_string(),
@@ -341,54 +377,65 @@ pub async fn feedback(
         )));
     }
     let now = state.clock.now_ms();
-    if now - stored.created_at_ms > FEEDBACK_WINDOW.as_millis() as i64 {
+    if !assistant::feedback_open(stored.created_at_ms, now) {
         return Err(ApiError::conflict(
             "resolved: feedback is taken within a day of the answer; ask again",
         ));
     }
-    let mut ticket = None;
     if !resolved {
         let served: serde_json::Value =
             serde_json::from_str(&stored.answer).map_err(ApiError::internal)?;
-        let (t, created) = assistant::escalate(&state.store, &stored, &served, now)
-            .await
-            .map_err(ApiError::store)?;
-        ticket = Some(link(&t.id, created));
+        return match escalate_once(&state, &stored, &served, now).await {
+            Ok((ticket, created)) => Ok(HttpResponse::Ok().json(FeedbackAnswer {
+                id: stored.id,
+                outcome: wanted.to_string(),
+                ticket: Some(link(&ticket, created)),
+            })),
+            Err(e) if e.status == actix_web::http::StatusCode::CONFLICT => {
+                decided_elsewhere(&state, &stored.id, wanted, link).await
+            }
+            Err(e) => Err(e),
+        };
     }
     let first = state
         .store
-        .set_answer_outcome(
-            &stored.id,
-            wanted,
-            ticket.as_ref().map(|t| t.id.as_str()),
-            now,
-        )
+        .set_answer_outcome(&stored.id, wanted, None, now)
         .await
         .map_err(ApiError::store)?;
     if !first {
-        // Another request decided first: its outcome stands.
-        let now_stored = state
-            .store
-            .get_answer(&stored.id)
-            .await
-            .map_err(ApiError::store)?
-            .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", shown(&id))))?;
-        let outcome = now_stored.outcome.unwrap_or_default();
-        if outcome != wanted {
-            return Err(ApiError::conflict(format!(
-                "resolved: the answer's outcome is {outcome:?} already"
-            )));
-        }
-        return Ok(HttpResponse::Ok().json(FeedbackAnswer {
-            id: now_stored.id,
-            outcome,
-            ticket: now_stored.ticket_id.as_deref().map(|t| link(t, false)),
-        }));
+        return decided_elsewhere(&state, &stored.id, wanted, link).await;
     }
-    state.metrics.assistant_answer(wanted);
+    state.metrics.assistant_answers(wanted, 1);
     Ok(HttpResponse::Ok().json(FeedbackAnswer {
         id: stored.id,
         outcome: wanted.to_string(),
-        ticket,
+        ticket: None,
+    }))
+}
+
+/// Another request decided the answer's outcome first: its outcome stands (the same one is
+/// answered as if this request had made it, another is a 409).
+async fn decided_elsewhere(
+    state: &AppState,
+    id: &str,
+    wanted: &str,
+    link: impl Fn(&str, bool) -> TicketLink,
+) -> Result<HttpResponse, ApiError> {
+    let now_stored = state
+        .store
+        .get_answer(id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found(format!("no answer {:?}", shown(id))))?;
+    let outcome = now_stored.outcome.unwrap_or_default();
+    if outcome != wanted {
+        return Err(ApiError::conflict(format!(
+            "resolved: the answer's outcome is {outcome:?} already"
+        )));
+    }
+    Ok(HttpResponse::Ok().json(FeedbackAnswer {
+        id: now_stored.id,
+        outcome,
+        ticket: now_stored.ticket_id.as_deref().map(|t| link(t, false)),
     }))
 }

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use super::{ApiError, AppState};
 use crate::domain::Labels;
 use crate::domain::clock::rfc3339;
+use crate::runbooks::Runbook;
 use crate::runbooks::file::SECTIONS;
 use crate::runbooks::past_tickets::PastTicket;
-use crate::runbooks::{Lookup, Runbook};
 
 /// A question, an alert's labels, or both.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -140,23 +140,24 @@ pub async fn lookup(
     }
     // Ticket ids and titles are for callers who may read tickets.
     let may_read_tickets = super::auth::holds(&http, &state, "tickets:read");
-    let max_age_ms = i64::try_from(state.assistant.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
-    if may_read_tickets {
-        state.assistant.catch_up().await;
-    }
     let retrieved = state
-        .searcher
-        .send(Lookup {
-            query: req.query.clone(),
-            labels: req.labels.clone(),
+        .assistant
+        .retrieve(
+            &state.searcher,
+            &req.query,
+            req.labels.clone(),
             limit,
-            vector: None,
-            tickets: if may_read_tickets { 5 } else { 0 },
-            tickets_since_ms: state.clock.now_ms().saturating_sub(max_age_ms),
-        })
+            if may_read_tickets { 5 } else { 0 },
+            None,
+            state.clock.now_ms(),
+        )
         .await
-        .map_err(|_| ApiError::unavailable("runbook index"))?
-        .map_err(ApiError::internal)?;
+        .map_err(|e| match e {
+            crate::runbooks::assistant::AskError::Unavailable => {
+                ApiError::unavailable("runbook index")
+            }
+            other => ApiError::internal(other),
+        })?;
     let results = retrieved.ranked.results;
     state
         .metrics

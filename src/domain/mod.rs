@@ -26,3 +26,12 @@ pub use labels::{Fingerprint, Labels};
 pub use matcher::{MatchOp, Matcher};
 pub use secret::Secret;
 pub use severity::Severity;
+
+/// `s` cut to at most `max` characters, the last one `…` when something was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+    }
+}

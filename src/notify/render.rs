@@ -7,15 +7,7 @@ use crate::domain::clock::rfc3339;
 use crate::domain::duration::format_duration;
 use crate::rules::template::format_value;
 
-/// `[FIRING:2] ProviderAuthFailing tekion` / `[RESOLVED] …`.
-/// `s` cut to at most `max` characters, the last one `…` when something was cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
-    }
-}
+pub use crate::domain::truncate;
 
 /// The longest email subject: RFC 5322 allows 998 characters a line, and a long subject of one
 /// word (a huge label value) cannot be folded, so servers refuse it ("line too long").
@@ -26,6 +18,7 @@ pub fn subject(n: &Notification) -> String {
     truncate(&title(n), MAX_SUBJECT_CHARS)
 }
 
+/// `[FIRING:2] ProviderAuthFailing tekion` / `[RESOLVED] …`.
 pub fn title(n: &Notification) -> String {
     let firing = n.firing_count();
     let head = if firing > 0 {

@@ -35,6 +35,7 @@ pub struct Retrieved {
     pub tickets: Vec<TicketHit>,
 }
 
+/// Runs lookups over the runbook and past-ticket indexes, on its own thread.
 pub struct RunbookSearcher {
     pub runbooks: Arc<RunbookIndex>,
     pub tickets: Arc<TicketIndex>,
@@ -100,6 +101,8 @@ pub enum KnowledgeError {
     Index(#[from] IndexError),
     #[error("embeddings: {0}")]
     Model(#[from] super::openai::ModelError),
+    #[error("index task: {0}")]
+    Task(String),
 }
 
 /// The past-ticket index and its place in the ticket event feed.
@@ -110,12 +113,16 @@ pub struct TicketKnowledge {
     /// Tickets resolved longer ago are not loaded.
     max_age_ms: i64,
     /// The feed position applied; `None` until the first load is done. Held while the index
-    /// is brought up to date, so two catch-ups never apply the same events and a lookup
-    /// waits for the first load.
+    /// is brought up to date, so two catch-ups never apply the same events.
     seq: tokio::sync::Mutex<Option<i64>>,
 }
 
+/// How long a lookup waits to bring the ticket index up to date before it searches what the
+/// index holds (a catch-up that is already running finishes on its own).
+pub const LOOKUP_CATCH_UP_WAIT: Duration = Duration::from_millis(250);
+
 impl TicketKnowledge {
+    /// Empty until the first [`Self::catch_up`] loads the tickets resolved within `max_age`.
     pub fn new(
         store: Store,
         index: Arc<TicketIndex>,
@@ -131,6 +138,7 @@ impl TicketKnowledge {
         }
     }
 
+    /// The index this knowledge keeps.
     pub fn index(&self) -> &Arc<TicketIndex> {
         &self.index
     }
@@ -170,7 +178,7 @@ impl TicketKnowledge {
                 .cloned()
                 .collect();
             index_tickets(&self.store, &self.index, tickets).await?;
-            self.index.apply(&[], &gone)?;
+            apply(&self.index, Vec::new(), gone).await?;
             seq = last.seq;
             *guard = Some(seq);
         }
@@ -195,6 +203,23 @@ impl TicketKnowledge {
     }
 }
 
+impl TicketKnowledge {
+    /// Before a lookup: applies the ticket events written since the last catch-up, so a
+    /// resolution written a moment ago is suggested. Never loads (the first load is the
+    /// background task's) and waits at most [`LOOKUP_CATCH_UP_WAIT`] for a catch-up already
+    /// running; either way the lookup then searches what the index holds.
+    pub async fn catch_up_for_lookup(&self) -> Result<(), KnowledgeError> {
+        let Ok(guard) = tokio::time::timeout(LOOKUP_CATCH_UP_WAIT, self.seq.lock()).await else {
+            return Ok(());
+        };
+        if guard.is_none() {
+            return Ok(());
+        }
+        drop(guard);
+        self.catch_up().await
+    }
+}
+
 /// Keeps the past-ticket index current: a catch-up every [`TICKET_FEED_POLL`] (the first one
 /// loads it). Errors are logged and retried.
 pub async fn keep_ticket_index(knowledge: Arc<TicketKnowledge>) {
@@ -206,10 +231,12 @@ pub async fn keep_ticket_index(knowledge: Arc<TicketKnowledge>) {
     }
 }
 
-/// Indexes the resolved or closed tickets of `tickets` and removes the others.
+/// Indexes the resolved or closed tickets of `tickets` and removes the others. The index
+/// commit blocks (tantivy writes segments), so it runs on tokio's blocking pool, not on the
+/// thread serving requests.
 async fn index_tickets(
     store: &Store,
-    index: &TicketIndex,
+    index: &Arc<TicketIndex>,
     tickets: Vec<crate::domain::ticket::Ticket>,
 ) -> Result<(), KnowledgeError> {
     let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
@@ -223,7 +250,19 @@ async fn index_tickets(
             None => remove.push(t.id.clone()),
         }
     }
-    index.apply(&add, &remove)?;
+    apply(index, add, remove).await
+}
+
+/// [`TicketIndex::apply`] on tokio's blocking pool.
+async fn apply(
+    index: &Arc<TicketIndex>,
+    add: Vec<PastTicket>,
+    remove: Vec<String>,
+) -> Result<(), KnowledgeError> {
+    let index = index.clone();
+    tokio::task::spawn_blocking(move || index.apply(&add, &remove))
+        .await
+        .map_err(|e| KnowledgeError::Task(e.to_string()))??;
     Ok(())
 }
 

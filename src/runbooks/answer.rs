@@ -44,11 +44,12 @@ pub struct Answer {
     pub answer: String,
     pub steps: Vec<Step>,
     pub llm_used: bool,
-    /// Why the model's answer was not used (`not_configured`, `timeout`, `http_error`,
-    /// `unreachable`, `invalid_reply`, `invalid_json`, `no_valid_citation`); `None` when it
-    /// was.
+    /// Why the model's answer was not used (`not_configured`, `no_passages`, `timeout`,
+    /// `http_error`, `unreachable`, `invalid_reply`, `invalid_json`, `no_valid_citation`);
+    /// `None` when it was.
     pub fallback_reason: Option<String>,
-    /// Steps of the model's reply dropped for citing nothing or an unknown passage.
+    /// Steps of the model's reply dropped by [`check_model_answer`]: citing nothing or an
+    /// unknown passage, holding a link or passage id of its own, too long, or past the twelfth.
     pub dropped_steps: usize,
 }
 

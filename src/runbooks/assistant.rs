@@ -26,20 +26,97 @@ pub const FEEDBACK_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// The assistant's settings, model clients and past-ticket knowledge.
 pub struct Assistant {
+    /// `assistant.escalate_below`: an answer less confident opens an L1 ticket at once.
     pub escalate_below: f32,
+    /// `assistant.ticket_max_age`: older resolved tickets are not suggested.
     pub ticket_max_age: Duration,
+    /// `[assistant.embeddings]`, when configured.
     pub embedder: Option<ModelClient>,
+    /// `[assistant.llm]`, when configured.
     pub llm: Option<ModelClient>,
+    /// The past-ticket index, kept up to date with the ticket feed.
     pub tickets: Arc<TicketKnowledge>,
 }
 
+/// What became of an answer (`syncwatch_assistant_answers_total{outcome}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The asker said it resolved the problem.
+    Resolved,
+    /// An L1 ticket was opened (feedback `false`, or a confidence under `escalate_below`).
+    Escalated,
+    /// No feedback within [`FEEDBACK_WINDOW`].
+    Unknown,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Resolved, Outcome::Escalated, Outcome::Unknown];
+
+    /// The label value and the stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Resolved => "resolved",
+            Outcome::Escalated => "escalated",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 impl Assistant {
-    /// Brings the past-ticket index up to date with the ticket feed before a lookup (one feed
-    /// read when nothing changed); a failure is logged and the lookup goes on.
-    pub async fn catch_up(&self) {
-        if let Err(e) = self.tickets.catch_up().await {
+    /// Runbooks (up to `limit`) and up to `tickets` past tickets resolved within
+    /// `ticket_max_age` of `now_ms` (0 for a caller who may not read tickets), for `query` and
+    /// `labels`. The ticket index is first brought up to date with the ticket feed (one feed
+    /// read when nothing changed; a failure is logged and the lookup goes on).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn retrieve(
+        &self,
+        searcher: &Addr<RunbookSearcher>,
+        query: &str,
+        labels: Labels,
+        limit: usize,
+        tickets: usize,
+        vector: Option<Vec<f32>>,
+        now_ms: i64,
+    ) -> Result<Retrieved, AskError> {
+        if tickets > 0
+            && let Err(e) = self.tickets.catch_up_for_lookup().await
+        {
             tracing::warn!(error = %e, "past tickets not brought up to date");
         }
+        let max_age_ms = i64::try_from(self.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
+        Ok(searcher
+            .send(Lookup {
+                query: query.to_string(),
+                labels,
+                limit,
+                vector,
+                tickets,
+                tickets_since_ms: now_ms.saturating_sub(max_age_ms),
+            })
+            .await
+            .map_err(|_| AskError::Unavailable)??)
+    }
+}
+
+/// How sure an answer is, in `[0, 1]`: 0 without a step to give; the ranking's confidence
+/// when a runbook answers; with past tickets only, 0.4 when the first one's resolution was
+/// written by a person and 0.2 when it only cleared with its alert.
+pub fn answer_confidence(
+    steps: usize,
+    runbooks: usize,
+    ranked: f32,
+    first_ticket_documented: Option<bool>,
+) -> f32 {
+    match (steps, runbooks, first_ticket_documented) {
+        (0, _, _) => 0.0,
+        (_, 0, Some(true)) => 0.4,
+        (_, 0, Some(false)) => 0.2,
+        (_, 0, None) => 0.0,
+        _ => ranked,
     }
 }
 
@@ -65,6 +142,7 @@ pub struct Answered {
     pub dense: bool,
 }
 
+/// Why no answer could be made (the API answers 503 or 500).
 #[derive(Debug, thiserror::Error)]
 pub enum AskError {
     #[error("the runbook index is unavailable")]
@@ -103,21 +181,18 @@ impl Assistant {
         if let Some(c) = &q.connection {
             labels.insert("connection", c);
         }
-        let max_age_ms = i64::try_from(self.ticket_max_age.as_millis()).unwrap_or(i64::MAX);
-        if q.may_read_tickets {
-            self.catch_up().await;
-        }
-        let retrieved = searcher
-            .send(Lookup {
-                query: q.question.clone(),
+        let tickets = if q.may_read_tickets { TICKETS } else { 0 };
+        let retrieved = self
+            .retrieve(
+                searcher,
+                &q.question,
                 labels,
-                limit: RUNBOOKS,
+                RUNBOOKS,
+                tickets,
                 vector,
-                tickets: if q.may_read_tickets { TICKETS } else { 0 },
-                tickets_since_ms: now_ms.saturating_sub(max_age_ms),
-            })
-            .await
-            .map_err(|_| AskError::Unavailable)??;
+                now_ms,
+            )
+            .await?;
         let runbooks: Vec<_> = retrieved
             .ranked
             .results
@@ -155,15 +230,12 @@ impl Assistant {
                 }
             }
         };
-        // Without any step the answer cannot resolve anything.
-        let confidence = if answer.steps.is_empty() {
-            0.0
-        } else if runbooks.is_empty() {
-            // A past ticket alone: as sure as its match, at most half.
-            0.5_f32.min(retrieved.ranked.confidence.max(0.3))
-        } else {
-            retrieved.ranked.confidence
-        };
+        let confidence = answer_confidence(
+            answer.steps.len(),
+            runbooks.len(),
+            retrieved.ranked.confidence,
+            retrieved.tickets.first().map(|h| h.ticket.documented),
+        );
         Ok(Answered {
             answer,
             passages,
@@ -172,6 +244,12 @@ impl Assistant {
             dense,
         })
     }
+}
+
+/// Whether feedback on an answer given at `created_at_ms` is still taken at `now_ms` (within
+/// [`FEEDBACK_WINDOW`]; after it the answer's outcome is `unknown`).
+pub fn feedback_open(created_at_ms: i64, now_ms: i64) -> bool {
+    now_ms.saturating_sub(created_at_ms) <= FEEDBACK_WINDOW.as_millis() as i64
 }
 
 /// The dedup key of an escalation: one active ticket per reporter and question (the question
@@ -248,16 +326,13 @@ pub fn escalation_ticket(a: &StoredAnswer, served: &serde_json::Value, now_ms: i
             labels.insert(name, v);
         }
     }
-    let short: String = a.question.chars().take(120).collect();
-    let ellipsis = if a.question.chars().count() > 120 {
-        "…"
-    } else {
-        ""
-    };
     question_ticket(
         new_id(),
         escalation_key(a.reporter.as_deref(), &a.question),
-        format!("Assistant could not resolve: {short}{ellipsis}"),
+        format!(
+            "Assistant could not resolve: {}",
+            crate::domain::truncate(&a.question, 120)
+        ),
         summary,
         labels,
         now_ms,
@@ -302,11 +377,7 @@ pub async fn expire_answers(
     loop {
         let now = clock.now_ms();
         match store.expire_answers(now - window, now).await {
-            Ok(n) => {
-                for _ in 0..n {
-                    metrics.assistant_answer("unknown");
-                }
-            }
+            Ok(n) => metrics.assistant_answers(Outcome::Unknown.as_str(), n),
             Err(e) => tracing::warn!(error = %e, "cannot expire assistant answers"),
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -316,6 +387,23 @@ pub async fn expire_answers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feedback_is_taken_for_a_day() {
+        let day = 24 * 3_600_000;
+        assert!(feedback_open(1_000, 1_000 + day));
+        assert!(!feedback_open(1_000, 1_001 + day));
+    }
+
+    #[test]
+    fn confidence_of_an_answer_by_what_it_stands_on() {
+        assert_eq!(answer_confidence(0, 3, 0.9, Some(true)), 0.0);
+        assert_eq!(answer_confidence(2, 1, 0.7, Some(true)), 0.7);
+        assert_eq!(answer_confidence(1, 0, 0.0, Some(true)), 0.4);
+        assert_eq!(answer_confidence(1, 0, 0.0, Some(false)), 0.2);
+        assert_eq!(Outcome::parse("escalated"), Some(Outcome::Escalated));
+        assert_eq!(Outcome::parse("maybe"), None);
+    }
 
     #[test]
     fn the_same_question_from_the_same_reporter_has_one_key() {

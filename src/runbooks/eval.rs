@@ -57,6 +57,7 @@ struct TicketFile {
     tickets: Vec<FixtureTicket>,
 }
 
+/// A question set or fixture file that cannot be used, with its path.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error("{0}: {1}")]
@@ -67,6 +68,7 @@ pub enum EvalError {
     Invalid(String),
 }
 
+/// `queries.yml`: each question with `relevant` (runbook ids) or `relevant_tickets`, one.
 pub fn load_queries(path: &Path) -> Result<Vec<EvalQuery>, EvalError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| EvalError::Read(path.display().to_string(), e))?;
@@ -84,6 +86,7 @@ pub fn load_queries(path: &Path) -> Result<Vec<EvalQuery>, EvalError> {
     Ok(file.queries)
 }
 
+/// `tickets.yml`: resolved tickets for the ticket index.
 pub fn load_tickets(path: &Path) -> Result<Vec<FixtureTicket>, EvalError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| EvalError::Read(path.display().to_string(), e))?;

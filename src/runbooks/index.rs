@@ -39,6 +39,7 @@ pub enum MatchReason {
 }
 
 impl MatchReason {
+    /// The label value of `syncwatch_runbook_lookups_total` and the JSON value.
     pub fn as_str(self) -> &'static str {
         match self {
             MatchReason::Exact => "exact",
@@ -67,8 +68,8 @@ pub struct Ranked {
     /// In `[0, 1]`: 0.9 or more when an alert maps to the first runbook; otherwise
     /// `0.6 × coverage + 0.25 × margin × coverage + 0.15 × agreement`, where coverage is the
     /// share of the question's terms the first runbook holds, margin how far its score is
-    /// ahead of the second's (relative), and agreement 1 when a provider, error class or
-    /// metric of the question boosted it. 0 without results.
+    /// ahead of the second's (relative), and agreement 1 when a provider, error class, metric
+    /// or alert hint of the question boosted it. 0 without results.
     pub confidence: f32,
 }
 
@@ -120,6 +121,8 @@ pub struct RunbookIndex {
     /// Each runbook's terms, for coverage.
     terms: Vec<HashSet<String>>,
     vocabulary: Vocabulary,
+    /// Set once the embeddings endpoint has answered for every runbook (a background task),
+    /// read by every lookup: until then lookups are lexical.
     vectors: RwLock<Option<Vectors>>,
     index: Index,
     reader: IndexReader,
@@ -163,6 +166,8 @@ impl RunbookIndex {
         Self::build_with(runbooks, &KnownNames::default())
     }
 
+    /// Indexes `runbooks`, recognising `names` in questions besides the runbooks' own providers
+    /// and alerts.
     pub fn build_with(runbooks: Vec<Runbook>, names: &KnownNames) -> Result<Self, IndexError> {
         let mut sb = Schema::builder();
         let f_pos = sb.add_text_field("pos", STRING | STORED);
@@ -261,6 +266,7 @@ impl RunbookIndex {
         self.by_id.get(id).map(|i| &self.runbooks[*i])
     }
 
+    /// What questions are read against.
     pub fn vocabulary(&self) -> &Vocabulary {
         &self.vocabulary
     }
@@ -490,11 +496,6 @@ impl RunbookIndex {
             rb.section("Symptoms").unwrap_or_default()
         )
     }
-
-    /// Terms of `text` as the index analyses them.
-    pub fn analyze(text: &str) -> Vec<String> {
-        analysis::terms(&mut analysis::analyzer(), &analysis::expand(text))
-    }
 }
 
 /// The lexical side of a search: the parsed query (for snippets), each hit's BM25 and
@@ -543,7 +544,7 @@ pub fn entity_score(rb: &Runbook, u: &Understood) -> EntityScore {
     if !u.providers.is_empty() && !rb.providers.is_empty() {
         if rb.providers.iter().any(|p| u.providers.contains(p)) {
             e.boost += Boosts::PROVIDER / rb.providers.len() as f32;
-            let status = u.statuses.iter().any(|s| rb.body.contains(&s.to_string()));
+            let status = u.statuses.iter().any(|s| names_number(&rb.body, *s));
             if (class || status) && rb.providers.len() == 1 {
                 e.boost += Boosts::QUIRK;
             }
@@ -649,6 +650,16 @@ fn confidence(
     // A lead over the others counts as far as the question's words are met: one word of
     // three matching one runbook alone is not a confident answer.
     (0.6 * coverage + 0.25 * margin * coverage + if agreed { 0.15 } else { 0.0 }).clamp(0.0, 1.0)
+}
+
+/// Whether `text` holds `n` as a number of its own (`401`, not `14015`).
+fn names_number(text: &str, n: u16) -> bool {
+    let n = n.to_string();
+    text.match_indices(&n).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + n.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// Among candidates, the most specific runbook that names the provider; without one, the
@@ -855,6 +866,14 @@ mod tests {
         // One word of three, matching one runbook alone, is not confident.
         assert!(c("lunch menu records") < 0.3);
         assert_eq!(c("zzzz qqqq"), 0.0);
+    }
+
+    #[test]
+    fn a_status_is_named_as_a_number_of_its_own() {
+        assert!(names_number("answers 401 Unauthorized", 401));
+        assert!(names_number("(401)", 401));
+        assert!(!names_number("id 14015", 401));
+        assert!(!names_number("4011", 401));
     }
 
     #[test]

@@ -91,6 +91,7 @@ struct ChatChoice {
 }
 
 impl ModelClient {
+    /// A client whose every request is bounded by the endpoint's timeout.
     pub fn new(endpoint: ModelEndpoint) -> Result<Self, ModelError> {
         let http = reqwest::Client::builder()
             .timeout(endpoint.timeout)
@@ -103,6 +104,7 @@ impl ModelClient {
         Ok(Self { endpoint, http })
     }
 
+    /// The model name sent with each request.
     pub fn model(&self) -> &str {
         &self.endpoint.model
     }

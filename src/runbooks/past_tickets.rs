@@ -3,13 +3,14 @@
 //! past tickets like it as `similar_tickets`, those with a resolution a person wrote first.
 //!
 //! The index follows the store: [`TicketIndex::apply`] adds a ticket once it is resolved or
-//! closed and removes it when it reopens; `keep_up` in `actor.rs` feeds it from the ticket event
-//! feed. Tickets resolved longer ago than the age limit are not suggested.
+//! closed and removes it when it reopens; `TicketKnowledge` in `actor.rs` feeds it from the
+//! ticket event feed. Tickets resolved longer ago than the age limit are not suggested.
 
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, Value};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
@@ -96,6 +97,8 @@ pub struct TicketHit {
 /// is of an alert or connection the question names.
 const MIN_COVERAGE: f32 = 0.34;
 
+/// The resolved tickets' index: one writer (a batch of changes commits at once), searched by
+/// a reader reloaded after each commit.
 pub struct TicketIndex {
     index: Index,
     reader: IndexReader,
@@ -123,6 +126,7 @@ impl std::fmt::Debug for TicketIndex {
 }
 
 impl TicketIndex {
+    /// An empty index in memory.
     pub fn new() -> Result<Self, IndexError> {
         let mut sb = Schema::builder();
         let f_id = sb.add_text_field("id", STRING | STORED);
@@ -167,6 +171,7 @@ impl TicketIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// No ticket in the index.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -253,7 +258,18 @@ impl TicketIndex {
         if should.is_empty() {
             return Ok(Vec::new());
         }
-        let query = BooleanQuery::new(should);
+        // Old tickets are filtered in the query, so they never take a place among the best.
+        let recent = RangeQuery::new(
+            Bound::Included(Term::from_field_i64(self.f_resolved_at, resolved_since_ms)),
+            Bound::Unbounded,
+        );
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::new(should)) as Box<dyn Query>,
+            ),
+            (Occur::Must, Box::new(recent)),
+        ]);
         let searcher = self.reader.searcher();
         let top = searcher.search(
             &query,

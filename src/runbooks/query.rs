@@ -5,7 +5,7 @@
 //!
 //! Pure: [`Vocabulary`] is built once from the runbooks, the configured providers and the rule
 //! files; [`Vocabulary::understand`] reads one question. The index uses the entities as boosts
-//! and filters (`index.rs`), the ticket index as filters (`tickets.rs`).
+//! and filters (`index.rs`), the ticket index as filters (`past_tickets.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -53,17 +53,6 @@ pub struct Understood {
     /// The same without the words that name providers and connections (entities the ranking
     /// weighs on their own): what the question is about.
     pub topic_text: String,
-}
-
-impl Understood {
-    /// Whether anything beyond free words was recognised.
-    pub fn has_entities(&self) -> bool {
-        !(self.providers.is_empty()
-            && self.connections.is_empty()
-            && self.error_classes.is_empty()
-            && self.alerts.is_empty()
-            && self.metrics.is_empty())
-    }
 }
 
 /// Reason phrases of HTTP statuses (RFC 9110), lowercase, as people paste them.

@@ -47,6 +47,7 @@ fn answer_from_row(r: &AnyRow) -> Result<StoredAnswer, StoreError> {
 const IDS_PER_QUERY: usize = 500;
 
 impl Store {
+    /// Stores a new answer.
     pub async fn insert_answer(&self, a: &StoredAnswer) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO assistant_answers (id, created_at, question, reporter, provider, connection, \
@@ -69,6 +70,7 @@ impl Store {
         Ok(())
     }
 
+    /// The answer `id`, if there is one.
     pub async fn get_answer(&self, id: &str) -> Result<Option<StoredAnswer>, StoreError> {
         sqlx::query("SELECT * FROM assistant_answers WHERE id = $1")
             .bind(id)
@@ -99,6 +101,28 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    /// Notes the ticket an escalated answer opened (or found).
+    pub async fn set_answer_ticket(&self, id: &str, ticket_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE assistant_answers SET ticket_id = $1 WHERE id = $2")
+            .bind(ticket_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Withdraws an outcome whose ticket could not be written, so feedback can try again.
+    pub async fn clear_answer_outcome(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE assistant_answers SET outcome = NULL, outcome_at = NULL \
+             WHERE id = $1 AND ticket_id IS NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Gives answers created before `before_ms` and still without an outcome the outcome

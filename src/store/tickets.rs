@@ -304,23 +304,6 @@ impl Store {
             .map(ticket_from_row)
             .collect()
     }
-
-    /// Recently resolved tickets of an alert, for "similar tickets" in runbook lookups.
-    pub async fn resolved_tickets_like(
-        &self,
-        alertname: &str,
-        limit: i64,
-    ) -> Result<Vec<Ticket>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM tickets WHERE alertname = $1 AND status IN ('resolved', 'closed') \
-             ORDER BY resolved_at DESC LIMIT $2",
-        )
-        .bind(alertname)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(ticket_from_row).collect()
-    }
 }
 
 async fn insert_occurrence(

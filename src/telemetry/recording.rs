@@ -468,9 +468,10 @@ impl Metrics {
         });
     }
 
-    /// An assistant answer reached its outcome (`resolved`, `escalated`, `unknown`).
-    pub fn assistant_answer(&self, outcome: &'static str) {
-        self.record(|| counter!(ASSISTANT_ANSWERS_TOTAL, "outcome" => outcome).increment(1));
+    /// `n` assistant answers reached `outcome` (`resolved`, `escalated`, `unknown`: the names
+    /// of `runbooks::assistant::Outcome`).
+    pub fn assistant_answers(&self, outcome: &'static str, n: u64) {
+        self.record(|| counter!(ASSISTANT_ANSWERS_TOTAL, "outcome" => outcome).increment(n));
     }
 }
 

@@ -42,6 +42,7 @@ on_both_databases!(
     a_webhook_cursor_starts_at_the_feed_end_and_moves_once,
     the_facts_of_the_figures_are_the_tickets_of_the_window,
     the_sli_history_sums_minutes_exactly_at_every_grain,
+    an_answer_takes_one_outcome_and_vectors_are_kept_by_content,
 );
 
 fn run(id: &str, at: i64, error: Option<ErrorClass>) -> SyncRun {
@@ -741,4 +742,118 @@ async fn the_sli_history_sums_minutes_exactly_at_every_grain(store: Store) {
     assert_eq!(pruned, 5, "four hours of cdk minute rows, and tekion's one");
     assert!(rows(Grain::Minute).await.unwrap().is_empty());
     assert!(!rows(Grain::Day).await.unwrap().is_empty());
+}
+
+async fn an_answer_takes_one_outcome_and_vectors_are_kept_by_content(store: Store) {
+    use syncwatch::store::{StoredAnswer, new_id};
+    let id = new_id();
+    let a = StoredAnswer {
+        id: id.clone(),
+        created_at_ms: 1_000,
+        question: "cdk 403 for a new dealer".into(),
+        reporter: Some("desk".into()),
+        provider: Some("cdk".into()),
+        connection: None,
+        confidence: 0.25,
+        answer: "{}".into(),
+        outcome: None,
+        outcome_at_ms: None,
+        ticket_id: None,
+    };
+    store.insert_answer(&a).await.unwrap();
+    assert_eq!(store.get_answer(&id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get_answer("nope").await.unwrap(), None);
+    // The first outcome stands; one withdrawn before its ticket was written can be taken again;
+    // once the ticket is noted it stays.
+    assert!(
+        store
+            .set_answer_outcome(&id, "escalated", None, 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_answer_outcome(&id, "resolved", None, 2_500)
+            .await
+            .unwrap()
+    );
+    store.clear_answer_outcome(&id).await.unwrap();
+    assert!(
+        store
+            .set_answer_outcome(&id, "escalated", None, 3_000)
+            .await
+            .unwrap()
+    );
+    store.set_answer_ticket(&id, "t-1").await.unwrap();
+    store.clear_answer_outcome(&id).await.unwrap();
+    let got = store.get_answer(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.outcome.as_deref(),
+            got.outcome_at_ms,
+            got.ticket_id.as_deref()
+        ),
+        (Some("escalated"), Some(3_000), Some("t-1"))
+    );
+    // An answer left without feedback becomes unknown, once.
+    let old = StoredAnswer {
+        id: new_id(),
+        created_at_ms: 10,
+        ..a.clone()
+    };
+    store.insert_answer(&old).await.unwrap();
+    assert!(store.expire_answers(100, 5_000).await.unwrap() >= 1);
+    assert_eq!(
+        store
+            .get_answer(&old.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .outcome
+            .as_deref(),
+        Some("unknown")
+    );
+    assert_eq!(
+        store
+            .get_answer(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .outcome
+            .as_deref(),
+        Some("escalated"),
+        "a decided answer is not expired"
+    );
+
+    // Vectors by model and content hash: the first one stored for a hash stays.
+    let model = format!("model-{}", new_id());
+    store
+        .put_embeddings(
+            &model,
+            &[("h1".into(), vec![0.5, -1.0]), ("h2".into(), vec![2.0])],
+            1,
+        )
+        .await
+        .unwrap();
+    store
+        .put_embeddings(&model, &[("h1".into(), vec![9.0])], 2)
+        .await
+        .unwrap();
+    let got = store
+        .embeddings(&model, &["h1".into(), "h2".into(), "h3".into()])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got["h1"], vec![0.5, -1.0]);
+    assert_eq!(got["h2"], vec![2.0]);
+    assert!(
+        store
+            .embeddings("other-model", &["h1".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // More hashes than one statement binds.
+    let many: Vec<String> = (0..1_200).map(|i| format!("h{i}")).collect();
+    assert_eq!(store.embeddings(&model, &many).await.unwrap().len(), 2);
 }
