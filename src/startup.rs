@@ -196,42 +196,11 @@ impl Application {
         let public_url = settings.server.public_url.clone();
 
         let names = known_names(&settings, &loaded);
-        let index = Arc::new(
-            RunbookIndex::build_with(loaded.runbooks, &names)
-                .context("Failed to index runbooks")?,
-        );
-        let past_tickets = Arc::new(
-            crate::runbooks::past_tickets::TicketIndex::new()
-                .context("Failed to create the ticket index")?,
-        );
-        let searcher = {
-            let (runbooks, tickets) = (index.clone(), past_tickets.clone());
-            SyncArbiter::start(1, move || RunbookSearcher {
-                runbooks: runbooks.clone(),
-                tickets: tickets.clone(),
-            })
-        };
-        let knowledge = Arc::new(crate::runbooks::actor::TicketKnowledge::new(
-            store.clone(),
-            past_tickets,
-            clock.clone(),
-            settings.assistant.ticket_max_age,
-        ));
-        let assistant = Arc::new(assistant_of(&settings.assistant, knowledge.clone())?);
-        actix::spawn(crate::runbooks::actor::keep_ticket_index(knowledge));
-        if let Some(embedder) = assistant.embedder.clone() {
-            actix::spawn(crate::runbooks::actor::load_runbook_vectors(
-                store.clone(),
-                index.clone(),
-                embedder,
-                clock.clone(),
-            ));
-        }
-        actix::spawn(crate::runbooks::assistant::expire_answers(
-            store.clone(),
-            clock.clone(),
-            metrics.clone(),
-        ));
+        let Knowledge {
+            index,
+            searcher,
+            assistant,
+        } = start_knowledge(&settings, loaded.runbooks, &names, &store, &clock, &metrics)?;
         let silences: crate::alerting::Silences = Arc::new(RwLock::new(
             store
                 .load_silences()
@@ -666,6 +635,65 @@ pub fn known_names(settings: &Settings, loaded: &Loaded) -> crate::runbooks::ind
             .map(|r| r.name.clone())
             .collect(),
     }
+}
+
+/// The runbook and past-ticket indexes, their search thread and the assistant.
+struct Knowledge {
+    index: Arc<RunbookIndex>,
+    searcher: Addr<RunbookSearcher>,
+    assistant: Arc<crate::runbooks::assistant::Assistant>,
+}
+
+/// Indexes the runbooks, starts the search thread, and the tasks that keep the knowledge
+/// current: the ticket index following the ticket feed, the runbook vectors (with
+/// `[assistant.embeddings]`), and the expiry of answers without feedback.
+fn start_knowledge(
+    settings: &Settings,
+    runbooks: Vec<Runbook>,
+    names: &crate::runbooks::index::KnownNames,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    metrics: &Metrics,
+) -> anyhow::Result<Knowledge> {
+    let index =
+        Arc::new(RunbookIndex::build_with(runbooks, names).context("Failed to index runbooks")?);
+    let past_tickets = Arc::new(
+        crate::runbooks::past_tickets::TicketIndex::new()
+            .context("Failed to create the ticket index")?,
+    );
+    let searcher = {
+        let (runbooks, tickets) = (index.clone(), past_tickets.clone());
+        SyncArbiter::start(1, move || RunbookSearcher {
+            runbooks: runbooks.clone(),
+            tickets: tickets.clone(),
+        })
+    };
+    let knowledge = Arc::new(crate::runbooks::actor::TicketKnowledge::new(
+        store.clone(),
+        past_tickets,
+        clock.clone(),
+        settings.assistant.ticket_max_age,
+    ));
+    let assistant = Arc::new(assistant_of(&settings.assistant, knowledge.clone())?);
+    actix::spawn(crate::runbooks::actor::keep_ticket_index(knowledge));
+    if let Some(embedder) = assistant.embedder.clone() {
+        actix::spawn(crate::runbooks::actor::load_runbook_vectors(
+            store.clone(),
+            index.clone(),
+            embedder,
+            clock.clone(),
+        ));
+    }
+    actix::spawn(crate::runbooks::assistant::expire_answers(
+        store.clone(),
+        clock.clone(),
+        metrics.clone(),
+    ));
+    Ok(Knowledge {
+        index,
+        searcher,
+        assistant,
+    })
 }
 
 /// The assistant's model clients from `[assistant]`.
