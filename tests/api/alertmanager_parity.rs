@@ -34,8 +34,9 @@ templates: ['{templates}']
 route:
   receiver: team
   group_by: [alertname, cluster]
-  # Long enough for both alerts of the one post to be in the group on a busy machine.
-  group_wait: 5s
+  # Long enough for both alerts of the one post to be in the group on a busy machine: with
+  # 5s, Alertmanager once flushed the group with one of them while the whole suite ran.
+  group_wait: 15s
   group_interval: 1h
   repeat_interval: 4h
 receivers:
