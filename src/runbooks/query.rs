@@ -266,8 +266,13 @@ impl Vocabulary {
         }
         // Statuses and classes.
         for t in &lowers {
-            if let Ok(code) = t.parse::<u16>()
-                && t.len() == 3
+            // `401`, and as people write them: `500s`, `403ing`, `429ed`.
+            let digits = ["'s", "ing", "es", "ed", "s"]
+                .iter()
+                .find_map(|suffix| t.strip_suffix(suffix))
+                .unwrap_or(t);
+            if let Ok(code) = digits.parse::<u16>()
+                && digits.len() == 3
                 && (400..=599).contains(&code)
             {
                 push(&mut u.statuses, code);
@@ -301,10 +306,22 @@ impl Vocabulary {
                 continue;
             }
             // In part only when written as a name (`IteratorAgeHigh`), not a plain word.
+            // Of the names a part is in, the shortest are meant (`SuccessBudgetBurn` is
+            // `SyncSuccessBudgetBurn`, not `SyncSuccessBudgetBurnNoData`).
             let camel = split_camel(t).len() > 1;
             let whole = self.alerts.iter().any(|(_, low)| *low == key);
+            let shortest = self
+                .alerts
+                .iter()
+                .filter(|(_, low)| low.contains(&key))
+                .map(|(_, low)| low.len())
+                .min();
             for (name, low) in &self.alerts {
-                let part = !whole && camel && key.len() >= 8 && low.contains(&key);
+                let part = !whole
+                    && camel
+                    && key.len() >= 8
+                    && low.contains(&key)
+                    && Some(low.len()) == shortest;
                 if *low == key || part {
                     push(&mut u.alerts, name.clone());
                 }
@@ -535,6 +552,8 @@ mod tests {
         assert_eq!(u.error_classes, vec![ErrorClass::RateLimited]);
         let u = vocab().understand("connection refused and DNS lookup failures");
         assert_eq!(u.error_classes, vec![ErrorClass::Network]);
+        let u = vocab().understand("dealer fx returning 500s, cdk 403ing");
+        assert_eq!(u.statuses, vec![500, 403]);
         let u = vocab().understand("request timed out after 10s");
         assert_eq!(u.error_classes, vec![ErrorClass::Timeout]);
         // A count is not a status, and "dns" inside a word is not DNS.
@@ -578,6 +597,8 @@ mod tests {
             v.understand("BurnNoData firing").alerts,
             vec!["SyncBurnNoData"]
         );
+        let v = Vocabulary::new([], [], ["SyncBurnRate", "SyncBurnRateNoData"], []);
+        assert_eq!(v.understand("BurnRate on cdk").alerts, vec!["SyncBurnRate"]);
     }
 
     #[test]
