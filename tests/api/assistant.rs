@@ -423,3 +423,27 @@ async fn runbook_vectors_are_cached_in_the_store_across_restarts() {
     assert!(!inputs.is_empty());
     assert!(inputs.iter().all(|i| i == "zebra"), "{inputs:?}");
 }
+
+#[actix_web::test]
+async fn feedback_is_taken_for_a_day_and_then_refused() {
+    let clock = syncwatch::domain::ManualClock::new(syncwatch::domain::Clock::now_ms(
+        &syncwatch::domain::SystemClock,
+    ));
+    let app = spawn_app_with(Options {
+        providers: vec![],
+        clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let q = json!({"question": "the circuit breaker is open and syncs are skipped", "reporter": "desk"});
+    let late = ask(&app, q.clone()).await;
+    clock.advance_ms(24 * 3_600_000 - 1_000);
+    let in_time = ask(&app, q.clone()).await;
+    clock.advance_ms(2_000);
+    // A day and a second after the first answer: refused; the second is still in its day.
+    let r = feedback(&app, late["id"].as_str().unwrap(), true).await;
+    assert_eq!(r.status().as_u16(), 409);
+    assert!(r.text().await.unwrap().contains("within a day"));
+    let r = feedback(&app, in_time["id"].as_str().unwrap(), true).await;
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -118,6 +118,9 @@ pub struct Options {
     /// A whole `alerting.yml` instead of the generated one (`{slack}` is the fake Slack's port,
     /// `{smtp}` the fake SMTP server's).
     pub alerting_yml: Option<String>,
+    /// The application's clock (default the system's): a test moves it to reach windows of
+    /// hours or days at once.
+    pub clock: Option<syncwatch::domain::ManualClock>,
 }
 
 impl Default for Options {
@@ -141,6 +144,7 @@ impl Default for Options {
             storage_url: None,
             schemas: Vec::new(),
             alerting_yml: None,
+            clock: None,
         }
     }
 }
@@ -154,6 +158,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     storage_url: String,
     running: Option<Running>,
+    clock: Arc<dyn syncwatch::domain::Clock>,
 }
 
 /// An application running in its own actix system on its own thread: stopping the system stops
@@ -163,8 +168,8 @@ struct Running {
     thread: std::thread::JoinHandle<()>,
 }
 
-/// Starts syncwatch from a config file on a new thread; returns its HTTP port.
-fn start_app(config_path: PathBuf) -> (u16, Running) {
+/// Starts syncwatch from a config file on a new thread, on `clock`; returns its HTTP port.
+fn start_app(config_path: PathBuf, clock: Arc<dyn syncwatch::domain::Clock>) -> (u16, Running) {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("syncwatch-app".into())
@@ -174,7 +179,7 @@ fn start_app(config_path: PathBuf) -> (u16, Running) {
                 let no_env = |_: &str| None;
                 let settings = config::load(&config_path, &no_env)
                     .unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
-                let app = Application::build(settings, Arc::new(SystemClock), &no_env)
+                let app = Application::build(settings, clock, &no_env)
                     .await
                     .expect("app starts");
                 let port = app.port();
@@ -353,7 +358,11 @@ stages = {stages}
     );
     let config_path = dir.path().join("syncwatch.toml");
     std::fs::write(&config_path, &config_text).unwrap();
-    let (port, running) = start_app(config_path);
+    let app_clock: Arc<dyn syncwatch::domain::Clock> = match &opts.clock {
+        Some(c) => Arc::new(c.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let (port, running) = start_app(config_path, app_clock.clone());
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
         running: Some(running),
@@ -364,6 +373,7 @@ stages = {stages}
         smtp,
         dir,
         storage_url,
+        clock: app_clock,
     }
 }
 
@@ -449,7 +459,7 @@ impl TestApp {
             // A query in flight when the system stops can panic on drop, after the app is done.
             let _ = r.thread.join();
         }
-        let (port, running) = start_app(self.dir.path().join("syncwatch.toml"));
+        let (port, running) = start_app(self.dir.path().join("syncwatch.toml"), self.clock.clone());
         self.address = format!("http://127.0.0.1:{port}");
         self.running = Some(running);
     }
