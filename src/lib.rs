@@ -17,6 +17,7 @@
 //!   and the L0 assistant (cited answers, optional embeddings and model, escalation).
 //! - [`store`]: the database (SQLite by default) and its migrations.
 //! - [`api`]: the HTTP API.
+//! - [`web`]: the built-in pages (server-rendered HTML, no script).
 //! - [`startup`]: wires all of the above into a running application.
 //! - [`domain`]: pure types and decisions shared by all of the above.
 #![forbid(unsafe_code)]
@@ -38,3 +39,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;
+pub mod web;

@@ -540,6 +540,7 @@ impl Application {
                 // Every route's token and scope, before the route (and its body) is read.
                 .wrap(actix_web::middleware::from_fn(api::auth::authorize))
                 .app_data(state.clone())
+                .configure(crate::web::configure)
                 .configure(api::configure)
         })
         .workers(2)

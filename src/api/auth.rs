@@ -106,6 +106,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/silences/new", Access::Open),
     ("POST", "/silences/new", Access::Open),
     ("GET", "/api/v1/runbooks", Access::Scope("runbooks:read")),
+    // The pages: the same scopes as the API behind them; the stylesheet holds no data.
+    ("GET", "/static/app.css", Access::Open),
+    ("GET", "/runbooks", Access::Scope("runbooks:read")),
+    ("GET", "/runbooks/{id}", Access::Scope("runbooks:read")),
     (
         "GET",
         "/api/v1/runbooks/{id}",

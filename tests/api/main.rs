@@ -19,6 +19,7 @@ mod http_config;
 mod notifications;
 mod openapi;
 mod outbox;
+mod pages;
 mod pipeline;
 mod prometheus;
 mod promql_conformance;
