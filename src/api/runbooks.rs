@@ -212,14 +212,17 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(RunbookList { runbooks })
 }
 
-/// One runbook with its sections.
+/// One runbook with its sections. A browser (a request accepting `text/html`, as a click on a
+/// runbook link in Slack or email is) is sent to the runbook's page instead.
 #[utoipa::path(get, path = "/api/v1/runbooks/{id}", tag = "runbooks",
     params(("id" = String, Path, description = "The runbook's id")),
     responses(
         (status = 200, description = "The runbook", body = RunbookDetail),
+        (status = 303, description = "To `/runbooks/{id}`, for a request that accepts text/html"),
         (status = 404, description = "No such runbook", body = super::ErrorBody),
     ))]
 pub async fn get(
+    http: actix_web::HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -227,6 +230,11 @@ pub async fn get(
         .runbooks
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no runbook {:?}", id.as_str())))?;
+    if crate::web::wants_html(&http) {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("location", format!("/runbooks/{}", rb.id)))
+            .finish());
+    }
     let sections = SECTIONS
         .iter()
         .map(|s| {

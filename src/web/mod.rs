@@ -24,6 +24,15 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 
 const STYLESHEET: &str = include_str!("../../static/app.css");
 
+/// Whether a request is a browser's: its `Accept` names `text/html` (browsers send
+/// `text/html,application/xhtml+xml,…`; API clients send `application/json`, `*/*` or nothing).
+pub fn wants_html(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
 /// Registers the pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/app.css", web::get().to(stylesheet))

@@ -85,3 +85,38 @@ async fn the_search_box_finds_runbooks_and_a_question_is_shown_as_text() {
         "{html}"
     );
 }
+
+#[actix_web::test]
+async fn a_runbook_link_opens_the_page_in_a_browser_and_json_for_a_client() {
+    let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v1/runbooks/circuit-breaker-open", app.address);
+    // What Chromium sends for a link it opens.
+    let browser = no_redirects
+        .get(&url)
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser.status().as_u16(), 303);
+    assert_eq!(
+        browser.headers()["location"].to_str().unwrap(),
+        "/runbooks/circuit-breaker-open"
+    );
+    for accept in [None, Some("application/json"), Some("*/*")] {
+        let mut req = no_redirects.get(&url);
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{accept:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["id"], "circuit-breaker-open");
+    }
+}
