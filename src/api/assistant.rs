@@ -139,12 +139,7 @@ fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, Api
 
 /// An id as shown in an error: at most 64 characters of it.
 fn shown(id: &str) -> String {
-    let short: String = id.chars().take(64).collect();
-    if short.len() < id.len() {
-        format!("{short}…")
-    } else {
-        short
-    }
+    crate::domain::truncate(id, 64)
 }
 
 fn optional(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
@@ -201,10 +196,7 @@ pub async fn ask(
         .assistant
         .answer(&state.searcher, &state.runbooks, &q, now, url_of)
         .await
-        .map_err(|e| match e {
-            assistant::AskError::Unavailable => ApiError::unavailable("runbook index"),
-            other => ApiError::internal(other),
-        })?;
+        .map_err(ApiError::from)?;
     state.metrics.runbook_lookup(
         answered
             .retrieved
@@ -245,6 +237,8 @@ pub async fn ask(
         escalated: false,
         ticket: None,
     };
+    // Serialised once: stored with the answer, and carried by an escalation's ticket.
+    let served = serde_json::to_value(&body).map_err(ApiError::internal)?;
     // The provider and connection the question names, when the request did not give them.
     let understood = &answered.retrieved.ranked.understood;
     let only = |v: &Vec<String>| (v.len() == 1).then(|| v[0].clone());
@@ -259,7 +253,7 @@ pub async fn ask(
             .clone()
             .or_else(|| only(&understood.connections)),
         confidence: f64::from(body.confidence),
-        answer: serde_json::to_string(&body).map_err(ApiError::internal)?,
+        answer: served.to_string(),
         outcome: None,
         outcome_at_ms: None,
         ticket_id: None,
@@ -271,7 +265,6 @@ pub async fn ask(
         .await
         .map_err(ApiError::store)?;
     if body.confidence < state.assistant.escalate_below {
-        let served = serde_json::to_value(&body).map_err(ApiError::internal)?;
         let (ticket, created) = escalate_once(&state, &stored, &served, now).await?;
         body.escalated = true;
         body.ticket = Some(TicketLink {

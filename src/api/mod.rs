@@ -152,6 +152,18 @@ impl ApiError {
     }
 }
 
+/// The search thread gone is 503; an index error is 500 (logged).
+impl From<crate::runbooks::assistant::AskError> for ApiError {
+    fn from(e: crate::runbooks::assistant::AskError) -> Self {
+        match e {
+            crate::runbooks::assistant::AskError::Unavailable => {
+                ApiError::unavailable("runbook index")
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

@@ -152,12 +152,7 @@ pub async fn lookup(
             state.clock.now_ms(),
         )
         .await
-        .map_err(|e| match e {
-            crate::runbooks::assistant::AskError::Unavailable => {
-                ApiError::unavailable("runbook index")
-            }
-            other => ApiError::internal(other),
-        })?;
+        .map_err(ApiError::from)?;
     let results = retrieved.ranked.results;
     state
         .metrics

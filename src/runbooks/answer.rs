@@ -69,7 +69,7 @@ pub fn passages(
             ref_id: rb.id.clone(),
             title: rb.title.clone(),
             url: url_of("runbook", &rb.id),
-            text: truncate(&rb.body, PASSAGE_CHARS),
+            text: crate::domain::truncate(&rb.body, PASSAGE_CHARS),
         });
     }
     for (i, t) in tickets.iter().enumerate() {
@@ -79,20 +79,13 @@ pub fn passages(
             ref_id: t.id.clone(),
             title: t.title.clone(),
             url: url_of("ticket", &t.id),
-            text: truncate(
+            text: crate::domain::truncate(
                 &format!("Resolution: {}\n{}", t.resolution, t.text.trim()),
                 PASSAGE_CHARS,
             ),
         });
     }
     out
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
 }
 
 /// The chat for the model: instructions, the question with its provider and connection, the

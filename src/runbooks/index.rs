@@ -328,16 +328,15 @@ impl RunbookIndex {
     ) -> Result<Ranked, IndexError> {
         let limit = limit.max(1);
         let mut understood = self.vocabulary.understand(query);
-        for (label, list) in [("provider", 0), ("connection", 1)] {
-            if let Some(v) = labels.get(label).filter(|v| !v.is_empty()) {
-                let list = if list == 0 {
-                    &mut understood.providers
-                } else {
-                    &mut understood.connections
-                };
-                if !list.iter().any(|x| x == v) {
-                    list.push(v.to_string());
-                }
+        // The labels' provider and connection count as named by the question.
+        for (label, list) in [
+            ("provider", &mut understood.providers),
+            ("connection", &mut understood.connections),
+        ] {
+            if let Some(v) = labels.get(label).filter(|v| !v.is_empty())
+                && !list.iter().any(|x| x == v)
+            {
+                list.push(v.to_string());
             }
         }
         let mut results: Vec<LookupResult> = Vec::new();
