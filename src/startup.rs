@@ -513,6 +513,7 @@ impl Application {
             slos: slo_catalog.clone(),
             ledger: ledger.clone(),
             assistant,
+            sessions: Arc::default(),
         });
         crate::slo::gauges::spawn(
             store.clone(),

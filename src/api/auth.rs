@@ -24,6 +24,8 @@ pub enum Access {
     Metrics,
     /// A token holding this scope.
     Scope(&'static str),
+    /// Any configured token (the overview page, which shows what each scope allows).
+    AnyToken,
 }
 
 /// Every route (method, actix path pattern) and what it needs.
@@ -106,8 +108,42 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/silences/new", Access::Open),
     ("POST", "/silences/new", Access::Open),
     ("GET", "/api/v1/runbooks", Access::Scope("runbooks:read")),
-    // The pages: the same scopes as the API behind them; the stylesheet holds no data.
+    // The pages: the same scopes as the API behind them; the stylesheet holds no data. The
+    // pages' forms also check a CSRF token (`crate::web::session`).
     ("GET", "/static/app.css", Access::Open),
+    ("GET", "/", Access::AnyToken),
+    ("GET", "/login", Access::Open),
+    ("POST", "/login", Access::Open),
+    ("POST", "/logout", Access::Open),
+    ("GET", "/sla", Access::Scope("sla:read")),
+    ("GET", "/sla/{slo}", Access::Scope("sla:read")),
+    ("GET", "/alerts", Access::Scope("alerts:read")),
+    ("GET", "/alerts/{fingerprint}", Access::Scope("alerts:read")),
+    ("GET", "/silences", Access::Scope("silences:read")),
+    ("POST", "/silences", Access::Scope("silences:write")),
+    (
+        "POST",
+        "/silences/{id}/expire",
+        Access::Scope("silences:write"),
+    ),
+    ("GET", "/tickets", Access::Scope("tickets:read")),
+    ("GET", "/tickets/{id}", Access::Scope("tickets:read")),
+    ("POST", "/tickets/{id}", Access::Scope("tickets:write")),
+    (
+        "GET",
+        "/providers/{provider}",
+        Access::Scope("providers:read"),
+    ),
+    (
+        "POST",
+        "/providers/{provider}/connections/{connection}/sync",
+        Access::Scope("providers:write"),
+    ),
+    (
+        "POST",
+        "/providers/{provider}/replay",
+        Access::Scope("dlq:write"),
+    ),
     ("GET", "/runbooks", Access::Scope("runbooks:read")),
     ("GET", "/runbooks/{id}", Access::Scope("runbooks:read")),
     (
@@ -162,6 +198,12 @@ pub async fn authorize(
             let pattern = req.resource_map().match_pattern(req.match_info().as_str());
             match access(req.method(), pattern.as_deref()) {
                 Access::Scope(scope) => require(req.request(), state, scope).err(),
+                Access::AnyToken => match caller(req.request(), state) {
+                    Some(_) => None,
+                    None => Some(unauthorized(
+                        "a configured token (Authorization: Bearer, or sign in at /login)",
+                    )),
+                },
                 Access::Metrics if state.metrics_need_token => {
                     require(req.request(), state, "metrics:read").err()
                 }
@@ -171,7 +213,10 @@ pub async fn authorize(
         _ => None,
     };
     match denied {
-        Some(e) => Ok(req.into_response(e.error_response())),
+        Some(e) => {
+            let res = crate::web::denied(req.request(), &e).unwrap_or_else(|| e.error_response());
+            Ok(req.into_response(res))
+        }
         None => Ok(next.call(req).await?.map_into_boxed_body()),
     }
 }
@@ -184,13 +229,21 @@ fn unauthorized(m: &str) -> ApiError {
     }
 }
 
-/// Checks the request's bearer token for `scope`.
+/// Checks the request's caller for `scope`: its bearer token, or else the token of its page
+/// session ([`crate::web::session`]).
 pub fn require(req: &HttpRequest, state: &AppState, scope: &str) -> Result<(), ApiError> {
     if state.tokens.is_empty() {
         return Ok(());
     }
-    let token = bearer(req).ok_or_else(|| unauthorized("missing Authorization: Bearer <token>"))?;
-    check(state, token, scope)
+    match bearer(req) {
+        Some(token) => check(state, token, scope),
+        None => {
+            let t = session_token(req, state).ok_or_else(|| {
+                unauthorized("missing Authorization: Bearer <token> (or sign in at /login)")
+            })?;
+            allows(t, scope)
+        }
+    }
 }
 
 /// Whether the request's token (if any) holds `scope`; always with no tokens configured. For
@@ -206,16 +259,38 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
+/// The token of the request's page session. A session authorises reads anywhere, and changes
+/// only outside `/api/` (the pages' forms, which check a CSRF token): a cookie alone never
+/// changes anything through the API.
+fn session_token<'a>(
+    req: &HttpRequest,
+    state: &'a AppState,
+) -> Option<&'a crate::config::ApiToken> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !safe && req.path().starts_with("/api/") {
+        return None;
+    }
+    let id = crate::web::session::session_id(req)?;
+    let hash = state.sessions.token_of(&id, state.clock.now_ms())?;
+    state.tokens.iter().find(|t| t.token_sha256 == hash)
+}
+
+/// The configured token the request is made with: its bearer token, or its page session's.
+pub fn caller<'a>(req: &HttpRequest, state: &'a AppState) -> Option<&'a crate::config::ApiToken> {
+    match bearer(req) {
+        Some(token) => configured(state, token),
+        None => session_token(req, state),
+    }
+}
+
 /// Who a change is recorded as made by: the name of the request's token, or `anonymous`
 /// when no tokens are configured (or the token is unknown, which [`require`] refuses first).
 pub fn actor(req: &HttpRequest, state: &AppState) -> String {
-    bearer(req)
-        .and_then(|token| configured(state, token))
-        .map_or_else(|| "anonymous".to_string(), |t| t.name.clone())
+    caller(req, state).map_or_else(|| "anonymous".to_string(), |t| t.name.clone())
 }
 
 /// The configured token a bearer token is (compared by SHA-256).
-fn configured<'a>(state: &'a AppState, token: &str) -> Option<&'a crate::config::ApiToken> {
+pub fn configured<'a>(state: &'a AppState, token: &str) -> Option<&'a crate::config::ApiToken> {
     let hash = hex::encode(Sha256::digest(token.trim().as_bytes()));
     state.tokens.iter().find(|t| t.token_sha256 == hash)
 }
@@ -226,6 +301,11 @@ pub fn check(state: &AppState, token: &str, scope: &str) -> Result<(), ApiError>
         return Ok(());
     }
     let t = configured(state, token).ok_or_else(|| unauthorized("unknown token"))?;
+    allows(t, scope)
+}
+
+/// Whether token `t` holds `scope` (`admin` holds every one): 403 naming both when not.
+pub fn allows(t: &crate::config::ApiToken, scope: &str) -> Result<(), ApiError> {
     if t.scopes.iter().any(|s| s == scope || s == "admin") {
         Ok(())
     } else {

@@ -22,12 +22,12 @@ const MAX_REPLAY: i64 = 10_000;
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
-    pipeline: Option<String>,
-    stage: Option<String>,
-    provider: Option<String>,
-    connection: Option<String>,
-    stream: Option<String>,
-    error_class: Option<String>,
+    pub(crate) pipeline: Option<String>,
+    pub(crate) stage: Option<String>,
+    pub(crate) provider: Option<String>,
+    pub(crate) connection: Option<String>,
+    pub(crate) stream: Option<String>,
+    pub(crate) error_class: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -73,18 +73,18 @@ fn to_store(f: Filter, prefix: &str) -> Result<DlqFilter, ApiError> {
 /// A record a stage failed permanently.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct DeadLetterView {
-    id: String,
-    pipeline: String,
-    stage: String,
-    provider: String,
-    connection: String,
-    stream: String,
-    error: String,
-    error_class: &'static str,
-    attempts: i64,
-    created_at: String,
+    pub(crate) id: String,
+    pub(crate) pipeline: String,
+    pub(crate) stage: String,
+    pub(crate) provider: String,
+    pub(crate) connection: String,
+    pub(crate) stream: String,
+    pub(crate) error: String,
+    pub(crate) error_class: &'static str,
+    pub(crate) attempts: i64,
+    pub(crate) created_at: String,
     /// The record as the stage got it.
-    record: Value,
+    pub(crate) record: Value,
 }
 
 impl From<&StoredDeadLetter> for DeadLetterView {
@@ -161,33 +161,33 @@ pub async fn list(
 }
 
 /// Which dead letters to replay: `ids`, or a `filter`.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     #[serde(default)]
-    ids: Vec<String>,
-    filter: Option<Filter>,
-    limit: Option<i64>,
+    pub(crate) ids: Vec<String>,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) limit: Option<i64>,
 }
 
 /// Letters of a stage that is not configured any more.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Skipped {
-    pipeline: String,
-    stage: String,
-    records: usize,
-    reason: &'static str,
+    pub(crate) pipeline: String,
+    pub(crate) stage: String,
+    pub(crate) records: usize,
+    pub(crate) reason: &'static str,
 }
 
 /// What a replay did.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ReplayResult {
-    replayed: usize,
+    pub(crate) replayed: usize,
     /// Went through this time (out of the DLQ).
-    resolved: usize,
+    pub(crate) resolved: usize,
     /// Failed again (still in the DLQ).
-    still_failing: usize,
-    skipped: Vec<Skipped>,
+    pub(crate) still_failing: usize,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
 /// Send dead letters back into the stage that failed them, oldest first; answers once they
@@ -204,7 +204,15 @@ pub async fn replay(
     state: web::Data<AppState>,
     body: web::Json<ReplayRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    Ok(HttpResponse::Ok().json(replay_letters(&state, body.into_inner()).await?))
+}
+
+/// Replays the dead letters `body` names (what `POST /api/v1/dlq/replay` does; the provider
+/// page's replay button too).
+pub async fn replay_letters(
+    state: &AppState,
+    body: ReplayRequest,
+) -> Result<ReplayResult, ApiError> {
     let limit = body.limit.unwrap_or(1_000);
     if !(1..=MAX_REPLAY).contains(&limit) {
         return Err(ApiError::bad_request(format!(
@@ -336,10 +344,10 @@ pub async fn replay(
         .map_err(ApiError::store)?;
     let skipped_n: usize = skipped.iter().map(|s| s.records).sum();
     let still_failing = left.len() - skipped_n;
-    Ok(HttpResponse::Ok().json(ReplayResult {
+    Ok(ReplayResult {
         replayed,
         resolved: replayed - still_failing,
         still_failing,
         skipped,
-    }))
+    })
 }

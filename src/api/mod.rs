@@ -70,6 +70,8 @@ pub struct AppState {
     pub ledger: Arc<crate::slo::ledger::SharedLedger>,
     /// The L0 assistant's settings and model clients.
     pub assistant: Arc<crate::runbooks::assistant::Assistant>,
+    /// The pages' signed-in sessions.
+    pub sessions: Arc<crate::web::session::Sessions>,
 }
 
 /// Every error's body: `{"error": {"code", "message"}}`.

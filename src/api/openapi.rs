@@ -112,6 +112,10 @@ impl utoipa::Modify for Scopes {
                     Access::Open | Access::Metrics => {
                         op.security = Some(vec![SecurityRequirement::default()]);
                     }
+                    // Only pages take any token; the API names its scope.
+                    Access::AnyToken => {
+                        op.security = Some(vec![SecurityRequirement::new("bearer", [""; 0])]);
+                    }
                 }
             }
         }

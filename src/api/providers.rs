@@ -13,10 +13,10 @@ use crate::store::parse_cursor;
 /// A provider: its circuit breaker and its connections.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ProviderView {
-    name: String,
+    pub(crate) name: String,
     /// `closed`, `half_open` or `open`.
-    circuit: &'static str,
-    connections: Vec<crate::providers::ConnectionStatus>,
+    pub(crate) circuit: &'static str,
+    pub(crate) connections: Vec<crate::providers::ConnectionStatus>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,6 +28,13 @@ pub struct ProviderList {
 #[utoipa::path(get, path = "/api/v1/providers", tag = "providers",
     responses((status = 200, description = "The providers", body = ProviderList)))]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ProviderList {
+        providers: provider_views(&state).await?,
+    }))
+}
+
+/// Every provider's circuit and connections, by name (what `GET /api/v1/providers` answers).
+pub async fn provider_views(state: &AppState) -> Result<Vec<ProviderView>, ApiError> {
     let mut out = Vec::new();
     for (name, addr) in &state.providers {
         let status = addr
@@ -40,7 +47,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
             connections: status.connections,
         });
     }
-    Ok(HttpResponse::Ok().json(ProviderList { providers: out }))
+    Ok(out)
 }
 
 /// A manual sync asked for.
@@ -178,18 +185,18 @@ pub struct RunsQuery {
 /// One finished sync run.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RunView {
-    id: String,
-    started_at: String,
-    finished_at: String,
+    pub(crate) id: String,
+    pub(crate) started_at: String,
+    pub(crate) finished_at: String,
     /// `success` or `failure`.
-    status: &'static str,
-    records: i64,
-    pages: i64,
-    error_class: Option<&'static str>,
-    reason: Option<String>,
+    pub(crate) status: &'static str,
+    pub(crate) records: i64,
+    pub(crate) pages: i64,
+    pub(crate) error_class: Option<&'static str>,
+    pub(crate) reason: Option<String>,
     /// Stream → cursor, before and after the run.
-    cursor_before: std::collections::BTreeMap<String, String>,
-    cursor_after: std::collections::BTreeMap<String, String>,
+    pub(crate) cursor_before: std::collections::BTreeMap<String, String>,
+    pub(crate) cursor_after: std::collections::BTreeMap<String, String>,
 }
 
 /// A page of runs, newest first.

@@ -106,15 +106,32 @@ pub async fn create(state: web::Data<AppState>, form: web::Form<SilenceForm>) ->
 
 async fn create_silence(state: &AppState, f: &SilenceForm) -> Result<Silence, ApiError> {
     auth::check(state, f.token.trim(), "silences:write")?;
+    silence_from_form(state, &f.matchers, &f.duration, &f.created_by, &f.comment).await
+}
+
+/// Creates and puts in force the silence a form describes: `matchers` one per line (PromQL
+/// matcher syntax), `duration` such as `2h`, who and why (both required). 400 naming the field
+/// that is wrong.
+pub async fn silence_from_form(
+    state: &AppState,
+    matchers_text: &str,
+    duration: &str,
+    created_by: &str,
+    comment: &str,
+) -> Result<Silence, ApiError> {
     let mut matchers = Vec::new();
-    for line in f.matchers.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in matchers_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
         let m =
             Matcher::parse(line).map_err(|e| ApiError::bad_request(format!("matchers: {e}")))?;
         matchers.push(ApiMatcher::from_matcher(&m));
     }
-    let duration = parse_duration(f.duration.trim())
+    let duration = parse_duration(duration.trim())
         .map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
-    if f.created_by.trim().is_empty() || f.comment.trim().is_empty() {
+    if created_by.trim().is_empty() || comment.trim().is_empty() {
         return Err(ApiError::bad_request(
             "created by and comment are both required",
         ));
@@ -125,8 +142,8 @@ async fn create_silence(state: &AppState, f: &SilenceForm) -> Result<Silence, Ap
         matchers,
         now,
         now + duration.as_millis() as i64,
-        f.created_by.trim().to_string(),
-        f.comment.trim().to_string(),
+        created_by.trim().to_string(),
+        comment.trim().to_string(),
         now,
     )
     .map_err(|e| ApiError::bad_request(e.to_string()))?;

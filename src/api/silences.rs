@@ -154,14 +154,20 @@ pub async fn expire(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    expire_silence(&state, &id).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// Ends silence `id` now (404 when there is none).
+pub async fn expire_silence(state: &AppState, id: &str) -> Result<(), ApiError> {
     let now = state.clock.now_ms();
     let mut silence = {
         let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
         silences
             .iter()
-            .find(|s| s.id == *id)
+            .find(|s| s.id == id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("no silence {:?}", id.as_str())))?
+            .ok_or_else(|| ApiError::not_found(format!("no silence {id:?}")))?
     };
     silence.expire(now);
     state
@@ -171,7 +177,7 @@ pub async fn expire(
         .map_err(ApiError::store)?;
     tracing::info!(silence = %id, "silence expired");
     let mut all = state.silences.write().unwrap_or_else(|e| e.into_inner());
-    all.retain(|s| s.id != *id);
+    all.retain(|s| s.id != id);
     all.push(silence);
-    Ok(HttpResponse::Ok().finish())
+    Ok(())
 }

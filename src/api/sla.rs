@@ -17,99 +17,99 @@ use crate::slo::report::{GroupFigures, figures, figures_of};
 use crate::slo::spec::Sli;
 
 /// The window: one of `window`, `week`, `month`, `quarter` (default `window=30d`).
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SlaQuery {
     /// A rolling window up to now: `7d`, `28d` or `30d`.
     #[param(pattern = "^(7|28|30)d$")]
-    window: Option<String>,
+    pub(crate) window: Option<String>,
     /// An ISO week in the SLO time zone, e.g. `2026-W48`.
     #[param(pattern = "^[0-9]{4}-W[0-9]{2}$")]
-    week: Option<String>,
+    pub(crate) week: Option<String>,
     /// A calendar month in the SLO time zone, e.g. `2026-11`.
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
-    month: Option<String>,
+    pub(crate) month: Option<String>,
     /// A calendar quarter in the SLO time zone, e.g. `2026-Q4`.
     #[param(pattern = "^[0-9]{4}-Q[1-4]$")]
-    quarter: Option<String>,
+    pub(crate) quarter: Option<String>,
     /// How many groups to answer, worst first (default 100, at most 10,000).
     #[param(minimum = 1, maximum = 10000)]
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// How many of the worst groups to skip first (default 0): the next page starts at the
     /// answer's `next_offset`.
-    offset: Option<usize>,
+    pub(crate) offset: Option<usize>,
 }
 
 /// Groups answered by default, and at most.
 const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
+pub(crate) const MAX_LIMIT: usize = 10_000;
 
 /// Every SLO group's figures over one window.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SlaView {
     /// The window as asked (`30d`, `2026-W48`, `2026-11`, `2026-Q4`).
-    window: String,
+    pub(crate) window: String,
     /// What was read: a rolling window starts on the hour; a calendar window in progress ends
     /// now (RFC 3339).
-    start: String,
-    end: String,
+    pub(crate) start: String,
+    pub(crate) end: String,
     /// The IANA time zone of calendar windows (`[slo] timezone`).
-    timezone: String,
+    pub(crate) timezone: String,
     /// Worst budget first (the least remaining), `no_data` last: the page asked for.
-    slos: Vec<SloFiguresView>,
+    pub(crate) slos: Vec<SloFiguresView>,
     /// Every SLO group, before paging.
-    total: usize,
+    pub(crate) total: usize,
     /// The `offset` of the next page, when there is one.
-    next_offset: Option<usize>,
+    pub(crate) next_offset: Option<usize>,
 }
 
 /// One SLO group's figures.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SloFiguresView {
     /// `{service}-{name}`.
-    slo: String,
-    service: String,
-    name: String,
-    description: String,
+    pub(crate) slo: String,
+    pub(crate) service: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
     /// The group's labels (the SLO's `by`); empty for an SLO without `by`.
-    group: BTreeMap<String, String>,
+    pub(crate) group: BTreeMap<String, String>,
     /// The objective as a ratio (0.999 for 99.9 %).
-    objective: f64,
-    status: Status,
+    pub(crate) objective: f64,
+    pub(crate) status: Status,
     /// 1 − bad / total; `null` without events.
-    attainment: Option<f64>,
-    events: EventsView,
-    error_budget: BudgetView,
-    burn_rate: BurnView,
+    pub(crate) attainment: Option<f64>,
+    pub(crate) events: EventsView,
+    pub(crate) error_budget: BudgetView,
+    pub(crate) burn_rate: BurnView,
     /// The SLO's firing alerts (burn-rate tiers, no data) that concern this group.
-    alerts: Vec<SloAlertView>,
+    pub(crate) alerts: Vec<SloAlertView>,
     /// The open and acknowledged tickets of those alerts.
-    tickets: Vec<SloTicketView>,
+    pub(crate) tickets: Vec<SloTicketView>,
 }
 
 /// A firing alert of an SLO group.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SloAlertView {
-    alertname: String,
+    pub(crate) alertname: String,
     /// `page`, `ticket` or `no_data`.
-    burn_tier: String,
+    pub(crate) burn_tier: String,
     /// Firing since (RFC 3339).
-    since: String,
+    pub(crate) since: String,
     /// The burn rate of its short window (0 for `no_data`).
-    value: f64,
+    pub(crate) value: f64,
 }
 
 /// An open or acknowledged ticket of an SLO group.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SloTicketView {
-    id: String,
-    title: String,
+    pub(crate) id: String,
+    pub(crate) title: String,
     /// `open` or `acknowledged`.
-    status: String,
+    pub(crate) status: String,
     /// `L1`, `L2` or `L3`.
-    tier: String,
-    url: String,
+    pub(crate) tier: String,
+    pub(crate) url: String,
 }
 
 /// What is being done about the SLOs: their firing alerts and their tickets.
@@ -211,9 +211,9 @@ impl Attention {
 /// The window's events. `unit` is `minutes` for a timeslices or raw SLO, else `events`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EventsView {
-    bad: f64,
-    total: f64,
-    unit: &'static str,
+    pub(crate) bad: f64,
+    pub(crate) total: f64,
+    pub(crate) unit: &'static str,
 }
 
 /// The error budget: `ratio` = 1 − objective; `total` = ratio × total events (in `unit`);
@@ -221,10 +221,10 @@ pub struct EventsView {
 /// (1 without events).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BudgetView {
-    ratio: f64,
-    total: f64,
-    remaining: f64,
-    remaining_ratio: f64,
+    pub(crate) ratio: f64,
+    pub(crate) total: f64,
+    pub(crate) remaining: f64,
+    pub(crate) remaining_ratio: f64,
 }
 
 /// Burn rates: (bad / total) / (1 − objective) over the last hour and 6 hours; 1 spends the
@@ -232,9 +232,9 @@ pub struct BudgetView {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BurnView {
     #[serde(rename = "1h")]
-    h1: f64,
+    pub(crate) h1: f64,
     #[serde(rename = "6h")]
-    h6: f64,
+    pub(crate) h6: f64,
 }
 
 impl SlaQuery {
@@ -300,6 +300,11 @@ pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<SlaQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(list_view(&state, &q).await?))
+}
+
+/// The figures `GET /api/v1/sla` answers (the `/sla` page shows the same).
+pub async fn list_view(state: &AppState, q: &SlaQuery) -> Result<SlaView, ApiError> {
     let window = q.window()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -308,7 +313,7 @@ pub async fn list(
         )));
     }
     let offset = q.offset.unwrap_or(0);
-    let attention = Attention::of(&state, &state.slos.slos).await?;
+    let attention = Attention::of(state, &state.slos.slos).await?;
     let tz = &state.slos.timezone;
     let slos = &state.slos.slos;
     // A rolling window from the ledger's running sums, up to the last minute recorded; a
@@ -334,7 +339,7 @@ pub async fn list(
         let (_, start) = read_plan(end - i64::from(days) * DAY_MS, end, Grain::Hour, tz);
         (all, start, end)
     } else {
-        let r = read(&state, window, None).await?;
+        let r = read(state, window, None).await?;
         let all = figures(
             slos,
             &r.rows,
@@ -344,7 +349,7 @@ pub async fn list(
         );
         (all, r.read_start, r.end)
     };
-    Ok(HttpResponse::Ok().json(SlaView {
+    Ok(SlaView {
         window: window.name(),
         start: rfc3339(start),
         end: rfc3339(end),
@@ -357,7 +362,7 @@ pub async fn list(
             .collect(),
         total: all.len(),
         next_offset: (offset + limit < all.len()).then_some(offset + limit),
-    }))
+    })
 }
 
 /// What a window's figures are read from.
@@ -445,59 +450,59 @@ async fn read(state: &AppState, window: Window, slo: Option<&str>) -> Result<Rea
 }
 
 /// Which groups `GET /api/v1/sla/{slo}` shows, and over which window.
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SloQuery {
     /// The groups whose labels have these values, as `label=value` pairs separated by commas
     /// (`provider=cdk,connection=d1`); default every group.
-    group: Option<String>,
+    pub(crate) group: Option<String>,
     /// As for `GET /api/v1/sla`.
     #[param(pattern = "^(7|28|30)d$")]
-    window: Option<String>,
+    pub(crate) window: Option<String>,
     #[param(pattern = "^[0-9]{4}-W[0-9]{2}$")]
-    week: Option<String>,
+    pub(crate) week: Option<String>,
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
-    month: Option<String>,
+    pub(crate) month: Option<String>,
     #[param(pattern = "^[0-9]{4}-Q[1-4]$")]
-    quarter: Option<String>,
+    pub(crate) quarter: Option<String>,
 }
 
 /// One SLO's groups with their daily series.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SloDetailView {
-    window: String,
-    start: String,
-    end: String,
-    timezone: String,
+    pub(crate) window: String,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) timezone: String,
     /// Worst budget first, as in `GET /api/v1/sla`.
-    groups: Vec<SloGroupDetailView>,
+    pub(crate) groups: Vec<SloGroupDetailView>,
 }
 
 /// A group's figures and its days.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SloGroupDetailView {
     #[serde(flatten)]
-    figures: SloFiguresView,
+    pub(crate) figures: SloFiguresView,
     /// One entry a day of the window so far (24-hour days from its start for a rolling window,
     /// calendar days of the time zone otherwise).
-    daily: Vec<DayView>,
+    pub(crate) daily: Vec<DayView>,
 }
 
 /// A day of an SLO group: its events, and the budget left at its end, actual against ideal.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct DayView {
     /// The day's start (RFC 3339).
-    start: String,
-    bad: f64,
-    total: f64,
+    pub(crate) start: String,
+    pub(crate) bad: f64,
+    pub(crate) total: f64,
     /// 1 − bad / total of the day; `null` without events.
-    attainment: Option<f64>,
+    pub(crate) attainment: Option<f64>,
     /// What is left at the day's end of the budget the window has so far:
     /// 1 − Σbad up to the day / ((1 − objective) × Σtotal of the window so far); 1 without events.
-    budget_remaining_ratio: f64,
+    pub(crate) budget_remaining_ratio: f64,
     /// A steady burn's remaining at the day's end: 1 − days so far / days in the whole window.
-    ideal_remaining_ratio: f64,
+    pub(crate) ideal_remaining_ratio: f64,
 }
 
 /// The days of a read window: `[start, end)` of each, up to the window's end so far, and how
@@ -536,8 +541,15 @@ pub async fn detail(
     path: web::Path<String>,
     q: web::Query<SloQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let q = q.into_inner();
+    Ok(HttpResponse::Ok().json(detail_view(&state, &path, q.into_inner()).await?))
+}
+
+/// What `GET /api/v1/sla/{slo}` answers (the `/sla/{slo}` page shows the same).
+pub async fn detail_view(
+    state: &AppState,
+    id: &str,
+    q: SloQuery,
+) -> Result<SloDetailView, ApiError> {
     let Some(slo) = state.slos.slos.iter().find(|s| s.id == id) else {
         return Err(ApiError::not_found(format!("SLO {id:?}")));
     };
@@ -558,10 +570,10 @@ pub async fn detail(
             .collect::<Result<_, _>>()?,
     };
     let window = window_of(&q.window, &q.week, &q.month, &q.quarter)?;
-    let r = read(&state, window, Some(&slo.id)).await?;
+    let r = read(state, window, Some(&slo.id)).await?;
     let tz = &state.slos.timezone;
     let one = std::slice::from_ref(slo);
-    let attention = Attention::of(&state, one).await?;
+    let attention = Attention::of(state, one).await?;
     let all = figures(
         one,
         &r.rows,
@@ -620,13 +632,13 @@ pub async fn detail(
             q.group.unwrap_or_default()
         )));
     }
-    Ok(HttpResponse::Ok().json(SloDetailView {
+    Ok(SloDetailView {
         window: r.window.name(),
         start: rfc3339(r.read_start),
         end: rfc3339(r.end),
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
         groups,
-    }))
+    })
 }
 
 fn view(f: &GroupFigures, attention: &Attention) -> SloFiguresView {

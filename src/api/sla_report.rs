@@ -38,58 +38,58 @@ pub struct ReportQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReportView {
     /// The month, e.g. `2026-11`.
-    month: String,
+    pub(crate) month: String,
     /// The month as read (RFC 3339); a month in progress ends now, and `complete` is false.
-    start: String,
-    end: String,
-    complete: bool,
-    timezone: String,
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) complete: bool,
+    pub(crate) timezone: String,
     /// The months of each row's `history`, oldest first, ending with `month`.
-    months: Vec<String>,
+    pub(crate) months: Vec<String>,
     /// One per SLO group, by SLO then group.
-    rows: Vec<ReportRow>,
+    pub(crate) rows: Vec<ReportRow>,
 }
 
 /// One SLO group's month.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReportRow {
-    slo: String,
-    service: String,
-    name: String,
+    pub(crate) slo: String,
+    pub(crate) service: String,
+    pub(crate) name: String,
     /// The group's labels (the SLO's `by`: `provider`, `connection`, …).
-    group: BTreeMap<String, String>,
-    objective: f64,
-    status: Status,
+    pub(crate) group: BTreeMap<String, String>,
+    pub(crate) objective: f64,
+    pub(crate) status: Status,
     /// 1 − bad / total over the month; `null` without events.
-    attainment: Option<f64>,
+    pub(crate) attainment: Option<f64>,
     /// Whether the objective was met: `null` with too few events to judge (`no_data`).
-    met: Option<bool>,
-    bad: f64,
-    total: f64,
+    pub(crate) met: Option<bool>,
+    pub(crate) bad: f64,
+    pub(crate) total: f64,
     /// `events`, or `minutes` for a timeslices or raw SLO.
-    unit: &'static str,
+    pub(crate) unit: &'static str,
     /// The share of the month's error budget spent: bad / ((1 − objective) × total); above 1
     /// once overspent, 0 without events.
-    budget_consumed_ratio: f64,
+    pub(crate) budget_consumed_ratio: f64,
     /// Tickets created in the month for this group: of its connection (`provider/connection`)
     /// when it has one, else of its provider, else of the SLO's own alerts (`tickets_scope`
     /// says which).
-    tickets: usize,
+    pub(crate) tickets: usize,
     /// `connection`, `provider` or `slo_alerts`.
-    tickets_scope: &'static str,
+    pub(crate) tickets_scope: &'static str,
     /// Mean time to resolve of those tickets that were resolved, in seconds (creation to last
     /// resolution, as `GET /api/v1/tickets/stats` counts it); `null` without one.
-    mttr_seconds: Option<f64>,
+    pub(crate) mttr_seconds: Option<f64>,
     /// The last 12 months, oldest first, as `months` names them.
-    history: Vec<MonthView>,
+    pub(crate) history: Vec<MonthView>,
 }
 
 /// Whether a month met its objective.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MonthView {
-    month: String,
-    attainment: Option<f64>,
-    met: Option<bool>,
+    pub(crate) month: String,
+    pub(crate) attainment: Option<f64>,
+    pub(crate) met: Option<bool>,
 }
 
 /// The month before the one holding `now_ms`.
@@ -163,8 +163,29 @@ pub async fn report(
             )));
         }
     };
+    let view = report_view(&state, q.month.as_deref(), None).await?;
+    if csv {
+        Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "content-disposition",
+                format!("attachment; filename=\"sla-{}.csv\"", view.month),
+            ))
+            .body(to_csv(&view).map_err(|e| ApiError::internal(format!("CSV: {e}")))?))
+    } else {
+        Ok(HttpResponse::Ok().json(view))
+    }
+}
+
+/// The report of `month` (default the month before this one), of every SLO or of one: what
+/// `GET /api/v1/sla/report` answers (the `/sla/{slo}` page shows its 12 months).
+pub async fn report_view(
+    state: &AppState,
+    month: Option<&str>,
+    only: Option<&str>,
+) -> Result<ReportView, ApiError> {
     let tz = &state.slos.timezone;
-    let month = match &q.month {
+    let month = match month {
         None => previous_month(state.clock.now_ms(), tz),
         Some(m) => match Window::parse(m) {
             Ok(w @ Window::Month { .. }) => w,
@@ -180,7 +201,7 @@ pub async fn report(
         end,
         period_end,
         ..
-    }) = span(&state, month)
+    }) = span(state, month)
     else {
         return Err(ApiError::bad_request(format!(
             "month: {} has not begun",
@@ -195,13 +216,18 @@ pub async fn report(
             &[Grain::Minute, Grain::Hour, Grain::Day],
             first.min(start),
             end,
-            None,
+            only,
         )
         .await
         .map_err(ApiError::store)?;
-    let tickets = MonthTickets::read(&state, start, end).await?;
+    let tickets = MonthTickets::read(state, start, end).await?;
     let mut rows = Vec::new();
-    for slo in &state.slos.slos {
+    for slo in state
+        .slos
+        .slos
+        .iter()
+        .filter(|s| only.is_none_or(|id| s.id == id))
+    {
         for (group, r) in groups_of(slo, &history) {
             let per_month: Vec<(String, Budget)> = months
                 .iter()
@@ -248,7 +274,7 @@ pub async fn report(
             });
         }
     }
-    let view = ReportView {
+    Ok(ReportView {
         month: month.name(),
         start: rfc3339(start),
         end: rfc3339(end),
@@ -256,18 +282,7 @@ pub async fn report(
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
         months: months.iter().map(|(m, _)| m.name()).collect(),
         rows,
-    };
-    if csv {
-        Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "content-disposition",
-                format!("attachment; filename=\"sla-{}.csv\"", view.month),
-            ))
-            .body(to_csv(&view).map_err(|e| ApiError::internal(format!("CSV: {e}")))?))
-    } else {
-        Ok(HttpResponse::Ok().json(view))
-    }
+    })
 }
 
 /// The report as CSV (RFC 4180): a header line, then one line per row; the group's labels as

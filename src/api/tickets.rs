@@ -105,23 +105,23 @@ fn with_etag(status: StatusCode, t: Ticket, public_url: &str) -> HttpResponse {
         .json(TicketView::new(t, public_url))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[param(value_type = Option<TicketStatus>)]
-    status: Option<String>,
-    severity: Option<String>,
-    provider: Option<String>,
-    connection: Option<String>,
-    alertname: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) severity: Option<String>,
+    pub(crate) provider: Option<String>,
+    pub(crate) connection: Option<String>,
+    pub(crate) alertname: Option<String>,
     /// Created at or after this time.
     #[param(format = DateTime)]
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// `next_cursor` of the page before.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
-    limit: Option<i64>,
+    pub(crate) limit: Option<i64>,
 }
 
 /// A page of tickets, newest first.
@@ -136,7 +136,7 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
 /// Parses the query into a filter, naming the offending parameter.
-fn filter(q: ListQuery) -> Result<TicketFilter, ApiError> {
+pub(crate) fn filter(q: ListQuery) -> Result<TicketFilter, ApiError> {
     let status = q
         .status
         .map(|s| {
@@ -223,8 +223,21 @@ pub async fn list(
     ))]
 pub async fn get(
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // A ticket link opened in a browser (Slack, email, a ticket's own `url`) shows its page.
+    if crate::web::wants_html(&req) {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((
+                "location",
+                format!(
+                    "/tickets/{}",
+                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+                ),
+            ))
+            .finish());
+    }
     match state.store.get_ticket(&id).await.map_err(ApiError::store)? {
         Some(t) => Ok(with_etag(StatusCode::OK, t, &state.public_url)),
         None => Err(ApiError::not_found(format!("no ticket {:?}", id.as_str()))),
@@ -343,7 +356,7 @@ pub struct TicketPatch {
 const PATCH_FIELDS: [&str; 5] = ["status", "assignee", "tier", "priority", "resolution"];
 
 /// The longest resolution text (as a comment: 16 KiB).
-const MAX_RESOLUTION_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_RESOLUTION_BYTES: usize = 16 * 1024;
 
 /// `PATCH /api/v1/tickets/{id}`: 200 with the ticket and its new ETag; 428 without `If-Match`,
 /// 412 (with the current ETag) when the ticket changed since, 409 for a status change the
@@ -427,7 +440,7 @@ pub async fn patch(
 
 /// Records MTTA / MTTR observations of a change made at `now`: a first acknowledgement (it
 /// keeps its time) and a resolution.
-fn observe_times(state: &AppState, t: &Ticket, now: i64) {
+pub(crate) fn observe_times(state: &AppState, t: &Ticket, now: i64) {
     let since_created = std::time::Duration::from_millis((now - t.created_at_ms).max(0) as u64);
     if t.acknowledged_at_ms == Some(now) {
         state
@@ -575,7 +588,7 @@ pub async fn feed(
 }
 
 /// The longest comment (markdown): 16 KiB.
-const MAX_COMMENT_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_COMMENT_BYTES: usize = 16 * 1024;
 
 /// A new comment.
 #[derive(Deserialize, utoipa::ToSchema)]

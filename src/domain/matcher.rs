@@ -116,6 +116,13 @@ impl std::fmt::Display for Matcher {
     }
 }
 
+/// The matcher `name="value"` selecting exactly this label, as text [`Matcher::parse`] reads
+/// back (a `\` or `"` in the value escaped): what silence forms are prefilled with.
+pub fn equality_text(name: &str, value: &str) -> String {
+    let v = value.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("{name}=\"{v}\"")
+}
+
 /// Whether every matcher matches.
 pub fn all_match(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers.iter().all(|m| m.matches(labels))

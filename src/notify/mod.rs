@@ -153,8 +153,7 @@ impl Notification {
     pub fn silence_url(&self, alert: &Alert) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in alert.labels.iter() {
-            let v = v.replace('\\', "\\\\").replace('"', "\\\"");
-            q.append_pair("matcher", &format!("{k}=\"{v}\""));
+            q.append_pair("matcher", &crate::domain::matcher::equality_text(k, v));
         }
         format!("{}/silences/new?{}", self.public_url, q.finish())
     }

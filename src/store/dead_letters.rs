@@ -169,6 +169,24 @@ impl Store {
         Ok(())
     }
 
+    /// How many dead letters there are, of one provider's syncs or of all.
+    pub async fn dead_letter_total(&self, provider: Option<&str>) -> Result<i64, StoreError> {
+        let row = match provider {
+            Some(p) => {
+                sqlx::query("SELECT COUNT(*) AS n FROM dlq WHERE provider = $1")
+                    .bind(p)
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT COUNT(*) AS n FROM dlq")
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+        };
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
     pub async fn count_dead_letters(&self, pipeline: &str, stage: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM dlq WHERE pipeline = $1 AND stage = $2")
             .bind(pipeline)

@@ -67,6 +67,16 @@ async fn every_route_answers_no_token_the_wrong_scope_and_the_right_one() {
                 let s = call(&app, method, &path, None).await;
                 assert!(s != 401 && s != 403, "{what} is open, got {s}");
             }
+            Access::AnyToken => {
+                assert_eq!(call(&app, method, &path, None).await, 401, "{what}");
+                assert_eq!(
+                    call(&app, method, &path, Some("not-a-token")).await,
+                    401,
+                    "{what} with an unknown token"
+                );
+                let s = call(&app, method, &path, Some(&token("events:write"))).await;
+                assert!(s != 401 && s != 403, "{what} takes any token, got {s}");
+            }
             Access::Metrics | Access::Scope(_) => {
                 let scope = match access {
                     Access::Scope(s) => *s,

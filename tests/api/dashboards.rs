@@ -3,12 +3,13 @@
 //! every metric a panel names is in the demo's `/metrics`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{PrometheusServer, ServeProcess, free_port, repo, skip_or_fail, wait_for};
+use crate::helpers::{
+    PrometheusServer, ServeProcess, demo_config, free_port, repo, skip_or_fail, wait_for,
+};
 
 /// The dashboards and their uids (links and bookmarks rely on them: they never change).
 const DASHBOARDS: [(&str, &str); 4] = [
@@ -125,27 +126,6 @@ fn every_dashboard_has_its_uid_and_reads_the_chosen_data_source() {
     let compose = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
     assert!(compose.contains("./dashboards:/var/lib/grafana/dashboards/syncwatch:ro"));
     assert!(compose.contains("./dashboards/provisioning:/etc/grafana/provisioning:ro"));
-}
-
-/// The demo as `cargo run -- serve` runs it, on free ports, in `dir`.
-fn demo_config(dir: &Path, port: u16, simulator: u16) {
-    let root = repo();
-    let text = std::fs::read_to_string(root.join("syncwatch.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
-        .replace("127.0.0.1:9100", &format!("127.0.0.1:{simulator}"));
-    std::fs::write(dir.join("syncwatch.toml"), text).unwrap();
-    std::fs::copy(root.join("alerting.yml"), dir.join("alerting.yml")).unwrap();
-    for d in [
-        "rules",
-        "runbooks",
-        "providers",
-        "examples",
-        "schemas",
-        "slos",
-    ] {
-        std::os::unix::fs::symlink(root.join(d), dir.join(d)).unwrap();
-    }
 }
 
 /// A query as Grafana sends it: the template variables given values.

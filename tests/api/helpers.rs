@@ -614,6 +614,27 @@ impl TestApp {
 
 /// `syncwatch serve` as a real process (for signals, kills and restarts), its stdout and stderr
 /// collected.
+/// The demo as `cargo run -- serve` runs it, on free ports, in `dir`.
+pub fn demo_config(dir: &Path, port: u16, simulator: u16) {
+    let root = repo();
+    let text = std::fs::read_to_string(root.join("syncwatch.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+        .replace("127.0.0.1:9100", &format!("127.0.0.1:{simulator}"));
+    std::fs::write(dir.join("syncwatch.toml"), text).unwrap();
+    std::fs::copy(root.join("alerting.yml"), dir.join("alerting.yml")).unwrap();
+    for d in [
+        "rules",
+        "runbooks",
+        "providers",
+        "examples",
+        "schemas",
+        "slos",
+    ] {
+        std::os::unix::fs::symlink(root.join(d), dir.join(d)).unwrap();
+    }
+}
+
 pub struct ServeProcess {
     child: std::process::Child,
     pub base: String,

@@ -6,6 +6,7 @@ mod alertmanager_fields;
 mod alertmanager_parity;
 mod assistant;
 mod auth;
+mod browser;
 mod check_cli;
 mod crash;
 mod dashboards;
