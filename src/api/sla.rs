@@ -12,7 +12,7 @@ use crate::slo::budget::{Status, Window};
 use crate::slo::history::{
     DAY_MS, Grain, HOUR_MS, MINUTE_MS, Row, local_day, locate, read_plan, sum,
 };
-use crate::slo::recorder::group_labels;
+use crate::slo::recorder::{group_key, group_labels};
 use crate::slo::report::{GroupFigures, figures, figures_of};
 use crate::slo::spec::Sli;
 
@@ -303,8 +303,18 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(list_view(&state, &q).await?))
 }
 
-/// The figures `GET /api/v1/sla` answers (the `/sla` page shows the same).
+/// The figures `GET /api/v1/sla` answers (the overview shows the same).
 pub async fn list_view(state: &AppState, q: &SlaQuery) -> Result<SlaView, ApiError> {
+    list_view_where(state, q, |_| true).await
+}
+
+/// As [`list_view`], of the groups `keep` accepts (`total` and paging count those): the `/sla`
+/// page's filters.
+pub async fn list_view_where(
+    state: &AppState,
+    q: &SlaQuery,
+    keep: impl Fn(&GroupFigures) -> bool,
+) -> Result<SlaView, ApiError> {
     let window = q.window()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -349,19 +359,20 @@ pub async fn list_view(state: &AppState, q: &SlaQuery) -> Result<SlaView, ApiErr
         );
         (all, r.read_start, r.end)
     };
+    let kept: Vec<&GroupFigures> = all.iter().filter(|f| keep(f)).collect();
     Ok(SlaView {
         window: window.name(),
         start: rfc3339(start),
         end: rfc3339(end),
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
-        slos: all
+        slos: kept
             .iter()
             .skip(offset)
             .take(limit)
             .map(|f| view(f, &attention))
             .collect(),
-        total: all.len(),
-        next_offset: (offset + limit < all.len()).then_some(offset + limit),
+        total: kept.len(),
+        next_offset: (offset + limit < kept.len()).then_some(offset + limit),
     })
 }
 
@@ -402,9 +413,13 @@ pub(super) fn span(state: &AppState, window: Window) -> Option<Span> {
     })
 }
 
-/// Reads the history a window needs, of one SLO or of all; a window that has not begun is a
-/// 400.
-async fn read(state: &AppState, window: Window, slo: Option<&str>) -> Result<Read, ApiError> {
+/// Reads the history a window needs, of all SLOs, of one, or of one group of one (its key);
+/// a window that has not begun is a 400.
+async fn read(
+    state: &AppState,
+    window: Window,
+    only: Option<(&str, Option<&str>)>,
+) -> Result<Read, ApiError> {
     let tz = &state.slos.timezone;
     let Some(Span {
         now,
@@ -431,11 +446,22 @@ async fn read(state: &AppState, window: Window, slo: Option<&str>) -> Result<Rea
     if coarsest == Grain::Day {
         reads.push(Grain::Day);
     }
-    let rows = state
-        .store
-        .slo_history(&reads, read_start.min(now - 6 * HOUR_MS), end.max(now), slo)
-        .await
-        .map_err(ApiError::store)?;
+    let (from, to) = (read_start.min(now - 6 * HOUR_MS), end.max(now));
+    let rows = match only {
+        Some((slo, Some(group))) => {
+            state
+                .store
+                .slo_group_history(&reads, from, to, slo, group)
+                .await
+        }
+        _ => {
+            state
+                .store
+                .slo_history(&reads, from, to, only.map(|(slo, _)| slo))
+                .await
+        }
+    }
+    .map_err(ApiError::store)?;
     Ok(Read {
         window,
         read_start,
@@ -570,7 +596,9 @@ pub async fn detail_view(
             .collect::<Result<_, _>>()?,
     };
     let window = window_of(&q.window, &q.week, &q.month, &q.quarter)?;
-    let r = read(state, window, Some(&slo.id)).await?;
+    // A group named by every `by` label is read by its key alone.
+    let exact = exact_group(&slo.by, &wanted);
+    let r = read(state, window, Some((&slo.id, exact.as_deref()))).await?;
     let tz = &state.slos.timezone;
     let one = std::slice::from_ref(slo);
     let attention = Attention::of(state, one).await?;
@@ -641,6 +669,20 @@ pub async fn detail_view(
     })
 }
 
+/// The key of the one group `wanted` names, when it gives a value to each of the SLO's `by`
+/// labels and to no other label.
+pub(crate) fn exact_group(by: &[String], wanted: &[(String, String)]) -> Option<String> {
+    let names = |l: &str| wanted.iter().filter(|(k, _)| k == l).count() == 1;
+    (!by.is_empty() && wanted.len() == by.len() && by.iter().all(|l| names(l))).then(|| {
+        group_key(by, |l| {
+            wanted
+                .iter()
+                .find(|(k, _)| k == l)
+                .map_or("", |(_, v)| v.as_str())
+        })
+    })
+}
+
 fn view(f: &GroupFigures, attention: &Attention) -> SloFiguresView {
     let b = &f.budget;
     let group = group_labels(&f.group);
@@ -674,5 +716,35 @@ fn view(f: &GroupFigures, attention: &Attention) -> SloFiguresView {
             h1: f.burn_1h,
             h6: f.burn_6h,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_group_is_exact_when_every_by_label_and_no_other_is_named() {
+        let by = vec!["provider".to_string(), "connection".to_string()];
+        assert_eq!(
+            exact_group(&by, &pairs(&[("connection", "d1"), ("provider", "cdk")])).as_deref(),
+            Some(r#"{"connection":"d1","provider":"cdk"}"#)
+        );
+        assert_eq!(exact_group(&by, &pairs(&[("provider", "cdk")])), None);
+        assert_eq!(
+            exact_group(&by, &pairs(&[("provider", "cdk"), ("stage", "x")])),
+            None
+        );
+        assert_eq!(
+            exact_group(&by, &pairs(&[("provider", "cdk"), ("provider", "xtime")])),
+            None
+        );
+        assert_eq!(exact_group(&[], &[]), None);
     }
 }

@@ -229,15 +229,7 @@ pub async fn report_view(
         .filter(|s| only.is_none_or(|id| s.id == id))
     {
         for (group, r) in groups_of(slo, &history) {
-            let per_month: Vec<(String, Budget)> = months
-                .iter()
-                .map(|(m, located)| {
-                    (
-                        m.name(),
-                        budget(slo.objective, sum(r, located), slo.min_events),
-                    )
-                })
-                .collect();
+            let per_month = budgets(slo, r, &months);
             let Some((_, b)) = per_month.last() else {
                 continue;
             };
@@ -283,6 +275,64 @@ pub async fn report_view(
         months: months.iter().map(|(m, _)| m.name()).collect(),
         rows,
     })
+}
+
+/// Each month's budget of a group's rows, with the month's name.
+fn budgets(
+    slo: &Slo,
+    rows: &[crate::slo::history::Row],
+    months: &[(Window, Vec<crate::slo::history::SlotPlace>)],
+) -> Vec<(String, Budget)> {
+    months
+        .iter()
+        .map(|(m, located)| {
+            (
+                m.name(),
+                budget(slo.objective, sum(rows, located), slo.min_events),
+            )
+        })
+        .collect()
+}
+
+/// The last 12 months of one group of SLO `slo` (its key; `""` for an SLO without `by`), this
+/// month included and counted up to now, oldest first: met or not as the report has them. Reads
+/// only that group's rows.
+pub async fn months_of_group(
+    state: &AppState,
+    slo: &Slo,
+    group: &str,
+) -> Result<Vec<MonthView>, ApiError> {
+    let tz = &state.slos.timezone;
+    let month = Window::month_of(state.clock.now_ms(), tz);
+    let Some(Span { start, end, .. }) = span(state, month) else {
+        return Ok(Vec::new());
+    };
+    let months = month_plans(month, HISTORY_MONTHS, end, tz);
+    let first = months[0].0.bounds(end, tz).0;
+    let grains = [Grain::Minute, Grain::Hour, Grain::Day];
+    let history = if group.is_empty() {
+        state
+            .store
+            .slo_history(&grains, first.min(start), end, Some(&slo.id))
+            .await
+    } else {
+        state
+            .store
+            .slo_group_history(&grains, first.min(start), end, &slo.id, group)
+            .await
+    }
+    .map_err(ApiError::store)?;
+    let rows = history
+        .get(&(slo.id.clone(), group.to_string()))
+        .map_or(&[][..], |r| r.as_slice());
+    Ok(budgets(slo, rows, &months)
+        .into_iter()
+        .map(|(month, b)| MonthView {
+            month,
+            attainment: b.attainment,
+            met: b.met(),
+        })
+        .collect())
 }
 
 /// The report as CSV (RFC 4180): a header line, then one line per row; the group's labels as

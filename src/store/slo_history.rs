@@ -123,10 +123,38 @@ impl Store {
         to_ms: i64,
         slo: Option<&str>,
     ) -> Result<std::collections::BTreeMap<(String, String), Vec<HistoryRow>>, StoreError> {
+        self.slo_history_where(grains, from_ms, to_ms, slo.map(|s| (s, None)))
+            .await
+    }
+
+    /// As [`Store::slo_history`], of one group of one SLO (its key, as
+    /// [`crate::slo::recorder::group_key`] makes it), read through the group's index.
+    pub async fn slo_group_history(
+        &self,
+        grains: &[Grain],
+        from_ms: i64,
+        to_ms: i64,
+        slo: &str,
+        group: &str,
+    ) -> Result<std::collections::BTreeMap<(String, String), Vec<HistoryRow>>, StoreError> {
+        self.slo_history_where(grains, from_ms, to_ms, Some((slo, Some(group))))
+            .await
+    }
+
+    async fn slo_history_where(
+        &self,
+        grains: &[Grain],
+        from_ms: i64,
+        to_ms: i64,
+        only: Option<(&str, Option<&str>)>,
+    ) -> Result<std::collections::BTreeMap<(String, String), Vec<HistoryRow>>, StoreError> {
         let mut rows: std::collections::BTreeMap<(String, String), Vec<HistoryRow>> =
             Default::default();
         for grain in grains {
-            for (key, r) in self.slo_history_rows(*grain, from_ms, to_ms, slo).await? {
+            for (key, r) in self
+                .slo_history_rows_where(*grain, from_ms, to_ms, only)
+                .await?
+            {
                 rows.entry(key).or_default().extend(r);
             }
         }
@@ -142,17 +170,39 @@ impl Store {
         to_ms: i64,
         slo: Option<&str>,
     ) -> Result<BTreeMap<(String, String), Vec<HistoryRow>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT slo, grp, start_at, end_at, slots FROM slo_history \
-             WHERE grain = $1 AND end_at > $2 AND start_at < $3 AND ($4 = '' OR slo = $4) \
-             ORDER BY start_at",
-        )
-        .bind(grain.as_str())
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(slo.unwrap_or(""))
-        .fetch_all(&self.reader)
-        .await?;
+        self.slo_history_rows_where(grain, from_ms, to_ms, slo.map(|s| (s, None)))
+            .await
+    }
+
+    async fn slo_history_rows_where(
+        &self,
+        grain: Grain,
+        from_ms: i64,
+        to_ms: i64,
+        only: Option<(&str, Option<&str>)>,
+    ) -> Result<BTreeMap<(String, String), Vec<HistoryRow>>, StoreError> {
+        let query = match only {
+            Some((slo, Some(group))) => sqlx::query(
+                "SELECT slo, grp, start_at, end_at, slots FROM slo_history \
+                 WHERE slo = $4 AND grp = $5 AND grain = $1 AND end_at > $2 AND start_at < $3 \
+                 ORDER BY start_at",
+            )
+            .bind(grain.as_str())
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(slo)
+            .bind(group),
+            _ => sqlx::query(
+                "SELECT slo, grp, start_at, end_at, slots FROM slo_history \
+                 WHERE grain = $1 AND end_at > $2 AND start_at < $3 AND ($4 = '' OR slo = $4) \
+                 ORDER BY start_at",
+            )
+            .bind(grain.as_str())
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(only.map_or("", |(slo, _)| slo)),
+        };
+        let rows = query.fetch_all(&self.reader).await?;
         let mut out: BTreeMap<(String, String), Vec<HistoryRow>> = BTreeMap::new();
         for r in &rows {
             let (start, end): (i64, i64) = (r.try_get("start_at")?, r.try_get("end_at")?);

@@ -13,10 +13,14 @@ use serde::Deserialize;
 
 use super::chart::{BurnPoint, burn_down};
 use super::{Chrome, Ctx, error_page, percent};
-use crate::api::AppState;
-use crate::api::sla::{SlaQuery, SloFiguresView, SloQuery, detail_view, list_view};
-use crate::api::sla_report::report_view;
+use crate::api::sla::{
+    SlaQuery, SloFiguresView, SloGroupDetailView, SloQuery, detail_view, exact_group,
+    list_view_where,
+};
+use crate::api::sla_report::{MonthView, months_of_group};
+use crate::api::{ApiError, AppState};
 use crate::slo::budget::Window;
+use crate::slo::recorder::group_labels;
 
 /// Rows a page shows at most (the rest are a page further).
 pub const PAGE_ROWS: usize = 100;
@@ -136,8 +140,9 @@ struct SlaPage {
     window_value: String,
     rows: Vec<Row>,
     shown_from: usize,
+    shown_to: usize,
+    /// SLO groups the filters keep.
     matching: usize,
-    total: usize,
     previous: Option<String>,
     next: Option<String>,
     csv: String,
@@ -156,29 +161,27 @@ pub async fn list(
         week: f.week.clone(),
         month: f.month.clone(),
         quarter: f.quarter.clone(),
-        limit: Some(crate::api::sla::MAX_LIMIT),
-        offset: None,
+        limit: Some(PAGE_ROWS),
+        offset: Some(f.offset),
     };
-    let view = match list_view(&state, &query).await {
+    let needle = f.q.trim().to_lowercase();
+    let found = list_view_where(&state, &query, |g| {
+        (f.status.is_empty() || g.budget.status.as_str() == f.status)
+            && (needle.is_empty()
+                || g.slo.id.to_lowercase().contains(&needle)
+                || group_labels(&g.group)
+                    .values()
+                    .any(|v| v.to_lowercase().contains(&needle)))
+    })
+    .await;
+    let view = match found {
         Ok(v) => v,
         Err(e) => return error_page(&ctx, &e, "/sla"),
     };
-    let needle = f.q.trim().to_lowercase();
     let window_param = f.window_param();
-    let matching: Vec<&SloFiguresView> = view
+    let rows: Vec<Row> = view
         .slos
         .iter()
-        .filter(|s| f.status.is_empty() || s.status.as_str() == f.status)
-        .filter(|s| {
-            needle.is_empty()
-                || s.slo.to_lowercase().contains(&needle)
-                || s.group.values().any(|v| v.to_lowercase().contains(&needle))
-        })
-        .collect();
-    let rows = matching
-        .iter()
-        .skip(f.offset)
-        .take(PAGE_ROWS)
         .map(|s| Row::of(s, &window_param))
         .collect();
     let link = |offset: usize| {
@@ -206,12 +209,12 @@ pub async fn list(
             q: f.q.clone(),
             window_key,
             window_value,
-            rows,
             shown_from: f.offset + 1,
-            matching: matching.len(),
-            total: view.total,
+            shown_to: f.offset + rows.len(),
+            rows,
+            matching: view.total,
             previous: (f.offset > 0).then(|| link(f.offset.saturating_sub(PAGE_ROWS))),
-            next: (f.offset + PAGE_ROWS < matching.len()).then(|| link(f.offset + PAGE_ROWS)),
+            next: view.next_offset.map(link),
             csv: format!(
                 "/api/v1/sla/report?{}",
                 encode(&[("month", &previous_month), ("format", "csv")])
@@ -221,10 +224,9 @@ pub async fn list(
     )
 }
 
-/// One group on an SLO's page.
+/// The one group an SLO page draws.
 struct GroupPanel {
     row: Row,
-    description: String,
     /// `bad of total minutes` (or events).
     events: String,
     /// The budget in events or minutes, and what is left of it.
@@ -256,6 +258,7 @@ struct TicketLine {
 struct SloPage {
     chrome: Chrome,
     slo: String,
+    description: String,
     window: String,
     start: String,
     end: String,
@@ -263,17 +266,19 @@ struct SloPage {
     group: String,
     window_key: &'static str,
     window_value: String,
-    groups: Vec<GroupPanel>,
-    more_groups: usize,
+    /// One group's figures, chart and months; or, for an SLO split into groups and no one group
+    /// named, the table of its groups.
+    panel: Option<GroupPanel>,
+    groups: Vec<Row>,
+    groups_total: usize,
+    previous: Option<String>,
+    next: Option<String>,
     csv: String,
     csv_month: String,
     api: String,
 }
 
-/// Groups an SLO page draws at most; `group=` narrows to one.
-const MAX_PANELS: usize = 20;
-
-/// `/sla/{slo}`'s filters: the API's `group` and window.
+/// `/sla/{slo}`'s filters: the API's `group` and window, and `offset` in its table of groups.
 #[derive(Deserialize, Default)]
 pub struct SloFilters {
     group: Option<String>,
@@ -281,9 +286,33 @@ pub struct SloFilters {
     week: Option<String>,
     month: Option<String>,
     quarter: Option<String>,
+    #[serde(default)]
+    offset: usize,
 }
 
-/// `GET /sla/{slo}`.
+/// `group=provider=cdk,connection=d1` as label pairs; a pair that is not `label=value` is a 400
+/// naming it (as the API says).
+fn group_pairs(group: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(g) = group.filter(|g| !g.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    g.split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "group: {pair:?} is not label=value (e.g. provider=cdk)"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// `GET /sla/{slo}`: one group's page (the SLO's only one, or the one `group` names by each of
+/// its `by` labels), else the table of the SLO's groups (those `group` narrows to), worst
+/// budget first, each linking to its page.
 pub async fn detail(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -293,6 +322,21 @@ pub async fn detail(
     let ctx = Ctx::new(&req, &state);
     let id = path.into_inner();
     let f = q.into_inner();
+    match slo_page(&state, &ctx, &id, f).await {
+        Ok(page) => ctx.respond(StatusCode::OK, page),
+        Err(e) => error_page(&ctx, &e, "/sla"),
+    }
+}
+
+async fn slo_page(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    f: SloFilters,
+) -> Result<Result<String, askama::Error>, ApiError> {
+    let Some(slo) = state.slos.slos.iter().find(|s| s.id == id) else {
+        return Err(ApiError::not_found(format!("There is no SLO {id:?}.")));
+    };
     let filters = SlaFilters {
         window: f.window.clone(),
         week: f.week.clone(),
@@ -301,138 +345,178 @@ pub async fn detail(
         ..SlaFilters::default()
     };
     let window_param = filters.window_param();
-    let query = SloQuery {
-        group: f.group.clone(),
-        window: f.window,
-        week: f.week,
-        month: f.month,
-        quarter: f.quarter,
-    };
-    let view = match detail_view(&state, &id, query).await {
-        Ok(v) => v,
-        Err(e) => return error_page(&ctx, &e, "/sla"),
-    };
-    let tz = &state.slos.timezone;
-    let month = Window::month_of(state.clock.now_ms(), tz).name();
-    // The 12 months up to this one, of every group of the SLO.
-    let history = match report_view(&state, Some(&month), Some(&id)).await {
-        Ok(r) => r.rows,
-        Err(e) => return error_page(&ctx, &e, "/sla"),
-    };
-    let more_groups = view.groups.len().saturating_sub(MAX_PANELS);
-    let groups = view
-        .groups
-        .iter()
-        .take(MAX_PANELS)
-        .map(|g| {
-            let fig = &g.figures;
-            let row = Row::of(fig, &window_param);
-            let points: Vec<BurnPoint> = g
-                .daily
-                .iter()
-                .map(|d| BurnPoint {
-                    label: d.start.get(5..10).unwrap_or(&d.start).to_string(),
-                    actual: d.budget_remaining_ratio,
-                })
-                .collect();
-            let whole = g
-                .daily
-                .last()
-                .map(|d| {
-                    let left = 1.0 - d.ideal_remaining_ratio;
-                    if left > 0.0 {
-                        (g.daily.len() as f64 / left).round() as usize
-                    } else {
-                        g.daily.len()
-                    }
-                })
-                .unwrap_or(1);
-            let title = format!(
-                "Error budget left of {}{}: actual against ideal",
-                fig.slo,
-                if row.group.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", row.group)
-                }
-            );
-            let unit = fig.events.unit;
-            let months = history
-                .iter()
-                .find(|r| r.group == fig.group)
-                .map(|r| {
-                    r.history
-                        .iter()
-                        .map(|m| {
-                            let met = match m.met {
-                                Some(true) => "met",
-                                Some(false) => "missed",
-                                None => "no_data",
-                            };
-                            (m.month.clone(), met, percent(m.attainment))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            GroupPanel {
-                description: fig.description.clone(),
-                events: format!("{} bad of {} {unit}", fig.events.bad, fig.events.total),
-                budget: format!(
-                    "{:.1} of {:.1} {unit} left",
-                    fig.error_budget.remaining, fig.error_budget.total
-                ),
-                chart: burn_down(&title, &points, whole),
-                alerts: fig
-                    .alerts
-                    .iter()
-                    .map(|a| AlertLine {
-                        name: a.alertname.clone(),
-                        tier: a.burn_tier.clone(),
-                        since: super::when(Some(&a.since)),
-                        value: format!("{:.2}", a.value),
-                    })
-                    .collect(),
-                tickets: fig
-                    .tickets
-                    .iter()
-                    .map(|t| TicketLine {
-                        id: t.id.clone(),
-                        title: t.title.clone(),
-                        status: t.status.clone(),
-                        tier: t.tier.clone(),
-                    })
-                    .collect(),
-                months,
-                row,
-            }
-        })
-        .collect();
     let (window_key, window_value) = filters.window();
+    let wanted = group_pairs(f.group.as_deref())?;
+    let exact = if slo.by.is_empty() {
+        Some(String::new())
+    } else {
+        exact_group(&slo.by, &wanted)
+    };
+    let month = Window::month_of(state.clock.now_ms(), &state.slos.timezone).name();
     let mut api = format!("/api/v1/sla/{id}?{window_param}");
     if let Some(g) = &f.group {
         api = format!("{api}&{}", encode(&[("group", g)]));
     }
-    ctx.respond(
-        StatusCode::OK,
-        SloPage {
-            chrome: ctx.chrome("sla"),
-            csv: format!(
-                "/api/v1/sla/report?{}",
-                encode(&[("month", &month), ("format", "csv")])
-            ),
-            csv_month: month,
-            slo: id,
-            window: view.window,
-            start: super::when(Some(&view.start)),
-            end: super::when(Some(&view.end)),
-            timezone: view.timezone,
-            group: f.group.unwrap_or_default(),
-            window_key,
-            window_value,
-            groups,
-            more_groups,
-            api,
+    let mut page = SloPage {
+        chrome: ctx.chrome("sla"),
+        slo: id.to_string(),
+        description: slo.description.clone(),
+        window: String::new(),
+        start: String::new(),
+        end: String::new(),
+        timezone: String::new(),
+        group: f.group.clone().unwrap_or_default(),
+        window_key,
+        window_value,
+        panel: None,
+        groups: Vec::new(),
+        groups_total: 0,
+        previous: None,
+        next: None,
+        csv: format!(
+            "/api/v1/sla/report?{}",
+            encode(&[("month", &month), ("format", "csv")])
+        ),
+        csv_month: month,
+        api,
+    };
+    match exact {
+        Some(key) => {
+            let query = SloQuery {
+                group: f.group.clone(),
+                window: f.window,
+                week: f.week,
+                month: f.month,
+                quarter: f.quarter,
+            };
+            let view = detail_view(state, id, query).await?;
+            let months = months_of_group(state, slo, &key).await?;
+            page.window = view.window;
+            page.start = super::when(Some(&view.start));
+            page.end = super::when(Some(&view.end));
+            page.timezone = view.timezone;
+            page.panel = view
+                .groups
+                .first()
+                .map(|g| panel(g, &window_param, &months));
         }
-        .render(),
-    )
+        None => {
+            let query = SlaQuery {
+                window: f.window,
+                week: f.week,
+                month: f.month,
+                quarter: f.quarter,
+                limit: Some(PAGE_ROWS),
+                offset: Some(f.offset),
+            };
+            let view = list_view_where(state, &query, |g| {
+                g.slo.id == id && {
+                    let labels = group_labels(&g.group);
+                    wanted
+                        .iter()
+                        .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+                }
+            })
+            .await?;
+            let link = |offset: usize| {
+                let mut pairs = vec![("offset", offset.to_string())];
+                if let Some(g) = &f.group {
+                    pairs.push(("group", g.clone()));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                format!("/sla/{id}?{window_param}&{}", encode(&pairs))
+            };
+            page.previous = (f.offset > 0).then(|| link(f.offset.saturating_sub(PAGE_ROWS)));
+            page.next = view.next_offset.map(link);
+            page.window = view.window;
+            page.start = super::when(Some(&view.start));
+            page.end = super::when(Some(&view.end));
+            page.timezone = view.timezone;
+            page.groups_total = view.total;
+            page.groups = view
+                .slos
+                .iter()
+                .map(|g| Row::of(g, &window_param))
+                .collect();
+        }
+    }
+    Ok(page.render())
+}
+
+/// One group's panel: its three numbers, its burn-down and its 12 months.
+fn panel(g: &SloGroupDetailView, window_param: &str, months: &[MonthView]) -> GroupPanel {
+    let fig = &g.figures;
+    let row = Row::of(fig, window_param);
+    let points: Vec<BurnPoint> = g
+        .daily
+        .iter()
+        .map(|d| BurnPoint {
+            label: d.start.get(5..10).unwrap_or(&d.start).to_string(),
+            actual: d.budget_remaining_ratio,
+        })
+        .collect();
+    // Days in the whole window: the ideal line spends the budget by its end.
+    let whole = g
+        .daily
+        .last()
+        .map(|d| {
+            let spent = 1.0 - d.ideal_remaining_ratio;
+            if spent > 0.0 {
+                (g.daily.len() as f64 / spent).round() as usize
+            } else {
+                g.daily.len()
+            }
+        })
+        .unwrap_or(1);
+    let title = format!(
+        "Error budget left of {}{}: actual against ideal",
+        fig.slo,
+        if row.group.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", row.group)
+        }
+    );
+    let unit = fig.events.unit;
+    GroupPanel {
+        events: format!("{} bad of {} {unit}", fig.events.bad, fig.events.total),
+        budget: format!(
+            "{:.1} of {:.1} {unit} left",
+            fig.error_budget.remaining, fig.error_budget.total
+        ),
+        chart: burn_down(&title, &points, whole),
+        alerts: fig
+            .alerts
+            .iter()
+            .map(|a| AlertLine {
+                name: a.alertname.clone(),
+                tier: a.burn_tier.clone(),
+                since: super::when(Some(&a.since)),
+                value: format!("{:.2}", a.value),
+            })
+            .collect(),
+        tickets: fig
+            .tickets
+            .iter()
+            .map(|t| TicketLine {
+                id: t.id.clone(),
+                title: t.title.clone(),
+                status: t.status.clone(),
+                tier: t.tier.clone(),
+            })
+            .collect(),
+        months: months
+            .iter()
+            .map(|m| {
+                let met = match m.met {
+                    Some(true) => "met",
+                    Some(false) => "missed",
+                    None => "no_data",
+                };
+                (m.month.clone(), met, percent(m.attainment))
+            })
+            .collect(),
+        row,
+    }
 }

@@ -200,7 +200,14 @@ async fn the_pages_work_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(text(&b, "h1").await, first);
-    let detail = api(&base, &format!("/api/v1/sla/{first}?window=30d")).await;
+    // The row's link names its group: the API is asked for the same one.
+    let url = b.current_url().await.unwrap();
+    let detail = api(
+        &base,
+        &format!("/api/v1/sla/{first}?{}", url.query().unwrap_or("")),
+    )
+    .await;
+    assert_eq!(detail["groups"].as_array().unwrap().len(), 1, "{url}");
     assert_eq!(
         text(&b, "dd.budget").await,
         syncwatch::web::percent(detail["groups"][0]["error_budget"]["remaining_ratio"].as_f64())

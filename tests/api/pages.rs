@@ -551,16 +551,44 @@ async fn with_tokens_the_pages_sign_in_to_a_session_holding_the_tokens_scopes() 
 
 #[actix_web::test]
 async fn the_sla_and_provider_pages_show_what_the_api_answers() {
-    let app = spawn_app().await;
+    let (app, _slos) = crate::sla::app().await;
+    // Three hours of cdk syncs, 2 of 100 failing each minute; xtime's all good.
+    let store = app.store().await;
+    let now = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000;
+    for k in (1..=180).rev() {
+        let minute = now - k * 60_000;
+        let tallies = [("cdk", 2.0), ("xtime", 0.0)].map(|(p, bad)| {
+            (
+                "t-syncs".to_string(),
+                format!(r#"{{"provider":"{p}"}}"#),
+                syncwatch::slo::Tally { bad, total: 100.0 },
+            )
+        });
+        assert!(
+            store
+                .record_slo_minute(minute, &tallies, &jiff::tz::TimeZone::UTC)
+                .await
+                .unwrap()
+        );
+    }
     let mut b = Browser::of(&app);
     let api = app.get_json("/api/v1/sla").await;
     let page = b.page("/sla").await;
-    for s in api["slos"].as_array().unwrap() {
+    let slos = api["slos"].as_array().unwrap();
+    assert!(slos.len() >= 3, "{api}");
+    for s in slos {
         let id = s["slo"].as_str().unwrap();
+        let group: Vec<String> = s["group"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect();
+        let key = format!(">{id}</a></td><td>{}</td>", group.join(", "));
         let row = page
             .split("<tr class=\"status-")
-            .find(|r| r.contains(&format!(">{id}</a>")))
-            .unwrap_or_else(|| panic!("{id} in {page}"));
+            .find(|r| r.contains(&key))
+            .unwrap_or_else(|| panic!("{key} in {page}"));
         for (class, value) in [
             ("attainment", s["attainment"].as_f64()),
             ("budget", s["error_budget"]["remaining_ratio"].as_f64()),
@@ -572,13 +600,46 @@ async fn the_sla_and_provider_pages_show_what_the_api_answers() {
             assert!(row.contains(&cell), "{cell} in {row}");
         }
     }
+    // cdk spent more than its budget: first, breached, and the figures are not trivial.
+    let cdk = &slos[0];
+    assert_eq!(
+        (&cdk["group"]["provider"], &cdk["status"]),
+        (&json!("cdk"), &json!("breached"))
+    );
+    assert!(
+        page.contains("<td class=\"num attainment\">98 %</td>"),
+        "{page}"
+    );
+    // Filters in the URL.
+    let breached = b.page("/sla?status=breached").await;
+    assert_eq!(
+        breached.matches("<tr class=\"status-").count(),
+        1,
+        "{breached}"
+    );
+    let xtime = b.page("/sla?q=xtime").await;
+    assert!(xtime.contains("provider=xtime") && !xtime.contains("provider=cdk"));
     let bad = b.get("/sla?window=5d").await;
     assert_eq!(bad.status().as_u16(), 400);
-    if let Some(first) = api["slos"][0]["slo"].as_str() {
-        let detail = b.page(&format!("/sla/{first}")).await;
-        assert!(detail.contains("<svg class=\"chart\""), "{detail}");
-        assert!(detail.contains("format=csv"));
-    }
+    // An SLO split into groups lists them; each opens its own page.
+    let groups = b.page("/sla/t-syncs").await;
+    assert!(groups.contains("2 groups"), "{groups}");
+    // Each row opens its group's page: the burn-down, 12 months and the CSV report.
+    let at = page
+        .find("<td><a href=\"/sla/")
+        .expect("a row links its group");
+    let href = &page[at + 13..];
+    let href = href[..href.find('"').unwrap()].replace("&#38;", "&");
+    let detail = b.page(&href).await;
+    assert!(detail.contains("<svg class=\"chart\""), "{detail}");
+    assert_eq!(
+        detail.matches("<li class=\"").count(),
+        12,
+        "12 months: {detail}"
+    );
+    assert!(detail.contains("format=csv"));
+    let missing = b.get("/sla/no-such-slo").await;
+    assert_eq!(missing.status().as_u16(), 404);
     let provider = b.page("/providers/tekion").await;
     for c in ["dealer-001", "dealer-002"] {
         assert!(provider.contains(&format!(">{c}</a>")), "{provider}");

@@ -36,7 +36,7 @@ slos:
 "#;
 
 /// The app with the test SLOs; the directory holding their file lives as long as the app.
-async fn app() -> (crate::helpers::TestApp, tempfile::TempDir) {
+pub(crate) async fn app() -> (crate::helpers::TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.yml");
     std::fs::write(&path, SLOS).unwrap();
