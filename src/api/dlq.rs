@@ -1,8 +1,6 @@
 //! `GET /api/v1/dlq` (filters, newest first, cursor pagination) and `POST /api/v1/dlq/replay`
 //! (by ids or by filter): dead letters go back into the stage that failed them.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::Value;
@@ -10,7 +8,7 @@ use serde_json::Value;
 use super::{ApiError, AppState};
 use crate::domain::ErrorClass;
 use crate::domain::clock::rfc3339;
-use crate::pipeline::{RecordBatch, completion};
+use crate::pipeline::replay::ReplayError;
 use crate::store::{DlqFilter, StoredDeadLetter, parse_cursor};
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -254,100 +252,32 @@ pub async fn replay_letters(
         (_, Some(_)) => return Err(ApiError::bad_request("give ids or a filter, not both")),
     };
     f.limit = limit;
-    let (letters, _) = state
-        .store
-        .list_dead_letters(&f)
+    let done = crate::pipeline::replay::replay(&state.store, &state.stages, &f)
         .await
-        .map_err(ApiError::store)?;
-    let unknown: Vec<&String> = f
-        .ids
-        .iter()
-        .filter(|id| !letters.iter().any(|l| &l.id == *id))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "ids: no dead letter {}",
-            unknown
-                .iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    // Oldest first, in batches of one stream of one connection at one stage.
-    let mut groups: BTreeMap<(String, String, String, String, String), Vec<&StoredDeadLetter>> =
-        BTreeMap::new();
-    for l in letters.iter().rev() {
-        let d = &l.letter;
-        groups
-            .entry((
-                d.pipeline.clone(),
-                d.stage.clone(),
-                d.provider.clone(),
-                d.connection.clone(),
-                d.stream.clone(),
-            ))
-            .or_default()
-            .push(l);
-    }
-    let mut replayed = 0usize;
-    let mut skipped = Vec::new();
-    for ((pipeline, stage, provider, connection, stream), letters) in groups {
-        let Some(link) = state.stages.get(&(pipeline.clone(), stage.clone())) else {
-            skipped.push(Skipped {
-                pipeline,
-                stage,
-                records: letters.len(),
-                reason: "no such stage in the pipelines configured now",
-            });
-            continue;
-        };
-        let mut records = Vec::with_capacity(letters.len());
-        let mut ids = Vec::with_capacity(letters.len());
-        for l in letters {
-            // A record that is not JSON goes back as the text it was.
-            records.push(
-                serde_json::from_str(&l.letter.record)
-                    .unwrap_or(Value::String(l.letter.record.clone())),
-            );
-            ids.push(l.id.clone());
-        }
-        replayed += records.len();
-        let (done, finished) = completion();
-        let batch = RecordBatch {
-            provider,
-            connection,
-            stream,
-            records,
-            dlq_ids: ids,
-            ticket: 0,
-            done: Some(done),
-        };
-        link.send(batch)
-            .await
-            .map_err(|_| ApiError::unavailable("pipeline stage"))?;
-        // Until the stage and those after it are through with the records.
-        if !finished.wait().await {
-            return Err(ApiError::unavailable("pipeline stage"));
-        }
-    }
-    // What is still in the DLQ failed again.
-    let ids: Vec<String> = letters.iter().map(|l| l.id.clone()).collect();
-    let (left, _) = state
-        .store
-        .list_dead_letters(&DlqFilter {
-            ids,
-            limit: MAX_REPLAY,
-            ..DlqFilter::default()
-        })
-        .await
-        .map_err(ApiError::store)?;
-    let skipped_n: usize = skipped.iter().map(|s| s.records).sum();
-    let still_failing = left.len() - skipped_n;
+        .map_err(|e| match e {
+            ReplayError::Store(e) => ApiError::store(e),
+            ReplayError::Unknown(ids) => ApiError::not_found(format!(
+                "ids: no dead letter {}",
+                ids.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            ReplayError::StageStopped => ApiError::unavailable("pipeline stage"),
+        })?;
     Ok(ReplayResult {
-        replayed,
-        resolved: replayed - still_failing,
-        still_failing,
-        skipped,
+        replayed: done.replayed,
+        resolved: done.resolved,
+        still_failing: done.still_failing,
+        skipped: done
+            .skipped
+            .into_iter()
+            .map(|s| Skipped {
+                pipeline: s.pipeline,
+                stage: s.stage,
+                records: s.records,
+                reason: "no such stage in the pipelines configured now",
+            })
+            .collect(),
     })
 }

@@ -12,7 +12,6 @@ pub mod idempotency;
 pub mod openapi;
 pub mod providers;
 pub mod runbooks;
-pub mod silence_page;
 pub mod silences;
 pub mod sla;
 pub mod sla_report;
@@ -278,8 +277,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(alertmanager::get_alerts)),
     )
     .route("/api/v2/status", web::get().to(alertmanager::status))
-    .route("/silences/new", web::get().to(silence_page::new))
-    .route("/silences/new", web::post().to(silence_page::create))
     .route("/api/v2/silences", web::get().to(silences::list))
     .route("/api/v2/silences", web::post().to(silences::create))
     .route("/api/v2/silence/{id}", web::get().to(silences::get))

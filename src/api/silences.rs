@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState};
 use crate::domain::Matcher;
 use crate::domain::clock::rfc3339;
+use crate::domain::duration::parse_duration;
 use crate::domain::silence::{ApiMatcher, Silence};
 use crate::store::new_id;
 
@@ -180,4 +181,46 @@ pub async fn expire_silence(state: &AppState, id: &str) -> Result<(), ApiError> 
     all.retain(|s| s.id != id);
     all.push(silence);
     Ok(())
+}
+
+/// Creates and puts in force the silence a form describes: `matchers` one per line (PromQL
+/// matcher syntax), `duration` such as `2h`, who and why (both required). 400 naming the field
+/// that is wrong.
+pub async fn silence_from_form(
+    state: &AppState,
+    matchers_text: &str,
+    duration: &str,
+    created_by: &str,
+    comment: &str,
+) -> Result<Silence, ApiError> {
+    let mut matchers = Vec::new();
+    for line in matchers_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let m =
+            Matcher::parse(line).map_err(|e| ApiError::bad_request(format!("matchers: {e}")))?;
+        matchers.push(ApiMatcher::from_matcher(&m));
+    }
+    let duration = parse_duration(duration.trim())
+        .map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
+    if created_by.trim().is_empty() || comment.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "created by and comment are both required",
+        ));
+    }
+    let now = state.clock.now_ms();
+    let silence = Silence::new(
+        new_id(),
+        matchers,
+        now,
+        now + duration.as_millis() as i64,
+        created_by.trim().to_string(),
+        comment.trim().to_string(),
+        now,
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    save(state, silence.clone()).await?;
+    Ok(silence)
 }

@@ -13,6 +13,7 @@ pub mod actor;
 pub mod events;
 pub mod export;
 pub mod queue;
+pub mod replay;
 pub mod schema;
 pub mod stage;
 pub mod transform;

@@ -12,7 +12,8 @@
 //! - `GET /`: what needs attention now ([`overview`]).
 //! - `GET /sla`, `GET /sla/{slo}` ([`sla`]).
 //! - `GET /alerts`, `GET /alerts/{fingerprint}`, `GET /silences`, `POST /silences`,
-//!   `POST /silences/{id}/expire` ([`alerts`]).
+//!   `POST /silences/{id}/expire` ([`alerts`]); `GET /silences/new`, `POST /silences/new`, the
+//!   form a notification's Silence link opens ([`silence_new`]).
 //! - `GET /tickets`, `GET /tickets/{id}`, `POST /tickets/{id}` ([`tickets`]).
 //! - `GET /providers/{provider}`, its sync and replay buttons ([`providers`]).
 //! - `GET /runbooks`, `GET /runbooks/{id}` ([`runbooks`]).
@@ -25,6 +26,7 @@ pub mod overview;
 pub mod providers;
 pub mod runbooks;
 pub mod session;
+pub mod silence_new;
 pub mod sla;
 pub mod tickets;
 
@@ -62,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sla/{slo}", web::get().to(sla::detail))
         .route("/alerts", web::get().to(alerts::list))
         .route("/alerts/{fingerprint}", web::get().to(alerts::detail))
+        .route("/silences/new", web::get().to(silence_new::new))
+        .route("/silences/new", web::post().to(silence_new::create))
         .route("/silences", web::get().to(alerts::silences))
         .route("/silences", web::post().to(alerts::create_silence))
         .route(
@@ -391,6 +395,20 @@ pub fn percent(ratio: Option<f64>) -> String {
     }
 }
 
+/// A count of events or minutes as people read it: whole numbers as they are, small fractions
+/// with two decimals (`0.03`), larger ones with one (`718.9`).
+pub fn amount(x: f64) -> String {
+    if !x.is_finite() {
+        "–".to_string()
+    } else if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if x.abs() < 10.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
 /// An RFC 3339 time as people read it in a table (`2026-12-01 14:05 UTC`); `–` for none.
 pub fn when(rfc3339: Option<&str>) -> String {
     rfc3339.map_or_else(|| "–".to_string(), short_time)
@@ -423,6 +441,15 @@ mod tests {
         assert_eq!(percent(Some(-0.2534)), "-25.34 %");
         assert_eq!(percent(None), "–");
         assert_eq!(percent(Some(f64::NAN)), "–");
+    }
+
+    #[test]
+    fn amounts_keep_small_fractions_visible() {
+        assert_eq!(amount(719_100.0), "719100");
+        assert_eq!(amount(0.03), "0.03");
+        assert_eq!(amount(-1.0), "-1");
+        assert_eq!(amount(718.94), "718.9");
+        assert_eq!(amount(f64::NAN), "–");
     }
 
     #[test]

@@ -15,8 +15,9 @@ use crate::api::{ApiError, AppState};
 use crate::providers::{ConnectionStatus, GetStatus, SyncNow};
 use crate::store::DlqFilter;
 
-/// Connections a page lists at most (failing ones first).
-const MAX_CONNECTIONS: usize = 500;
+/// Connections a page lists (those needing attention first; `offset` pages on, `q` narrows):
+/// 200 rows keep the page far under 150 KB.
+const PAGE_CONNECTIONS: usize = 200;
 /// Runs and dead letters shown.
 const RECENT: i64 = 20;
 
@@ -83,6 +84,12 @@ struct ProviderPage {
     connections: Vec<ConnectionRow>,
     total_connections: usize,
     troubled: usize,
+    /// The connections `q` keeps, and where this page starts among them.
+    q: String,
+    matching: usize,
+    shown_from: usize,
+    previous: Option<String>,
+    next: Option<String>,
     /// The connection whose runs are shown.
     selected: String,
     runs: Vec<RunRow>,
@@ -97,6 +104,11 @@ pub struct ProviderQuery {
     connection: Option<String>,
     /// What the last button did.
     notice: Option<String>,
+    /// A part of the connections' names.
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    offset: usize,
 }
 
 /// `GET /providers/{provider}`.
@@ -136,6 +148,19 @@ async fn provider_page(
         .map_err(|_| ApiError::unavailable("provider actor"))?;
     let mut connections: Vec<&ConnectionStatus> = status.connections.iter().collect();
     connections.sort_by_key(|c| !troubled(c));
+    let needle = q.q.trim().to_lowercase();
+    let matching: Vec<&ConnectionStatus> = connections
+        .iter()
+        .filter(|c| needle.is_empty() || c.connection.to_lowercase().contains(&needle))
+        .copied()
+        .collect();
+    let link = |offset: usize| {
+        let path: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        format!(
+            "/providers/{path}?{}",
+            super::sla::encode(&[("q", &q.q), ("offset", &offset.to_string())])
+        )
+    };
     let selected = q
         .connection
         .filter(|c| status.connections.iter().any(|x| &x.connection == c))
@@ -171,11 +196,18 @@ async fn provider_page(
             circuit: status.circuit,
             troubled: connections.iter().filter(|c| troubled(c)).count(),
             total_connections: connections.len(),
-            connections: connections
+            connections: matching
                 .iter()
-                .take(MAX_CONNECTIONS)
+                .skip(q.offset)
+                .take(PAGE_CONNECTIONS)
                 .map(|c| ConnectionRow::of(c))
                 .collect(),
+            matching: matching.len(),
+            shown_from: q.offset + 1,
+            previous: (q.offset > 0).then(|| link(q.offset.saturating_sub(PAGE_CONNECTIONS))),
+            next: (q.offset + PAGE_CONNECTIONS < matching.len())
+                .then(|| link(q.offset + PAGE_CONNECTIONS)),
+            q: q.q.clone(),
             selected,
             runs: runs
                 .iter()

@@ -12,7 +12,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::chart::{BurnPoint, burn_down};
-use super::{Chrome, Ctx, error_page, percent};
+use super::{Chrome, Ctx, amount, error_page, percent};
 use crate::api::sla::{
     SlaQuery, SloFiguresView, SloGroupDetailView, SloQuery, detail_view, exact_group,
     list_view_where,
@@ -480,10 +480,15 @@ fn panel(g: &SloGroupDetailView, window_param: &str, months: &[MonthView]) -> Gr
     );
     let unit = fig.events.unit;
     GroupPanel {
-        events: format!("{} bad of {} {unit}", fig.events.bad, fig.events.total),
+        events: format!(
+            "{} bad of {} {unit}",
+            amount(fig.events.bad),
+            amount(fig.events.total)
+        ),
         budget: format!(
-            "{:.1} of {:.1} {unit} left",
-            fig.error_budget.remaining, fig.error_budget.total
+            "{} of {} {unit} left",
+            amount(fig.error_budget.remaining),
+            amount(fig.error_budget.total)
         ),
         chart: burn_down(&title, &points, whole),
         alerts: fig

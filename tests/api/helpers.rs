@@ -566,6 +566,29 @@ impl TestApp {
         assert_eq!(r.status().as_u16(), 200, "{change}");
     }
 
+    /// Posts the silence form (`/silences/new`) as a browser would: with the CSRF cookie the
+    /// form's page sets and the same value in the form.
+    pub async fn post_silence_form(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let page = self.get("/silences/new").await;
+        let csrf = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok()?.strip_prefix("syncwatch_csrf="))
+            .map(|c| c.split(';').next().unwrap_or("").to_string())
+            .next()
+            .expect("the form sets its CSRF cookie");
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        self.client
+            .post(format!("{}/silences/new", self.address))
+            .header("cookie", format!("syncwatch_csrf={csrf}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn lookup(&self, body: &Value) -> reqwest::Response {
         self.post_json("/api/v1/runbooks/lookup", body).await
     }

@@ -495,17 +495,11 @@ async fn bad_silences_are_refused_with_the_reason() {
         ("created_by", "ana"),
         ("comment", "forever"),
     ];
-    let r = app
-        .client
-        .post(format!("{}/silences/new", app.address))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_silence_form(&form).await;
     assert_eq!(r.status().as_u16(), 400);
     let body = r.text().await.unwrap();
     assert!(
-        body.contains("duration: duration &quot;99999999999h&quot; out of range"),
+        body.contains("duration: duration &#34;99999999999h&#34; out of range"),
         "{body}"
     );
     let r = app.get("/api/v1/tickets/x").await;
@@ -899,17 +893,16 @@ async fn the_slack_silence_link_opens_a_prefilled_form_that_silences_the_alert()
     assert_eq!(page.status().as_u16(), 200);
     let page = page.text().await.unwrap();
     for m in [
-        "alertname=&quot;NoisyJob&quot;",
-        "provider=&quot;cdk&quot;",
-        "note=&quot;a \\&quot;quoted\\&quot; &amp; &lt;odd&gt; value&quot;",
+        "alertname=&#34;NoisyJob&#34;",
+        "provider=&#34;cdk&#34;",
+        "note=&#34;a \\&#34;quoted\\&#34; &#38; &#60;odd&#62; value&#34;",
     ] {
         assert!(page.contains(m), "{m} missing from the form: {page}");
     }
 
     let post = |fields: Vec<(&'static str, &'static str)>| {
-        let client = &app.client;
-        let url = format!("{}/silences/new", app.address);
-        async move { client.post(url).form(&fields).send().await.unwrap() }
+        let app = &app;
+        async move { app.post_silence_form(&fields).await }
     };
     let matchers = "alertname=\"NoisyJob\"\nprovider=\"cdk\"";
     let bad = post(vec![

@@ -454,6 +454,28 @@ async fn an_alert_is_shown_as_text_and_silenced_from_its_page() {
         page.contains("<dd>suppressed</dd>").then_some(())
     })
     .await;
+    // The notification's silence form takes no post without its CSRF token either.
+    let r = b
+        .post_raw(
+            "/silences/new",
+            &[
+                ("matchers", matchers),
+                ("duration", "1h"),
+                ("created_by", "x"),
+                ("comment", "y"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        app.get_json("/api/v2/silences")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let r = b.post(&format!("/silences/{id}/expire"), &[]).await;
     assert_eq!(r.status().as_u16(), 303);
     let silences = app.get_json("/api/v2/silences").await;
@@ -644,6 +666,11 @@ async fn the_sla_and_provider_pages_show_what_the_api_answers() {
     for c in ["dealer-001", "dealer-002"] {
         assert!(provider.contains(&format!(">{c}</a>")), "{provider}");
     }
+    let one = b.page("/providers/tekion?q=002").await;
+    assert!(
+        one.contains(">dealer-002</a>") && !one.contains(">dealer-001</a>"),
+        "{one}"
+    );
     let missing = b.get("/providers/nope").await;
     assert_eq!(missing.status().as_u16(), 404);
 }

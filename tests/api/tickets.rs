@@ -160,9 +160,8 @@ async fn with_tokens_the_silence_form_asks_for_one_with_the_silences_scope() {
         .await
         .unwrap();
     assert!(page.contains("name=\"token\""), "{page}");
-    let url = format!("{}/silences/new", app.address);
     let submit = |token: &'static str| {
-        let (client, url) = (&app.client, &url);
+        let app = &app;
         async move {
             let form = [
                 ("matchers", "provider=\"cdk\""),
@@ -171,7 +170,7 @@ async fn with_tokens_the_silence_form_asks_for_one_with_the_silences_scope() {
                 ("comment", "maintenance"),
                 ("token", token),
             ];
-            client.post(url).form(&form).send().await.unwrap()
+            app.post_silence_form(&form).await
         }
     };
     assert_eq!(submit("wrong").await.status().as_u16(), 401);
