@@ -12,6 +12,8 @@
 //! (default 10000, 1000000 and 200). Seeding writes the tickets (3 events each) and the SLO
 //! history with SQL before syncwatch starts.
 
+#[path = "support/profile.rs"]
+mod profile;
 #[path = "support/seed_slo.rs"]
 mod seed_slo;
 #[path = "support/seed_tickets.rs"]
@@ -20,7 +22,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,24 +54,6 @@ fn ms(d: Duration) -> f64 {
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     let r = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     ms(sorted[r - 1])
-}
-
-/// A shipped provider profile with a rate limit that lets 2,000 connections sync.
-fn profile(repo: &Path, name: &str) -> String {
-    let text =
-        std::fs::read_to_string(repo.join("providers").join(format!("{name}.toml"))).unwrap();
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            skipping = line.trim() == "[rate_limit]";
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out + "\n[rate_limit]\nrequests_per_second = 1000\nburst = 200\nmax_concurrent_syncs = 32\n"
 }
 
 fn main() {
@@ -109,7 +93,7 @@ fn main() {
     );
     for (p_index, p) in PROVIDERS.iter().enumerate() {
         let path = dir.path().join(format!("{p}.toml"));
-        std::fs::write(&path, profile(&repo, p)).unwrap();
+        std::fs::write(&path, profile::with_rate_limit(&repo, p, 32)).unwrap();
         // The connections the SLO history names: `connection(i)` puts i on provider i % 5.
         let conns: Vec<String> = (0..connections)
             .filter(|i| i % PROVIDERS.len() == p_index)
@@ -157,6 +141,13 @@ fn main() {
     // The first syncs of every connection run, alerts fire, the ledger loads.
     std::thread::sleep(Duration::from_secs(60));
 
+    let held = get(port, "/api/v2/alerts").map_or(0, |(_, body)| {
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            .unwrap_or(0)
+    });
+    println!("alerts held by the dispatcher: {held}");
     let (p42, c42) = connection(42);
     let pages = [
         ("overview", "/".to_string()),

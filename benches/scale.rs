@@ -12,12 +12,14 @@
 //! 1.2 million in all); the figures after WARMUP seconds are the steady state of incremental
 //! syncs.
 
+#[path = "support/profile.rs"]
+mod profile;
 mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,24 +48,6 @@ fn rss(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-/// A shipped profile with the bench's rate limit instead of its own.
-fn profile(repo: &Path, name: &str) -> String {
-    let text =
-        std::fs::read_to_string(repo.join("providers").join(format!("{name}.toml"))).unwrap();
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            skipping = line.trim() == "[rate_limit]";
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out + "\n[rate_limit]\nrequests_per_second = 1000\nburst = 200\nmax_concurrent_syncs = 64\n"
 }
 
 /// `le` bucket counts of one histogram series.
@@ -180,7 +164,7 @@ fn main() {
     );
     for (i, p) in PROVIDERS.iter().enumerate() {
         let path = dir.path().join(format!("{p}.toml"));
-        std::fs::write(&path, profile(&repo, p)).unwrap();
+        std::fs::write(&path, profile::with_rate_limit(&repo, p, 64)).unwrap();
         let conns: Vec<String> = (0..per).map(|c| format!("\"d{i}-{c:05}\"")).collect();
         config.push_str(&format!(
             "\n[[providers]]\nname = \"{p}\"\nprofile = \"{}\"\nbase_url = \"http://127.0.0.1:{sim_port}/{p}\"\nconnections = [{}]\nschedule = \"{SCHEDULE_SECS}s\"\npipeline = \"dms\"\n",

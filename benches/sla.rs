@@ -301,9 +301,17 @@ fn main() {
             20,
         ),
         (
-            "GET /api/v1/sla/{slo}?group=",
+            "GET /api/v1/sla/{slo}?group= (the connection alone: every group read)",
             format!("/api/v1/sla/{SLO}?group=connection=dealer-00042"),
             20,
+        ),
+        (
+            "GET /api/v1/sla/{slo}?group= (provider and connection: one group read)",
+            format!(
+                "/api/v1/sla/{SLO}?group=provider={},connection=dealer-00042",
+                connection(42).0
+            ),
+            100,
         ),
         (
             "GET /api/v1/sla/report",

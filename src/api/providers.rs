@@ -34,20 +34,20 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 }
 
 /// Every provider's circuit and connections, by name (what `GET /api/v1/providers` answers).
+/// The actors are asked all at once, so a busy one delays the answer once, not once each.
 pub async fn provider_views(state: &AppState) -> Result<Vec<ProviderView>, ApiError> {
-    let mut out = Vec::new();
-    for (name, addr) in &state.providers {
+    let asked = state.providers.iter().map(|(name, addr)| async move {
         let status = addr
             .send(GetStatus)
             .await
             .map_err(|_| ApiError::unavailable("provider actor"))?;
-        out.push(ProviderView {
+        Ok(ProviderView {
             name: name.clone(),
             circuit: status.circuit,
             connections: status.connections,
-        });
-    }
-    Ok(out)
+        })
+    });
+    futures::future::join_all(asked).await.into_iter().collect()
 }
 
 /// A manual sync asked for.
@@ -199,6 +199,27 @@ pub struct RunView {
     pub(crate) cursor_after: std::collections::BTreeMap<String, String>,
 }
 
+impl From<&crate::store::SyncRun> for RunView {
+    fn from(r: &crate::store::SyncRun) -> Self {
+        Self {
+            id: r.id.clone(),
+            started_at: rfc3339(r.started_at_ms),
+            finished_at: rfc3339(r.finished_at_ms),
+            status: if r.error.is_some() {
+                "failure"
+            } else {
+                "success"
+            },
+            records: r.records,
+            pages: r.pages,
+            error_class: r.error.as_ref().map(|(c, _)| c.as_str()),
+            reason: r.error.as_ref().map(|(_, reason)| reason.clone()),
+            cursor_before: r.cursor_before.clone(),
+            cursor_after: r.cursor_after.clone(),
+        }
+    }
+}
+
 /// A page of runs, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RunPage {
@@ -267,24 +288,6 @@ pub async fn runs(
         .then(|| rows.last())
         .flatten()
         .map(|r| crate::store::make_cursor(r.started_at_ms, &r.id));
-    let runs = rows
-        .iter()
-        .map(|r| RunView {
-            id: r.id.clone(),
-            started_at: rfc3339(r.started_at_ms),
-            finished_at: rfc3339(r.finished_at_ms),
-            status: if r.error.is_some() {
-                "failure"
-            } else {
-                "success"
-            },
-            records: r.records,
-            pages: r.pages,
-            error_class: r.error.as_ref().map(|(c, _)| c.as_str()),
-            reason: r.error.as_ref().map(|(_, reason)| reason.clone()),
-            cursor_before: r.cursor_before.clone(),
-            cursor_after: r.cursor_after.clone(),
-        })
-        .collect();
+    let runs = rows.iter().map(RunView::from).collect();
     Ok(HttpResponse::Ok().json(RunPage { runs, next_cursor }))
 }

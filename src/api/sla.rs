@@ -579,22 +579,7 @@ pub async fn detail_view(
     let Some(slo) = state.slos.slos.iter().find(|s| s.id == id) else {
         return Err(ApiError::not_found(format!("SLO {id:?}")));
     };
-    let wanted: Vec<(String, String)> = match &q.group {
-        None => Vec::new(),
-        Some(g) => g
-            .split(',')
-            .map(|pair| {
-                pair.split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .filter(|(k, _)| !k.is_empty())
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "group: {pair:?} is not label=value (e.g. provider=cdk)"
-                        ))
-                    })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let wanted = group_pairs(q.group.as_deref())?;
     let window = window_of(&q.window, &q.week, &q.month, &q.quarter)?;
     // A group named by every `by` label is read by its key alone.
     let exact = exact_group(&slo.by, &wanted);
@@ -667,6 +652,26 @@ pub async fn detail_view(
         timezone: tz.iana_name().unwrap_or("UTC").to_string(),
         groups,
     })
+}
+
+/// `group=provider=cdk,connection=d1` as label pairs (none without it); a pair that is not
+/// `label=value` is a 400 naming it.
+pub(crate) fn group_pairs(group: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(g) = group else {
+        return Ok(Vec::new());
+    };
+    g.split(',')
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "group: {pair:?} is not label=value (e.g. provider=cdk)"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// The key of the one group `wanted` names, when it gives a value to each of the SLO's `by`

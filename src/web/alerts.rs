@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::silence_new::SilenceForm;
 use super::{Chrome, Ctx, error_page, forged, not_found, when_ms};
 use crate::alerting::actor::{HeldAlert, ListAlerts};
 use crate::api::silences::{expire_silence, silence_from_form};
@@ -342,24 +343,6 @@ pub async fn silences(
         }
         .render(),
     )
-}
-
-/// The silence form of an alert's page.
-#[derive(Deserialize)]
-pub struct SilenceForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    matchers: String,
-    #[serde(default)]
-    duration: String,
-    #[serde(default)]
-    created_by: String,
-    #[serde(default)]
-    comment: String,
-    /// The alert whose page the form is on, to show it again on a mistake.
-    #[serde(default)]
-    fingerprint: String,
 }
 
 /// `POST /silences`: creates the silence (303 to `/silences?created=`); a mistake shows the

@@ -86,9 +86,52 @@ async fn overview(
         tiers: None,
         dlq: None,
     };
-    if holds(req, state, "providers:read") {
+    // Every part at once: each waits on its own actor or query, not on the others.
+    let may = |scope: &str| holds(req, state, scope);
+    let (providers, slos, held_alerts, counts, dlq) = futures::join!(
+        async {
+            if may("providers:read") {
+                Some(crate::api::providers::provider_views(state).await)
+            } else {
+                None
+            }
+        },
+        async {
+            let worst = SlaQuery {
+                limit: Some(WORST_SLOS),
+                ..SlaQuery::default()
+            };
+            if may("sla:read") {
+                Some(list_view(state, &worst).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if may("alerts:read") {
+                Some(held(state).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if may("tickets:read") {
+                Some(state.store.active_ticket_counts().await)
+            } else {
+                None
+            }
+        },
+        async {
+            if may("dlq:read") {
+                Some(state.store.dead_letter_total(None).await)
+            } else {
+                None
+            }
+        },
+    );
+    if let Some(providers) = providers {
         let mut lines = Vec::new();
-        for p in crate::api::providers::provider_views(state).await? {
+        for p in providers? {
             let bad: Vec<_> = p.connections.iter().filter(|c| troubled(c)).collect();
             page.troubled_total += bad.len();
             for c in bad {
@@ -129,29 +172,18 @@ async fn overview(
         lines.sort_by_key(|l| (l.circuit == "closed", l.troubled == 0));
         page.providers = Some(lines);
     }
-    if holds(req, state, "sla:read") {
-        let view = list_view(
-            state,
-            &SlaQuery {
-                limit: Some(WORST_SLOS),
-                ..SlaQuery::default()
-            },
-        )
-        .await?;
+    if let Some(view) = slos {
+        let view = view?;
         page.slo_total = view.total;
         page.slos = Some(view.slos.iter().map(|f| Row::of(f, "window=30d")).collect());
     }
-    if holds(req, state, "alerts:read") {
-        let all = held(state).await?;
+    if let Some(all) = held_alerts {
+        let all = all?;
         page.alerts_total = all.len();
         page.alerts = Some(rows(&all, state, MAX_ALERTS));
     }
-    if holds(req, state, "tickets:read") {
-        let counts = state
-            .store
-            .active_ticket_counts()
-            .await
-            .map_err(ApiError::store)?;
+    if let Some(counts) = counts {
+        let counts = counts.map_err(ApiError::store)?;
         let count = |status: &str, tier: &str| {
             counts
                 .iter()
@@ -170,14 +202,8 @@ async fn overview(
                 .collect(),
         );
     }
-    if holds(req, state, "dlq:read") {
-        page.dlq = Some(
-            state
-                .store
-                .dead_letter_total(None)
-                .await
-                .map_err(ApiError::store)?,
-        );
+    if let Some(n) = dlq {
+        page.dlq = Some(n.map_err(ApiError::store)?);
     }
     Ok(page.render())
 }

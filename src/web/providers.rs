@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Chrome, Ctx, error_page, forged, not_found, when, when_ms};
 use crate::api::dlq::{Filter, ReplayRequest, replay_letters};
+use crate::api::providers::RunView;
 use crate::api::{ApiError, AppState};
 use crate::providers::{ConnectionStatus, GetStatus, SyncNow};
 use crate::store::DlqFilter;
@@ -211,20 +212,16 @@ async fn provider_page(
             selected,
             runs: runs
                 .iter()
+                .map(RunView::from)
                 .map(|r| RunRow {
-                    started: when_ms(r.started_at_ms),
-                    status: if r.error.is_some() {
-                        "failure"
-                    } else {
-                        "success"
-                    },
+                    started: when(Some(&r.started_at)),
+                    status: r.status,
                     records: r.records,
                     pages: r.pages,
-                    error: r
-                        .error
-                        .as_ref()
-                        .map(|(c, reason)| format!("{}: {reason}", c.as_str()))
-                        .unwrap_or_default(),
+                    error: match (r.error_class, r.reason) {
+                        (Some(class), Some(reason)) => format!("{class}: {reason}"),
+                        _ => String::new(),
+                    },
                 })
                 .collect(),
             letters: letters

@@ -15,20 +15,25 @@ use crate::api::silences::silence_from_form;
 use crate::api::{ApiError, AppState};
 use crate::domain::clock::rfc3339;
 
+/// A silence form: this page's, and an alert page's (which names its alert).
 #[derive(Deserialize, Default)]
 pub struct SilenceForm {
     #[serde(default)]
-    matchers: String,
+    pub(super) matchers: String,
     #[serde(default)]
-    duration: String,
+    pub(super) duration: String,
     #[serde(default)]
-    created_by: String,
+    pub(super) created_by: String,
     #[serde(default)]
-    comment: String,
+    pub(super) comment: String,
+    /// A token holding `silences:write`, typed by a caller whose own lacks it.
     #[serde(default)]
-    token: String,
+    pub(super) token: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
+    /// The alert whose page the form is on, to show it again on a mistake.
+    #[serde(default)]
+    pub(super) fingerprint: String,
 }
 
 #[derive(Template)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::chart::{BurnPoint, burn_down};
 use super::{Chrome, Ctx, amount, error_page, percent};
 use crate::api::sla::{
-    SlaQuery, SloFiguresView, SloGroupDetailView, SloQuery, detail_view, exact_group,
+    SlaQuery, SloFiguresView, SloGroupDetailView, SloQuery, detail_view, exact_group, group_pairs,
     list_view_where,
 };
 use crate::api::sla_report::{MonthView, months_of_group};
@@ -290,26 +290,6 @@ pub struct SloFilters {
     offset: usize,
 }
 
-/// `group=provider=cdk,connection=d1` as label pairs; a pair that is not `label=value` is a 400
-/// naming it (as the API says).
-fn group_pairs(group: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let Some(g) = group.filter(|g| !g.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    g.split(',')
-        .map(|pair| {
-            pair.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .filter(|(k, _)| !k.is_empty())
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "group: {pair:?} is not label=value (e.g. provider=cdk)"
-                    ))
-                })
-        })
-        .collect()
-}
-
 /// `GET /sla/{slo}`: one group's page (the SLO's only one, or the one `group` names by each of
 /// its `by` labels), else the table of the SLO's groups (those `group` narrows to), worst
 /// budget first, each linking to its page.
@@ -346,7 +326,8 @@ async fn slo_page(
     };
     let window_param = filters.window_param();
     let (window_key, window_value) = filters.window();
-    let wanted = group_pairs(f.group.as_deref())?;
+    // An empty Group box shows every group.
+    let wanted = group_pairs(f.group.as_deref().filter(|g| !g.trim().is_empty()))?;
     let exact = if slo.by.is_empty() {
         Some(String::new())
     } else {
@@ -383,7 +364,7 @@ async fn slo_page(
     match exact {
         Some(key) => {
             let query = SloQuery {
-                group: f.group.clone(),
+                group: f.group.clone().filter(|g| !g.trim().is_empty()),
                 window: f.window,
                 week: f.week,
                 month: f.month,

@@ -737,6 +737,33 @@ async fn the_sli_history_sums_minutes_exactly_at_every_grain(store: Store) {
         }
     );
 
+    // One group read by its key: its rows of every grain, none of the other group's.
+    let one = store
+        .slo_group_history(
+            &Grain::ALL,
+            from - 86_400_000 * 31,
+            to,
+            "s-sync",
+            "provider=\"tekion\"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        [&("s-sync".to_string(), "provider=\"tekion\"".to_string())]
+    );
+    let every = rows(Grain::Hour).await.unwrap();
+    let hours: Vec<_> = one
+        .values()
+        .flatten()
+        .filter(|r| r.grain == Grain::Hour)
+        .collect();
+    assert_eq!(
+        hours.len(),
+        every[&("s-sync".to_string(), "provider=\"tekion\"".to_string())].len()
+    );
+    assert_eq!(hours[0].slots, tekion[0].slots);
+
     // Minutes are dropped after 7 hours, hours after 35 days; days stay.
     let pruned = store.prune_slo_history(to + 8 * 3_600_000).await.unwrap();
     assert_eq!(pruned, 5, "four hours of cdk minute rows, and tekion's one");
