@@ -1,6 +1,6 @@
 //! `GET /api/v1/alerts`: pending and firing alerts with their runbook and ticket.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::{ApiError, AppState};
@@ -46,7 +46,14 @@ pub struct AlertList {
 /// Pending and firing alerts, with their runbook and ticket.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts",
     responses((status = 200, description = "The alerts", body = AlertList)))]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // The Source link of a notification (the rules' generator URL) opens the alerts page in a
+    // browser.
+    if crate::web::wants_html(&req) {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("location", "/alerts"))
+            .finish());
+    }
     let alerts = state
         .rules
         .send(GetAlerts)

@@ -45,9 +45,8 @@ pub fn burn_down(title: &str, points: &[BurnPoint], days_in_window: usize) -> St
         "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"chart-title\" xmlns=\"http://www.w3.org/2000/svg\"><title id=\"chart-title\">{}</title>",
         escape_html(title)
     );
-    // Grid lines and their labels every quarter of the range.
-    let mut r = 1.0;
-    while r >= low - 1e-9 {
+    // Grid lines and their labels: 100 %, and multiples of a round step (at most eight).
+    for r in ticks(low) {
         let _ = write!(
             svg,
             "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}%</text>",
@@ -57,7 +56,6 @@ pub fn burn_down(title: &str, points: &[BurnPoint], days_in_window: usize) -> St
             r * 100.0,
             y = y(r),
         );
-        r -= if span > 2.0 { 0.5 } else { 0.25 };
     }
     // The ideal line over the whole window, the actual one over the days so far.
     let _ = write!(
@@ -99,6 +97,23 @@ pub fn burn_down(title: &str, points: &[BurnPoint], days_in_window: usize) -> St
     svg
 }
 
+/// The y axis' ticks from 100 % down to `low`: 100 %, then the multiples of the roundest step
+/// (25 %, 50 %, 100 %, 200 %, 250 % or 500 %) that gives at most eight of them.
+fn ticks(low: f64) -> Vec<f64> {
+    let span = 1.0 - low;
+    let step = [0.25, 0.5, 1.0, 2.0, 2.5, 5.0]
+        .into_iter()
+        .find(|s| span / s <= 8.0)
+        .unwrap_or(5.0);
+    let mut out = vec![1.0];
+    let mut k = (1.0 / step).ceil() - 1.0;
+    while k * step >= low - 1e-9 {
+        out.push(k * step);
+        k -= 1.0;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +142,19 @@ mod tests {
         )));
         assert!(svg.contains(">12-01<") && svg.contains(">12-02<"));
         assert!(!svg.contains("style="), "colours come from the stylesheet");
+    }
+
+    #[test]
+    fn the_axis_has_at_most_nine_round_ticks() {
+        assert_eq!(ticks(0.0), vec![1.0, 0.75, 0.5, 0.25, 0.0]);
+        assert_eq!(
+            ticks(-0.75),
+            vec![1.0, 0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75]
+        );
+        let deep = ticks(-10.0);
+        assert_eq!(deep[..3], [1.0, 0.0, -2.0]);
+        assert_eq!(*deep.last().unwrap(), -10.0);
+        assert!(deep.len() <= 9);
     }
 
     #[test]

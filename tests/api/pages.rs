@@ -232,6 +232,14 @@ async fn a_ticket_is_worked_from_its_page_and_a_stale_form_is_refused_with_412()
     let app = spawn_app().await;
     let id = app.ticket_per_provider(&["tekion"]).await.remove(0);
     let mut b = Browser::of(&app);
+    // The Source link of a notification (`/api/v1/alerts`) opens the alerts page in a browser.
+    let r = b.get("/api/v1/alerts").await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/alerts");
+    assert!(
+        app.get_json("/api/v1/alerts").await["alerts"].is_array(),
+        "JSON for clients"
+    );
     // The ticket's API link opens its page in a browser.
     let r = b.get(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(r.status().as_u16(), 303);
