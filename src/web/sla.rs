@@ -361,44 +361,42 @@ async fn slo_page(
         csv_month: month,
         api,
     };
-    match exact {
-        Some(key) => {
-            let query = SloQuery {
-                group: f.group.clone().filter(|g| !g.trim().is_empty()),
-                window: f.window,
-                week: f.week,
-                month: f.month,
-                quarter: f.quarter,
-            };
-            let view = detail_view(state, id, query).await?;
-            let months = months_of_group(state, slo, &key).await?;
-            page.window = view.window;
-            page.start = super::when(Some(&view.start));
-            page.end = super::when(Some(&view.end));
-            page.timezone = view.timezone;
-            page.panel = view
-                .groups
-                .first()
-                .map(|g| panel(g, &window_param, &months));
-        }
-        None => {
-            let query = SlaQuery {
-                window: f.window,
-                week: f.week,
-                month: f.month,
-                quarter: f.quarter,
-                limit: Some(PAGE_ROWS),
-                offset: Some(f.offset),
-            };
-            let view = list_view_where(state, &query, |g| {
-                g.slo.id == id && {
-                    let labels = group_labels(&g.group);
-                    wanted
-                        .iter()
-                        .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
-                }
-            })
-            .await?;
+    // One group to draw: the one named, or the SLO's only one (an SLO split into groups has
+    // a single empty one before any data).
+    let mut single = exact.map(|key| (f.group.clone().filter(|g| !g.trim().is_empty()), key));
+    if single.is_none() {
+        let query = SlaQuery {
+            window: f.window.clone(),
+            week: f.week.clone(),
+            month: f.month.clone(),
+            quarter: f.quarter.clone(),
+            limit: Some(PAGE_ROWS),
+            offset: Some(f.offset),
+        };
+        let view = list_view_where(state, &query, |g| {
+            g.slo.id == id && {
+                let labels = group_labels(&g.group);
+                wanted
+                    .iter()
+                    .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+            }
+        })
+        .await?;
+        if view.total == 1 && f.offset == 0 {
+            let pairs: Vec<(String, String)> = view.slos[0]
+                .group
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let param = (!pairs.is_empty()).then(|| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            single = Some((param, exact_group(&slo.by, &pairs).unwrap_or_default()));
+        } else {
             let link = |offset: usize| {
                 let mut pairs = vec![("offset", offset.to_string())];
                 if let Some(g) = &f.group {
@@ -421,6 +419,25 @@ async fn slo_page(
                 .map(|g| Row::of(g, &window_param))
                 .collect();
         }
+    }
+    if let Some((group, key)) = single {
+        let query = SloQuery {
+            group,
+            window: f.window,
+            week: f.week,
+            month: f.month,
+            quarter: f.quarter,
+        };
+        let view = detail_view(state, id, query).await?;
+        let months = months_of_group(state, slo, &key).await?;
+        page.window = view.window;
+        page.start = super::when(Some(&view.start));
+        page.end = super::when(Some(&view.end));
+        page.timezone = view.timezone;
+        page.panel = view
+            .groups
+            .first()
+            .map(|g| panel(g, &window_param, &months));
     }
     Ok(page.render())
 }

@@ -654,6 +654,9 @@ async fn the_sla_and_provider_pages_show_what_the_api_answers() {
     // An SLO split into groups lists them; each opens its own page.
     let groups = b.page("/sla/t-syncs").await;
     assert!(groups.contains("2 groups"), "{groups}");
+    // An SLO of one group (no `by`, or no data yet) is drawn at once.
+    let quiet = b.page("/sla/t-quiet").await;
+    assert!(quiet.contains("<svg class=\"chart\""), "{quiet}");
     // Each row opens its group's page: the burn-down, 12 months and the CSV report.
     let at = page
         .find("<td><a href=\"/sla/")
