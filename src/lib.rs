@@ -5,7 +5,7 @@
 //! - [`config`]: `syncwatch.toml` parsed into validated types; every problem as `file:line: message`.
 //! - [`simulator`]: the DMS provider simulator with fault injection (embedded by `serve`).
 //! - [`providers`]: provider profiles, the HTTP connector and the `ProviderActor` that runs syncs.
-//! - [`pipeline`]: stage functions and the `StageActor` chain they run in.
+//! - [`pipeline`]: stage functions, the `StageActor` chain they run in, dead-letter replay.
 //! - [`telemetry`]: tracing, metric names, and the fan-out recorder feeding `/metrics` and rules.
 //! - [`rules`]: Prometheus rule files, the PromQL evaluator, the series store, the `RulesActor`.
 //! - [`alerting`]: `alerting.yml` (Alertmanager format), the route tree, groups, `DispatchActor`.
@@ -17,7 +17,8 @@
 //!   and the L0 assistant (cited answers, optional embeddings and model, escalation).
 //! - [`store`]: the database (SQLite by default) and its migrations.
 //! - [`api`]: the HTTP API.
-//! - [`web`]: the built-in pages (server-rendered HTML, no script).
+//! - [`web`]: the built-in pages (server-rendered HTML, no script, SVG charts), sign-in
+//!   sessions and the forms' CSRF protection.
 //! - [`startup`]: wires all of the above into a running application.
 //! - [`domain`]: pure types and decisions shared by all of the above.
 #![forbid(unsafe_code)]
