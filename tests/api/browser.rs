@@ -96,8 +96,12 @@ async fn shot(b: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
+/// The text of the first element `css` selects, waiting up to 10 s for it: the page a click
+/// opens may still be loading.
 async fn text(b: &Client, css: &str) -> String {
-    b.find(Locator::Css(css))
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()
@@ -245,7 +249,10 @@ async fn the_pages_work_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(text(&b, "dd.status").await, "acknowledged");
+    wait_for("the acknowledged page", Duration::from_secs(10), || async {
+        (text(&b, "dd.status").await == "acknowledged").then_some(())
+    })
+    .await;
     assert_eq!(
         api(&base, &format!("/api/v1/tickets/{ticket}")).await["status"],
         "acknowledged"
