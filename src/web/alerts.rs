@@ -90,8 +90,12 @@ pub async fn held(state: &AppState) -> Result<Vec<HeldAlert>, ApiError> {
 }
 
 /// Rows of the first `max` held alerts.
-pub fn rows(held: &[HeldAlert], state: &AppState, max: usize) -> Vec<AlertRow> {
-    held.iter()
+pub fn rows<'a>(
+    held: impl IntoIterator<Item = &'a HeldAlert>,
+    state: &AppState,
+    max: usize,
+) -> Vec<AlertRow> {
+    held.into_iter()
         .take(max)
         .map(|h| AlertRow::of(h, state))
         .collect()
@@ -134,7 +138,7 @@ pub async fn list(
         Err(e) => return error_page(&ctx, &e, "/"),
     };
     let needle = f.q.trim().to_lowercase();
-    let matching: Vec<HeldAlert> = all
+    let matching: Vec<&HeldAlert> = all
         .iter()
         .filter(|h| f.state.is_empty() || (f.state == "suppressed") == suppressed(h))
         .filter(|h| {
@@ -144,7 +148,6 @@ pub async fn list(
                     .iter()
                     .any(|(_, v)| v.to_lowercase().contains(&needle))
         })
-        .cloned()
         .collect();
     let link = |offset: usize| {
         format!(
@@ -156,19 +159,13 @@ pub async fn list(
             ])
         )
     };
-    let page: Vec<HeldAlert> = matching
-        .iter()
-        .skip(f.offset)
-        .take(PAGE_ROWS)
-        .cloned()
-        .collect();
     ctx.respond(
         StatusCode::OK,
         AlertsPage {
             chrome: ctx.chrome("alerts"),
             q: f.q.clone(),
             state: f.state.clone(),
-            rows: rows(&page, &state, PAGE_ROWS),
+            rows: rows(matching.iter().skip(f.offset).copied(), &state, PAGE_ROWS),
             matching: matching.len(),
             total: all.len(),
             previous: (f.offset > 0).then(|| link(f.offset.saturating_sub(PAGE_ROWS))),

@@ -41,9 +41,18 @@ pub struct SlaFilters {
     offset: usize,
 }
 
-impl SlaFilters {
+/// The window a page was asked for: one of the API's `window`, `week`, `month`, `quarter`.
+#[derive(Clone, Default)]
+struct WindowParams {
+    window: Option<String>,
+    week: Option<String>,
+    month: Option<String>,
+    quarter: Option<String>,
+}
+
+impl WindowParams {
     /// The window's query parameter and value (`window`, `30d` by default).
-    fn window(&self) -> (&'static str, String) {
+    fn key_value(&self) -> (&'static str, String) {
         [
             ("window", &self.window),
             ("week", &self.week),
@@ -56,9 +65,43 @@ impl SlaFilters {
     }
 
     /// The window as a query string (`window=30d`, `month=2026-11`, …).
-    fn window_param(&self) -> String {
-        let (k, v) = self.window();
+    fn param(&self) -> String {
+        let (k, v) = self.key_value();
         encode(&[(k, &v)])
+    }
+
+    /// `GET /api/v1/sla`'s query for this window.
+    fn sla_query(self, limit: usize, offset: usize) -> SlaQuery {
+        SlaQuery {
+            window: self.window,
+            week: self.week,
+            month: self.month,
+            quarter: self.quarter,
+            limit: Some(limit),
+            offset: Some(offset),
+        }
+    }
+
+    /// `GET /api/v1/sla/{slo}`'s query for this window and `group`.
+    fn slo_query(self, group: Option<String>) -> SloQuery {
+        SloQuery {
+            group,
+            window: self.window,
+            week: self.week,
+            month: self.month,
+            quarter: self.quarter,
+        }
+    }
+}
+
+impl SlaFilters {
+    fn window(&self) -> WindowParams {
+        WindowParams {
+            window: self.window.clone(),
+            week: self.week.clone(),
+            month: self.month.clone(),
+            quarter: self.quarter.clone(),
+        }
     }
 }
 
@@ -156,14 +199,8 @@ pub async fn list(
 ) -> HttpResponse {
     let ctx = Ctx::new(&req, &state);
     let f = q.into_inner();
-    let query = SlaQuery {
-        window: f.window.clone(),
-        week: f.week.clone(),
-        month: f.month.clone(),
-        quarter: f.quarter.clone(),
-        limit: Some(PAGE_ROWS),
-        offset: Some(f.offset),
-    };
+    let window = f.window();
+    let query = window.clone().sla_query(PAGE_ROWS, f.offset);
     let needle = f.q.trim().to_lowercase();
     let found = list_view_where(&state, &query, |g| {
         (f.status.is_empty() || g.budget.status.as_str() == f.status)
@@ -178,7 +215,7 @@ pub async fn list(
         Ok(v) => v,
         Err(e) => return error_page(&ctx, &e, "/sla"),
     };
-    let window_param = f.window_param();
+    let window_param = window.param();
     let rows: Vec<Row> = view
         .slos
         .iter()
@@ -194,7 +231,7 @@ pub async fn list(
             ])
         )
     };
-    let (window_key, window_value) = f.window();
+    let (window_key, window_value) = window.key_value();
     let month = Window::month_of(state.clock.now_ms(), &state.slos.timezone);
     let previous_month = month.months_to(2)[0].name();
     ctx.respond(
@@ -317,17 +354,17 @@ async fn slo_page(
     let Some(slo) = state.slos.slos.iter().find(|s| s.id == id) else {
         return Err(ApiError::not_found(format!("There is no SLO {id:?}.")));
     };
-    let filters = SlaFilters {
-        window: f.window.clone(),
-        week: f.week.clone(),
-        month: f.month.clone(),
-        quarter: f.quarter.clone(),
-        ..SlaFilters::default()
+    let window = WindowParams {
+        window: f.window,
+        week: f.week,
+        month: f.month,
+        quarter: f.quarter,
     };
-    let window_param = filters.window_param();
-    let (window_key, window_value) = filters.window();
-    // An empty Group box shows every group.
-    let wanted = group_pairs(f.group.as_deref().filter(|g| !g.trim().is_empty()))?;
+    let window_param = window.param();
+    let (window_key, window_value) = window.key_value();
+    // An empty Group box names no group.
+    let group = f.group.filter(|g| !g.trim().is_empty());
+    let wanted = group_pairs(group.as_deref())?;
     let exact = if slo.by.is_empty() {
         Some(String::new())
     } else {
@@ -335,7 +372,7 @@ async fn slo_page(
     };
     let month = Window::month_of(state.clock.now_ms(), &state.slos.timezone).name();
     let mut api = format!("/api/v1/sla/{id}?{window_param}");
-    if let Some(g) = &f.group {
+    if let Some(g) = &group {
         api = format!("{api}&{}", encode(&[("group", g)]));
     }
     let mut page = SloPage {
@@ -346,7 +383,7 @@ async fn slo_page(
         start: String::new(),
         end: String::new(),
         timezone: String::new(),
-        group: f.group.clone().unwrap_or_default(),
+        group: group.clone().unwrap_or_default(),
         window_key,
         window_value,
         panel: None,
@@ -363,16 +400,9 @@ async fn slo_page(
     };
     // One group to draw: the one named, or the SLO's only one (an SLO split into groups has
     // a single empty one before any data).
-    let mut single = exact.map(|key| (f.group.clone().filter(|g| !g.trim().is_empty()), key));
+    let mut single = exact.map(|key| (group.clone(), key));
     if single.is_none() {
-        let query = SlaQuery {
-            window: f.window.clone(),
-            week: f.week.clone(),
-            month: f.month.clone(),
-            quarter: f.quarter.clone(),
-            limit: Some(PAGE_ROWS),
-            offset: Some(f.offset),
-        };
+        let query = window.clone().sla_query(PAGE_ROWS, f.offset);
         let view = list_view_where(state, &query, |g| {
             g.slo.id == id && {
                 let labels = group_labels(&g.group);
@@ -399,7 +429,7 @@ async fn slo_page(
         } else {
             let link = |offset: usize| {
                 let mut pairs = vec![("offset", offset.to_string())];
-                if let Some(g) = &f.group {
+                if let Some(g) = &group {
                     pairs.push(("group", g.clone()));
                 }
                 let pairs: Vec<(&str, &str)> =
@@ -421,14 +451,7 @@ async fn slo_page(
         }
     }
     if let Some((group, key)) = single {
-        let query = SloQuery {
-            group,
-            window: f.window,
-            week: f.week,
-            month: f.month,
-            quarter: f.quarter,
-        };
-        let view = detail_view(state, id, query).await?;
+        let view = detail_view(state, id, window.slo_query(group)).await?;
         let months = months_of_group(state, slo, &key).await?;
         page.window = view.window;
         page.start = super::when(Some(&view.start));
